@@ -1,0 +1,81 @@
+"""Shared fixtures: a simulator served by uvicorn on 127.0.0.1, a fake clock, configs.
+
+Tests never see the developer's own config, log or theme folders: platformdirs is
+pointed at a temporary HOME for the whole session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import pytest
+
+from wawp_tui.models import InstanceConfig, Secret
+
+TEST_TOKEN = "test-token-not-real"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for var in ("WAWP_BASE_URL", "WAWP_ACCESS_TOKEN", "WAWP_INSTANCE_ID"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+
+
+class FakeClock:
+    """A clock tests move by hand: no sleeping."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def serve():
+    """Start simulators on free loopback ports; every one is stopped at teardown."""
+    from wawp_tui.simulator import serve_in_thread
+
+    handles = []
+
+    def start(app):
+        handle = serve_in_thread(app)
+        handles.append(handle)
+        return handle
+
+    yield start
+    for handle in handles:
+        handle.stop()
+
+
+def make_config(url: str, sim_instances, *, token: str | None = None, **monitor):
+    """A Config for the given simulated instances at `url`."""
+    from wawp_tui.config import ApiSettings, Config, MonitorSettings
+
+    instances = tuple(
+        InstanceConfig(id=i.id, label=i.label, token=Secret(token or i.token), tags=tuple(i.tags))
+        for i in sim_instances
+    )
+    return Config(
+        api=dataclasses.replace(ApiSettings(), base_url=url, timeout=2.0, connect_timeout=1.0),
+        monitor=dataclasses.replace(MonitorSettings(), **monitor),
+        instances=instances,
+        path=None,
+        warnings=(),
+    )

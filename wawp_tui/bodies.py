@@ -1,0 +1,120 @@
+"""Turn any error body (JSON, XML, plain text, HTML) into one short readable line.
+
+Servers and proxies in front of Wawp answer errors in every format the documentation
+shows; the user must see "502 Bad Gateway", never a page of markup.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from xml.etree import ElementTree
+
+#: Longest message we show for a server's error text.
+MAX_MESSAGE = 120
+
+_JSON_KEYS = ("message", "error", "detail", "msg", "error_description", "title", "reason")
+_XML_TAGS = ("message", "error", "detail", "msg", "description", "reason", "title")
+_SPACE = re.compile(r"\s+")
+_TAG = re.compile(r"<[^<>]*>")
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Collapse whitespace to one line and cut with an ellipsis."""
+    line = _SPACE.sub(" ", text).strip()
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "…"
+    return line
+
+
+def message_from_body(body: bytes | str, content_type: str = "") -> str:
+    """The most useful short line in an error body, or "" when there is none."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text.strip()
+    if not text:
+        return ""
+    ctype = content_type.lower()
+    head = text[:200].lower()
+    if "json" in ctype or text[:1] in "{[":
+        found = _from_json(text)
+        if found is not None:
+            return shorten(found)
+    if "html" in ctype or "<html" in head or "<!doctype html" in head:
+        return shorten(_from_html(text))
+    if "xml" in ctype or text.startswith("<"):
+        return shorten(_from_xml(text))
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    return shorten(first)
+
+
+def _from_json(text: str) -> str | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return _json_message(data)
+
+
+def _json_message(data: object) -> str | None:
+    if isinstance(data, str):
+        return data
+    if isinstance(data, dict):
+        for key in _JSON_KEYS:
+            if key in data:
+                found = _json_message(data[key])
+                if found:
+                    return found
+        errors = data.get("errors")
+        if isinstance(errors, list) and errors:
+            return _json_message(errors[0])
+    if isinstance(data, list) and data:
+        return _json_message(data[0])
+    return None
+
+
+def _from_xml(text: str) -> str:
+    try:
+        root = ElementTree.fromstring(text)
+    except ElementTree.ParseError:
+        return _TAG.sub(" ", text).replace("<", " ")
+    for tag in _XML_TAGS:
+        for element in root.iter():
+            if element.tag.split("}")[-1].lower() == tag and (element.text or "").strip():
+                return element.text.strip()
+    return " ".join(t.strip() for t in root.itertext() if t.strip())
+
+
+class _HeadingFinder(HTMLParser):
+    """Collects the <title> and the first <h1>/<h2> text of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = ""
+        self.heading = ""
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("title", "h1", "h2"):
+            self._in = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "title" and not self.title:
+            self.title += data.strip()
+        elif self._in in ("h1", "h2") and not self.heading:
+            self.heading += data.strip()
+
+
+def _from_html(text: str) -> str:
+    finder = _HeadingFinder()
+    try:
+        finder.feed(text)
+    except Exception:  # a broken page must still give us a line, never a crash
+        pass
+    if finder.title or finder.heading:
+        return finder.title or finder.heading
+    return "HTML error page"

@@ -1,0 +1,214 @@
+"""Command line: parses options (before or after the subcommand) and dispatches.
+
+Exit codes: 0 ok, 1 some instance is not WORKING (status), 2 usage or configuration error.
+No traceback reaches the user: every expected failure is one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from wawp_tui import __version__
+
+EXIT_OK, EXIT_NOT_WORKING, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage + exit 2 itself
+        raise UsageError(f"{message} (see: wawp-tui --help)")
+
+
+def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """Options every command takes; on subparsers they default to SUPPRESS so a value
+    given before the subcommand is not overwritten by the subparser's default."""
+    d = (lambda v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    parser.add_argument("--config", type=Path, default=d(None), metavar="PATH",
+                        help="config file (default: the platform's config dir /wawp-tui/config.toml)")
+    parser.add_argument("--base-url", default=d(None), metavar="URL",
+                        help="API base URL (also env WAWP_BASE_URL)")
+    parser.add_argument("--refresh", type=float, default=d(None), metavar="SECONDS",
+                        help="seconds between polls of a steady instance")
+    parser.add_argument("--read-only", action="store_true", default=d(False),
+                        help="never send an action to the API")
+    parser.add_argument("--theme", default=d(None), metavar="NAME", help="colour theme")
+    parser.add_argument("--demo", action="store_true", default=d(False),
+                        help="use an embedded simulated fleet (no account, no network)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, for `main` and for the tests."""
+    parser = _Parser(prog="wawp-tui", description="Terminal fleet monitor for Wawp WhatsApp instances.")
+    parser.add_argument("--version", action="version", version=f"wawp-tui {__version__}")
+    _common_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    p = sub.add_parser("status", help="poll every instance once and print a table")
+    _common_options(p, suppress=True)
+    p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+
+    p = sub.add_parser("simulate", help="run the Wawp simulator as an HTTP server")
+    _common_options(p, suppress=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--instances", type=int, default=None, metavar="N")
+    p.add_argument("--scenario", default="demo")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("add", help="add an instance to the config file")
+    _common_options(p, suppress=True)
+    p.add_argument("id")
+    p.add_argument("--label", required=True)
+    p.add_argument("--token-env", default=None, metavar="VAR",
+                   help="environment variable holding this instance's token")
+    p.add_argument("--tag", action="append", default=[], metavar="T")
+
+    p = sub.add_parser("remove", help="remove an instance from the config file")
+    _common_options(p, suppress=True)
+    p.add_argument("id")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `wawp-tui` script; returns the exit code."""
+    from wawp_tui.config import ConfigError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"wawp-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConfigError as exc:
+        print(f"wawp-tui: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "simulate":
+        return _simulate(args)
+    if command == "add":
+        return _add(args)
+    if command == "remove":
+        return _remove(args)
+    if command == "status":
+        return _status(args)
+    return _tui(args)
+
+
+def load(args: argparse.Namespace):
+    """The Config for these options (the demo fleet with --demo)."""
+    from wawp_tui.config import load_config
+
+    if args.demo:
+        from wawp_tui.demo import demo_config
+
+        return demo_config(refresh=args.refresh, read_only=args.read_only, theme=args.theme)
+    config = load_config(
+        args.config,
+        env=os.environ,
+        base_url_override=args.base_url,
+        refresh_override=args.refresh,
+        read_only_override=args.read_only,
+        theme_override=args.theme,
+    )
+    for warning in config.warnings:
+        print(f"wawp-tui: {warning}", file=sys.stderr)
+    return config
+
+
+def make_client(config, demo: bool):
+    """The WawpClient for a config; the demo's talks to the in-process simulator."""
+    from wawp_tui.api import WawpClient
+
+    transport = None
+    if demo:
+        from wawp_tui.demo import demo_transport
+
+        transport = demo_transport()
+    return WawpClient(
+        config.api.base_url,
+        timeout=config.api.timeout,
+        connect_timeout=config.api.connect_timeout,
+        credentials_in=config.api.credentials_in,
+        max_concurrency=config.api.max_concurrency,
+        transport=transport,
+    )
+
+
+def _status(args: argparse.Namespace) -> int:
+    from wawp_tui import status_report
+
+    config = load(args)
+
+    async def run() -> list:
+        async with make_client(config, args.demo) as client:
+            return await status_report.collect(client, config.instances, config.api.max_concurrency)
+
+    rows = asyncio.run(run())
+    if args.json:
+        status_report.write_json(rows, sys.stdout)
+    else:
+        status_report.write_table(rows, sys.stdout)
+    return status_report.exit_code(rows)
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from wawp_tui.ui.app import run_app
+
+    config = load(args)
+    return run_app(config, client=make_client(config, args.demo), demo=args.demo)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from wawp_tui.simulator import SCENARIOS, Simulator, build_scenario
+    from wawp_tui.simulator.server import run_forever
+
+    if args.scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {args.scenario!r}; choose from: {', '.join(SCENARIOS)}")
+    if args.instances is not None and args.instances < 1:
+        raise UsageError("--instances must be at least 1")
+    instances = build_scenario(args.scenario, seed=args.seed, instances=args.instances)
+    try:
+        run_forever(Simulator(instances, seed=args.seed), args.host, args.port,
+                    scenario=args.scenario)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    from wawp_tui.config import default_config_path
+
+    return args.config or default_config_path()
+
+
+def _add(args: argparse.Namespace) -> int:
+    from wawp_tui.config import add_instance
+
+    path = _config_path(args)
+    add_instance(path, args.id, args.label, token_env=args.token_env, tags=args.tag)
+    print(f"added {args.id} ({args.label}) to {path}")
+    return EXIT_OK
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from wawp_tui.config import remove_instance
+
+    path = _config_path(args)
+    remove_instance(path, args.id)
+    print(f"removed {args.id} from {path}")
+    return EXIT_OK

@@ -1,0 +1,90 @@
+"""Typed API errors, each with a one-line message a person can act on.
+
+`kind` is the machine word the fleet state and the runbook key their advice on.
+"""
+
+from __future__ import annotations
+
+
+class WawpError(Exception):
+    """Base of every error the client raises; `str(e)` is one short human line."""
+
+    kind = "error"
+    #: True when the fault is on the server's side (counts toward auto-heal's 3 failures).
+    server_side = False
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class BadRequest(WawpError):
+    """400: a parameter is missing or wrong (or the call makes no sense in this status)."""
+
+    kind = "bad_request"
+
+
+class Unauthorized(WawpError):
+    """401: the access token is invalid or missing."""
+
+    kind = "unauthorized"
+
+
+class Forbidden(WawpError):
+    """403: quota or plan limit reached."""
+
+    kind = "forbidden"
+
+
+class NotFound(WawpError):
+    """404: the instance does not exist (deleted, or the id is wrong)."""
+
+    kind = "not_found"
+
+
+class RateLimited(WawpError):
+    """429: too many requests; `retry_after` seconds come from the Retry-After header."""
+
+    kind = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None, status_code: int = 429) -> None:
+        super().__init__(message, status_code)
+        self.retry_after = retry_after
+
+
+class ServerError(WawpError):
+    """5xx other than 502: the server failed."""
+
+    kind = "server_error"
+    server_side = True
+
+
+class BadGateway(WawpError):
+    """502: the upstream connection failed."""
+
+    kind = "bad_gateway"
+    server_side = True
+
+
+class Timeout(WawpError):
+    """No complete answer within the configured timeout."""
+
+    kind = "timeout"
+    server_side = True
+
+
+class NetworkError(WawpError):
+    """The server could not be reached (refused, DNS, reset, TLS)."""
+
+    kind = "network"
+
+
+class MalformedResponse(WawpError):
+    """The server answered, but not with something we can read."""
+
+    kind = "malformed"
+    server_side = True

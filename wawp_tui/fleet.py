@@ -1,0 +1,186 @@
+"""FleetState: what we know about every instance, fed by the poller and the action runner.
+
+Pure data and bookkeeping, no I/O and no Textual. Times are Unix seconds from an
+injected clock, so tests move time instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from wawp_tui.models import InstanceConfig, WORKING
+
+#: How many history entries each instance keeps (bounded: a wall monitor runs for days).
+HISTORY_LIMIT = 50
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of an instance's history: a status change, an action, or an outcome."""
+
+    at: float
+    #: "status" (a new status word was seen), "action" (we sent a command),
+    #: "outcome" (the command's reply), "error" (a poll started failing / recovered).
+    kind: str
+    text: str
+    #: For "status": the new status word; for "action"/"outcome": the action name.
+    subject: str = ""
+    #: True when auto-heal, not a person, did it.
+    auto: bool = False
+    ok: bool = True
+
+
+@dataclass
+class InstanceState:
+    """Everything the runbook and the screen need about one instance."""
+
+    id: str
+    label: str
+    tags: tuple[str, ...] = ()
+
+    #: Last status word the API gave us (None before the first good poll).
+    status: str | None = None
+    #: When `status` started (first poll that saw it).
+    status_since: float | None = None
+    #: When the last poll finished, good or bad.
+    last_poll_at: float | None = None
+    #: When the last poll that returned a status finished.
+    last_ok_at: float | None = None
+    #: Consecutive failed polls (0 after any good one).
+    failures: int = 0
+    #: One short line describing the last failure (None once a poll succeeds).
+    last_error: str | None = None
+    #: Machine word for the last failure: "unauthorized", "not_found", "rate_limited",
+    #: "server_error", "bad_gateway", "timeout", "network", "malformed", "bad_request",
+    #: "forbidden" (None once a poll succeeds).
+    error_kind: str | None = None
+    #: Round-trip time of the last poll in milliseconds.
+    latency_ms: float | None = None
+    #: The connected account, as the API reported it.
+    me: dict[str, Any] | None = None
+
+    #: Last time we sent each action ("start", "stop", "restart", "logout", "reset").
+    last_action_at: dict[str, float] = field(default_factory=dict)
+    #: When the status last became WORKING (None if never seen).
+    last_working_at: float | None = None
+    #: Restarts sent since the instance was last seen WORKING (for the stuck-STARTING ladder).
+    restarts_since_working: int = 0
+    #: Action currently in flight (one key press = at most one call per instance).
+    in_flight: str | None = None
+    #: During a full reset: when its start step will be sent (for the visible countdown).
+    reset_start_at: float | None = None
+
+    history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+
+    @property
+    def reachable(self) -> bool:
+        """False while the latest poll failed."""
+        return self.failures == 0
+
+    def record(self, entry: HistoryEntry) -> None:
+        """Append to the bounded history."""
+        self.history.append(entry)
+
+
+class FleetState:
+    """All instances by id, in config order, with the update rules in one place."""
+
+    def __init__(self, instances: Iterable[InstanceConfig], clock: Clock) -> None:
+        self.clock = clock
+        self.instances: dict[str, InstanceState] = {
+            cfg.id: InstanceState(id=cfg.id, label=cfg.label, tags=tuple(cfg.tags))
+            for cfg in instances
+        }
+        #: When the last poll of any instance finished.
+        self.last_refresh_at: float | None = None
+
+    def __iter__(self):
+        return iter(self.instances.values())
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def get(self, instance_id: str) -> InstanceState:
+        """The state of one instance (KeyError for an id not in the fleet)."""
+        return self.instances[instance_id]
+
+    def apply_poll_ok(
+        self,
+        instance_id: str,
+        status: str,
+        me: dict[str, Any] | None,
+        latency_ms: float | None,
+    ) -> bool:
+        """Record a good poll; returns True when the status word changed."""
+        now = self.clock()
+        st = self.instances[instance_id]
+        self.last_refresh_at = now
+        st.last_poll_at = now
+        st.last_ok_at = now
+        st.latency_ms = latency_ms
+        if st.failures:
+            st.record(HistoryEntry(now, "error", "reachable again", subject=status))
+        st.failures = 0
+        st.last_error = None
+        st.error_kind = None
+        if me is not None or status != WORKING:
+            st.me = me
+        changed = status != st.status
+        if changed:
+            previous = st.status
+            st.status = status
+            st.status_since = now
+            arrow = f"{previous} -> {status}" if previous else status
+            st.record(HistoryEntry(now, "status", arrow, subject=status))
+        if status == WORKING and (changed or st.last_working_at is None):
+            st.last_working_at = now
+            st.restarts_since_working = 0
+        return changed
+
+    def apply_poll_error(
+        self, instance_id: str, kind: str, message: str, latency_ms: float | None
+    ) -> bool:
+        """Record a failed poll; returns True when the instance just became unreachable."""
+        now = self.clock()
+        st = self.instances[instance_id]
+        self.last_refresh_at = now
+        st.last_poll_at = now
+        st.latency_ms = latency_ms
+        st.failures += 1
+        became = st.failures == 1
+        if became or st.last_error != message:
+            st.record(HistoryEntry(now, "error", message, subject=kind, ok=False))
+        st.last_error = message
+        st.error_kind = kind
+        return became
+
+    def apply_action_sent(self, instance_id: str, action: str, auto: bool = False) -> None:
+        """Record that a command left for the API (before its reply)."""
+        now = self.clock()
+        st = self.instances[instance_id]
+        st.last_action_at[action] = now
+        if action == "restart":
+            st.restarts_since_working += 1
+        who = "auto-heal" if auto else "you"
+        st.record(HistoryEntry(now, "action", f"{action} sent ({who})", subject=action, auto=auto))
+
+    def apply_action_result(
+        self,
+        instance_id: str,
+        action: str,
+        ok: bool,
+        detail: str,
+        status: str | None = None,
+        auto: bool = False,
+    ) -> None:
+        """Record a command's reply; a reply that carries a status counts as a poll."""
+        now = self.clock()
+        st = self.instances[instance_id]
+        text = f"{action} {'ok' if ok else 'failed'}" + (f": {detail}" if detail else "")
+        st.record(HistoryEntry(now, "outcome", text, subject=action, auto=auto, ok=ok))
+        if ok and status:
+            self.apply_poll_ok(instance_id, status, st.me, st.latency_ms)

@@ -1,0 +1,98 @@
+"""Shared vocabulary: status words, secrets, instance settings and API replies.
+
+No I/O and no Textual here: every other module may import this one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+WORKING = "WORKING"
+STARTING = "STARTING"
+SCAN_QR_CODE = "SCAN_QR_CODE"
+STOPPED = "STOPPED"
+FAILED = "FAILED"
+
+#: Statuses the Wawp API documents; anything else is kept as an unknown raw word.
+KNOWN_STATUSES: tuple[str, ...] = (WORKING, STARTING, SCAN_QR_CODE, STOPPED, FAILED)
+
+#: Shown instead of a status when the last poll failed (network, 5xx, 401, 404 ...).
+UNREACHABLE = "UNREACHABLE"
+#: Shown when the last good data is older than two missed polls.
+STALE = "STALE"
+
+
+def is_known_status(word: str | None) -> bool:
+    """True for one of the five statuses the API documents."""
+    return word in KNOWN_STATUSES
+
+
+class Secret:
+    """A string that never shows itself in repr, str or f-strings.
+
+    The access token travels through config, client and poller wrapped in this, so a
+    stray log line or exception message cannot leak it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value: call it only where the token goes on the wire."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class InstanceConfig:
+    """One instance of the fleet as configured: who it is and how to authenticate."""
+
+    id: str
+    label: str
+    token: Secret
+    tags: tuple[str, ...] = ()
+    #: Where the token came from, for messages ("env WAWP_TOKEN_SUPPORT", "config file").
+    token_source: str = ""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """The useful part of an info/start/stop/restart/logout reply."""
+
+    status: str
+    name: str | None = None
+    me: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def known(self) -> bool:
+        """False when the server sent a status word this client does not know."""
+        return is_known_status(self.status)
+
+
+@dataclass(frozen=True)
+class QrCode:
+    """A decoded `/v2/auth/qr?format=raw` payload."""
+
+    value: str
+    #: Unix time in seconds when the code stops being valid (None if the server did not say).
+    expires_at: float | None

@@ -1,0 +1,159 @@
+"""Poller: keeps FleetState fresh with bounded concurrency and adaptive intervals.
+
+One scheduler, one heap of due times: an instance's next poll is scheduled only when its
+previous poll has ended, so polls of one instance never overlap and a slow server cannot
+pile up requests. Intervals come from the runbook (fast while STARTING or just acted on,
+slow when steady, exponential backoff on errors, honouring Retry-After).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import time
+from typing import Callable, Iterable
+
+from wawp_tui import runbook
+from wawp_tui.api import WawpClient
+from wawp_tui.errors import RateLimited, WawpError
+from wawp_tui.fleet import Clock, FleetState
+from wawp_tui.models import InstanceConfig
+
+#: Called after every poll with the instance id and whether its status word changed.
+UpdateCallback = Callable[[str, bool], None]
+
+
+class Poller:
+    """Polls every instance of a fleet forever (`run`) or once (`sweep`)."""
+
+    def __init__(
+        self,
+        client: WawpClient,
+        fleet: FleetState,
+        instances: Iterable[InstanceConfig],
+        *,
+        refresh: float = 5.0,
+        concurrency: int = 32,
+        clock: Clock = time.time,
+        on_update: UpdateCallback | None = None,
+        max_interval: float | None = None,
+    ) -> None:
+        self.client = client
+        self.fleet = fleet
+        self.configs = {cfg.id: cfg for cfg in instances}
+        self.refresh = refresh
+        self.clock = clock
+        self.on_update = on_update
+        #: Ceiling for the interval of a steady instance (None: the runbook's default).
+        self.max_interval = max_interval
+        self.paused = False
+        self._slots = asyncio.Semaphore(max(1, concurrency))
+        # Heap of (due, seq, id, generation); pushing again bumps the instance's
+        # generation, so older entries are skipped when popped (lazy deletion, O(log n)).
+        self._due: list[tuple[float, int, str, int]] = []
+        self._seq = 0
+        self._generation: dict[str, int] = {}
+        self._running: set[str] = set()
+        self._wake = asyncio.Event()
+        self._retry_after: dict[str, float] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- one poll --------------------------------------------------------------------
+
+    async def poll_one(self, instance_id: str) -> None:
+        """Poll one instance now and record the result in the fleet state."""
+        cfg = self.configs[instance_id]
+        async with self._slots:
+            started = time.perf_counter()
+            try:
+                info = await self.client.info(cfg)
+            except WawpError as exc:
+                latency = (time.perf_counter() - started) * 1000.0
+                if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    self._retry_after[instance_id] = exc.retry_after
+                else:
+                    self._retry_after.pop(instance_id, None)
+                self.fleet.apply_poll_error(instance_id, exc.kind, str(exc), latency)
+                changed = self.fleet.get(instance_id).failures == 1
+            else:
+                latency = (time.perf_counter() - started) * 1000.0
+                self._retry_after.pop(instance_id, None)
+                changed = self.fleet.apply_poll_ok(instance_id, info.status, info.me, latency)
+        if self.on_update is not None:
+            self.on_update(instance_id, changed)
+
+    async def sweep(self, ids: Iterable[str] | None = None) -> None:
+        """Poll every instance (or `ids`) once, concurrently within the limit."""
+        await asyncio.gather(*(self.poll_one(i) for i in (ids or list(self.configs))))
+
+    # -- the loop --------------------------------------------------------------------
+
+    def interval(self, instance_id: str) -> float:
+        """Seconds until this instance's next poll, from the runbook."""
+        st = self.fleet.get(instance_id)
+        kwargs = {}
+        if self.max_interval is not None:
+            kwargs["steady_cap"] = self.max_interval
+        return runbook.poll_interval(
+            st, self.clock(), self.refresh, retry_after=self._retry_after.get(instance_id), **kwargs
+        )
+
+    def poke(self, instance_id: str, delay: float = 0.0) -> None:
+        """Poll this instance soon (after an action), unless a poll is already running."""
+        if instance_id not in self.configs or instance_id in self._running:
+            return
+        self._push(instance_id, time.monotonic() + delay)
+        self._wake.set()
+
+    def _push(self, instance_id: str, due: float) -> None:
+        self._seq += 1
+        generation = self._generation.get(instance_id, 0) + 1
+        self._generation[instance_id] = generation
+        heapq.heappush(self._due, (due, self._seq, instance_id, generation))
+
+    async def run(self) -> None:
+        """Poll forever; cancel the task to stop. Starts with every instance due now."""
+        now = time.monotonic()
+        for instance_id in self.configs:
+            self._push(instance_id, now)
+        try:
+            while True:
+                await self._dispatch_due()
+                await self._sleep_until_next()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _dispatch_due(self) -> None:
+        now = time.monotonic()
+        while self._due and self._due[0][0] <= now and not self.paused:
+            _, _, instance_id, generation = heapq.heappop(self._due)
+            if generation != self._generation.get(instance_id) or instance_id in self._running:
+                continue  # superseded by a later push; a running poll reschedules itself
+            self._running.add(instance_id)
+            task = asyncio.create_task(self._poll_and_reschedule(instance_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _poll_and_reschedule(self, instance_id: str) -> None:
+        try:
+            await self.poll_one(instance_id)
+        finally:
+            self._running.discard(instance_id)
+            self._push(instance_id, time.monotonic() + self.interval(instance_id))
+            self._wake.set()
+
+    async def _sleep_until_next(self) -> None:
+        self._wake.clear()
+        timeout = None
+        if self._due and not self.paused:
+            timeout = max(0.0, self._due[0][0] - time.monotonic())
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume polling; resuming polls what came due meanwhile."""
+        self.paused = paused
+        self._wake.set()

@@ -1,0 +1,252 @@
+"""Simulator: a fake Wawp v2 server as a plain ASGI app, with fault injection.
+
+Behaves like the documented API: credentials in the JSON body or the query string, auth
+checked before existence, the documented error codes in several body formats, and a
+per-instance state machine. `/_sim/*` endpoints let black-box tests inject faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import time
+from typing import Any, Callable
+from urllib.parse import parse_qs
+
+from wawp_tui.models import SCAN_QR_CODE
+from wawp_tui.simulator.state import Fault, SimInstance
+
+FAULT_KINDS = (
+    "html_502", "html_500", "xml_400", "text_500", "malformed_json", "empty_200",
+    "rate_limit", "slow", "hang", "drop", "unauthorized", "forbidden", "not_found",
+    "unknown_status",
+)
+SESSION_ENDPOINTS = ("info", "start", "stop", "restart", "logout")
+
+
+class DropConnection(Exception):
+    """Raised inside the app to make the server close the connection without a reply."""
+
+
+class Simulator:
+    """An ASGI callable serving the Wawp v2 session API for `instances`."""
+
+    def __init__(
+        self,
+        instances: list[SimInstance],
+        clock: Callable[[], float] = time.time,
+        seed: int = 0,
+    ) -> None:
+        self.instances: dict[str, SimInstance] = {i.id: i for i in instances}
+        self.clock = clock
+        self.seed = seed
+        #: Every API request, without its token: endpoint, instance_id, method, credentials_in.
+        self.calls: list[dict[str, Any]] = []
+        self._release = asyncio.Event()
+        self._tokens = {i.token for i in instances}
+
+    # -- control (in-process and over /_sim) ------------------------------------------
+
+    def inject(self, instance_id: str, kind: str, count: int | None = None, **params: Any) -> None:
+        """Make the next `count` requests for this instance misbehave (None: until cleared)."""
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
+        self.instances[instance_id].faults.append(Fault(kind, count, dict(params)))
+
+    def clear_faults(self, instance_id: str | None = None) -> None:
+        targets = [self.instances[instance_id]] if instance_id else self.instances.values()
+        for inst in targets:
+            inst.faults.clear()
+        self.release_hangs()
+
+    def release_hangs(self) -> None:
+        """Let every hung request finish (used when the server stops)."""
+        self._release.set()
+        self._release = asyncio.Event()
+
+    def calls_to(self, endpoint: str, instance_id: str | None = None) -> list[dict[str, Any]]:
+        """Recorded calls to an endpoint ("restart" or "/v2/session/restart")."""
+        if not endpoint.startswith("/"):
+            endpoint = f"/v2/session/{endpoint}"
+        return [c for c in self.calls if c["endpoint"] == endpoint
+                and (instance_id is None or c["instance_id"] == instance_id)]
+
+    # -- ASGI -------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    self.release_hangs()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        try:
+            status, headers, payload = await self._handle(scope, body)
+        except DropConnection:
+            # Promise a body, then fail: the server closes the socket mid-reply, which
+            # the client sees as a dropped connection (not as a tidy 500).
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")]})
+            raise
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(k.encode(), v.encode()) for k, v in headers]})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _handle(self, scope: dict, raw_body: bytes) -> tuple[int, list, bytes]:
+        path = scope["path"].rstrip("/") or "/"
+        query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
+        method = scope["method"]
+        try:
+            body = json.loads(raw_body) if raw_body.strip() else {}
+        except ValueError:
+            return _json(400, {"error": "Bad Request", "message": "body is not valid JSON", "statusCode": 400})
+        if not isinstance(body, dict):
+            body = {}
+        if path.startswith("/_sim/"):
+            return self._control(path, method, body)
+        if path.startswith("/v2/session/") or path.startswith("/v2/auth/"):
+            return await self._api(path, method, query, body)
+        return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
+
+    async def _api(self, path: str, method: str, query: dict, body: dict) -> tuple[int, list, bytes]:
+        instance_id = body.get("instance_id") or query.get("instance_id")
+        token = body.get("access_token") or query.get("access_token")
+        where = "body" if body.get("access_token") else "query"
+        self.calls.append({"endpoint": path, "instance_id": instance_id, "method": method,
+                           "credentials_in": where if token else None})
+        if not instance_id or not token:
+            missing = "instance_id" if not instance_id else "access_token"
+            return _json(400, {"error": "Bad Request", "message": f"Missing parameter {missing}", "statusCode": 400})
+        # Auth before existence: a wrong token never learns whether an id exists.
+        inst = self.instances.get(instance_id)
+        if token not in self._tokens or (inst is not None and token != inst.token):
+            return _json(401, {"error": "Unauthorized", "message": "Invalid access token", "statusCode": 401})
+        if inst is None:
+            return _json(404, {"error": "Not Found", "message": "Instance not found", "statusCode": 404})
+        fault = inst.take_fault()
+        if fault is not None:
+            faulty = await self._fault(fault, inst)
+            if faulty is not None:
+                return faulty
+        return self._endpoint(path, method, inst, body, query)
+
+    def _endpoint(self, path: str, method: str, inst: SimInstance, body: dict, query: dict):
+        now = self.clock()
+        name = path.rsplit("/", 1)[-1]
+        if path.startswith("/v2/session/") and name in SESSION_ENDPOINTS:
+            if name != "info":
+                getattr(inst, name)(now)
+            return _json(200, inst.session(now))
+        if path == "/v2/session/me":
+            me = inst.me(now)
+            if me is None:
+                return _json(400, {"error": "Bad Request", "message": "Session is not logged in", "statusCode": 400})
+            return _json(200, me)
+        if path == "/v2/auth/qr":
+            if inst.status_at(now) != SCAN_QR_CODE:
+                return _json(400, {"error": "Bad Request",
+                                   "message": f"QR is only available in SCAN_QR_CODE (status {inst.status_at(now)})",
+                                   "statusCode": 400})
+            qr = inst.qr(now)
+            if query.get("format") == "raw":
+                data = base64.b64encode(json.dumps(qr).encode()).decode()
+                return _json(200, {"mimetype": "application/json", "data": data})
+            return _json(200, qr)
+        if path == "/v2/auth/request-code":
+            phone = str(body.get("phone_number") or query.get("phone_number") or "")
+            digits = phone.lstrip("+")
+            if not digits.isdigit() or not 7 <= len(digits) <= 15:
+                return _json(400, {"error": "Bad Request", "message": "phone_number must be digits in international format",
+                                   "statusCode": 400})
+            if inst.status_at(now) != SCAN_QR_CODE:
+                return _json(400, {"error": "Bad Request", "message": "Session is already logged in", "statusCode": 400})
+            code = hashlib.sha256(f"{inst.id}:{digits}".encode()).hexdigest()[:8].upper()
+            return _json(200, {"code": f"{code[:4]}-{code[4:]}"})
+        return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
+
+    async def _fault(self, fault: Fault, inst: SimInstance):
+        kind, params = fault.kind, fault.params
+        if kind == "html_502":
+            return _html(502, "502 Bad Gateway")
+        if kind == "html_500":
+            return _html(500, "500 Internal Server Error")
+        if kind == "xml_400":
+            xml = ('<?xml version="1.0" encoding="UTF-8"?><error><code>400</code>'
+                   "<message>Missing parameter instance_id</message></error>")
+            return 400, [("content-type", "application/xml")], xml.encode()
+        if kind == "text_500":
+            return 500, [("content-type", "text/plain")], b"Internal Server Error: engine crashed\n"
+        if kind == "malformed_json":
+            return 200, [("content-type", "application/json")], b'{"name": "wawp-x", "status": "WOR'
+        if kind == "empty_200":
+            return 200, [("content-type", "application/json")], b""
+        if kind == "rate_limit":
+            retry = str(params.get("retry_after", 7))
+            return (429, [("content-type", "application/json"), ("retry-after", retry)],
+                    json.dumps({"error": "Too Many Requests", "message": "Rate limit exceeded (standard policy)",
+                                "statusCode": 429}).encode())
+        if kind == "slow":
+            await asyncio.sleep(float(params.get("delay", 1.0)))
+            return None
+        if kind == "hang":
+            await self._release.wait()
+            raise DropConnection("hung request released")
+        if kind == "drop":
+            raise DropConnection("connection dropped on purpose")
+        if kind == "unauthorized":
+            return _json(401, {"error": "Unauthorized", "message": "Invalid access token", "statusCode": 401})
+        if kind == "forbidden":
+            return _json(403, {"error": "Forbidden", "message": "Instance quota reached for your plan", "statusCode": 403})
+        if kind == "not_found":
+            return _json(404, {"error": "Not Found", "message": "Instance not found", "statusCode": 404})
+        if kind == "unknown_status":
+            body = inst.session(self.clock())
+            body["status"] = params.get("status", "PASSKEY_REQUIRED")
+            return _json(200, body)
+        return None
+
+    def _control(self, path: str, method: str, body: dict):
+        if path == "/_sim/calls":
+            return _json(200, self.calls)
+        if path == "/_sim/state":
+            now = self.clock()
+            return _json(200, [{"id": i.id, "label": i.label, "status": i.status_at(now),
+                                "faults": [f.kind for f in i.faults]} for i in self.instances.values()])
+        if path == "/_sim/fault" and method == "POST":
+            params = {k: v for k, v in body.items() if k not in ("instance_id", "kind", "count")}
+            try:
+                self.inject(str(body.get("instance_id")), str(body.get("kind")), body.get("count"), **params)
+            except (KeyError, ValueError) as exc:
+                return _json(400, {"error": "Bad Request", "message": str(exc), "statusCode": 400})
+            return _json(200, {"ok": True})
+        if path == "/_sim/clear" and method == "POST":
+            try:
+                self.clear_faults(body.get("instance_id"))
+            except KeyError as exc:
+                return _json(400, {"error": "Bad Request", "message": str(exc), "statusCode": 400})
+            return _json(200, {"ok": True})
+        return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
+
+
+def _json(status: int, payload: Any) -> tuple[int, list, bytes]:
+    return status, [("content-type", "application/json")], json.dumps(payload).encode()
+
+
+def _html(status: int, title: str) -> tuple[int, list, bytes]:
+    page = (f"<!DOCTYPE html><html><head><title>{title}</title><style>body{{font-family:sans-serif}}"
+            f"</style></head><body><center><h1>{title}</h1></center><hr><center>nginx</center>"
+            "</body></html>")
+    return status, [("content-type", "text/html; charset=utf-8")], page.encode()

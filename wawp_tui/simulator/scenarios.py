@@ -1,0 +1,125 @@
+"""Named, seeded fleets for the simulator: same seed, same fleet."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Callable
+
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
+from wawp_tui.simulator.state import Fault, SimInstance
+
+#: The one (fake) access token of every simulated fleet.
+SIM_TOKEN = "demo-token"
+
+SCENARIOS: dict[str, str] = {
+    "demo": "about 25 instances, a mix of every status and a few faults",
+    "healthy": "every instance WORKING",
+    "fleet": "a big fleet (default 1000), ~5% not WORKING",
+    "outage": "most instances answer 502 (a platform-wide outage)",
+}
+
+_PLACES = ["EU", "US", "APAC", "UK", "MENA", "LATAM"]
+_ROLES = [
+    ("Support desk", "support"), ("Sales bot", "sales"), ("Clinic reminders", "health"),
+    ("Order updates", "shop"), ("Delivery alerts", "logistics"), ("OTP sender", "auth"),
+    ("Billing notices", "billing"), ("Booking assistant", "bookings"), ("HR announcements", "hr"),
+    ("Marketing", "marketing"), ("Bank alerts", "bank"), ("School notices", "edu"),
+]
+_NAMES = ["Amira", "Jonas", "Priya", "Mateo", "Chen", "Lea", "Omar", "Sofia", "Ken", "Nadia"]
+
+
+def _make_id(rng: random.Random) -> str:
+    return "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(12))
+
+
+def _instance(rng: random.Random, n: int, seed: int, now: float) -> SimInstance:
+    role, tag = _ROLES[n % len(_ROLES)]
+    place = _PLACES[(n // len(_ROLES) + n) % len(_PLACES)]
+    env = "prod" if rng.random() < 0.8 else "staging"
+    suffix = f" {n // (len(_ROLES) * len(_PLACES)) + 1}" if n >= len(_ROLES) * len(_PLACES) else ""
+    return SimInstance(
+        id=_make_id(rng),
+        label=f"{role} {place}{suffix}",
+        token=SIM_TOKEN,
+        tags=(tag, place.lower(), env),
+        push_name=f"{rng.choice(_NAMES)} ({role})",
+        phone=f"20{rng.randrange(10**9, 10**10)}",
+        boot_seconds=rng.uniform(2.0, 6.0),
+        started_at=now - 3600,
+        seed=seed,
+    )
+
+
+def _set(inst: SimInstance, status: str, now: float) -> None:
+    if status == STARTING:
+        inst.base_status, inst.started_at = STARTING, now
+    elif status == SCAN_QR_CODE:
+        inst.base_status, inst.logged_in = SCAN_QR_CODE, False
+    elif status == FAILED:
+        inst.fail_at, inst.recover_at = now - 120, None
+    else:
+        inst.base_status = status
+
+
+def build_scenario(
+    name: str, *, seed: int = 0, instances: int | None = None,
+    clock: Callable[[], float] = time.time,
+) -> list[SimInstance]:
+    """The fleet of scenario `name` (KeyError for an unknown name)."""
+    if name not in SCENARIOS:
+        raise KeyError(name)
+    rng = random.Random(seed)
+    now = clock()
+    count = instances or {"demo": 25, "healthy": 10, "fleet": 1000, "outage": 20}[name]
+    fleet = [_instance(rng, n, seed, now) for n in range(count)]
+    if name == "demo":
+        _demo_mix(fleet, rng, now)
+    elif name == "fleet":
+        for inst in fleet:
+            roll = rng.random()
+            if roll < 0.01:
+                _set(inst, FAILED, now)
+            elif roll < 0.02:
+                _set(inst, SCAN_QR_CODE, now)
+            elif roll < 0.035:
+                _set(inst, STOPPED, now)
+            elif roll < 0.05:
+                _set(inst, STARTING, now)
+    elif name == "outage":
+        for inst in fleet[: max(1, int(count * 0.8))]:
+            inst.faults.append(Fault("html_502"))
+    return fleet
+
+
+def _demo_mix(fleet: list[SimInstance], rng: random.Random, now: float) -> None:
+    """Every status and a few faults, in fixed places, so the demo tells a story."""
+    plan = {
+        0: (FAILED, None), 1: (FAILED, None),
+        2: (SCAN_QR_CODE, None), 3: (SCAN_QR_CODE, None),
+        4: (STOPPED, None), 5: (STOPPED, None),
+        6: (STARTING, None), 7: (STARTING, "stuck"),
+        8: (WORKING, "unknown"), 9: (WORKING, "html_502"),
+        10: (WORKING, "slow"), 11: (WORKING, "rate_limit"),
+        12: (WORKING, "flaky"),
+    }
+    order = list(range(len(fleet)))
+    rng.shuffle(order)
+    for slot, (status, extra) in plan.items():
+        if slot >= len(order):
+            break
+        inst = fleet[order[slot]]
+        _set(inst, status, now)
+        if extra == "stuck":
+            inst.stuck_starting = True
+            inst.started_at = now - 20
+        elif extra == "unknown":
+            inst.raw_status = "PASSKEY_REQUIRED"
+        elif extra == "html_502":
+            inst.faults.append(Fault("html_502"))
+        elif extra == "slow":
+            inst.faults.append(Fault("slow", None, {"delay": 1.2}))
+        elif extra == "rate_limit":
+            inst.faults.append(Fault("rate_limit", None, {"retry_after": 15}))
+        elif extra == "flaky":
+            inst.fail_at, inst.recover_at = now + 40, now + 100

@@ -1,0 +1,142 @@
+"""One simulated instance: its state machine, derived lazily from an injected clock.
+
+No background tasks: every request asks "what is the status at clock()?", so tests move
+a fake clock instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
+
+#: Seconds between QR rotations (the docs: every ~20-40 s).
+QR_ROTATION = 20.0
+#: Default seconds from start/restart to WORKING.
+BOOT_SECONDS = 3.0
+
+
+@dataclass
+class Fault:
+    """An injected misbehaviour: `kind`, for `remaining` requests (None: until cleared)."""
+
+    kind: str
+    remaining: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SimInstance:
+    """A simulated Wawp instance."""
+
+    id: str
+    label: str
+    token: str
+    tags: tuple[str, ...] = ()
+    #: The status as last set by a command (STARTING resolves lazily, see `status_at`).
+    base_status: str = WORKING
+    logged_in: bool = True
+    #: STARTING never finishes (the runbook's "stuck in STARTING").
+    stuck_starting: bool = False
+    boot_seconds: float = BOOT_SECONDS
+    started_at: float = 0.0
+    #: A FAILED episode: FAILED from fail_at until recover_at (None: until restarted).
+    fail_at: float | None = None
+    recover_at: float | None = None
+    #: A status word this server "knows" but the client may not (e.g. PASSKEY_REQUIRED).
+    raw_status: str | None = None
+    push_name: str = "Wawp Demo"
+    phone: str = "201000000000"
+    faults: list[Fault] = field(default_factory=list)
+    seed: int = 0
+
+    def status_at(self, now: float) -> str:
+        """The status this instance reports at `now`."""
+        if self.raw_status:
+            return self.raw_status
+        if self.base_status == STARTING:
+            if self.stuck_starting or now < self.started_at + self.boot_seconds:
+                return STARTING
+            self.base_status = WORKING if self.logged_in else SCAN_QR_CODE
+        if self.base_status == WORKING and self.fail_at is not None and now >= self.fail_at:
+            if self.recover_at is None or now < self.recover_at:
+                return FAILED
+            self.fail_at = self.recover_at = None
+        return self.base_status
+
+    # -- commands --------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        """Only STOPPED or FAILED instances start; otherwise nothing changes."""
+        if self.status_at(now) in (STOPPED, FAILED):
+            self._boot(now)
+
+    def stop(self, now: float) -> None:
+        self.status_at(now)
+        self.base_status = STOPPED
+        self.raw_status = None
+        self.fail_at = self.recover_at = None
+
+    def restart(self, now: float) -> None:
+        self._boot(now)
+
+    def logout(self, now: float) -> None:
+        self.logged_in = False
+        self.raw_status = None
+        self.fail_at = self.recover_at = None
+        if self.status_at(now) != STOPPED:
+            self.base_status = SCAN_QR_CODE
+
+    def _boot(self, now: float) -> None:
+        self.base_status = STARTING
+        self.started_at = now
+        self.raw_status = None
+        self.fail_at = self.recover_at = None
+
+    # -- replies ---------------------------------------------------------------------
+
+    def me(self, now: float) -> dict[str, str] | None:
+        """The account, only while connected and logged in."""
+        if self.logged_in and self.status_at(now) == WORKING:
+            return {"id": f"{self.phone}@c.us", "pushName": self.push_name}
+        return None
+
+    def qr(self, now: float) -> dict[str, Any]:
+        """The current QR value and its expiry (ms), rotating every QR_ROTATION seconds."""
+        window = int(now // QR_ROTATION)
+        digest = hashlib.sha256(f"{self.id}:{self.seed}:{window}".encode()).hexdigest()
+        value = f"2@{digest[:48]},{digest[48:]}{self.id.lower()},wawp-sim=="
+        return {"value": value, "expiry": int((window + 1) * QR_ROTATION * 1000)}
+
+    def session(self, now: float) -> dict[str, Any]:
+        """The body of an info/start/stop/restart/logout reply."""
+        status = self.status_at(now)
+        body: dict[str, Any] = {
+            "name": f"wawp-{self.id.lower()}",
+            "status": status,
+            "config": {"webhooks": {}, "proxy": None},
+        }
+        me = self.me(now)
+        if me:
+            body["me"] = me
+        if status == SCAN_QR_CODE:
+            body["qr"] = self.qr(now)
+        return body
+
+    def take_fault(self) -> Fault | None:
+        """The fault that applies to this request (consuming one of its uses)."""
+        if not self.faults:
+            return None
+        fault = self.faults[0]
+        if fault.remaining is not None:
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self.faults.pop(0)
+        return fault
+
+
+def default_clock() -> Callable[[], float]:
+    return time.time

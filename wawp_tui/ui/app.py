@@ -1,0 +1,506 @@
+"""WawpApp: the live fleet screen.
+
+Data flows one way: the poller (a worker) updates FleetState and marks instances dirty;
+a short coalescing timer turns dirty instances into a keyed diff of the table; a
+one-second tick moves the countdowns. Keys post action requests to the ActionRunner in
+workers: no handler ever waits on the network.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from rich.text import Text
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer, Input, RichLog, Static
+from textual.worker import Worker
+
+from wawp_tui import autoheal, runbook
+from wawp_tui.ui import theming as themes
+from wawp_tui.actions import ActionRunner, Report
+from wawp_tui.api import WawpClient
+from wawp_tui.audit import AuditLog
+from wawp_tui.fleet import FleetState
+from wawp_tui.models import SCAN_QR_CODE
+from wawp_tui.poller import Poller
+from wawp_tui.ui import view
+from wawp_tui.ui.fleet_table import FleetTable
+from wawp_tui.ui.screens import ConfirmScreen, TextScreen
+
+#: Below this width the detail pane goes under the table and the event log hides.
+NARROW_WIDTH = 120
+
+#: What each confirmation says the action will do (design.md: name the consequence).
+CONSEQUENCES = {
+    "start": "It boots and reconnects (STARTING, then WORKING).",
+    "stop": ("Messages in its outbound queue are purged. While stopped no webhooks are "
+             "delivered, and WhatsApp buffers incoming messages only 24-72 h."),
+    "restart": ("Messages in its outbound queue are purged; it reconnects within ~30 s "
+                "(no new QR needed)."),
+    "logout": ("This unlinks the phone: the instance goes to SCAN_QR_CODE and someone "
+               "must scan a new QR with the phone to bring it back."),
+    "reset": ("Full lifecycle reset: stop, wait 5 s, start. The outbound queue is purged; "
+              "press R again during the wait to cancel (it then stays STOPPED)."),
+}
+TITLES = {"start": "Start", "stop": "Stop", "restart": "Restart", "logout": "Log out",
+          "reset": "Full reset"}
+
+
+class WawpApp(App[int]):
+    """The fleet monitor; built by `build_app` for the CLI and the tests alike."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "wawp-tui"
+
+    BINDINGS = [
+        Binding("s", "act('start')", "Start", id="start", tooltip="Start the highlighted/selected instances"),
+        Binding("x", "act('stop')", "Stop", id="stop", tooltip="Stop the highlighted/selected instances"),
+        Binding("r", "act('restart')", "Restart", id="restart", tooltip="Restart (guarded by the runbook)"),
+        Binding("R", "reset", "Reset", id="reset", tooltip="Full reset: stop, wait 5 s, start"),
+        Binding("L", "act('logout')", "Logout", id="logout", show=False, tooltip="Log out: needs the phone"),
+        Binding("space", "toggle_select", "Select", id="select", tooltip="Select for bulk actions"),
+        Binding("enter", "focus_detail", "Detail", id="detail", show=False, tooltip="Focus the detail pane"),
+        Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by label, id, tag, status"),
+        Binding("p", "pause", "Pause", id="pause", tooltip="Pause / resume refreshing"),
+        Binding("W", "waves", "Waves", id="waves", show=False, tooltip="Rolling operation in waves"),
+        Binding("c", "copy_id", "Copy id", id="copy", show=False, tooltip="Copy the instance id"),
+        Binding("h", "history", "History", id="history", show=False, tooltip="Fleet timeline"),
+        Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False, tooltip="Toggle auto-heal"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
+        Binding("escape", "clear", "Clear", id="clear", show=False, tooltip="Clear filter and selection"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
+    ]
+
+    paused: reactive[bool] = reactive(False)
+    """Polling paused by the user (p)."""
+    auto_heal: reactive[bool] = reactive(False)
+    """Auto-heal switched on (a, or monitor.auto_heal)."""
+    filter_text: reactive[str] = reactive("")
+    """Current `/` filter (empty: every row)."""
+
+    def __init__(
+        self,
+        config,
+        client: WawpClient,
+        *,
+        clock: Callable[[], float] = time.time,
+        audit: AuditLog | None = None,
+        poll: bool = True,
+        demo: bool = False,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.client = client
+        self.clock = clock
+        self.demo = demo
+        self.refresh_seconds = config.monitor.refresh
+        self.read_only = config.monitor.read_only
+        self._poll_enabled = poll
+        self.fleet = FleetState(config.instances, clock=clock)
+        self.labels = {cfg.id: cfg.label for cfg in config.instances}
+        self.poller = Poller(client, self.fleet, config.instances, refresh=self.refresh_seconds,
+                             concurrency=config.api.max_concurrency, clock=clock,
+                             on_update=self._on_polled)
+        self.audit = audit if audit is not None else AuditLog(None)
+        self.runner = ActionRunner(client, self.fleet, config.instances, clock=clock,
+                                   audit=self.audit, read_only=self.read_only,
+                                   on_event=self._on_action_event, on_change=self._mark_dirty)
+        self.selected: set[str] = set()
+        self._dirty: set[str] = set()
+        self._flush_pending = False
+        self._resets: dict[str, Worker] = {}
+        self._palette = view.Palette({})
+        self.heal_policy = autoheal.HealPolicy()
+        self._heal_notes: set[str] = set()
+        self.set_reactive(WawpApp.auto_heal, bool(config.monitor.auto_heal))
+        self._theme_problems = self._register_themes()
+        wanted = config.monitor.theme or themes.DEFAULT_THEME
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            self._theme_problems.append(themes.ThemeProblem(
+                wanted, f"no theme named {wanted!r}; using {themes.DEFAULT_THEME}"))
+            self.theme = themes.DEFAULT_THEME
+
+    def _register_themes(self) -> list:
+        for theme in themes.builtin_themes():
+            self.register_theme(theme)
+        from wawp_tui.config import user_themes_dir
+
+        found, problems = themes.user_themes(user_themes_dir())
+        for theme in found:
+            self.register_theme(theme)
+        return list(problems)
+
+    # -- layout ----------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="summary")
+        yield Static(id="banner")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Input(placeholder="filter: label, id, tag or status (enter keeps, escape clears)",
+                            id="filter")
+                yield FleetTable(id="fleet")
+            with Vertical(id="side"):
+                with VerticalScroll(id="detail-scroll"):
+                    yield Static(id="detail")
+                yield RichLog(id="events", max_lines=500, markup=False, wrap=True)
+        with Horizontal(id="bottom"):
+            yield Footer()
+            yield Static("READ-ONLY: no action reaches the API" if self.read_only else "",
+                         id="mode")
+
+    def on_mount(self) -> None:
+        self._palette = view.Palette.from_variables(self.theme_variables)
+        self._apply_size(self.size.width)
+        self.query_one("#mode").display = self.read_only
+        self.query_one("#filter").display = False
+        self._render_all()
+        self.query_one(FleetTable).focus()
+        self.set_interval(1.0, self._tick)
+        for problem in self._theme_problems:
+            self.notify(f"theme {problem.path}: {problem.message}", severity="warning", timeout=10)
+        if self.demo:
+            self._log_line("demo fleet: a simulated Wawp server in this process; nothing leaves this machine")
+        if self._poll_enabled:
+            self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
+
+    def on_resize(self, event) -> None:
+        self._apply_size(event.size.width)
+
+    def _apply_size(self, width: int) -> None:
+        self.query_one("#main").set_class(width < NARROW_WIDTH, "-narrow")
+
+    def watch_theme(self, theme: str) -> None:
+        self._palette = view.Palette.from_variables(self.theme_variables)
+        if self.is_mounted:
+            self._render_all()
+
+    # -- state -> screen -------------------------------------------------------------
+
+    def _on_polled(self, instance_id: str, changed: bool) -> None:
+        if changed:
+            st = self.fleet.get(instance_id)
+            word = runbook.display_status(st, self.clock(), self.refresh_seconds)
+            self._log_line(f"{st.label} ({instance_id}) -> {word}"
+                           + (f": {st.last_error}" if st.failures else ""))
+        self._mark_dirty(instance_id)
+
+    def _mark_dirty(self, instance_id: str) -> None:
+        self._dirty.add(instance_id)
+        if not self._flush_pending:
+            self._flush_pending = True
+            # Coalesce a burst of poll results into one table update.
+            self.set_timer(0.05, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        dirty, self._dirty = self._dirty, set()
+        if dirty:
+            self._render_rows(dirty)
+
+    def _visible(self, instance_id: str) -> bool:
+        needle = self.filter_text.strip().lower()
+        if not needle:
+            return True
+        st = self.fleet.get(instance_id)
+        word = runbook.display_status(st, self.clock(), self.refresh_seconds)
+        hay = " ".join((st.label, st.id, word, " ".join(st.tags), runbook.badge(word)[1])).lower()
+        return all(part in hay for part in needle.split())
+
+    def _row(self, instance_id: str, now: float) -> tuple[tuple, tuple]:
+        st = self.fleet.get(instance_id)
+        cells = view.row_cells(st, now, self.refresh_seconds, self._palette, instance_id in self.selected)
+        return cells, view.sort_key(st, now, self.refresh_seconds)
+
+    def _render_all(self) -> None:
+        now = self.clock()
+        rows = {i: self._row(i, now) for i in self.fleet.instances if self._visible(i)}
+        self.query_one(FleetTable).sync(rows, full=True)
+        self._render_chrome()
+
+    def _render_rows(self, ids: set[str]) -> None:
+        now = self.clock()
+        table = self.query_one(FleetTable)
+        if self.filter_text:
+            # A status change can move a row in or out of the filter.
+            self._render_all()
+            return
+        table.sync({i: self._row(i, now) for i in ids}, full=False)
+        self._render_chrome(detail_changed=table.highlighted_id in ids)
+
+    def _render_chrome(self, detail_changed: bool = True) -> None:
+        now = self.clock()
+        table = self.query_one(FleetTable)
+        self.query_one("#summary", Static).update(view.summary(
+            self.fleet, now, self.refresh_seconds, self._palette, paused=self.paused,
+            auto_heal=self.auto_heal, read_only=self.read_only, shown=table.row_count))
+        banner = view.outage_banner(self.fleet, now, self.refresh_seconds)
+        banner_widget = self.query_one("#banner", Static)
+        banner_widget.display = banner is not None
+        if banner:
+            banner_widget.update(banner)
+        if detail_changed:
+            self._render_detail()
+
+    def _render_detail(self) -> None:
+        instance_id = self.query_one(FleetTable).highlighted_id
+        widget = self.query_one("#detail", Static)
+        if instance_id is None:
+            widget.update(Text("No instance matches the filter. Press escape to clear it."
+                               if self.filter_text else "No instances configured."))
+            return
+        st = self.fleet.get(instance_id)
+        widget.update(view.detail(st, self.clock(), self.refresh_seconds, self._palette))
+
+    def _tick(self) -> None:
+        """Once a second: countdowns, "since" and freshness; only cells that change."""
+        table = self.query_one(FleetTable)
+        now = self.clock()
+        table.sync({i: self._row(i, now) for i in list(table.ids())}, full=False)
+        self._render_chrome()
+        if self.auto_heal and not self.paused:
+            self._auto_heal(now)
+
+    def _auto_heal(self, now: float) -> None:
+        outage = view.outage_banner(self.fleet, now, self.refresh_seconds) is not None
+        decisions, notes = autoheal.decide(self.fleet, now, self.heal_policy, outage=outage)
+        for note in notes:
+            if note not in self._heal_notes:
+                self._log_line(note, ok=False)
+        self._heal_notes = set(notes)
+        for decision in decisions:
+            label = self.labels[decision.instance_id]
+            self._log_line(f"{label}: [auto] restarting ({decision.reason})")
+            self.run_worker(self._run_auto(decision.instance_id), group="auto-heal",
+                            exit_on_error=False)
+
+    async def _run_auto(self, instance_id: str) -> None:
+        report = await self.runner.run("restart", [instance_id], auto=True)
+        self.poller.poke(instance_id, delay=1.0)
+        self.notify(f"auto-heal: {report.summary(self.labels)}", timeout=8)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._render_detail()
+
+    def _log_line(self, text: str, ok: bool = True) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(self.clock()))
+        line = Text(f"{stamp} ", style=self._palette.style("muted"))
+        line.append(text, style="" if ok else self._palette.style("bad"))
+        self.query_one("#events", RichLog).write(line)
+
+    def _on_action_event(self, instance_id: str, text: str, ok: bool) -> None:
+        self._log_line(f"{self.labels.get(instance_id, instance_id)}: {text}", ok)
+
+    # -- targets ---------------------------------------------------------------------
+
+    def _targets(self) -> list[str]:
+        """The selection if any (in table order), else the highlighted instance."""
+        table = self.query_one(FleetTable)
+        if self.selected:
+            shown = [i for i in table.ids() if i in self.selected]
+            return shown or sorted(self.selected)
+        highlighted = table.highlighted_id
+        return [highlighted] if highlighted else []
+
+    # -- actions ---------------------------------------------------------------------
+
+    def action_act(self, action: str) -> None:
+        """start / stop / restart / logout: check, confirm, then send in a worker."""
+        ids = self._targets()
+        if not ids:
+            self.notify("No instance highlighted.", severity="warning")
+            return
+        allowed, refused = self.runner.check(action, ids)
+        if not allowed:
+            self._refused(action, refused)
+            return
+        self.push_screen(self._confirmation(action, allowed, refused),
+                         callback=lambda yes: self._confirmed(yes, action, allowed))
+
+    def _refused(self, action: str, refused) -> None:
+        if len(refused) == 1:
+            o = refused[0]
+            text = f"{TITLES[action]} {self.labels.get(o.instance_id, o.instance_id)} refused: {o.message}"
+        else:
+            text = f"{TITLES[action]} refused for all {len(refused)}: {refused[0].message}"
+        self.notify(text, severity="warning", timeout=8)
+        self._log_line(text, ok=False)
+
+    def _confirmation(self, action: str, allowed: list[str], refused) -> ConfirmScreen:
+        names = [f"{self.labels[i]} ({i})" for i in allowed]
+        who = names[0] if len(names) == 1 else f"{len(names)} instances: " + ", ".join(names[:5]) + (
+            f", +{len(names) - 5} more" if len(names) > 5 else "")
+        body = [CONSEQUENCES[action]]
+        now = self.clock()
+        warnings = {runbook.check_action(self.fleet.get(i), action, now).warning for i in allowed}
+        body += [w for w in warnings if w]
+        if refused:
+            body.append(f"Skipped ({len(refused)}): " + "; ".join(
+                f"{self.labels.get(o.instance_id, o.instance_id)}: {o.message}" for o in refused[:3]))
+        return ConfirmScreen(f"{TITLES[action]} {who}?", "\n\n".join(body))
+
+    def _confirmed(self, yes: bool | None, action: str, ids: list[str]) -> None:
+        if not yes:
+            self._log_line(f"{TITLES[action]} cancelled: nothing sent")
+            return
+        self.run_worker(self._run(action, ids), group="actions", exit_on_error=False)
+
+    async def _run(self, action: str, ids: list[str]) -> None:
+        report: Report = await self.runner.run(action, ids)
+        for instance_id in ids:
+            self.poller.poke(instance_id, delay=1.0)
+        summary = report.summary(self.labels)
+        severity = "information" if not (report.failed or report.refused) else "warning"
+        self.notify(summary, severity=severity, timeout=8)
+        if len(ids) > 1:
+            self._log_line(summary, ok=not report.failed)
+
+    def action_reset(self) -> None:
+        """R: full reset of the highlighted/selected instances, or cancel a waiting one."""
+        ids = self._targets()
+        waiting = [i for i in ids if self.fleet.get(i).reset_start_at is not None]
+        if waiting:
+            def cancel(yes: bool | None) -> None:
+                if yes:
+                    for i in waiting:
+                        worker = self._resets.pop(i, None)
+                        if worker is not None:
+                            worker.cancel()
+            self.push_screen(ConfirmScreen("Cancel the full reset?",
+                                           "The instance stays STOPPED; press s later to start it."),
+                             callback=cancel)
+            return
+        if not ids:
+            return
+        allowed, refused = self.runner.check("reset", ids)
+        if not allowed:
+            self._refused("reset", refused)
+            return
+
+        def go(yes: bool | None) -> None:
+            if not yes:
+                self._log_line("Full reset cancelled: nothing sent")
+                return
+            for i in allowed:
+                self._resets[i] = self.run_worker(self._run("reset", [i]), group="reset",
+                                                  exit_on_error=False)
+
+        self.push_screen(self._confirmation("reset", allowed, refused), callback=go)
+
+    def action_toggle_select(self) -> None:
+        instance_id = self.query_one(FleetTable).highlighted_id
+        if instance_id is None:
+            return
+        self.selected ^= {instance_id}
+        self._render_rows({instance_id})
+        table = self.query_one(FleetTable)
+        if table.cursor_row < table.row_count - 1:
+            table.move_cursor(row=table.cursor_row + 1)
+
+    def action_clear(self) -> None:
+        if self.filter_text or self.query_one("#filter").display:
+            self._set_filter("")
+            self.query_one("#filter", Input).value = ""
+            self.query_one("#filter").display = False
+        elif self.selected:
+            dirty = set(self.selected)
+            self.selected.clear()
+            self._render_rows(dirty)
+        self.query_one(FleetTable).focus()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value:
+            self.query_one("#filter").display = False
+        self.query_one(FleetTable).focus()
+
+    def _set_filter(self, text: str) -> None:
+        self.filter_text = text
+        self._render_all()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.poller.set_paused(self.paused)
+        self._log_line("refresh paused" if self.paused else "refresh resumed")
+        self._render_chrome(detail_changed=False)
+
+    def action_toggle_auto_heal(self) -> None:
+        self.auto_heal = not self.auto_heal
+        self._log_line(f"auto-heal {'ON' if self.auto_heal else 'off'}")
+        self._render_chrome(detail_changed=False)
+
+    def action_focus_detail(self) -> None:
+        self.query_one("#detail-scroll").focus()
+
+    def action_copy_id(self) -> None:
+        instance_id = self.query_one(FleetTable).highlighted_id
+        if instance_id:
+            # OSC 52: reaches the local clipboard through SSH and tmux (set-clipboard on).
+            self.copy_to_clipboard(instance_id)
+            self.notify(f"copied {instance_id}")
+
+    def action_waves(self) -> None:
+        self.notify("Rolling operations in waves: use `wawp-tui rollout` (not yet in the TUI).",
+                    severity="warning")
+
+    def action_history(self) -> None:
+        entries = sorted(
+            ((e, st) for st in self.fleet for e in st.history), key=lambda pair: pair[0].at,
+            reverse=True)
+        body = Text()
+        for entry, st in entries[:300]:
+            when = time.strftime("%H:%M:%S", time.localtime(entry.at))
+            body.append(f"{when} ", style=self._palette.style("muted"))
+            body.append(f"{st.label} ({st.id}) ", style="bold")
+            body.append(("[auto] " if entry.auto else "") + entry.text + "\n",
+                        style="" if entry.ok else self._palette.style("bad"))
+        if not entries:
+            body.append("Nothing has happened yet.")
+        self.push_screen(TextScreen("Fleet timeline, newest first", body))
+
+    def action_help(self) -> None:
+        body = Text()
+        for binding in self.BINDINGS:
+            key = binding.key.replace("question_mark", "?").replace("slash", "/")
+            body.append(f"{key:<10}", style="bold")
+            body.append(f"{binding.tooltip or binding.description}\n")
+        body.append("\nConfirmations: y / enter = yes, n / escape = no.\n")
+        body.append("Statuses, worst first: ✗ FAILED, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
+                    "? unknown, ■ STOPPED, ✓ WORKING.\n")
+        body.append("The runbook refuses what the API forbids: 3 s between stop and start, no "
+                    "second restart within 60 s unless it reached WORKING, no restart for "
+                    "SCAN_QR_CODE (scan the QR).\n")
+        self.push_screen(TextScreen("Keys", body))
+
+
+def build_app(config, client: WawpClient, *, clock=time.time, audit: AuditLog | None = None,
+              poll: bool = True, demo: bool = False) -> WawpApp:
+    """The one factory the CLI and the tests call."""
+    return WawpApp(config, client, clock=clock, audit=audit, poll=poll, demo=demo)
+
+
+def run_app(config, client: WawpClient, demo: bool = False) -> int:
+    """Run the TUI until the user quits; returns the exit code."""
+    from wawp_tui.config import audit_log_path
+
+    app = build_app(config, client, audit=AuditLog(audit_log_path()), demo=demo)
+    app.run()
+    return app.return_code or 0

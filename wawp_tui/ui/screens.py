@@ -1,0 +1,71 @@
+"""Modal screens: confirmation, help, fleet history."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks y/n about one action; answers True (y / enter) or False (n / escape)."""
+
+    BINDINGS = [
+        Binding("y,enter", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    DEFAULT_CSS = """
+    ConfirmScreen { align: center middle; }
+    ConfirmScreen > Vertical {
+        width: 72; max-width: 95%; height: auto; max-height: 90%;
+        border: thick $warning; background: $surface; padding: 1 2;
+    }
+    ConfirmScreen #title { text-style: bold; color: $warning; }
+    ConfirmScreen #keys { margin-top: 1; color: $text-muted; }
+    """
+
+    def __init__(self, title: str, body: str) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, id="title", markup=False)
+            yield Static(self._body, id="body", markup=False)
+            yield Static("y / enter: yes    n / escape: no", id="keys", markup=False)
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class TextScreen(ModalScreen[None]):
+    """A scrollable page of text (help, history); any of escape / q / ? closes it."""
+
+    BINDINGS = [Binding("escape,q,question_mark,h", "close", "Close", id="page.close")]
+
+    DEFAULT_CSS = """
+    TextScreen { align: center middle; }
+    TextScreen > VerticalScroll {
+        width: 96; max-width: 98%; height: 90%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    TextScreen #page-title { text-style: bold; color: $primary; }
+    """
+
+    def __init__(self, title: str, body: Text) -> None:
+        super().__init__()
+        self._title = title
+        self._body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self._title + "   (escape closes)", id="page-title", markup=False)
+            yield Static(self._body, id="page-body")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,262 @@
+"""What each instance looks like on screen: pure functions from state to Rich text.
+
+No widgets here, so the table, the detail pane, the summary and the tests share one
+formatting of every status, countdown and error.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from wawp_tui import runbook
+from wawp_tui.fleet import FleetState, InstanceState
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STALE, UNREACHABLE, WORKING
+
+#: Theme variable behind each severity class the runbook hands out.
+SEVERITY_VARIABLE = {
+    "ok": "success",
+    "warn": "warning",
+    "bad": "error",
+    "idle": "secondary",
+    "unknown": "accent",
+}
+
+#: Words that light a row up for a wall monitor (reverse video, not only colour).
+ALARM_WORDS = {FAILED, UNREACHABLE, STALE}
+
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("sel", " "),
+    ("status", "STATUS"),
+    ("label", "LABEL"),
+    ("guard", "GUARD"),
+    ("since", "SINCE"),
+    ("id", "ID"),
+    ("error", "LAST ERROR"),
+    ("latency", "LAT"),
+    ("tags", "TAGS"),
+)
+LABEL_WIDTH = 22
+ERROR_WIDTH = 34
+
+
+@dataclass(frozen=True)
+class Palette:
+    """Rich styles for each severity, taken from the active Textual theme."""
+
+    styles: dict[str, str]
+
+    @classmethod
+    def from_variables(cls, variables: dict[str, str]) -> "Palette":
+        styles = {}
+        for severity, name in SEVERITY_VARIABLE.items():
+            styles[severity] = variables.get(name) or variables.get("foreground", "")
+        styles["muted"] = variables.get("text-muted") or variables.get("foreground-muted", "")
+        styles["background"] = variables.get("background", "")
+        return cls(styles)
+
+    def style(self, severity: str) -> str:
+        return self.styles.get(severity, "")
+
+
+def clip(text: str, width: int) -> str:
+    """Cut at a word boundary where possible, with an ellipsis."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1]
+    if " " in cut[width // 2 :]:
+        cut = cut[: cut.rfind(" ")]
+    return cut.rstrip(" ,:;-") + "…"
+
+
+def badge_text(word: str, palette: Palette, stuck: bool = False) -> Text:
+    """Symbol + word, coloured by severity; alarming words in reverse video."""
+    symbol, label = runbook.badge(word)
+    severity = runbook.severity(word)
+    if stuck:
+        label, severity = "STUCK", "bad"
+    colour = palette.style(severity)
+    style = f"bold {colour}" if colour else "bold"
+    if word in ALARM_WORDS or stuck:
+        style = f"bold reverse {colour}" if colour else "bold reverse"
+    return Text(f"{symbol} {label}", style=style)
+
+
+def guard_text(state: InstanceState, now: float) -> str:
+    """The most urgent active countdown, e.g. "28s", or "" when none runs."""
+    if state.reset_start_at is not None and state.reset_start_at > now:
+        return runbook.fmt_duration(state.reset_start_at - now)
+    active = runbook.countdowns(state, now)
+    if not active:
+        return ""
+    soonest = min(active, key=lambda c: c.remaining(now))
+    return runbook.fmt_duration(soonest.remaining(now))
+
+
+def since_text(state: InstanceState, now: float) -> str:
+    """How long in this status, coarse enough not to change every second after a minute."""
+    if state.status_since is None:
+        return ""
+    age = max(0.0, now - state.status_since)
+    if age >= 60:
+        minutes = int(age // 60)
+        return runbook.fmt_duration(minutes * 60).replace("m00s", "m")
+    return runbook.fmt_duration(age)
+
+
+def row_cells(
+    state: InstanceState, now: float, refresh: float, palette: Palette, selected: bool
+) -> tuple:
+    """The cells of one table row, in COLUMNS order (compared to send only changes)."""
+    word = runbook.display_status(state, now, refresh)
+    stuck = runbook.is_stuck(state, now)
+    error = state.last_error or ""
+    latency = "" if state.latency_ms is None else f"{state.latency_ms:.0f}ms"
+    if state.in_flight:
+        error = f"{state.in_flight} in flight…"
+    return (
+        "●" if selected else " ",
+        badge_text(word, palette, stuck),
+        clip(state.label, LABEL_WIDTH),
+        Text(guard_text(state, now), style="bold"),
+        since_text(state, now),
+        state.id,
+        clip(error, ERROR_WIDTH),
+        latency,
+        ",".join(state.tags),
+    )
+
+
+def sort_key(state: InstanceState, now: float, refresh: float) -> tuple:
+    """Worst first; then by label so equal rows keep a stable, readable order."""
+    return (runbook.rank(state, now, refresh), state.label.lower(), state.id)
+
+
+def detail(state: InstanceState, now: float, refresh: float, palette: Palette) -> RenderableType:
+    """The detail pane: meaning, what to do and which key, countdowns, account, history."""
+    word = runbook.display_status(state, now, refresh)
+    advice = runbook.advise(state, now, refresh)
+    stuck = runbook.is_stuck(state, now)
+    head = Text()
+    head.append_text(badge_text(word, palette, stuck))
+    head.append(f"  {state.label}", style="bold")
+    head.append(f"  {state.id}", style=palette.style("muted"))
+    parts: list[RenderableType] = [head]
+    if state.tags:
+        parts.append(Text("tags: " + ", ".join(state.tags), style=palette.style("muted")))
+    parts.append(Text(""))
+    parts.append(Text(advice.meaning))
+    todo = Text("→ ", style="bold")
+    todo.append(advice.todo, style=f"bold {palette.style(advice.severity)}")
+    parts.append(todo)
+    timers = _countdown_lines(state, now)
+    if timers:
+        parts.append(Text(""))
+        parts.extend(timers)
+    if state.in_flight:
+        parts.append(Text(f"{state.in_flight} in flight: waiting for the API's reply", style="italic"))
+    parts.append(Text(""))
+    facts = Text()
+    if state.status_since is not None:
+        facts.append(f"in {state.status or word} for {runbook.fmt_duration(now - state.status_since)}")
+    if state.latency_ms is not None:
+        facts.append(f" · poll {state.latency_ms:.0f}ms")
+    if state.last_ok_at is not None:
+        facts.append(f" · last good poll {runbook.fmt_duration(now - state.last_ok_at)} ago")
+    if facts.plain:
+        parts.append(facts)
+    if state.last_error:
+        parts.append(Text(f"last error ({state.failures}x): {state.last_error}", style=palette.style("bad")))
+    if state.me:
+        parts.append(Text(f"account: {me_line(state.me)}"))
+    elif word == WORKING:
+        parts.append(Text("account: (not reported)", style=palette.style("muted")))
+    if word == SCAN_QR_CODE:
+        parts.append(Text("Link it: WhatsApp > Linked devices > Link a device, then scan the QR.",
+                          style="bold"))
+    history = list(state.history)[-8:]
+    if history:
+        parts.append(Text(""))
+        parts.append(Text("recent:", style="bold"))
+        for entry in reversed(history):
+            when = time.strftime("%H:%M:%S", time.localtime(entry.at))
+            line = Text(f" {when} ", style=palette.style("muted"))
+            style = "" if entry.ok else palette.style("bad")
+            line.append(("[auto] " if entry.auto else "") + entry.text, style=style)
+            parts.append(line)
+    return Group(*parts)
+
+
+def _countdown_lines(state: InstanceState, now: float) -> list[Text]:
+    lines = []
+    if state.reset_start_at is not None and state.reset_start_at > now:
+        left = runbook.fmt_duration(state.reset_start_at - now)
+        lines.append(Text(f"⏱ full reset: start in {left} (press R to cancel)", style="bold"))
+    for countdown in runbook.countdowns(state, now):
+        lines.append(Text(f"⏱ {countdown.label}: {runbook.fmt_duration(countdown.remaining(now))}"))
+    return lines
+
+
+def me_line(me: dict) -> str:
+    """ "John Doe +201012345678" from the API's `me` object."""
+    name = str(me.get("pushName") or "").strip()
+    number = str(me.get("id", "")).split("@")[0]
+    return " ".join(p for p in (name, f"+{number}" if number else "") if p) or "(unnamed)"
+
+
+def summary(
+    fleet: FleetState,
+    now: float,
+    refresh: float,
+    palette: Palette,
+    *,
+    paused: bool,
+    auto_heal: bool,
+    read_only: bool,
+    shown: int | None = None,
+) -> Text:
+    """The summary line: counts per status worst first, freshness and modes."""
+    counts: dict[str, int] = {}
+    for st in fleet:
+        word = runbook.display_status(st, now, refresh)
+        if runbook.is_stuck(st, now):
+            word = "STUCK"
+        counts[word] = counts.get(word, 0) + 1
+    line = Text()
+    for word in sorted(counts, key=runbook.word_rank):
+        symbol, label = runbook.badge(word) if word != "STUCK" else ("◐", "STUCK")
+        severity = runbook.severity(word) if word != "STUCK" else "bad"
+        style = f"bold {palette.style(severity)}"
+        if word in ALARM_WORDS or word == "STUCK":
+            style = f"bold reverse {palette.style(severity)}"
+        line.append(f"{symbol} {counts[word]} {label}", style=style)
+        line.append("  ")
+    if shown is not None and shown != len(fleet):
+        line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
+    if fleet.last_refresh_at is not None:
+        line.append(f"│ refreshed {runbook.fmt_duration(now - fleet.last_refresh_at)} ago ")
+    line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
+                style="bold" if auto_heal else palette.style("muted"))
+    if paused:
+        line.append("│ PAUSED ", style=f"bold reverse {palette.style('warn')}")
+    if read_only:
+        line.append("│ READ-ONLY ", style=f"bold reverse {palette.style('unknown')}")
+    return line
+
+
+def outage_banner(fleet: FleetState, now: float, refresh: float) -> str | None:
+    """A banner when a large share of the fleet fails at once (likely platform-wide)."""
+    total = len(fleet)
+    if total < 3:
+        return None
+    failing = sum(
+        1 for st in fleet
+        if st.failures or st.status == FAILED
+    )
+    if failing >= 3 and failing / total >= 0.5:
+        return (f"⚠ {failing}/{total} instances failing at once: likely a Wawp or network "
+                f"outage, not the instances. Restarts will not fix it; check status and VPN.")
+    return None

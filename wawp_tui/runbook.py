@@ -1,0 +1,432 @@
+"""The runbook: the Wawp documentation's operational rules as pure functions.
+
+Input is an InstanceState and `now` (Unix seconds); no I/O, no clock of its own. The
+table, the detail pane, the confirmations, the action runner and auto-heal all ask here.
+
+How the restart rules fit together:
+- A restart is always allowed when the instance reached WORKING since our last restart
+  (inside the 30 s stabilization window it carries a warning, not a refusal).
+- After a restart that has not reached WORKING, the restart-loop guard refuses another
+  one for 60 s. One exception, the stuck-STARTING ladder: when the first restart leaves
+  the instance in STARTING for 15 s, ONE more restart is allowed. After that second one
+  the guard holds until 60 s, and the advice is the full reset (R).
+- The guard has no "are you sure" override; R (stop, wait 5 s, start) is the escape
+  hatch and is allowed for every instance that is not STOPPED.
+- SCAN_QR_CODE is never fixed by a restart: the phone must scan the QR.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from wawp_tui.fleet import InstanceState
+from wawp_tui.models import (
+    FAILED, KNOWN_STATUSES, SCAN_QR_CODE, STALE, STARTING, STOPPED, UNREACHABLE, WORKING,
+)
+
+#: Quiet period after a restart before heavy traffic (docs: 30 s).
+STABILIZE_AFTER_RESTART = 30.0
+#: Minimum gap between a stop and the next start (docs: 3 s).
+STOP_TO_START_GAP = 3.0
+#: A restart that has not reached WORKING blocks another for this long (docs: 60 s).
+RESTART_LOOP_GUARD = 60.0
+#: STARTING this long after a restart: one more restart is allowed (docs: 15 s).
+STUCK_AFTER_RESTART = 15.0
+#: STARTING this long without any action of ours is stuck too (lifecycle guide: 60 s).
+STUCK_STARTING_ANY = 60.0
+#: The pause between stop and start in a full reset (docs: 5 s).
+RESET_PAUSE = 5.0
+#: Poll interval for instances in transition.
+FAST_POLL = 2.0
+#: Poll interval while waiting for a QR scan (docs: every 3-5 s).
+QR_POLL = 4.0
+#: Backoff ceiling for failing polls.
+BACKOFF_CAP = 60.0
+#: Poll interval for instances that are gone or unauthorized: no hammering.
+GONE_POLL = 300.0
+#: Pseudo-words shown in place of a status.
+PENDING = "PENDING"
+STUCK = "STUCK"
+
+_BADGES = {
+    WORKING: ("✓", "WORKING"),
+    STARTING: ("◐", "STARTING"),
+    STUCK: ("◐", "STUCK"),
+    SCAN_QR_CODE: ("▣", "SCAN QR"),
+    STOPPED: ("■", "STOPPED"),
+    FAILED: ("✗", "FAILED"),
+    UNREACHABLE: ("!", "UNREACHABLE"),
+    STALE: ("~", "STALE"),
+    PENDING: ("·", "PENDING"),
+}
+_SEVERITY = {
+    WORKING: "ok", STARTING: "warn", STUCK: "bad", SCAN_QR_CODE: "warn", STOPPED: "idle",
+    FAILED: "bad", UNREACHABLE: "bad", STALE: "warn", PENDING: "idle",
+}
+#: Worst first. Unknown words sit after STARTING: they need a look, but they are not
+#: known to be broken the way FAILED or an unreachable instance is.
+_RANK = {
+    FAILED: 0, UNREACHABLE: 1, STALE: 1, SCAN_QR_CODE: 2, STUCK: 3, STARTING: 4,
+    STOPPED: 6, WORKING: 7, PENDING: 8,
+}
+_UNKNOWN_RANK = 5
+
+
+# -- formatting ----------------------------------------------------------------------
+
+
+def fmt_duration(seconds: float) -> str:
+    """"0s", "28s", "1m05s", "59m59s", "1h02m", "3d04h"; fractions round up, so a
+    countdown never reads 0s while it still blocks."""
+    s = max(0, math.ceil(seconds - 1e-9))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def badge(word: str) -> tuple[str, str]:
+    """Symbol and short label, readable without colour. Unknown words keep their name."""
+    return _BADGES.get(word, ("?", word))
+
+
+def severity(word: str) -> str:
+    """Styling class: ok, warn, bad, idle or unknown."""
+    return _SEVERITY.get(word, "unknown")
+
+
+def word_rank(word: str) -> int:
+    """Sort order of a displayed word, worst first."""
+    return _RANK.get(word, _UNKNOWN_RANK)
+
+
+# -- status --------------------------------------------------------------------------
+
+
+def stale_after(refresh: float) -> float:
+    """Seconds without any finished poll after which data counts as stale (two missed polls)."""
+    return 2 * refresh + 5.0
+
+
+def display_status(state: InstanceState, now: float, refresh: float) -> str:
+    """The word for the badge: the API's word, UNREACHABLE, STALE or PENDING."""
+    if state.failures:
+        return UNREACHABLE
+    if state.status is None:
+        return PENDING
+    if state.last_poll_at is not None and now - state.last_poll_at > stale_after(refresh):
+        return STALE
+    return state.status
+
+
+def _last_restart(state: InstanceState) -> float | None:
+    return state.last_action_at.get("restart")
+
+
+def _reached_working_since(state: InstanceState, when: float) -> bool:
+    return state.last_working_at is not None and state.last_working_at >= when
+
+
+def is_stuck(state: InstanceState, now: float) -> bool:
+    """STARTING for 15 s after our restart, or for over 60 s in any case."""
+    if state.status != STARTING or state.failures:
+        return False
+    restart = _last_restart(state)
+    if restart is not None and not _reached_working_since(state, restart):
+        if now - restart >= STUCK_AFTER_RESTART:
+            return True
+    return state.status_since is not None and now - state.status_since > STUCK_STARTING_ANY
+
+
+def rank(state: InstanceState, now: float, refresh: float) -> int:
+    """Worst-first sort order of an instance."""
+    word = display_status(state, now, refresh)
+    if word == STARTING and is_stuck(state, now):
+        word = STUCK
+    return word_rank(word)
+
+
+# -- countdowns ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """A guardrail running out at `ends_at`."""
+
+    label: str
+    ends_at: float
+
+    def remaining(self, now: float) -> float:
+        return max(0.0, self.ends_at - now)
+
+
+def countdowns(state: InstanceState, now: float) -> list[Countdown]:
+    """The active guardrail countdowns, soonest first."""
+    found: list[Countdown] = []
+    restart = _last_restart(state)
+    if restart is not None:
+        if _reached_working_since(state, restart):
+            if now < restart + STABILIZE_AFTER_RESTART:
+                found.append(Countdown("stabilizing after restart (avoid heavy traffic)",
+                                       restart + STABILIZE_AFTER_RESTART))
+        else:
+            if state.status == STARTING and state.restarts_since_working == 1 \
+                    and now < restart + STUCK_AFTER_RESTART:
+                found.append(Countdown("one more restart allowed if still STARTING in",
+                                       restart + STUCK_AFTER_RESTART))
+            if now < restart + RESTART_LOOP_GUARD:
+                found.append(Countdown("restart-loop guard (no new restart) for",
+                                       restart + RESTART_LOOP_GUARD))
+    stop = state.last_action_at.get("stop")
+    if stop is not None and state.status == STOPPED and now < stop + STOP_TO_START_GAP:
+        found.append(Countdown("start allowed in", stop + STOP_TO_START_GAP))
+    return sorted(found, key=lambda c: c.ends_at)
+
+
+# -- actions -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an action is allowed now; if not, why and in how many seconds."""
+
+    allowed: bool
+    reason: str = ""
+    retry_in: float | None = None
+    #: Allowed, but the confirmation should say this.
+    warning: str = ""
+
+
+def _refuse(reason: str, retry_in: float | None = None) -> Verdict:
+    return Verdict(False, reason, retry_in)
+
+
+def check_action(state: InstanceState, action: str, now: float) -> Verdict:
+    """May `action` (start, stop, restart, logout, reset) be sent to this instance now?"""
+    if state.in_flight:
+        return _refuse(f"{state.in_flight} already in flight: wait for its reply")
+    if state.error_kind == "not_found" and state.failures:
+        return _refuse("instance not found (404): deleted or wrong id; check the id in your config")
+    if state.error_kind == "unauthorized" and state.failures:
+        return _refuse("access token rejected (401): fix token / token_env in your config")
+    status = state.status
+    if status is None:
+        return _refuse("no status yet: wait for the first successful poll")
+    if action == "start":
+        return _check_start(state, now)
+    if action == "stop":
+        if status == STOPPED:
+            return _refuse("already STOPPED")
+        return Verdict(True)
+    if action == "restart":
+        return _check_restart(state, now)
+    if action == "logout":
+        if status == SCAN_QR_CODE:
+            return _refuse("already logged out: scan the QR code")
+        if status == STOPPED:
+            return _refuse("instance is STOPPED: start it first (s)")
+        return Verdict(True)
+    if action == "reset":
+        if status == STOPPED:
+            return _refuse("instance is STOPPED: a reset starts with a stop; press s to start it")
+        return Verdict(True)
+    return _refuse(f"unknown action {action!r}")
+
+
+def _check_start(state: InstanceState, now: float) -> Verdict:
+    if state.status not in (STOPPED, FAILED):
+        return _refuse(f"start only applies to STOPPED or FAILED (it is {state.status}); "
+                       "never call start blindly")
+    stop = state.last_action_at.get("stop")
+    if stop is not None and now - stop < STOP_TO_START_GAP:
+        wait = STOP_TO_START_GAP - (now - stop)
+        return _refuse(f"start blocked: stopped {fmt_duration(now - stop)} ago; the API needs "
+                       f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
+                       wait)
+    return Verdict(True)
+
+
+def _check_restart(state: InstanceState, now: float) -> Verdict:
+    status = state.status
+    if status == SCAN_QR_CODE:
+        return _refuse("restart will not help: the phone is logged out; scan the QR code "
+                       "(WhatsApp > Linked devices > Link a device)")
+    if status == STOPPED:
+        return _refuse("instance is STOPPED: press s to start it")
+    restart = _last_restart(state)
+    if restart is None:
+        return Verdict(True)
+    elapsed = now - restart
+    if _reached_working_since(state, restart):
+        if elapsed < STABILIZE_AFTER_RESTART:
+            return Verdict(True, warning=(
+                f"restarted {fmt_duration(elapsed)} ago; the API asks for "
+                f"{STABILIZE_AFTER_RESTART:g}s to stabilize"))
+        return Verdict(True)
+    if elapsed >= RESTART_LOOP_GUARD:
+        return Verdict(True)
+    if status == STARTING and state.restarts_since_working <= 1:
+        if elapsed >= STUCK_AFTER_RESTART:
+            return Verdict(True, warning="still STARTING after a restart: this is the one more "
+                                         "restart the runbook allows; next comes the full reset (R)")
+        wait = STUCK_AFTER_RESTART - elapsed
+        return _refuse(f"restart blocked: restarted {fmt_duration(elapsed)} ago and still "
+                       f"STARTING; one more restart is allowed at {STUCK_AFTER_RESTART:g}s "
+                       f"(wait {fmt_duration(wait)}) or press R for a full reset", wait)
+    wait = RESTART_LOOP_GUARD - elapsed
+    return _refuse(f"restart blocked: last restart {fmt_duration(elapsed)} ago did not reach "
+                   f"WORKING; wait {fmt_duration(wait)} or press R for a full reset", wait)
+
+
+def allowed_actions(state: InstanceState, now: float) -> set[str]:
+    """Every action check_action allows now."""
+    return {a for a in ("start", "stop", "restart", "logout", "reset")
+            if check_action(state, a, now).allowed}
+
+
+# -- advice --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Advice:
+    """What the status means and what to do now (with the key that does it)."""
+
+    word: str
+    meaning: str
+    todo: str
+    key: str | None
+    severity: str
+
+
+_ERROR_ADVICE = {
+    "not_found": ("The API says this instance does not exist (404): it was deleted or the id "
+                  "is wrong. Polling slowed to every 5 min.",
+                  "check the id in your config (c copies it)", None),
+    "unauthorized": ("The access token was rejected (401).",
+                     "fix token / token_env for this instance in the config", None),
+    "forbidden": ("The API refused with 403: quota or plan limit reached.",
+                  "check the plan and limits in the Wawp dashboard", None),
+    "rate_limited": ("Rate limited by the API (429); polling waits as the server asks.",
+                     "nothing: polling backs off by itself", None),
+    "timeout": ("The API did not answer in time.",
+                "check network / VPN / base_url; polling retries with backoff", None),
+    "network": ("The API cannot be reached from this machine.",
+                "check network / VPN / base_url; polling retries with backoff", None),
+    "server_error": ("The Wawp server failed (5xx); usually transient.",
+                     "wait; if it persists, press r to restart", "r"),
+    "bad_gateway": ("Wawp's gateway could not reach the instance (502); usually transient.",
+                    "wait; if it persists, press r to restart", "r"),
+    "malformed": ("The server answered with something unreadable.",
+                  "wait; if it persists, press r to restart", "r"),
+    "bad_request": ("The API rejected the request (400).",
+                    "check the id and the base_url in the config", None),
+}
+
+
+def advise(state: InstanceState, now: float, refresh: float) -> Advice:
+    """Plain-language meaning and next step, for someone who never read the Wawp docs."""
+    word = display_status(state, now, refresh)
+    sev = severity(word)
+    if word == UNREACHABLE:
+        meaning, todo, key = _ERROR_ADVICE.get(
+            state.error_kind or "", ("The last poll failed.", "wait for the next poll", None))
+        if state.failures >= 3 and state.error_kind in ("server_error", "bad_gateway", "timeout", "malformed"):
+            todo = (f"{state.failures} failed polls in a row: press r to restart "
+                    "(fixes most transient failures)")
+            key = "r"
+        return Advice(word, meaning, todo, key, sev)
+    if word == PENDING:
+        return Advice(word, "Waiting for the first poll.", "nothing yet", None, sev)
+    if word == STALE:
+        age = fmt_duration(now - (state.last_poll_at or now))
+        return Advice(word, f"No poll has finished for {age}: the data shown is old.",
+                      "p resumes polling if paused; otherwise check the network", "p", sev)
+    if word == WORKING:
+        restart = _last_restart(state)
+        if restart is not None and now - restart < STABILIZE_AFTER_RESTART:
+            left = fmt_duration(restart + STABILIZE_AFTER_RESTART - now)
+            return Advice(word, "Connected and authenticated; just restarted.",
+                          f"stabilizing: wait {left} before heavy traffic", None, sev)
+        return Advice(word, "Connected and authenticated.", "nothing to do", None, sev)
+    if word == STARTING:
+        return _advise_starting(state, now, sev)
+    if word == SCAN_QR_CODE:
+        return Advice(word, "Logged out from the phone: the instance is alive but needs a "
+                            "fresh link. A restart will not help.",
+                      "scan the QR (WhatsApp > Linked devices > Link a device)", "enter", sev)
+    if word == STOPPED:
+        stop = state.last_action_at.get("stop")
+        if stop is not None and now - stop < STOP_TO_START_GAP:
+            left = fmt_duration(STOP_TO_START_GAP - (now - stop))
+            return Advice(word, "Hibernating (just stopped).", f"start is allowed in {left}", None, sev)
+        return Advice(word, "Hibernating: no webhooks are delivered, and WhatsApp buffers "
+                            "incoming messages only 24-72 h.", "press s to start", "s", sev)
+    if word == FAILED:
+        restart = _last_restart(state)
+        if restart is not None and state.restarts_since_working >= 1:
+            return Advice(word, "Still FAILED after a restart.",
+                          "press L to log out, then s to start and scan a new QR; notify an "
+                          "administrator", "L", sev)
+        return Advice(word, "Something broke (lost auth, device unlinked or engine crash).",
+                      "press r to restart (fixes most transient failures)", "r", sev)
+    return Advice(word, f"Status {word!r} is not one this tool knows.",
+                  "check the instance in the Wawp dashboard", None, sev)
+
+
+def _advise_starting(state: InstanceState, now: float, sev: str) -> Advice:
+    restart = _last_restart(state)
+    since = fmt_duration(now - (state.status_since or now))
+    if restart is not None and not _reached_working_since(state, restart):
+        elapsed = now - restart
+        if elapsed >= STUCK_AFTER_RESTART:
+            if state.restarts_since_working <= 1:
+                return Advice(STUCK, f"Stuck in STARTING {fmt_duration(elapsed)} after a restart.",
+                              "press r for one more restart", "r", "bad")
+            return Advice(STUCK, "Still STARTING after two restarts.",
+                          "press R for a full reset (stop, wait 5s, start)", "R", "bad")
+        return Advice(STARTING, "Booting after a restart.",
+                      f"wait: one more restart is allowed in {fmt_duration(STUCK_AFTER_RESTART - elapsed)} "
+                      "if it stays STARTING", None, sev)
+    if is_stuck(state, now):
+        return Advice(STUCK, f"STARTING for {since}, longer than the 60s it should take.",
+                      "press r to restart", "r", "bad")
+    return Advice(STARTING, "The engine is booting.", "wait; it is polled every 2s", None, sev)
+
+
+# -- polling -------------------------------------------------------------------------
+
+
+def poll_interval(
+    state: InstanceState,
+    now: float,
+    refresh: float,
+    *,
+    retry_after: float | None = None,
+    steady_cap: float | None = None,
+) -> float:
+    """Seconds until this instance's next poll."""
+    if state.failures:
+        if state.error_kind in ("not_found", "unauthorized"):
+            return max(GONE_POLL, refresh)
+        backoff = min(max(FAST_POLL, refresh) * 2 ** (state.failures - 1), BACKOFF_CAP)
+        if state.error_kind == "rate_limited" and retry_after is not None:
+            return max(retry_after, FAST_POLL)
+        return backoff
+    recent = max(state.last_action_at.values(), default=None)
+    if state.status == STARTING or state.in_flight or state.reset_start_at is not None \
+            or (recent is not None and now - recent < STABILIZE_AFTER_RESTART):
+        return min(FAST_POLL, refresh)
+    if state.status == SCAN_QR_CODE:
+        return min(QR_POLL, refresh)
+    if steady_cap is not None and state.status == WORKING:
+        return max(refresh, steady_cap)
+    return refresh
+
+
+def is_known(word: str) -> bool:
+    """True for the five documented statuses."""
+    return word in KNOWN_STATUSES

@@ -92,6 +92,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `wawp-tui status | head`: the reader left; say nothing more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_NOT_WORKING
+    except Exception as exc:  # the promise: no traceback ever reaches the user
+        where = _crash_report(exc)
+        print(f"wawp-tui: internal error: {type(exc).__name__}: {exc} (details in {where})",
+              file=sys.stderr)
+        return 70
+
+
+def _crash_report(exc: BaseException) -> str:
+    """Write the traceback to the state folder (for a bug report), return where."""
+    import traceback
+
+    from wawp_tui.config import state_dir
+
+    try:
+        folder = state_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = folder / "crash.log"
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write("".join(traceback.format_exception(exc)) + "\n")
+        return str(path)
+    except OSError:
+        return "nowhere: the state folder is not writable"
 
 
 def _dispatch(args: argparse.Namespace) -> int:

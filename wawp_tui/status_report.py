@@ -82,7 +82,8 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
     label_w = max([5] + [len(r.label) for r in rows])
     label_w = min(label_w, 28)
     id_w = max([2] + [len(r.id) for r in rows])
-    head = f"{'STATUS':<16} {'LABEL':<{label_w}} {'ID':<{id_w}} {'LATENCY':>8}  DETAIL"
+    badge_w = max([14] + [len(" ".join(runbook.badge(r.status))) for r in rows])
+    head = f"{'STATUS':<{badge_w}} {'LABEL':<{label_w}} {'ID':<{id_w}} {'LATENCY':>8}  DETAIL"
     out.write(head[:width].rstrip() + "\n")
     for r in order:
         symbol, word = runbook.badge(r.status)
@@ -90,7 +91,7 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
         latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f}ms"
         detail = r.error or _me_line(r.me)
         label = r.label if len(r.label) <= label_w else r.label[: label_w - 1] + "…"
-        line = f"{badge:<16} {label:<{label_w}} {r.id:<{id_w}} {latency:>8}  {detail}"
+        line = f"{badge:<{badge_w}} {label:<{label_w}} {r.id:<{id_w}} {latency:>8}  {detail}"
         out.write(line[:width].rstrip() + "\n")
     counts: dict[str, int] = {}
     for r in rows:

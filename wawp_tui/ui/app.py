@@ -112,6 +112,7 @@ class WawpApp(App[int]):
                                    audit=self.audit, read_only=self.read_only,
                                    on_event=self._on_action_event, on_change=self._mark_dirty)
         self.selected: set[str] = set()
+        self._ui_ready = False
         self._dirty: set[str] = set()
         self._flush_pending = False
         self._resets: dict[str, Worker] = {}
@@ -151,7 +152,7 @@ class WawpApp(App[int]):
             with Vertical(id="side"):
                 with VerticalScroll(id="detail-scroll"):
                     yield Static(id="detail")
-                yield RichLog(id="events", max_lines=500, markup=False, wrap=True)
+                yield RichLog(id="events", max_lines=500, markup=False, wrap=True, min_width=20)
         with Horizontal(id="bottom"):
             yield Footer()
             yield Static("READ-ONLY: no action reaches the API" if self.read_only else "",
@@ -162,6 +163,7 @@ class WawpApp(App[int]):
         self._apply_size(self.size.width)
         self.query_one("#mode").display = self.read_only
         self.query_one("#filter").display = False
+        self._ui_ready = True
         self._render_all()
         self.query_one(FleetTable).focus()
         self.set_interval(1.0, self._tick)
@@ -180,14 +182,15 @@ class WawpApp(App[int]):
 
     def watch_theme(self, theme: str) -> None:
         self._palette = view.Palette.from_variables(self.theme_variables)
-        if self.is_mounted:
+        if self._ui_ready:
             self._render_all()
 
     # -- state -> screen -------------------------------------------------------------
 
     def _on_polled(self, instance_id: str, changed: bool) -> None:
-        if changed:
-            st = self.fleet.get(instance_id)
+        st = self.fleet.get(instance_id)
+        # The first status of an instance is not news; only transitions are logged.
+        if changed and len(st.history) > 1:
             word = runbook.display_status(st, self.clock(), self.refresh_seconds)
             self._log_line(f"{st.label} ({instance_id}) -> {word}"
                            + (f": {st.last_error}" if st.failures else ""))

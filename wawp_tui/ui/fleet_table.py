@@ -26,10 +26,18 @@ class FleetTable(DataTable):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._cells: dict[str, tuple] = {}
         self._order: dict[str, tuple] = {}
+        #: Until the user moves the cursor, it stays on the top (worst) row.
+        self._user_moved = False
+
+    def on_key(self) -> None:
+        self._user_moved = True
+
+    def on_click(self) -> None:
+        self._user_moved = True
 
     def on_mount(self) -> None:
-        for key, title in COLUMNS:
-            self.add_column(title, key=key)
+        for key, title, width in COLUMNS:
+            self.add_column(title, key=key, width=width)
 
     @property
     def highlighted_id(self) -> str | None:
@@ -66,7 +74,7 @@ class FleetTable(DataTable):
                     self.add_row(*cells, key=instance_id)
                     reorder = True
                 else:
-                    for (column, _), before, after in zip(COLUMNS, old, cells):
+                    for (column, _, _), before, after in zip(COLUMNS, old, cells):
                         if not _same(before, after):
                             self.update_cell(instance_id, column, after)
                     if self._order.get(instance_id) != order:
@@ -79,7 +87,9 @@ class FleetTable(DataTable):
     def _resort(self, keep: str | None) -> None:
         order = self._order
         self.sort("id", key=lambda instance_id: order[instance_id])
-        if keep is not None and keep in self._cells:
+        if not self._user_moved:
+            self.move_cursor(row=0, scroll=False)
+        elif keep is not None and keep in self._cells:
             # Follow the instance, but leave the viewport where the user put it.
             self.move_cursor(row=self.get_row_index(keep), scroll=False)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.color import Color, ColorParseError
 from rich.console import Group, RenderableType
 from rich.text import Text
 
@@ -28,16 +29,17 @@ SEVERITY_VARIABLE = {
 #: Words that light a row up for a wall monitor (reverse video, not only colour).
 ALARM_WORDS = {FAILED, UNREACHABLE, STALE}
 
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("sel", " "),
-    ("status", "STATUS"),
-    ("label", "LABEL"),
-    ("guard", "GUARD"),
-    ("since", "SINCE"),
-    ("id", "ID"),
-    ("error", "LAST ERROR"),
-    ("latency", "LAT"),
-    ("tags", "TAGS"),
+#: (key, title, width): fixed widths, so a late long value never squeezes the badge.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("sel", " ", 1),
+    ("status", "STATUS", 18),
+    ("label", "LABEL", 22),
+    ("guard", "GUARD", 6),
+    ("since", "SINCE", 6),
+    ("id", "ID", 12),
+    ("error", "LAST ERROR", 34),
+    ("latency", "LAT", 6),
+    ("tags", "TAGS", 20),
 )
 LABEL_WIDTH = 22
 ERROR_WIDTH = 34
@@ -53,13 +55,25 @@ class Palette:
     def from_variables(cls, variables: dict[str, str]) -> "Palette":
         styles = {}
         for severity, name in SEVERITY_VARIABLE.items():
-            styles[severity] = variables.get(name) or variables.get("foreground", "")
-        styles["muted"] = variables.get("text-muted") or variables.get("foreground-muted", "")
-        styles["background"] = variables.get("background", "")
+            styles[severity] = _colour(variables, name, "foreground")
+        styles["muted"] = _colour(variables, "foreground-darken-1", "secondary")
+        styles["background"] = _colour(variables, "background", "")
         return cls(styles)
 
     def style(self, severity: str) -> str:
         return self.styles.get(severity, "")
+
+
+def _colour(variables: dict[str, str], *names: str) -> str:
+    """The first of `names` that Rich can paint (theme variables may hold "auto 60%")."""
+    for name in names:
+        value = variables.get(name, "")
+        try:
+            Color.parse(value)
+        except ColorParseError:
+            continue
+        return value
+    return ""
 
 
 def clip(text: str, width: int) -> str:
@@ -75,6 +89,7 @@ def clip(text: str, width: int) -> str:
 def badge_text(word: str, palette: Palette, stuck: bool = False) -> Text:
     """Symbol + word, coloured by severity; alarming words in reverse video."""
     symbol, label = runbook.badge(word)
+    label = clip(label, 16)
     severity = runbook.severity(word)
     if stuck:
         label, severity = "STUCK", "bad"
@@ -126,7 +141,7 @@ def row_cells(
         state.id,
         clip(error, ERROR_WIDTH),
         latency,
-        ",".join(state.tags),
+        clip(",".join(state.tags), 20),
     )
 
 
@@ -226,6 +241,13 @@ def summary(
             word = "STUCK"
         counts[word] = counts.get(word, 0) + 1
     line = Text()
+    # Modes first: at 80 columns the end of the line may be cut, and these must show.
+    if paused:
+        line.append(" PAUSED ", style=f"bold reverse {palette.style('warn')}")
+        line.append(" ")
+    if read_only:
+        line.append(" READ-ONLY ", style=f"bold reverse {palette.style('unknown')}")
+        line.append(" ")
     for word in sorted(counts, key=runbook.word_rank):
         symbol, label = runbook.badge(word) if word != "STUCK" else ("◐", "STUCK")
         severity = runbook.severity(word) if word != "STUCK" else "bad"
@@ -240,10 +262,6 @@ def summary(
         line.append(f"│ refreshed {runbook.fmt_duration(now - fleet.last_refresh_at)} ago ")
     line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
                 style="bold" if auto_heal else palette.style("muted"))
-    if paused:
-        line.append("│ PAUSED ", style=f"bold reverse {palette.style('warn')}")
-    if read_only:
-        line.append("│ READ-ONLY ", style=f"bold reverse {palette.style('unknown')}")
     return line
 
 

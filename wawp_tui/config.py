@@ -1,0 +1,478 @@
+"""The config file: load and validate strictly, append and remove instances safely.
+
+The user's file is precious: writes append a serialized table to their text (never a
+rewrite), go through a temp file + rename, and a file we create is mode 0600. Errors
+name the file, the line, the key and the fix. Tokens are wrapped in Secret at once.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+import tempfile
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import platformdirs
+import tomli_w
+
+from wawp_tui.models import InstanceConfig, Secret
+
+APP_NAME = "wawp-tui"
+DEFAULT_BASE_URL = "https://api.wawp.net"
+DEFAULT_TOKEN_ENV = "WAWP_ACCESS_TOKEN"
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class ConfigError(Exception):
+    """A configuration problem: one line naming file, line, key and fix; exit code 2."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """[api]: where and how to talk to Wawp."""
+
+    base_url: str = DEFAULT_BASE_URL
+    timeout: float = 10.0
+    connect_timeout: float = 5.0
+    credentials_in: str = "body"
+    allow_insecure_http: bool = False
+    max_concurrency: int = 16
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    """[monitor]: how the TUI behaves."""
+
+    refresh: float = 5.0
+    auto_heal: bool = False
+    theme: str = "wawp-dark"
+    bell: bool = True
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything loaded: settings, the fleet, where it came from, and warnings to print."""
+
+    api: ApiSettings = field(default_factory=ApiSettings)
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    instances: tuple[InstanceConfig, ...] = ()
+    path: Path | None = None
+    warnings: tuple[str, ...] = ()
+
+
+# -- paths ---------------------------------------------------------------------------
+
+
+def default_config_path() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "config.toml"
+
+
+def audit_log_path() -> Path:
+    return platformdirs.user_log_path(APP_NAME) / "audit.jsonl"
+
+
+def state_dir() -> Path:
+    return platformdirs.user_state_path(APP_NAME)
+
+
+def user_themes_dir() -> Path:
+    return platformdirs.user_config_path(APP_NAME) / "themes"
+
+
+# -- schema --------------------------------------------------------------------------
+
+#: key -> (accepted types, description of the type for messages)
+_API_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "base_url": ((str,), "a string"),
+    "timeout": ((int, float), "a number of seconds"),
+    "connect_timeout": ((int, float), "a number of seconds"),
+    "credentials_in": ((str,), '"body" or "query"'),
+    "allow_insecure_http": ((bool,), "true or false"),
+    "max_concurrency": ((int,), "a whole number"),
+}
+_MONITOR_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "refresh": ((int, float), "a number of seconds"),
+    "auto_heal": ((bool,), "true or false"),
+    "theme": ((str,), "a theme name"),
+    "bell": ((bool,), "true or false"),
+    "read_only": ((bool,), "true or false"),
+}
+_INSTANCE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "id": ((str,), "a string"),
+    "label": ((str,), "a string"),
+    "token": ((str,), "a string"),
+    "token_env": ((str,), "an environment variable name"),
+    "tags": ((list,), "a list of strings"),
+}
+_TABLES = {"api": _API_KEYS, "monitor": _MONITOR_KEYS, "instances": _INSTANCE_KEYS}
+
+
+class _Source:
+    """The raw text of a config file, to point errors at a line."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def _table_start(self, table: str, index: int | None) -> int | None:
+        header = re.compile(rf"^\s*\[\[\s*{table}\s*\]\]" if index is not None else rf"^\s*\[\s*{table}\s*\]")
+        seen = -1
+        for n, line in enumerate(self.lines):
+            if header.match(line):
+                seen += 1
+                if index is None or seen == index:
+                    return n
+        return None
+
+    def line_of(self, table: str | None, key: str | None, index: int | None = None) -> int | None:
+        """1-based line of `key` in `table` (the index-th [[table]]), best effort."""
+        start = 0
+        if table is not None:
+            found = self._table_start(table, index)
+            if found is None:
+                return None
+            start = found
+            if key is None:
+                return found + 1
+        pattern = re.compile(rf"^\s*\"?{re.escape(key or '')}\"?\s*=")
+        for n in range(start + (1 if table else 0), len(self.lines)):
+            line = self.lines[n]
+            if table is not None and re.match(r"^\s*\[", line):
+                break
+            if pattern.match(line):
+                return n + 1
+        return start + 1 if table else None
+
+    def error(self, message: str, table: str | None = None, key: str | None = None,
+              index: int | None = None) -> ConfigError:
+        line = self.line_of(table, key, index)
+        where = f"{self.path} line {line}" if line else str(self.path)
+        return ConfigError(f"{where}: {message}")
+
+
+def _where(table: str, index: int | None) -> str:
+    return f"[[{table}]] #{index + 1}" if index is not None else f"[{table}]"
+
+
+def _check_keys(src: _Source, table: str, data: dict, index: int | None = None) -> None:
+    schema = _TABLES[table]
+    for key, value in data.items():
+        if key not in schema:
+            raise src.error(f"{_where(table, index)} key {key!r} is not allowed "
+                            f"(allowed: {', '.join(schema)}); fix the key name", table, key, index)
+        types, described = schema[key]
+        if isinstance(value, bool) and bool not in types:
+            ok = False
+        else:
+            ok = isinstance(value, types)
+        if not ok:
+            raise src.error(f"{_where(table, index)} key {key!r} must be {described}, not "
+                            f"{type(value).__name__}", table, key, index)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str, allow_insecure_http: bool) -> str:
+    """A normalized base URL, or ValueError saying what is wrong and how to fix it."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url {url!r} must be an http(s) URL with a host, e.g. {DEFAULT_BASE_URL}")
+    if parts.query or parts.username or parts.password:
+        raise ValueError("base_url must not carry a query string or credentials")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
+        raise ValueError(f"base_url {url!r} is plain http to a remote host: access tokens would "
+                         "travel in clear; use https, or set allow_insecure_http = true in [api]")
+    return url.strip().rstrip("/")
+
+
+# -- loading -------------------------------------------------------------------------
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] = os.environ,
+    base_url_override: str | None = None,
+    refresh_override: float | None = None,
+    read_only_override: bool = False,
+    theme_override: str | None = None,
+) -> Config:
+    """Load, validate and resolve the config (see the module docstring for the rules)."""
+    explicit = path is not None
+    path = Path(path) if explicit else default_config_path()
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"config file not found: {path}")
+        return _zero_config(path, env, base_url_override, refresh_override, read_only_override,
+                            theme_override)
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    src = _Source(path, text)
+    data = _parse(src, text)
+    for table in data:
+        if table not in _TABLES:
+            raise src.error(f"unknown table or key {table!r} (allowed: [api], [monitor], "
+                            "[[instances]]); fix or remove it", None, table)
+    api_raw = data.get("api", {})
+    monitor_raw = data.get("monitor", {})
+    for name, raw in (("api", api_raw), ("monitor", monitor_raw)):
+        if not isinstance(raw, dict):
+            raise src.error(f"{name!r} must be a table: [{name}]", None, name)
+        _check_keys(src, name, raw)
+    api = _api_settings(src, api_raw, env, base_url_override)
+    monitor = _monitor_settings(src, monitor_raw, refresh_override, read_only_override, theme_override)
+    instances_raw = data.get("instances", [])
+    if not isinstance(instances_raw, list):
+        raise src.error("'instances' must be an array of tables: [[instances]]", None, "instances")
+    instances = _instances(src, instances_raw, env)
+    if not instances:
+        raise src.error("no [[instances]] configured; add one with: wawp-tui add ID --label TEXT")
+    warnings = []
+    if any(i.token_source == "config file" for i in instances):
+        warning = permission_warning(path)
+        if warning:
+            warnings.append(warning)
+    return Config(api=api, monitor=monitor, instances=tuple(instances), path=path,
+                  warnings=tuple(warnings))
+
+
+def _parse(src: _Source, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        found = re.search(r"\(at line (\d+), column (\d+)\)", message)
+        reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message).strip()
+        if found:
+            raise ConfigError(f"{src.path} line {found.group(1)}: invalid TOML: {reason} "
+                              f"(column {found.group(2)})") from None
+        raise ConfigError(f"{src.path}: invalid TOML: {reason}") from None
+
+
+def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str | None) -> ApiSettings:
+    api = ApiSettings(**{k: (float(v) if k.endswith("timeout") else v) for k, v in raw.items()})
+    for key in ("timeout", "connect_timeout"):
+        if getattr(api, key) <= 0:
+            raise src.error(f"[api] {key} must be more than 0 seconds", "api", key)
+    if api.credentials_in not in ("body", "query"):
+        raise src.error('[api] credentials_in must be "body" or "query"', "api", "credentials_in")
+    if api.max_concurrency < 1:
+        raise src.error("[api] max_concurrency must be at least 1", "api", "max_concurrency")
+    url = override or env.get("WAWP_BASE_URL") or api.base_url
+    try:
+        url = check_base_url(url, api.allow_insecure_http)
+    except ValueError as exc:
+        if override or env.get("WAWP_BASE_URL"):
+            origin = "--base-url" if override else "WAWP_BASE_URL"
+            raise ConfigError(f"{origin}: {exc}") from None
+        raise src.error(str(exc), "api", "base_url") from None
+    return ApiSettings(**{**api.__dict__, "base_url": url})
+
+
+def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only: bool,
+                      theme: str | None) -> MonitorSettings:
+    values = dict(raw)
+    if "refresh" in values:
+        values["refresh"] = float(values["refresh"])
+        if values["refresh"] < 1:
+            raise src.error("[monitor] refresh must be at least 1 second", "monitor", "refresh")
+    if refresh is not None:
+        if refresh < 1:
+            raise ConfigError("--refresh must be at least 1 second")
+        values["refresh"] = float(refresh)
+    if read_only:
+        values["read_only"] = True
+    if theme:
+        values["theme"] = theme
+    return MonitorSettings(**values)
+
+
+def _instances(src: _Source, raw: list, env: Mapping[str, str]) -> list[InstanceConfig]:
+    found: list[InstanceConfig] = []
+    first_line: dict[str, int | None] = {}
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise src.error(f"[[instances]] #{index + 1} must be a table", "instances", None, index)
+        _check_keys(src, "instances", entry, index)
+        where = _where("instances", index)
+        for key in ("id", "label"):
+            if not entry.get(key, "").strip():
+                raise src.error(f"{where} needs a non-empty {key!r}", "instances", None, index)
+        instance_id = entry["id"].strip()
+        if not _ID.match(instance_id):
+            raise src.error(f"{where} id {instance_id!r} may hold only letters, digits, '-' and '_'",
+                            "instances", "id", index)
+        if instance_id in first_line:
+            line = src.line_of("instances", "id", index)
+            raise ConfigError(f"{src.path} line {line}: duplicate instance id {instance_id!r} "
+                              f"(first at line {first_line[instance_id]}); remove one of them")
+        first_line[instance_id] = src.line_of("instances", "id", index)
+        tags = entry.get("tags", [])
+        if not all(isinstance(t, str) for t in tags):
+            raise src.error(f"{where} tags must be a list of strings", "instances", "tags", index)
+        token, origin = _token(src, entry, env, index)
+        found.append(InstanceConfig(id=instance_id, label=entry["label"].strip(), token=token,
+                                    tags=tuple(tags), token_source=origin))
+    return found
+
+
+def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int) -> tuple[Secret, str]:
+    where = f"{_where('instances', index)} ({entry['id']})"
+    if "token" in entry and "token_env" in entry:
+        raise src.error(f"{where} has both 'token' and 'token_env'; keep one", "instances", "token_env", index)
+    if "token" in entry:
+        if not entry["token"].strip():
+            raise src.error(f"{where} 'token' is empty", "instances", "token", index)
+        return Secret(entry["token"].strip()), "config file"
+    var = entry.get("token_env", DEFAULT_TOKEN_ENV)
+    if not _ENV_NAME.match(var):
+        raise src.error(f"{where} token_env {var!r} is not a valid variable name", "instances", "token_env", index)
+    value = env.get(var, "").strip()
+    if not value:
+        if "token_env" in entry:
+            raise src.error(f"{where} token_env names {var}, which is not set or empty; "
+                            f"export {var}=... before starting", "instances", "token_env", index)
+        raise src.error(f"{where} has no token: set {DEFAULT_TOKEN_ENV}, or give it token_env = "
+                        "\"VAR\" naming a variable that holds its token", "instances", None, index)
+    return Secret(value), f"env {var}"
+
+
+def _zero_config(path: Path, env, base_url, refresh, read_only, theme) -> Config:
+    instance_id = env.get("WAWP_INSTANCE_ID", "").strip()
+    token = env.get(DEFAULT_TOKEN_ENV, "").strip()
+    if not instance_id or not token:
+        raise ConfigError(
+            f"no config file at {path}; create one with: wawp-tui add ID --label TEXT, or set "
+            f"WAWP_INSTANCE_ID and {DEFAULT_TOKEN_ENV}, or try: wawp-tui --demo")
+    if not _ID.match(instance_id):
+        raise ConfigError(f"WAWP_INSTANCE_ID {instance_id!r} may hold only letters, digits, '-' and '_'")
+    url = base_url or env.get("WAWP_BASE_URL") or DEFAULT_BASE_URL
+    try:
+        url = check_base_url(url, False)
+    except ValueError as exc:
+        raise ConfigError(f"{'--base-url' if base_url else 'WAWP_BASE_URL'}: {exc}") from None
+    if refresh is not None and refresh < 1:
+        raise ConfigError("--refresh must be at least 1 second")
+    monitor = MonitorSettings(
+        refresh=float(refresh) if refresh is not None else MonitorSettings.refresh,
+        read_only=read_only, theme=theme or MonitorSettings.theme)
+    inst = InstanceConfig(id=instance_id, label=instance_id, token=Secret(token),
+                          token_source=f"env {DEFAULT_TOKEN_ENV}")
+    return Config(api=ApiSettings(base_url=url), monitor=monitor, instances=(inst,), path=None)
+
+
+def permission_warning(path: Path) -> str | None:
+    """ssh-style warning for a token-holding file that group or others can read."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return None
+    if mode & 0o077:
+        return (f"warning: {path} holds access tokens and is readable by group/others "
+                f"(mode {mode:04o}); run: chmod 600 {path}")
+    return None
+
+
+# -- writing -------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write via a temp file in the same folder + rename; the original survives a failure."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o600
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _read_existing(path: Path) -> tuple[str, dict]:
+    if not path.exists():
+        return "", {}
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    return text, _parse(_Source(path, text), text)
+
+
+def add_instance(path: Path, instance_id: str, label: str, *, token_env: str | None = None,
+                 tags: Sequence[str] = ()) -> None:
+    """Append one [[instances]] table to the user's file, keeping everything else as is."""
+    instance_id = instance_id.strip()
+    if not _ID.match(instance_id):
+        raise ConfigError(f"id {instance_id!r} may hold only letters, digits, '-' and '_'")
+    if not label.strip():
+        raise ConfigError("--label must not be empty")
+    if token_env is not None and not _ENV_NAME.match(token_env):
+        raise ConfigError(f"--token-env {token_env!r} is not a valid environment variable name")
+    text, data = _read_existing(path)
+    existing = data.get("instances", [])
+    if any(isinstance(e, dict) and e.get("id") == instance_id for e in existing):
+        raise ConfigError(f"instance {instance_id} already in {path}; remove it first with: "
+                          f"wawp-tui remove {instance_id}")
+    entry: dict[str, Any] = {"id": instance_id, "label": label.strip()}
+    if token_env:
+        entry["token_env"] = token_env
+    if tags:
+        entry["tags"] = [t.strip() for t in tags if t.strip()]
+    block = tomli_w.dumps({"instances": [entry]})
+    separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+    new_text = text + separator + block
+    tomllib.loads(new_text)  # never write a file we could not read back
+    _atomic_write(path, new_text)
+
+
+def remove_instance(path: Path, instance_id: str) -> None:
+    """Remove the [[instances]] table with this id; comments and other entries stay."""
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    text, data = _read_existing(path)
+    entries = [e for e in data.get("instances", []) if isinstance(e, dict)]
+    ids = [e.get("id") for e in entries]
+    if instance_id not in ids:
+        raise ConfigError(f"instance {instance_id} is not in {path}")
+    lines = text.splitlines(keepends=True)
+    header = re.compile(r"^\s*\[\[\s*instances\s*\]\]")
+    any_table = re.compile(r"^\s*\[")
+    starts = [n for n, line in enumerate(lines) if header.match(line)]
+    target = starts[ids.index(instance_id)]
+    end = next((n for n in range(target + 1, len(lines)) if any_table.match(lines[n])), len(lines))
+    # Leave comments that introduce the next table with it.
+    while end > target + 1 and lines[end - 1].lstrip().startswith("#"):
+        end -= 1
+    new_text = "".join(lines[:target] + lines[end:])
+    after = tomllib.loads(new_text)
+    left = [e.get("id") for e in after.get("instances", [])]
+    if left != [i for i in ids if i != instance_id]:
+        raise ConfigError(f"{path}: could not remove {instance_id} safely; edit the file by hand")
+    _atomic_write(path, new_text)

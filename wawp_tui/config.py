@@ -144,7 +144,8 @@ class _Source:
             start = found
             if key is None:
                 return found + 1
-        pattern = re.compile(rf"^\s*\"?{re.escape(key or '')}\"?\s*=")
+        name = re.escape(key or "")
+        pattern = re.compile(rf"^\s*(\"?{name}\"?\s*=|\[+\s*{name}\s*\]+)")
         for n in range(start + (1 if table else 0), len(self.lines)):
             line = self.lines[n]
             if table is not None and re.match(r"^\s*\[", line):

@@ -1,0 +1,118 @@
+"""ActionRunner against the simulator: guarded, one call per press, audited, paced."""
+
+import asyncio
+import json
+
+import pytest
+
+from wawp_tui.actions import ActionRunner
+from wawp_tui.api import WawpClient
+from wawp_tui.audit import AuditLog
+from wawp_tui.fleet import FleetState
+from wawp_tui.poller import Poller
+from wawp_tui.simulator import Simulator, build_scenario
+
+from tests.conftest import TEST_TOKEN, make_config
+
+
+@pytest.fixture
+async def rig(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", instances=4, clock=clock)
+    sim = Simulator(sim_instances, clock=clock)
+    url = serve(sim).url
+    config = make_config(url, sim_instances)
+    fleet = FleetState(config.instances, clock)
+    audit_path = tmp_path / "audit.jsonl"
+    sleeps = []
+
+    async def fake_sleep(seconds):
+        sleeps.append(seconds)
+        clock.advance(seconds)
+
+    async with WawpClient(url, timeout=2) as client:
+        await Poller(client, fleet, config.instances, clock=clock).sweep()
+        runner = ActionRunner(client, fleet, config.instances, clock=clock,
+                              audit=AuditLog(audit_path), sleep=fake_sleep)
+        yield sim, config, fleet, runner, audit_path, sleeps
+
+
+def ids(config):
+    return [i.id for i in config.instances]
+
+
+async def test_one_press_one_call_and_audit(rig):
+    sim, config, fleet, runner, audit_path, _ = rig
+    first = ids(config)[0]
+    report, second = await asyncio.gather(runner.run("restart", [first]), runner.run("restart", [first]))
+    assert len(sim.calls_to("restart", first)) == 1
+    assert report.ok and second.refused and "already in flight" in second.refused[0].message
+    records = [json.loads(line) for line in audit_path.read_text().splitlines()]
+    outcomes = [(r["action"], r["outcome"]) for r in records]
+    assert ("restart", "sent") in outcomes and ("restart", "ok") in outcomes and ("restart", "refused") in outcomes
+    assert TEST_TOKEN not in audit_path.read_text() and "demo-token" not in audit_path.read_text()
+    assert fleet.get(first).status == "STARTING"
+
+
+async def test_refused_action_sends_nothing_and_says_when(rig, clock):
+    sim, config, fleet, runner, _, _ = rig
+    first = ids(config)[0]
+    await runner.run("stop", [first])
+    report = await runner.run("start", [first])
+    assert not sim.calls_to("start")
+    assert "wait 3s" in report.refused[0].message
+    clock.advance(3)
+    assert (await runner.run("start", [first])).ok
+
+
+async def test_read_only_sends_nothing(rig):
+    sim, config, fleet, runner, _, _ = rig
+    runner.read_only = True
+    report = await runner.run("restart", ids(config))
+    assert len(report.refused) == 4 and not sim.calls_to("restart")
+    assert "read-only" in report.summary()
+
+
+async def test_bulk_report(rig):
+    sim, config, fleet, runner, _, _ = rig
+    a, b, c, d = ids(config)
+    sim.inject(b, "html_502", count=1)
+    sim.inject(c, "rate_limit", count=1, retry_after=5)
+    report = await runner.run("restart", [a, b, c, d])
+    assert len(report.ok) == 2 and len(report.failed) == 2
+    text = report.summary()
+    assert text.startswith("2 / 4 restarted, 2 failed: ")
+    assert "bad gateway (502)" in text and "retry in 5s" in text
+
+
+async def test_full_reset_stops_waits_five_seconds_then_starts(rig, clock):
+    sim, config, fleet, runner, _, sleeps = rig
+    first = ids(config)[0]
+    report = await runner.run("reset", [first])
+    assert report.ok and sleeps == [5.0]
+    endpoints = [c["endpoint"] for c in sim.calls if c["instance_id"] == first][-2:]
+    assert endpoints == ["/v2/session/stop", "/v2/session/start"]
+    assert fleet.get(first).in_flight is None
+
+
+async def test_reset_cancelled_during_the_wait_leaves_it_stopped(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", instances=1, clock=clock)
+    sim = Simulator(sim_instances, clock=clock)
+    url = serve(sim).url
+    config = make_config(url, sim_instances)
+    fleet = FleetState(config.instances, clock)
+    events = []
+    async with WawpClient(url) as client:
+        await Poller(client, fleet, config.instances, clock=clock).sweep()
+        runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None),
+                              sleep=lambda s: asyncio.sleep(30), on_event=lambda i, t, ok: events.append(t))
+        task = asyncio.create_task(runner.run("reset", ids(config)))
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if fleet.get(ids(config)[0]).reset_start_at is not None:
+                break
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert not sim.calls_to("start")
+    assert any("cancelled before start" in e for e in events)
+    assert fleet.get(ids(config)[0]).in_flight is None

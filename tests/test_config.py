@@ -1,0 +1,208 @@
+"""Config: valid files, every kind of invalid file, and safe add / remove."""
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from wawp_tui import config as cfgmod
+from wawp_tui.config import ConfigError, add_instance, load_config, remove_instance
+
+TOKEN = "test-token-not-real"
+ENV = {"WAWP_ACCESS_TOKEN": TOKEN, "WAWP_TOKEN_SUPPORT": "support-token-not-real"}
+
+FULL = """\
+# my fleet
+[api]
+base_url = "https://api.example.test/"
+timeout = 7
+credentials_in = "query"
+
+[monitor]
+refresh = 3.0
+auto_heal = true
+theme = "wawp-light"
+
+[[instances]]
+id = "ABCDEF123456"
+label = "Support desk"
+token_env = "WAWP_TOKEN_SUPPORT"
+tags = ["support", "eu"]
+
+# the sales one
+[[instances]]
+id = "SALES0000001"
+label = "Sales"
+"""
+
+
+def write(tmp_path, text, name="config.toml", mode=0o600):
+    path = tmp_path / name
+    path.write_text(text)
+    os.chmod(path, mode)
+    return path
+
+
+def load(path, **kw):
+    return load_config(path, env=kw.pop("env", ENV), **kw)
+
+
+def test_full_file(tmp_path):
+    config = load(write(tmp_path, FULL))
+    assert config.api.base_url == "https://api.example.test"
+    assert config.api.timeout == 7.0 and config.api.credentials_in == "query"
+    assert config.monitor.refresh == 3.0 and config.monitor.auto_heal
+    first, second = config.instances
+    assert first.token.reveal() == "support-token-not-real" and first.tags == ("support", "eu")
+    assert second.token.reveal() == TOKEN and second.token_source == "env WAWP_ACCESS_TOKEN"
+    assert config.warnings == ()
+
+
+def test_minimal_file_defaults(tmp_path):
+    config = load(write(tmp_path, '[[instances]]\nid = "A1"\nlabel = "a"\n'))
+    assert config.api.base_url == "https://api.wawp.net"
+    assert config.monitor.refresh == 5.0 and not config.monitor.auto_heal
+    assert config.api.credentials_in == "body"
+
+
+def test_base_url_precedence(tmp_path):
+    path = write(tmp_path, FULL)
+    env = {**ENV, "WAWP_BASE_URL": "https://env.example.test"}
+    assert load(path, env=env).api.base_url == "https://env.example.test"
+    assert load(path, env=env, base_url_override="https://flag.example.test").api.base_url == \
+        "https://flag.example.test"
+
+
+def test_zero_config_from_env(tmp_path, monkeypatch):
+    monkeypatch.setattr(cfgmod, "default_config_path", lambda: tmp_path / "missing.toml")
+    config = load_config(None, env={"WAWP_INSTANCE_ID": "ZERO00000001", "WAWP_ACCESS_TOKEN": TOKEN})
+    assert [i.id for i in config.instances] == ["ZERO00000001"]
+    with pytest.raises(ConfigError, match="wawp-tui add ID --label"):
+        load_config(None, env={})
+
+
+def test_explicit_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[[instances]]\nid = "A1"\nlabel = "a"\nlable = "x"\n',
+         ["config.toml line 4", "'lable' is not allowed", "fix the key name"]),
+        ('[monitor]\nrefresh = "5"\n[[instances]]\nid = "A1"\nlabel = "a"\n',
+         ["line 2", "'refresh' must be a number of seconds, not str"]),
+        ('[monitor]\nauto_heal = 1\n[[instances]]\nid = "A1"\nlabel = "a"\n',
+         ["line 2", "'auto_heal' must be true or false"]),
+        ('[[instances]]\nid = "A1"\nlabel = "a"\n[[instances]]\nid = "A1"\nlabel = "b"\n',
+         ["line 5", "duplicate instance id 'A1'", "first at line 2"]),
+        ('[[instances]]\nid = "A1"\nlabel = "a"\ntoken_env = "NOT_SET_VAR"\n',
+         ["line 4", "NOT_SET_VAR", "not set"]),
+        ('[[instances]]\nid = "A1"\nlabel = "a"\ntoken = "x"\ntoken_env = "X"\n',
+         ["both 'token' and 'token_env'"]),
+        ('[[instances]]\nid = "A1"\n', ["needs a non-empty 'label'"]),
+        ('[[instances]]\nid = "A 1"\nlabel = "a"\n', ["may hold only letters"]),
+        ('[monitor]\nrefresh = 0.5\n[[instances]]\nid = "A1"\nlabel = "a"\n', ["at least 1 second"]),
+        ('[api]\ncredentials_in = "header"\n[[instances]]\nid = "A1"\nlabel = "a"\n', ['"body" or "query"']),
+        ('[api]\nbase_url = "http://api.example.test"\n[[instances]]\nid = "A1"\nlabel = "a"\n',
+         ["line 2", "travel in clear", "allow_insecure_http"]),
+        ('[apii]\n[[instances]]\nid = "A1"\nlabel = "a"\n', ["line 1", "unknown table or key 'apii'"]),
+        ('[monitor]\nrefresh = 5\n', ["no [[instances]] configured"]),
+        ('[monitor\nrefresh = 5\n', ["config.toml line 1: invalid TOML"]),
+        ('[[instances]]\nid = "A1"\nlabel = "a"\ntags = ["x", 2]\n', ["tags must be a list of strings"]),
+    ],
+)
+def test_invalid_files_name_file_line_key_and_fix(tmp_path, text, words):
+    path = write(tmp_path, text)
+    before = path.read_bytes()
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+    assert path.read_bytes() == before
+
+
+def test_missing_token_without_default_env(tmp_path):
+    path = write(tmp_path, '[[instances]]\nid = "A1"\nlabel = "a"\n')
+    with pytest.raises(ConfigError, match="has no token: set WAWP_ACCESS_TOKEN"):
+        load(path, env={})
+
+
+def test_insecure_http_allowed_for_loopback_or_with_flag(tmp_path):
+    for url in ("http://127.0.0.1:8765", "http://localhost:1", "http://[::1]:2"):
+        path = write(tmp_path, f'[api]\nbase_url = "{url}"\n[[instances]]\nid = "A1"\nlabel = "a"\n')
+        assert load(path).api.base_url == url
+    path = write(tmp_path, '[api]\nbase_url = "http://api.example.test"\nallow_insecure_http = true\n'
+                           '[[instances]]\nid = "A1"\nlabel = "a"\n')
+    assert load(path).api.base_url == "http://api.example.test"
+
+
+def test_readable_token_file_warns_like_ssh(tmp_path):
+    text = f'[[instances]]\nid = "A1"\nlabel = "a"\ntoken = "{TOKEN}"\n'
+    config = load(write(tmp_path, text, mode=0o644))
+    assert len(config.warnings) == 1 and "chmod 600" in config.warnings[0]
+    assert TOKEN not in config.warnings[0] and TOKEN not in repr(config)
+    assert load(write(tmp_path, text, mode=0o600)).warnings == ()
+
+
+def test_add_keeps_comments_and_entries(tmp_path):
+    path = write(tmp_path, FULL, mode=0o640)
+    add_instance(path, "NEW000000001", "New one", token_env="WAWP_TOKEN_NEW", tags=["x", "y"])
+    text = path.read_text()
+    assert text.startswith(FULL)
+    config = load(path, env={**ENV, "WAWP_TOKEN_NEW": "new-token-not-real"})
+    assert [i.id for i in config.instances] == ["ABCDEF123456", "SALES0000001", "NEW000000001"]
+    assert config.instances[-1].tags == ("x", "y")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # the user's own mode is kept
+
+
+def test_add_creates_a_0600_file(tmp_path):
+    path = tmp_path / "sub" / "config.toml"
+    add_instance(path, "NEW000000001", "New one")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [i.id for i in load(path).instances] == ["NEW000000001"]
+
+
+def test_add_refuses_duplicate_and_broken_file(tmp_path):
+    path = write(tmp_path, FULL)
+    with pytest.raises(ConfigError, match="ABCDEF123456 already in .* wawp-tui remove ABCDEF123456"):
+        add_instance(path, "ABCDEF123456", "again")
+    assert path.read_text() == FULL
+    broken = write(tmp_path, "[[instances]\nid=", name="broken.toml")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        add_instance(broken, "NEW000000001", "x")
+    assert broken.read_text() == "[[instances]\nid="
+
+
+def test_failed_write_leaves_the_original(tmp_path, monkeypatch):
+    path = write(tmp_path, FULL)
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cfgmod.os, "replace", boom)
+    with pytest.raises(OSError):
+        add_instance(path, "NEW000000001", "x")
+    assert path.read_text() == FULL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_remove_keeps_the_rest(tmp_path):
+    path = write(tmp_path, FULL)
+    remove_instance(path, "ABCDEF123456")
+    text = path.read_text()
+    assert "# my fleet" in text and "# the sales one" in text and "ABCDEF123456" not in text
+    assert [i.id for i in load(path).instances] == ["SALES0000001"]
+    with pytest.raises(ConfigError, match="NOPE is not in"):
+        remove_instance(path, "NOPE")
+
+
+def test_no_token_in_errors(tmp_path):
+    text = f'[[instances]]\nid = "A1"\nlabel = "a"\ntoken = "{TOKEN}"\nbad = 1\n'
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    assert TOKEN not in str(caught.value)

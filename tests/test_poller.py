@@ -1,0 +1,88 @@
+"""Poller and FleetState against the simulator on loopback."""
+
+import asyncio
+import time
+
+from wawp_tui.api import WawpClient
+from wawp_tui.fleet import FleetState
+from wawp_tui.poller import Poller
+from wawp_tui.simulator import Simulator, build_scenario
+
+from tests.conftest import make_config
+
+
+def setup(serve, clock, n=6, **client_kw):
+    sim_instances = build_scenario("healthy", instances=n, clock=clock)
+    sim = Simulator(sim_instances, clock=clock)
+    url = serve(sim).url
+    config = make_config(url, sim_instances)
+    client = WawpClient(url, timeout=client_kw.get("timeout", 2), connect_timeout=1)
+    fleet = FleetState(config.instances, clock)
+    return sim, config, client, fleet
+
+
+async def test_hung_instance_does_not_delay_the_others(serve, clock):
+    sim, config, client, fleet = setup(serve, clock, timeout=1.0)
+    hung = config.instances[0].id
+    sim.inject(hung, "hang")
+    done_at = {}
+    poller = Poller(client, fleet, config.instances, clock=clock,
+                    on_update=lambda i, changed: done_at.setdefault(i, time.monotonic()))
+    started = time.monotonic()
+    async with client:
+        await poller.sweep()
+    others = [done_at[i.id] - started for i in config.instances[1:]]
+    assert max(others) < 0.5
+    assert fleet.get(hung).error_kind == "timeout"
+    assert all(fleet.get(i.id).status == "WORKING" for i in config.instances[1:])
+
+
+async def test_failures_are_counted_and_recovery_recorded(serve, clock):
+    sim, config, client, fleet = setup(serve, clock, n=2)
+    target = config.instances[0].id
+    sim.inject(target, "html_502", count=2)
+    poller = Poller(client, fleet, config.instances, clock=clock)
+    async with client:
+        await poller.sweep()
+        await poller.sweep()
+        st = fleet.get(target)
+        assert st.failures == 2 and st.last_error == "bad gateway (502)"
+        assert poller.interval(target) == 10.0  # 5 s refresh, doubled on the second failure
+        await poller.sweep()
+    assert st.failures == 0 and st.last_error is None
+    kinds = [e.kind for e in st.history]
+    assert kinds == ["error", "error", "status"] or kinds[-2:] == ["error", "status"]
+
+
+async def test_status_transitions_are_recorded(serve, clock):
+    sim, config, client, fleet = setup(serve, clock, n=1)
+    inst = config.instances[0]
+    poller = Poller(client, fleet, config.instances, clock=clock)
+    async with client:
+        await poller.sweep()
+        await client.restart(inst)
+        await poller.sweep()
+        clock.advance(30)
+        await poller.sweep()
+    texts = [e.text for e in fleet.get(inst.id).history]
+    assert texts == ["WORKING", "WORKING -> STARTING", "STARTING -> WORKING"]
+
+
+async def test_run_loop_polls_without_overlap_and_stops_on_cancel(serve, clock):
+    sim, config, client, fleet = setup(serve, clock, n=3)
+    slow = config.instances[0].id
+    sim.inject(slow, "slow", delay=0.4)
+    polls = []
+    poller = Poller(client, fleet, config.instances, refresh=1.0, clock=clock,
+                    on_update=lambda i, changed: polls.append(i))
+    async with client:
+        task = asyncio.create_task(poller.run())
+        await asyncio.sleep(1.5)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+    # A 0.4 s reply with a 1 s interval: at most 2 polls in 1.5 s, never overlapping.
+    assert 1 <= polls.count(slow) <= 2
+    assert polls.count(config.instances[1].id) >= 2

@@ -1,0 +1,185 @@
+"""Every runbook rule and boundary, with `now` passed in: no sleeping, no clock mocks."""
+
+import pytest
+
+from wawp_tui import runbook
+from wawp_tui.fleet import FleetState
+from wawp_tui.models import InstanceConfig, Secret
+
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+def make(status="WORKING"):
+    """A fleet of one instance that has been polled once with `status` at T0."""
+    clock = Clock()
+    fleet = FleetState([InstanceConfig("ID1", "one", Secret("x"))], clock)
+    fleet.apply_poll_ok("ID1", status, None, 5.0)
+    return fleet, clock, fleet.get("ID1")
+
+
+def at(clock, t):
+    clock.now = T0 + t
+    return clock.now
+
+
+@pytest.mark.parametrize("seconds, text", [
+    (0, "0s"), (0.2, "1s"), (28, "28s"), (59, "59s"), (60, "1m00s"), (65, "1m05s"),
+    (3599, "59m59s"), (3720, "1h02m"), (3 * 86400 + 4 * 3600, "3d04h"), (-5, "0s"),
+])
+def test_fmt_duration(seconds, text):
+    assert runbook.fmt_duration(seconds) == text
+
+
+def test_restart_ladder_and_loop_guard():
+    fleet, clock, st = make("FAILED")
+    assert runbook.check_action(st, "restart", at(clock, 0)).allowed
+    fleet.apply_action_sent("ID1", "restart")
+    fleet.apply_action_result("ID1", "restart", True, "", status="STARTING")
+    # Still STARTING: one more restart only from 15 s on.
+    v = runbook.check_action(st, "restart", at(clock, 14.9))
+    assert not v.allowed and v.retry_in == pytest.approx(0.1) and "15s" in v.reason
+    assert runbook.is_stuck(st, at(clock, 15)) and not runbook.is_stuck(st, at(clock, 14.9))
+    v = runbook.check_action(st, "restart", at(clock, 15))
+    assert v.allowed and "one more restart" in v.warning
+    fleet.apply_action_sent("ID1", "restart")  # the second restart, at t=15
+    # At t=30 (15 s after the second), still STARTING: the loop guard refuses, no override.
+    v = runbook.check_action(st, "restart", at(clock, 30))
+    assert not v.allowed
+    assert v.reason == ("restart blocked: last restart 15s ago did not reach WORKING; "
+                        "wait 45s or press R for a full reset")
+    assert v.retry_in == pytest.approx(45)
+    fleet.apply_poll_ok("ID1", "STARTING", None, 5)
+    assert runbook.advise(st, clock.now, 5).key == "R"
+    # The full reset stays available whatever the history.
+    assert runbook.check_action(st, "reset", at(clock, 30)).allowed
+    assert runbook.check_action(st, "restart", at(clock, 75)).allowed
+
+
+def test_restart_that_reached_working_only_warns_inside_stabilization():
+    fleet, clock, st = make("WORKING")
+    fleet.apply_action_sent("ID1", "restart")
+    at(clock, 8)
+    fleet.apply_poll_ok("ID1", "WORKING", None, 5)
+    v = runbook.check_action(st, "restart", at(clock, 12))
+    assert v.allowed and "30s to stabilize" in v.warning
+    assert runbook.check_action(st, "restart", at(clock, 31)).warning == ""
+    assert "stabilizing" in runbook.advise(st, at(clock, 12), 5).todo
+    labels = [c.label for c in runbook.countdowns(st, at(clock, 12))]
+    assert any("stabiliz" in label for label in labels)
+
+
+def test_scan_qr_code_never_allows_restart():
+    fleet, clock, st = make("SCAN_QR_CODE")
+    for t in (0, 61, 3600):
+        v = runbook.check_action(st, "restart", at(clock, t))
+        assert not v.allowed and "scan the QR" in v.reason
+    assert runbook.advise(st, T0, 5).key != "r"
+    assert "restart will not help" in runbook.advise(st, T0, 5).meaning.lower() or \
+        "will not help" in runbook.advise(st, T0, 5).meaning
+
+
+def test_start_needs_three_seconds_after_stop():
+    fleet, clock, st = make("WORKING")
+    assert not runbook.check_action(st, "start", T0).allowed  # never start blindly
+    fleet.apply_action_sent("ID1", "stop")
+    fleet.apply_action_result("ID1", "stop", True, "", status="STOPPED")
+    v = runbook.check_action(st, "start", at(clock, 1))
+    assert not v.allowed and v.retry_in == pytest.approx(2) and "3s between stop and start" in v.reason
+    assert runbook.check_action(st, "start", at(clock, 3)).allowed
+    assert [c.label for c in runbook.countdowns(st, at(clock, 1))] == ["start allowed in"]
+
+
+@pytest.mark.parametrize("status", ["FAILED", "STARTING", "WORKING", "SCAN_QR_CODE", "PASSKEY_REQUIRED"])
+def test_reset_allowed_unless_stopped(status):
+    fleet, clock, st = make(status)
+    assert runbook.check_action(st, "reset", T0).allowed
+    fleet2, _, stopped = make("STOPPED")
+    assert not runbook.check_action(stopped, "reset", T0).allowed
+
+
+def test_in_flight_404_and_401_refuse_everything():
+    fleet, clock, st = make("WORKING")
+    st.in_flight = "restart"
+    assert "already in flight" in runbook.check_action(st, "stop", T0).reason
+    st.in_flight = None
+    fleet.apply_poll_error("ID1", "not_found", "instance not found (404)", 3)
+    for action in ("start", "stop", "restart", "logout", "reset"):
+        assert not runbook.check_action(st, action, T0).allowed
+    assert runbook.poll_interval(st, T0, 5) >= runbook.GONE_POLL
+    fleet.apply_poll_error("ID1", "unauthorized", "access token rejected (401)", 3)
+    assert "401" in runbook.check_action(st, "restart", T0).reason
+
+
+def test_logout_and_stop_rules():
+    _, _, qr = make("SCAN_QR_CODE")
+    assert not runbook.check_action(qr, "logout", T0).allowed
+    _, _, stopped = make("STOPPED")
+    assert not runbook.check_action(stopped, "stop", T0).allowed
+    assert not runbook.check_action(stopped, "logout", T0).allowed
+    _, _, working = make("WORKING")
+    assert runbook.allowed_actions(working, T0) == {"stop", "restart", "logout", "reset"}
+
+
+def test_starting_over_60s_without_action_is_stuck():
+    fleet, clock, st = make("STARTING")
+    assert not runbook.is_stuck(st, at(clock, 60))
+    assert runbook.is_stuck(st, at(clock, 61))
+    fleet.apply_poll_ok("ID1", "STARTING", None, 5)
+    assert runbook.advise(st, clock.now, 5).word == "STUCK"
+    assert runbook.rank(st, at(clock, 61), 5) < runbook.rank(st, at(clock, 10), 5)
+
+
+def test_failed_after_a_restart_suggests_logout():
+    fleet, clock, st = make("FAILED")
+    assert runbook.advise(st, T0, 5).key == "r"
+    fleet.apply_action_sent("ID1", "restart")
+    at(clock, 20)
+    fleet.apply_poll_ok("ID1", "FAILED", None, 5)
+    advice = runbook.advise(st, clock.now, 5)
+    assert advice.key == "L" and "log out" in advice.todo
+
+
+def test_worst_first_order():
+    words = ["WORKING", "STOPPED", "PASSKEY_REQUIRED", "STARTING", "STUCK", "SCAN_QR_CODE",
+             "UNREACHABLE", "FAILED"]
+    assert sorted(words, key=runbook.word_rank) == list(reversed(words))
+
+
+def test_display_status_unreachable_and_stale():
+    fleet, clock, st = make("WORKING")
+    assert runbook.display_status(st, at(clock, 14), 5) == "WORKING"
+    assert runbook.display_status(st, at(clock, 16), 5) == "STALE"
+    fleet.apply_poll_error("ID1", "timeout", "no reply within 10s (timeout)", 10000)
+    assert runbook.display_status(st, clock.now, 5) == "UNREACHABLE"
+
+
+def test_poll_intervals():
+    fleet, clock, st = make("WORKING")
+    assert runbook.poll_interval(st, T0, 5) == 5
+    assert runbook.poll_interval(st, T0, 5, steady_cap=30) == 30
+    _, _, starting = make("STARTING")
+    assert runbook.poll_interval(starting, T0, 5) == runbook.FAST_POLL
+    fleet.apply_action_sent("ID1", "stop")
+    assert runbook.poll_interval(st, at(clock, 10), 5) == runbook.FAST_POLL
+    intervals = []
+    for _ in range(6):
+        fleet.apply_poll_error("ID1", "server_error", "server error (500)", 3)
+        intervals.append(runbook.poll_interval(st, at(clock, 100), 5))
+    assert intervals == [5, 10, 20, 40, 60, 60]
+    fleet.apply_poll_error("ID1", "rate_limited", "rate limited (429)", 3)
+    assert runbook.poll_interval(st, clock.now, 5, retry_after=17) == 17
+
+
+def test_unknown_status_advice():
+    _, _, st = make("PASSKEY_REQUIRED")
+    advice = runbook.advise(st, T0, 5)
+    assert "PASSKEY_REQUIRED" in advice.meaning and "dashboard" in advice.todo
+    assert runbook.badge("PASSKEY_REQUIRED") == ("?", "PASSKEY_REQUIRED")

@@ -1,0 +1,153 @@
+"""The TUI driven with Textual's Pilot against the simulator served on loopback."""
+
+import pytest
+from textual.widgets import DataTable
+
+from wawp_tui.api import WawpClient
+from wawp_tui.audit import AuditLog
+from wawp_tui.simulator import Simulator, build_scenario
+from wawp_tui.ui.app import build_app
+from wawp_tui.ui.fleet_table import FleetTable
+from wawp_tui.ui.screens import ConfirmScreen
+
+from tests.conftest import make_config
+
+
+@pytest.fixture
+def rig(serve, clock, tmp_path):
+    def start(scenario="demo", read_only=False, n=None):
+        sim_instances = build_scenario(scenario, seed=7, instances=n, clock=clock)
+        sim = Simulator(sim_instances, clock=clock, seed=7)
+        url = serve(sim).url
+        config = make_config(url, sim_instances, read_only=read_only)
+        client = WawpClient(url, timeout=2, connect_timeout=1)
+        app = build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "audit.jsonl"), poll=False)
+        return sim, app
+    return start
+
+
+async def refresh(app, pilot):
+    await app.poller.sweep()
+    app._flush()
+    await pilot.pause()
+
+
+def table_ids(app):
+    table = app.query_one(FleetTable)
+    return [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(table.row_count)]
+
+
+async def highlight(app, pilot, instance_id):
+    table = app.query_one(FleetTable)
+    table.move_cursor(row=table.get_row_index(instance_id))
+    await pilot.pause()
+
+
+def first_with(app, status):
+    return next(st.id for st in app.fleet if st.status == status)
+
+
+async def test_restart_confirmed_sends_exactly_one_and_shows_countdown(rig):
+    sim, app = rig()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        target = first_with(app, "FAILED")
+        await highlight(app, pilot, target)
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(sim.calls_to("restart", target)) == 1
+        assert len(sim.calls_to("restart")) == 1
+        cells = app.query_one(FleetTable).get_row(target)
+        assert "STARTING" in cells[1].plain
+        assert cells[3].plain.endswith("s")  # the guard countdown is showing
+        # A second r right away is refused with the reason, and nothing is sent.
+        await pilot.press("r")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert len(sim.calls_to("restart", target)) == 1
+
+
+@pytest.mark.parametrize("key", ["n", "escape"])
+async def test_cancel_sends_nothing(rig, key):
+    sim, app = rig()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        await highlight(app, pilot, first_with(app, "WORKING"))
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press(key)
+        await app.workers.wait_for_complete()
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not sim.calls_to("stop")
+
+
+async def test_read_only_sends_nothing(rig):
+    sim, app = rig(read_only=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        await highlight(app, pilot, first_with(app, "FAILED"))
+        for key in ("r", "y", "x", "y", "R", "y", "L", "y"):
+            await pilot.press(key)
+        await app.workers.wait_for_complete()
+        assert not [c for c in sim.calls if not c["endpoint"].endswith("/info")]
+        assert app.query_one("#mode").display
+
+
+async def test_filter_narrows_rows(rig):
+    sim, app = rig()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        total = app.query_one(FleetTable).row_count
+        await pilot.press("slash", *"scan qr", "enter")
+        await pilot.pause()
+        shown = table_ids(app)
+        assert 0 < len(shown) < total
+        assert all(app.fleet.get(i).status == "SCAN_QR_CODE" for i in shown)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.query_one(FleetTable).row_count == total
+
+
+async def test_bulk_restart_of_three_selected(rig):
+    sim, app = rig("healthy", n=5)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        app.query_one(FleetTable).move_cursor(row=0)
+        await pilot.press("space", "space", "space", "r")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert len(sim.calls_to("restart")) == 3
+        assert len(app.selected) == 3
+
+
+async def test_worst_first_and_highlight_follows_its_instance(rig, clock):
+    sim, app = rig()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        order = table_ids(app)
+        assert app.fleet.get(order[0]).status == "FAILED"
+        assert app.fleet.get(order[-1]).status == "WORKING"
+        working = order[-1]
+        await pilot.press("down")
+        await highlight(app, pilot, working)
+        sim.inject(working, "html_502")
+        await refresh(app, pilot)
+        assert app.query_one(FleetTable).highlighted_id == working
+        assert table_ids(app).index(working) < len(order) - 1
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_runs_at_small_and_large_sizes(rig, size):
+    sim, app = rig()
+    async with app.run_test(size=size) as pilot:
+        await refresh(app, pilot)
+        for key in ("question_mark", "escape", "h", "escape", "p", "p", "a", "a", "down", "enter"):
+            await pilot.press(key)
+        await pilot.pause()
+        table = app.query_one(DataTable)
+        assert table.row_count == len(app.fleet)
+        assert app.query_one("#main").has_class("-narrow") == (size[0] < 120)

@@ -116,3 +116,29 @@ async def test_reset_cancelled_during_the_wait_leaves_it_stopped(serve, clock, t
     assert not sim.calls_to("start")
     assert any("cancelled before start" in e for e in events)
     assert fleet.get(ids(config)[0]).in_flight is None
+
+
+async def test_stuck_starting_escalation_follows_the_rules(rig, clock):
+    sim, config, fleet, runner, _, sleeps = rig
+    target = ids(config)[0]
+    sim.instances[target].stuck_starting = True
+    poller = Poller(runner.client, fleet, config.instances, clock=clock)
+    assert (await runner.run("restart", [target])).ok
+    clock.advance(10)
+    await poller.sweep([target])
+    refused = await runner.run("restart", [target])
+    assert refused.refused and "one more restart is allowed at 15s" in refused.refused[0].message
+    clock.advance(5)
+    await poller.sweep([target])
+    assert (await runner.run("restart", [target])).ok  # the one more restart
+    clock.advance(15)
+    await poller.sweep([target])
+    blocked = await runner.run("restart", [target])
+    assert "did not reach WORKING; wait 45s or press R" in blocked.refused[0].message
+    assert len(sim.calls_to("restart", target)) == 2
+    sim.instances[target].stuck_starting = False
+    before = len(sim.calls)
+    assert (await runner.run("reset", [target])).ok
+    sent = [c for c in sim.calls[before:] if not c["endpoint"].endswith("/info")]
+    assert [c["endpoint"] for c in sent] == ["/v2/session/stop", "/v2/session/start"]
+    assert sent[1]["at"] - sent[0]["at"] >= 5.0

@@ -151,3 +151,19 @@ async def test_runs_at_small_and_large_sizes(rig, size):
         table = app.query_one(DataTable)
         assert table.row_count == len(app.fleet)
         assert app.query_one("#main").has_class("-narrow") == (size[0] < 120)
+
+
+async def test_transition_into_failed_alerts_once(rig, monkeypatch):
+    sim, app = rig("healthy", n=3)
+    bells = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        target = table_ids(app)[0]
+        sim.inject(target, "html_502")
+        await refresh(app, pilot)
+        await refresh(app, pilot)
+        assert len(bells) == 1
+        assert "new problem" in [n.title for n in app._notifications]
+        summary = str(app.query_one("#summary").render())
+        assert "NEW" in summary and target in summary

@@ -62,10 +62,12 @@ class InstanceState:
     latency_ms: float | None = None
     #: The connected account, as the API reported it.
     me: dict[str, Any] | None = None
+    #: The QR value an info reply carried in SCAN_QR_CODE (tells the QR screen to refetch).
+    qr_hint: str | None = None
 
     #: Last time we sent each action ("start", "stop", "restart", "logout", "reset").
     last_action_at: dict[str, float] = field(default_factory=dict)
-    #: When the status last became WORKING (None if never seen).
+    #: When a poll last saw WORKING (None if never seen).
     last_working_at: float | None = None
     #: Restarts sent since the instance was last seen WORKING (for the stuck-STARTING ladder).
     restarts_since_working: int = 0
@@ -97,6 +99,20 @@ class FleetState:
         }
         #: When the last poll of any instance finished.
         self.last_refresh_at: float | None = None
+        #: Called with (instance id, entry) for every history entry (persistence).
+        self.on_record: Callable[[str, HistoryEntry], None] | None = None
+
+    def _record(self, st: InstanceState, entry: HistoryEntry) -> None:
+        st.record(entry)
+        if self.on_record is not None:
+            self.on_record(st.id, entry)
+
+    def restore(self, instance_id: str, entries: Iterable[HistoryEntry]) -> None:
+        """Put persisted history back (oldest first), before any new entry."""
+        st = self.instances.get(instance_id)
+        if st is not None:
+            for entry in entries:
+                st.record(entry)
 
     def __iter__(self):
         return iter(self.instances.values())
@@ -114,16 +130,18 @@ class FleetState:
         status: str,
         me: dict[str, Any] | None,
         latency_ms: float | None,
+        qr_hint: str | None = None,
     ) -> bool:
         """Record a good poll; returns True when the status word changed."""
         now = self.clock()
         st = self.instances[instance_id]
+        st.qr_hint = qr_hint
         self.last_refresh_at = now
         st.last_poll_at = now
         st.last_ok_at = now
         st.latency_ms = latency_ms
         if st.failures:
-            st.record(HistoryEntry(now, "error", "reachable again", subject=status))
+            self._record(st, HistoryEntry(now, "error", "reachable again", subject=status))
         st.failures = 0
         st.last_error = None
         st.error_kind = None
@@ -135,8 +153,8 @@ class FleetState:
             st.status = status
             st.status_since = now
             arrow = f"{previous} -> {status}" if previous else status
-            st.record(HistoryEntry(now, "status", arrow, subject=status))
-        if status == WORKING and (changed or st.last_working_at is None):
+            self._record(st, HistoryEntry(now, "status", arrow, subject=status))
+        if status == WORKING:
             st.last_working_at = now
             st.restarts_since_working = 0
         return changed
@@ -153,7 +171,7 @@ class FleetState:
         st.failures += 1
         became = st.failures == 1
         if became or st.last_error != message:
-            st.record(HistoryEntry(now, "error", message, subject=kind, ok=False))
+            self._record(st, HistoryEntry(now, "error", message, subject=kind, ok=False))
         st.last_error = message
         st.error_kind = kind
         return became
@@ -166,7 +184,7 @@ class FleetState:
         if action == "restart":
             st.restarts_since_working += 1
         who = "auto-heal" if auto else "you"
-        st.record(HistoryEntry(now, "action", f"{action} sent ({who})", subject=action, auto=auto))
+        self._record(st, HistoryEntry(now, "action", f"{action} sent ({who})", subject=action, auto=auto))
 
     def apply_action_result(
         self,
@@ -181,6 +199,6 @@ class FleetState:
         now = self.clock()
         st = self.instances[instance_id]
         text = f"{action} {'ok' if ok else 'failed'}" + (f": {detail}" if detail else "")
-        st.record(HistoryEntry(now, "outcome", text, subject=action, auto=auto, ok=ok))
+        self._record(st, HistoryEntry(now, "outcome", text, subject=action, auto=auto, ok=ok))
         if ok and status:
             self.apply_poll_ok(instance_id, status, st.me, st.latency_ms)

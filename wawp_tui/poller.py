@@ -78,7 +78,9 @@ class Poller:
             else:
                 latency = (time.perf_counter() - started) * 1000.0
                 self._retry_after.pop(instance_id, None)
-                changed = self.fleet.apply_poll_ok(instance_id, info.status, info.me, latency)
+                qr = info.raw.get("qr")
+                hint = qr.get("value") if isinstance(qr, dict) and isinstance(qr.get("value"), str) else None
+                changed = self.fleet.apply_poll_ok(instance_id, info.status, info.me, latency, hint)
         if self.on_update is not None:
             self.on_update(instance_id, changed)
 

@@ -128,7 +128,7 @@ def _last_restart(state: InstanceState) -> float | None:
 
 
 def _reached_working_since(state: InstanceState, when: float) -> bool:
-    return state.last_working_at is not None and state.last_working_at >= when
+    return state.last_working_at is not None and state.last_working_at > when
 
 
 def is_stuck(state: InstanceState, now: float) -> bool:

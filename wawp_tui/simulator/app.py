@@ -126,7 +126,7 @@ class Simulator:
         token = body.get("access_token") or query.get("access_token")
         where = "body" if body.get("access_token") else "query"
         self.calls.append({"endpoint": path, "instance_id": instance_id, "method": method,
-                           "credentials_in": where if token else None})
+                           "credentials_in": where if token else None, "at": self.clock()})
         if not instance_id or not token:
             missing = "instance_id" if not instance_id else "access_token"
             return _json(400, {"error": "Bad Request", "message": f"Missing parameter {missing}", "statusCode": 400})

@@ -8,8 +8,8 @@ workers: no handler ever waits on the network.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from pathlib import Path
 from typing import Callable
 
 from rich.text import Text
@@ -27,11 +27,19 @@ from wawp_tui.actions import ActionRunner, Report
 from wawp_tui.api import WawpClient
 from wawp_tui.audit import AuditLog
 from wawp_tui.fleet import FleetState
-from wawp_tui.models import SCAN_QR_CODE
+from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE, WORKING
+from wawp_tui.history_store import HistoryStore
+from wawp_tui.errors import WawpError
+from wawp_tui.ui.qr_screen import QrScreen
 from wawp_tui.poller import Poller
 from wawp_tui.ui import view
 from wawp_tui.ui.fleet_table import FleetTable
 from wawp_tui.ui.screens import ConfirmScreen, TextScreen
+
+#: Transitions into these words raise an alert (notification + bell).
+ALERT_WORDS = {FAILED, SCAN_QR_CODE, UNREACHABLE}
+#: How long the newest alert stays in the summary line.
+ALERT_SHOWN_FOR = 300.0
 
 #: Below this width the detail pane goes under the table and the event log hides.
 NARROW_WIDTH = 120
@@ -65,7 +73,8 @@ class WawpApp(App[int]):
         Binding("R", "reset", "Reset", id="reset", tooltip="Full reset: stop, wait 5 s, start"),
         Binding("L", "act('logout')", "Logout", id="logout", show=False, tooltip="Log out: needs the phone"),
         Binding("space", "toggle_select", "Select", id="select", tooltip="Select for bulk actions"),
-        Binding("enter", "focus_detail", "Detail", id="detail", show=False, tooltip="Focus the detail pane"),
+        Binding("enter", "open", "Detail/QR", id="detail", show=False,
+                tooltip="Show the QR (SCAN_QR_CODE) or focus the detail pane"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by label, id, tag, status"),
         Binding("p", "pause", "Pause", id="pause", tooltip="Pause / resume refreshing"),
         Binding("W", "waves", "Waves", id="waves", show=False, tooltip="Rolling operation in waves"),
@@ -91,6 +100,7 @@ class WawpApp(App[int]):
         *,
         clock: Callable[[], float] = time.time,
         audit: AuditLog | None = None,
+        history: HistoryStore | None = None,
         poll: bool = True,
         demo: bool = False,
     ) -> None:
@@ -113,6 +123,17 @@ class WawpApp(App[int]):
                                    on_event=self._on_action_event, on_change=self._mark_dirty)
         self.selected: set[str] = set()
         self._ui_ready = False
+        self.bell_enabled = config.monitor.bell
+        self.history = history if history is not None else HistoryStore(None)
+        for instance_id, entries in self.history.load(set(self.fleet.instances)).items():
+            self.fleet.restore(instance_id, entries)
+        self.fleet.on_record = self.history.append
+        #: Instances whose first status of this session has been seen (no alert for those).
+        self._seen: set[str] = set()
+        #: The newest alert, shown in the summary line for a while: (at, text).
+        self.last_alert: tuple[float, str] | None = None
+        self._qr_screens: dict[str, QrScreen] = {}
+        self._qr_wake: dict[str, asyncio.Event] = {}
         self._dirty: set[str] = set()
         self._flush_pending = False
         self._resets: dict[str, Worker] = {}
@@ -189,12 +210,29 @@ class WawpApp(App[int]):
 
     def _on_polled(self, instance_id: str, changed: bool) -> None:
         st = self.fleet.get(instance_id)
-        # The first status of an instance is not news; only transitions are logged.
-        if changed and len(st.history) > 1:
+        first = instance_id not in self._seen
+        self._seen.add(instance_id)
+        if changed and not first:
             word = runbook.display_status(st, self.clock(), self.refresh_seconds)
-            self._log_line(f"{st.label} ({instance_id}) -> {word}"
-                           + (f": {st.last_error}" if st.failures else ""))
+            text = f"{st.label} ({instance_id}) -> {word}" + (f": {st.last_error}" if st.failures else "")
+            alarming = word in ALERT_WORDS
+            self._log_line(text, ok=not alarming)
+            if alarming:
+                self._alert(text)
+        screen = self._qr_screens.get(instance_id)
+        if screen is not None:
+            if st.status == WORKING:
+                screen.show_linked()
+            elif st.qr_hint and screen.current is not None and st.qr_hint != screen.current.value:
+                self._qr_wake[instance_id].set()
         self._mark_dirty(instance_id)
+
+    def _alert(self, text: str) -> None:
+        """A new problem: notification, bell, and a line in the summary for a while."""
+        self.last_alert = (self.clock(), text)
+        self.notify(text, title="new problem", severity="error", timeout=10)
+        if self.bell_enabled:
+            self.bell()
 
     def _mark_dirty(self, instance_id: str) -> None:
         self._dirty.add(instance_id)
@@ -244,7 +282,8 @@ class WawpApp(App[int]):
         table = self.query_one(FleetTable)
         self.query_one("#summary", Static).update(view.summary(
             self.fleet, now, self.refresh_seconds, self._palette, paused=self.paused,
-            auto_heal=self.auto_heal, read_only=self.read_only, shown=table.row_count))
+            auto_heal=self.auto_heal, read_only=self.read_only, shown=table.row_count,
+            alert=self._recent_alert(now)))
         banner = view.outage_banner(self.fleet, now, self.refresh_seconds)
         banner_widget = self.query_one("#banner", Static)
         banner_widget.display = banner is not None
@@ -252,6 +291,11 @@ class WawpApp(App[int]):
             banner_widget.update(banner)
         if detail_changed:
             self._render_detail()
+
+    def _recent_alert(self, now: float) -> str | None:
+        if self.last_alert and now - self.last_alert[0] < ALERT_SHOWN_FOR:
+            return f"NEW {runbook.fmt_duration(now - self.last_alert[0])} ago: {self.last_alert[1]}"
+        return None
 
     def _render_detail(self) -> None:
         instance_id = self.query_one(FleetTable).highlighted_id
@@ -289,6 +333,11 @@ class WawpApp(App[int]):
         report = await self.runner.run("restart", [instance_id], auto=True)
         self.poller.poke(instance_id, delay=1.0)
         self.notify(f"auto-heal: {report.summary(self.labels)}", timeout=8)
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        # The table takes enter itself (select_cursor); treat it as the app's enter.
+        self.action_open()
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -450,8 +499,85 @@ class WawpApp(App[int]):
         self._log_line(f"auto-heal {'ON' if self.auto_heal else 'off'}")
         self._render_chrome(detail_changed=False)
 
-    def action_focus_detail(self) -> None:
-        self.query_one("#detail-scroll").focus()
+    def action_open(self) -> None:
+        """enter: the QR screen for a SCAN_QR_CODE instance, else the detail pane."""
+        instance_id = self.query_one(FleetTable).highlighted_id
+        if instance_id and self.fleet.get(instance_id).status == SCAN_QR_CODE:
+            self.open_qr(instance_id)
+        else:
+            self.query_one("#detail-scroll").focus()
+
+    def open_qr(self, instance_id: str) -> QrScreen:
+        """Push the QR screen and start fetching its code in a worker."""
+        screen = QrScreen(instance_id, self.labels[instance_id], self.clock)
+        self._qr_screens[instance_id] = screen
+        self._qr_wake[instance_id] = asyncio.Event()
+
+        def closed(_: None) -> None:
+            self._qr_screens.pop(instance_id, None)
+            wake = self._qr_wake.pop(instance_id, None)
+            if wake is not None:
+                wake.set()
+
+        self.push_screen(screen, callback=closed)
+        self.run_worker(self._qr_loop(instance_id, screen), group="qr", exit_on_error=False)
+        return screen
+
+    async def _qr_loop(self, instance_id: str, screen: QrScreen) -> None:
+        """Fetch the QR, then again shortly before it expires, until the screen closes."""
+        cfg = self.poller.configs[instance_id]
+        while self._qr_screens.get(instance_id) is screen and not screen.linked:
+            wait = 3.0
+            try:
+                code = await self.client.qr(cfg)
+            except WawpError as exc:
+                screen.show_qr(None, str(exc))
+            else:
+                screen.show_qr(code)
+                if code.expires_at is not None:
+                    wait = min(max(1.0, code.expires_at - self.clock() - 2.0), 30.0)
+                else:
+                    wait = 15.0
+            wake = self._qr_wake.get(instance_id)
+            if wake is None:
+                return
+            wake.clear()
+            try:
+                await asyncio.wait_for(wake.wait(), wait)
+            except TimeoutError:
+                pass
+
+    @on(QrScreen.RefetchRequested)
+    def _qr_refetch(self, event: QrScreen.RefetchRequested) -> None:
+        wake = self._qr_wake.get(event.instance_id)
+        if wake is not None:
+            wake.set()
+
+    @on(QrScreen.PairingRequested)
+    def _pairing_code(self, event: QrScreen.PairingRequested) -> None:
+        if self.read_only:
+            self._qr_screens[event.instance_id].show_code("read-only mode: no pairing code requested")
+            return
+        self.run_worker(self._request_code(event.instance_id, event.phone), group="qr",
+                        exit_on_error=False)
+
+    async def _request_code(self, instance_id: str, phone: str) -> None:
+        cfg = self.poller.configs[instance_id]
+        self.audit.write(self.clock(), "action", action="request-code", instance_id=instance_id,
+                         label=cfg.label, outcome="sent", detail="", auto=False, status=None)
+        try:
+            code = await self.client.request_code(cfg, phone)
+        except WawpError as exc:
+            text, outcome = f"pairing code failed: {exc}", "failed"
+        else:
+            text, outcome = (f"pairing code: {code}  (on the phone: Linked devices > Link a device > "
+                             "Link with phone number instead)"), "ok"
+        self.audit.write(self.clock(), "action", action="request-code", instance_id=instance_id,
+                         label=cfg.label, outcome=outcome, detail="" if outcome == "ok" else text,
+                         auto=False, status=None)
+        screen = self._qr_screens.get(instance_id)
+        if screen is not None:
+            screen.show_code(text)
 
     def action_copy_id(self) -> None:
         instance_id = self.query_one(FleetTable).highlighted_id
@@ -495,15 +621,17 @@ class WawpApp(App[int]):
 
 
 def build_app(config, client: WawpClient, *, clock=time.time, audit: AuditLog | None = None,
-              poll: bool = True, demo: bool = False) -> WawpApp:
+              history: HistoryStore | None = None, poll: bool = True, demo: bool = False) -> WawpApp:
     """The one factory the CLI and the tests call."""
-    return WawpApp(config, client, clock=clock, audit=audit, poll=poll, demo=demo)
+    return WawpApp(config, client, clock=clock, audit=audit, history=history, poll=poll, demo=demo)
 
 
 def run_app(config, client: WawpClient, demo: bool = False) -> int:
     """Run the TUI until the user quits; returns the exit code."""
-    from wawp_tui.config import audit_log_path
+    from wawp_tui.config import audit_log_path, state_dir
 
-    app = build_app(config, client, audit=AuditLog(audit_log_path()), demo=demo)
+    # The demo's fleet is made up: its history must not mix with a real one.
+    history = HistoryStore(None if demo else state_dir() / "history.jsonl")
+    app = build_app(config, client, audit=AuditLog(audit_log_path()), history=history, demo=demo)
     app.run()
     return app.return_code or 0

@@ -190,8 +190,9 @@ def detail(state: InstanceState, now: float, refresh: float, palette: Palette) -
     elif word == WORKING:
         parts.append(Text("account: (not reported)", style=palette.style("muted")))
     if word == SCAN_QR_CODE:
-        parts.append(Text("Link it: WhatsApp > Linked devices > Link a device, then scan the QR.",
-                          style="bold"))
+        parts.append(Text("Press enter to show the QR; then on the phone: WhatsApp > Linked "
+                          "devices > Link a device. No camera? k in the QR screen asks for a "
+                          "pairing code.", style="bold"))
     history = list(state.history)[-8:]
     if history:
         parts.append(Text(""))
@@ -232,6 +233,7 @@ def summary(
     auto_heal: bool,
     read_only: bool,
     shown: int | None = None,
+    alert: str | None = None,
 ) -> Text:
     """The summary line: counts per status worst first, freshness and modes."""
     counts: dict[str, int] = {}
@@ -262,6 +264,8 @@ def summary(
         line.append(f"│ refreshed {runbook.fmt_duration(now - fleet.last_refresh_at)} ago ")
     line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
                 style="bold" if auto_heal else palette.style("muted"))
+    if alert:
+        line.append(f"│ {alert} ", style=f"bold reverse {palette.style('bad')}")
     return line
 
 

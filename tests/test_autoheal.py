@@ -1,0 +1,77 @@
+"""Auto-heal decisions with a fake clock: once, not inside the guard, capped, paced, held in outages."""
+
+from wawp_tui.autoheal import HealPolicy, decide
+from wawp_tui.fleet import FleetState
+from wawp_tui.models import InstanceConfig, Secret
+
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    now = T0
+
+    def __call__(self):
+        return self.now
+
+
+def fleet_of(statuses):
+    clock = Clock()
+    fleet = FleetState([InstanceConfig(f"I{n}", f"inst {n}", Secret("x")) for n in range(len(statuses))], clock)
+    for n, status in enumerate(statuses):
+        fleet.apply_poll_ok(f"I{n}", status, None, 3)
+    return fleet, clock
+
+
+def heal(fleet, clock, policy=HealPolicy(), outage=False):
+    decisions, notes = decide(fleet, clock(), policy, outage=outage)
+    for d in decisions:
+        fleet.apply_action_sent(d.instance_id, "restart", auto=True)
+    return [d.instance_id for d in decisions], notes
+
+
+def test_failed_is_restarted_once_then_guarded():
+    fleet, clock = fleet_of(["FAILED", "WORKING"])
+    assert heal(fleet, clock)[0] == ["I0"]
+    clock.now += 30
+    fleet.apply_poll_ok("I0", "FAILED", None, 3)
+    assert heal(fleet, clock)[0] == []  # inside the 60 s loop guard
+    clock.now += 31
+    fleet.apply_poll_ok("I0", "FAILED", None, 3)
+    assert heal(fleet, clock)[0] == ["I0"]
+
+
+def test_hourly_cap():
+    fleet, clock = fleet_of(["FAILED"])
+    sent = 0
+    notes = []
+    for _ in range(10):
+        ids, notes = heal(fleet, clock, HealPolicy(max_per_hour=3))
+        sent += len(ids)
+        clock.now += 61
+        fleet.apply_poll_ok("I0", "FAILED", None, 3)
+    assert sent == 3
+    assert any("gave up" in n for n in notes)
+
+
+def test_never_for_scan_qr_code_or_working():
+    fleet, clock = fleet_of(["SCAN_QR_CODE", "WORKING", "STOPPED"])
+    assert heal(fleet, clock) == ([], [])
+
+
+def test_three_server_side_failures_trigger_a_restart_but_401_does_not():
+    fleet, clock = fleet_of(["WORKING", "WORKING"])
+    for _ in range(3):
+        fleet.apply_poll_error("I0", "bad_gateway", "bad gateway (502)", 3)
+        fleet.apply_poll_error("I1", "unauthorized", "access token rejected (401)", 3)
+    assert heal(fleet, clock)[0] == ["I0"]
+
+
+def test_fleet_wide_pacing_and_outage_hold():
+    fleet, clock = fleet_of(["FAILED"] * 5)
+    assert len(heal(fleet, clock)[0]) == 1
+    assert heal(fleet, clock)[0] == []  # paced: one per 10 s fleet-wide
+    clock.now += 10
+    assert len(heal(fleet, clock)[0]) == 1
+    clock.now += 10
+    ids, notes = heal(fleet, clock, outage=True)
+    assert ids == [] and "outage" in notes[0]

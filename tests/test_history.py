@@ -1,0 +1,41 @@
+"""History survives a restart of the app and stays bounded."""
+
+from wawp_tui.fleet import FleetState, HistoryEntry
+from wawp_tui.history_store import HistoryStore
+from wawp_tui.models import InstanceConfig, Secret
+
+
+def test_transitions_written_and_reloaded(tmp_path, clock):
+    store = HistoryStore(tmp_path / "history.jsonl")
+    configs = [InstanceConfig("A1", "a", Secret("x")), InstanceConfig("B1", "b", Secret("x"))]
+    fleet = FleetState(configs, clock)
+    fleet.on_record = store.append
+    fleet.apply_poll_ok("A1", "WORKING", None, 3)
+    clock.advance(10)
+    fleet.apply_poll_ok("A1", "FAILED", None, 3)
+    fleet.apply_action_sent("A1", "restart", auto=True)
+    # A new app instance reloads it.
+    fresh = FleetState(configs, clock)
+    for instance_id, entries in HistoryStore(tmp_path / "history.jsonl").load({"A1", "B1"}).items():
+        fresh.restore(instance_id, entries)
+    texts = [e.text for e in fresh.get("A1").history]
+    assert texts == ["WORKING", "WORKING -> FAILED", "restart sent (auto-heal)"]
+    assert list(fresh.get("A1").history)[-1].auto
+    assert not fresh.get("B1").history
+
+
+def test_rotation_keeps_the_file_bounded(tmp_path):
+    path = tmp_path / "history.jsonl"
+    store = HistoryStore(path, max_bytes=2000)
+    for n in range(500):
+        store.append("A1", HistoryEntry(float(n), "status", f"status change {n}", "WORKING"))
+    assert path.stat().st_size <= 2000
+    assert path.with_name("history.jsonl.1").stat().st_size <= 2000
+    loaded = store.load({"A1"})["A1"]
+    assert loaded[-1].text == "status change 499" and len(loaded) <= 50
+
+
+def test_bad_lines_are_skipped(tmp_path):
+    path = tmp_path / "history.jsonl"
+    path.write_text('not json\n{"id": "A1", "at": 1.0, "kind": "status", "text": "WORKING"}\n{"id": 3}\n')
+    assert [e.text for e in HistoryStore(path).load({"A1"})["A1"]] == ["WORKING"]

@@ -83,3 +83,16 @@ async def test_pairing_code_from_a_typed_phone_number(qr_rig):
                 break
         assert "pairing code: " in screen.code_line and "failed" not in screen.code_line
         assert isinstance(app.screen, QrScreen)
+
+
+async def test_scanning_the_screen_links_the_instance(qr_rig, clock):
+    sim, app, target = qr_rig
+    async with app.run_test(size=(120, 50)) as pilot:
+        screen = await open_qr(app, pilot, target)
+        decoded = [r.text for r in zxingcpp.read_barcodes(_to_image(drawn_lines(screen)))]
+        assert sim.scan(target, decoded[0])  # the phone scanned what the terminal shows
+        clock.advance(10)
+        await app.poller.sweep()
+        await pilot.pause()
+        assert app.fleet.get(target).status == "WORKING"
+        assert screen.linked

@@ -5,9 +5,8 @@ No account, no network, no config file: `wawp-tui --demo` and `wawp-tui status -
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import time
-from typing import Callable
 
 import httpx
 
@@ -22,24 +21,28 @@ DEMO_BASE_URL = "http://wawp-demo.invalid"
 
 
 @functools.cache
-def demo_simulator(clock: Callable[[], float] = time.time) -> Simulator:
+def demo_simulator() -> Simulator:
     """The one simulated fleet of this process (the same for the TUI and the client)."""
-    return Simulator(build_scenario("demo", seed=DEMO_SEED, clock=clock), clock=clock, seed=DEMO_SEED)
+    return Simulator(build_scenario("demo", seed=DEMO_SEED), seed=DEMO_SEED)
 
 
-def demo_transport(clock: Callable[[], float] = time.time) -> httpx.AsyncBaseTransport:
+def demo_transport() -> httpx.AsyncBaseTransport:
     """Requests go straight into the simulator; an app error reads as a 500, not a crash."""
-    return httpx.ASGITransport(app=demo_simulator(clock), raise_app_exceptions=False)
+    return httpx.ASGITransport(app=demo_simulator(), raise_app_exceptions=False)
 
 
 def demo_config(
     refresh: float | None = None,
     read_only: bool = False,
     theme: str | None = None,
-    clock: Callable[[], float] = time.time,
 ) -> Config:
     """A Config describing the simulated fleet."""
-    sim = demo_simulator(clock)
+    return demo_config_for(demo_simulator(), refresh=refresh, read_only=read_only, theme=theme)
+
+
+def demo_config_for(sim: Simulator, refresh: float | None = None, read_only: bool = False,
+                    theme: str | None = None) -> Config:
+    """A Config describing the fleet of `sim`."""
     instances = tuple(
         InstanceConfig(id=i.id, label=i.label, token=Secret(DEMO_TOKEN), tags=tuple(i.tags),
                        token_source="demo")
@@ -51,8 +54,6 @@ def demo_config(
         overrides["refresh"] = refresh
     if theme:
         overrides["theme"] = theme
-    import dataclasses
-
     return Config(
         api=dataclasses.replace(ApiSettings(), base_url=DEMO_BASE_URL, timeout=3.0),
         monitor=dataclasses.replace(monitor, **overrides),

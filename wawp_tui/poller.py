@@ -37,6 +37,7 @@ class Poller:
         clock: Clock = time.time,
         on_update: UpdateCallback | None = None,
         max_interval: float | None = None,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.client = client
         self.fleet = fleet
@@ -47,6 +48,8 @@ class Poller:
         #: Ceiling for the interval of a steady instance (None: the runbook's default).
         self.max_interval = max_interval
         self.paused = False
+        #: Measures poll latency (injectable so screenshots show fixed figures).
+        self.timer = timer
         self._slots = asyncio.Semaphore(max(1, concurrency))
         # Heap of (due, seq, id, generation); pushing again bumps the instance's
         # generation, so older entries are skipped when popped (lazy deletion, O(log n)).
@@ -64,11 +67,11 @@ class Poller:
         """Poll one instance now and record the result in the fleet state."""
         cfg = self.configs[instance_id]
         async with self._slots:
-            started = time.perf_counter()
+            started = self.timer()
             try:
                 info = await self.client.info(cfg)
             except WawpError as exc:
-                latency = (time.perf_counter() - started) * 1000.0
+                latency = (self.timer() - started) * 1000.0
                 if isinstance(exc, RateLimited) and exc.retry_after is not None:
                     self._retry_after[instance_id] = exc.retry_after
                 else:
@@ -76,7 +79,7 @@ class Poller:
                 self.fleet.apply_poll_error(instance_id, exc.kind, str(exc), latency)
                 changed = self.fleet.get(instance_id).failures == 1
             else:
-                latency = (time.perf_counter() - started) * 1000.0
+                latency = (self.timer() - started) * 1000.0
                 self._retry_after.pop(instance_id, None)
                 qr = info.raw.get("qr")
                 hint = qr.get("value") if isinstance(qr, dict) and isinstance(qr.get("value"), str) else None

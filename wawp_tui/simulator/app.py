@@ -61,6 +61,17 @@ class Simulator:
             inst.faults.clear()
         self.release_hangs()
 
+    def scan(self, instance_id: str, value: str) -> bool:
+        """A phone scanned `value`: links the instance if it is its current QR."""
+        inst = self.instances[instance_id]
+        now = self.clock()
+        if inst.status_at(now) != SCAN_QR_CODE or inst.qr(now)["value"] != value:
+            return False
+        inst.logged_in = True
+        inst.base_status = "STARTING"
+        inst.started_at = now
+        return True
+
     def release_hangs(self) -> None:
         """Let every hung request finish (used when the server stops)."""
         self._release.set()
@@ -232,6 +243,12 @@ class Simulator:
             except (KeyError, ValueError) as exc:
                 return _json(400, {"error": "Bad Request", "message": str(exc), "statusCode": 400})
             return _json(200, {"ok": True})
+        if path == "/_sim/scan" and method == "POST":
+            try:
+                linked = self.scan(str(body.get("instance_id")), str(body.get("value")))
+            except KeyError as exc:
+                return _json(400, {"error": "Bad Request", "message": f"no instance {exc}", "statusCode": 400})
+            return _json(200, {"linked": linked})
         if path == "/_sim/clear" and method == "POST":
             try:
                 self.clear_faults(body.get("instance_id"))

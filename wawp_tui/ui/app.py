@@ -72,11 +72,12 @@ class WawpApp(App[int]):
         Binding("r", "act('restart')", "Restart", id="restart", tooltip="Restart (guarded by the runbook)"),
         Binding("R", "reset", "Reset", id="reset", tooltip="Full reset: stop, wait 5 s, start"),
         Binding("L", "act('logout')", "Logout", id="logout", show=False, tooltip="Log out: needs the phone"),
-        Binding("space", "toggle_select", "Select", id="select", tooltip="Select for bulk actions"),
+        Binding("space", "toggle_select", "Select", id="select", show=False,
+                tooltip="Select / unselect for bulk actions"),
         Binding("enter", "open", "Detail/QR", id="detail", show=False,
                 tooltip="Show the QR (SCAN_QR_CODE) or focus the detail pane"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by label, id, tag, status"),
-        Binding("p", "pause", "Pause", id="pause", tooltip="Pause / resume refreshing"),
+        Binding("p", "pause", "Pause", id="pause", show=False, tooltip="Pause / resume refreshing"),
         Binding("W", "waves", "Waves", id="waves", show=False, tooltip="Rolling operation in waves"),
         Binding("c", "copy_id", "Copy id", id="copy", show=False, tooltip="Copy the instance id"),
         Binding("h", "history", "History", id="history", show=False, tooltip="Fleet timeline"),
@@ -103,6 +104,7 @@ class WawpApp(App[int]):
         history: HistoryStore | None = None,
         poll: bool = True,
         demo: bool = False,
+        timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         super().__init__()
         self.config = config
@@ -116,7 +118,7 @@ class WawpApp(App[int]):
         self.labels = {cfg.id: cfg.label for cfg in config.instances}
         self.poller = Poller(client, self.fleet, config.instances, refresh=self.refresh_seconds,
                              concurrency=config.api.max_concurrency, clock=clock,
-                             on_update=self._on_polled)
+                             on_update=self._on_polled, timer=timer)
         self.audit = audit if audit is not None else AuditLog(None)
         self.runner = ActionRunner(client, self.fleet, config.instances, clock=clock,
                                    audit=self.audit, read_only=self.read_only,
@@ -175,7 +177,7 @@ class WawpApp(App[int]):
                     yield Static(id="detail")
                 yield RichLog(id="events", max_lines=500, markup=False, wrap=True, min_width=20)
         with Horizontal(id="bottom"):
-            yield Footer()
+            yield Footer(compact=True)
             yield Static("READ-ONLY: no action reaches the API" if self.read_only else "",
                          id="mode")
 
@@ -509,7 +511,7 @@ class WawpApp(App[int]):
 
     def open_qr(self, instance_id: str) -> QrScreen:
         """Push the QR screen and start fetching its code in a worker."""
-        screen = QrScreen(instance_id, self.labels[instance_id], self.clock)
+        screen = QrScreen(instance_id, self.labels[instance_id], self.clock, demo=self.demo)
         self._qr_screens[instance_id] = screen
         self._qr_wake[instance_id] = asyncio.Event()
 
@@ -552,6 +554,17 @@ class WawpApp(App[int]):
         wake = self._qr_wake.get(event.instance_id)
         if wake is not None:
             wake.set()
+
+    @on(QrScreen.DemoScanRequested)
+    def _demo_scan(self, event: QrScreen.DemoScanRequested) -> None:
+        from wawp_tui.demo import demo_simulator
+
+        linked = demo_simulator().scan(event.instance_id, event.value)
+        screen = self._qr_screens.get(event.instance_id)
+        if screen is not None:
+            screen.show_code("demo phone: linked, the instance is starting" if linked
+                             else "demo phone: that code has expired; wait for the new one")
+        self.poller.poke(event.instance_id)
 
     @on(QrScreen.PairingRequested)
     def _pairing_code(self, event: QrScreen.PairingRequested) -> None:
@@ -621,9 +634,11 @@ class WawpApp(App[int]):
 
 
 def build_app(config, client: WawpClient, *, clock=time.time, audit: AuditLog | None = None,
-              history: HistoryStore | None = None, poll: bool = True, demo: bool = False) -> WawpApp:
-    """The one factory the CLI and the tests call."""
-    return WawpApp(config, client, clock=clock, audit=audit, history=history, poll=poll, demo=demo)
+              history: HistoryStore | None = None, poll: bool = True, demo: bool = False,
+              timer=time.perf_counter) -> WawpApp:
+    """The one factory the CLI, the screenshots and the tests call."""
+    return WawpApp(config, client, clock=clock, audit=audit, history=history, poll=poll,
+                   demo=demo, timer=timer)
 
 
 def run_app(config, client: WawpClient, demo: bool = False) -> int:

@@ -34,6 +34,8 @@ class QrScreen(ModalScreen[None]):
         Binding("k", "pairing_code", "Pairing code", id="qr.code",
                 tooltip="Link with a phone number instead of scanning"),
         Binding("f", "refetch", "Refresh QR", id="qr.refetch"),
+        Binding("d", "demo_scan", "Demo: phone scans", id="qr.demo-scan", show=False,
+                tooltip="Demo only: the simulated phone scans the code on screen"),
     ]
 
     #: Keys go to the screen's bindings until k opens the phone-number box.
@@ -56,6 +58,14 @@ class QrScreen(ModalScreen[None]):
             self.instance_id = instance_id
             self.phone = phone
 
+    class DemoScanRequested(Message):
+        """Demo only: let the simulated phone scan `value`."""
+
+        def __init__(self, instance_id: str, value: str) -> None:
+            super().__init__()
+            self.instance_id = instance_id
+            self.value = value
+
     class RefetchRequested(Message):
         """The user asked for a fresh QR now."""
 
@@ -63,8 +73,10 @@ class QrScreen(ModalScreen[None]):
             super().__init__()
             self.instance_id = instance_id
 
-    def __init__(self, instance_id: str, label: str, clock: Callable[[], float]) -> None:
+    def __init__(self, instance_id: str, label: str, clock: Callable[[], float],
+                 demo: bool = False) -> None:
         super().__init__()
+        self.demo = demo
         self.instance_id = instance_id
         self.label = label
         self.clock = clock
@@ -144,12 +156,18 @@ class QrScreen(ModalScreen[None]):
         if self.code_line:
             info.append(self.code_line + "\n", style="bold")
         info.append("k: pairing code instead · f: refresh now · escape: close")
+        if self.demo:
+            info.append(" · d: (demo) the phone scans this code")
         self.query_one("#qr-info", Static).update(info)
 
     # -- actions -----------------------------------------------------------------------
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_demo_scan(self) -> None:
+        if self.demo and self.current is not None:
+            self.post_message(self.DemoScanRequested(self.instance_id, self.current.value))
 
     def action_refetch(self) -> None:
         self.post_message(self.RefetchRequested(self.instance_id))

@@ -32,7 +32,7 @@ ALARM_WORDS = {FAILED, UNREACHABLE, STALE}
 #: (key, title, width): fixed widths, so a late long value never squeezes the badge.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("sel", " ", 1),
-    ("status", "STATUS", 18),
+    ("status", "STATUS", 17),
     ("label", "LABEL", 22),
     ("guard", "GUARD", 6),
     ("since", "SINCE", 6),
@@ -89,7 +89,7 @@ def clip(text: str, width: int) -> str:
 def badge_text(word: str, palette: Palette, stuck: bool = False) -> Text:
     """Symbol + word, coloured by severity; alarming words in reverse video."""
     symbol, label = runbook.badge(word)
-    label = clip(label, 16)
+    label = clip(label, 15)
     severity = runbook.severity(word)
     if stuck:
         label, severity = "STUCK", "bad"

@@ -1,0 +1,47 @@
+"""Snapshot tests of the main screens: fixed clock, seeded simulator, fixed sizes."""
+
+import pytest
+
+from wawp_tui.ui import showcase
+
+
+@pytest.fixture(autouse=True)
+def _utc():
+    showcase.use_utc()
+
+
+def _shot(theme, steps=None):
+    app, _, _ = showcase.frozen_demo_app(theme)
+
+    async def run_before(pilot):
+        await showcase.settle(app, pilot)
+        if steps is not None:
+            await steps(app, pilot)
+            await pilot.pause()
+
+    return app, run_before
+
+
+@pytest.mark.parametrize("theme", ["wawp-dark", "wawp-light", "wawp-high-contrast"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_fleet(snap_compare, theme, size):
+    app, run_before = _shot(theme)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_scan_qr_screen(snap_compare):
+    app, run_before = _shot("wawp-dark", showcase.show_qr)
+    assert snap_compare(app, terminal_size=(110, 45), run_before=run_before)
+
+
+def test_confirmation(snap_compare):
+    app, run_before = _shot("wawp-dark", showcase.confirm_restart)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_help(snap_compare):
+    async def press_help(app, pilot):
+        await pilot.press("question_mark")
+
+    app, run_before = _shot("wawp-dark", press_help)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -1,0 +1,143 @@
+"""The demo frozen in time, for screenshots and snapshot tests.
+
+`python -m wawp_tui.ui.showcase [FOLDER]` regenerates the SVGs in screenshots/ from the
+seeded simulator with a fixed clock and fixed latencies, so the same code gives the same
+pictures on every machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import httpx
+
+from wawp_tui.api import WawpClient
+from wawp_tui.demo import DEMO_BASE_URL, DEMO_SEED, demo_config_for
+from wawp_tui.simulator import Simulator, build_scenario
+from wawp_tui.ui.app import WawpApp, build_app
+
+#: 2026-11-24 03:00:00 UTC: the on-call hour.
+FROZEN_AT = 1_795_489_200.0
+
+
+class FrozenClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, now: float = FROZEN_AT) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class StepTimer:
+    """A latency timer that reads 23 ms for every poll."""
+
+    def __init__(self) -> None:
+        self._t = 0.0
+
+    def __call__(self) -> float:
+        self._t += 0.0115
+        return self._t
+
+
+def use_utc() -> None:
+    """Times on screen are local; pictures must not depend on the machine's zone."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
+def frozen_demo_app(theme: str = "wawp-dark") -> tuple[WawpApp, FrozenClock, Simulator]:
+    """The demo fleet at FROZEN_AT, polled on demand only (no background loop)."""
+    clock = FrozenClock()
+    sim = Simulator(build_scenario("demo", seed=DEMO_SEED, clock=clock), clock=clock, seed=DEMO_SEED)
+    for inst in sim.instances.values():
+        # A real delay would only make pictures slower, not different.
+        inst.faults = [f for f in inst.faults if f.kind != "slow"]
+    config = demo_config_for(sim, theme=theme)
+    client = WawpClient(DEMO_BASE_URL, transport=httpx.ASGITransport(app=sim, raise_app_exceptions=False))
+    app = build_app(config, client, clock=clock, poll=False, demo=True, timer=StepTimer())
+    return app, clock, sim
+
+
+async def settle(app: WawpApp, pilot) -> None:
+    """One poll of every instance, drawn."""
+    await app.poller.sweep()
+    app._flush()
+    await pilot.pause()
+
+
+def first_with_status(app: WawpApp, status: str) -> str:
+    return next(st.id for st in app.fleet if st.status == status)
+
+
+async def highlight(app: WawpApp, pilot, instance_id: str) -> None:
+    from wawp_tui.ui.fleet_table import FleetTable
+
+    table = app.query_one(FleetTable)
+    table.move_cursor(row=table.get_row_index(instance_id))
+    await pilot.pause()
+
+
+async def show_qr(app: WawpApp, pilot) -> None:
+    await highlight(app, pilot, first_with_status(app, "SCAN_QR_CODE"))
+    await pilot.press("enter")
+    for _ in range(100):
+        await pilot.pause(0.01)
+        screen = app.screen
+        if getattr(screen, "current", None) is not None:
+            break
+    await pilot.pause()
+
+
+async def confirm_restart(app: WawpApp, pilot) -> None:
+    await highlight(app, pilot, first_with_status(app, "FAILED"))
+    await pilot.press("r")
+    await pilot.pause()
+
+
+#: name -> (theme, size, steps after the first poll)
+SHOTS: dict[str, tuple[str, tuple[int, int], Callable[[WawpApp, object], Awaitable[None]] | None]] = {
+    "fleet": ("wawp-dark", (160, 48), None),
+    "fleet-80x24": ("wawp-dark", (80, 24), None),
+    "scan-qr": ("wawp-dark", (110, 45), show_qr),
+    "confirm-restart": ("wawp-dark", (120, 40), confirm_restart),
+    "help": ("wawp-dark", (120, 40), lambda app, pilot: pilot.press("question_mark")),
+    "high-contrast": ("wawp-high-contrast", (120, 40), None),
+    "light": ("wawp-light", (120, 40), None),
+}
+
+
+async def take(name: str, folder: Path) -> Path:
+    """Render one screenshot to folder/NAME.svg."""
+    theme, size, steps = SHOTS[name]
+    app, _, _ = frozen_demo_app(theme)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        if steps is not None:
+            await steps(app, pilot)
+            await pilot.pause()
+        path = folder / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(folder))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    folder = Path((argv or sys.argv[1:] or ["screenshots"])[0])
+    folder.mkdir(parents=True, exist_ok=True)
+    use_utc()
+    for name in SHOTS:
+        print(asyncio.run(take(name, folder)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

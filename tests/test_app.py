@@ -167,3 +167,19 @@ async def test_transition_into_failed_alerts_once(rig, monkeypatch):
         assert "new problem" in [n.title for n in app._notifications]
         summary = str(app.query_one("#summary").render())
         assert "NEW" in summary and target in summary
+
+
+async def test_rollout_from_the_tui_in_waves(rig, clock):
+    sim, app = rig("healthy", n=4)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        app.query_one(FleetTable).move_cursor(row=0)
+        await pilot.press("space", "space", "space", "W")
+        await pilot.press("x")  # stop
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert len(sim.calls_to("stop")) == 3
+        assert app.rollout is None
+        assert any("rollout stop done: 3 / 3" in n.message for n in app._notifications)

@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="environment variable holding this instance's token")
     p.add_argument("--tag", action="append", default=[], metavar="T")
 
+    p = sub.add_parser("rollout", help="restart / stop / start instances in waves (resumable)")
+    _common_options(p, suppress=True)
+    p.add_argument("action", choices=["restart", "stop", "start"])
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="only instances with this tag (repeatable: any of them)")
+    p.add_argument("--ids", default=None, metavar="A,B", help="only these instance ids")
+    p.add_argument("--wave", type=int, default=5, metavar="N", help="instances per wave (default 5)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, send nothing")
+    p.add_argument("--yes", action="store_true", help="do not ask (required when not on a terminal)")
+    p.add_argument("--resume", action="store_true", help="resume the interrupted rollout")
+    p.add_argument("--continue-on-error", action="store_true",
+                   help="go on when an instance fails instead of halting")
+
     p = sub.add_parser("remove", help="remove an instance from the config file")
     _common_options(p, suppress=True)
     p.add_argument("id")
@@ -130,6 +143,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _remove(args)
     if command == "status":
         return _status(args)
+    if command == "rollout":
+        from wawp_tui.rollout_cli import run_rollout
+
+        config = load(args)
+        return run_rollout(args, config, make_client(config, args.demo))
     return _tui(args)
 
 

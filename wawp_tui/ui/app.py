@@ -23,7 +23,8 @@ from textual.worker import Worker
 
 from wawp_tui import autoheal, runbook
 from wawp_tui.ui import theming as themes
-from wawp_tui.actions import ActionRunner, Report
+from wawp_tui import rollout as rollout_mod
+from wawp_tui.actions import ActionRunner, Outcome, Report
 from wawp_tui.api import WawpClient
 from wawp_tui.audit import AuditLog
 from wawp_tui.fleet import FleetState
@@ -34,7 +35,7 @@ from wawp_tui.ui.qr_screen import QrScreen
 from wawp_tui.poller import Poller
 from wawp_tui.ui import view
 from wawp_tui.ui.fleet_table import FleetTable
-from wawp_tui.ui.screens import ConfirmScreen, TextScreen
+from wawp_tui.ui.screens import ChoiceScreen, ConfirmScreen, TextScreen
 
 #: Transitions into these words raise an alert (notification + bell).
 ALERT_WORDS = {FAILED, SCAN_QR_CODE, UNREACHABLE}
@@ -78,7 +79,8 @@ class WawpApp(App[int]):
                 tooltip="Show the QR (SCAN_QR_CODE) or focus the detail pane"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by label, id, tag, status"),
         Binding("p", "pause", "Pause", id="pause", show=False, tooltip="Pause / resume refreshing"),
-        Binding("W", "waves", "Waves", id="waves", show=False, tooltip="Rolling operation in waves"),
+        Binding("W", "waves", "Waves", id="waves", show=False,
+                tooltip="Rolling restart/stop/start in waves of the selection or filtered rows"),
         Binding("c", "copy_id", "Copy id", id="copy", show=False, tooltip="Copy the instance id"),
         Binding("h", "history", "History", id="history", show=False, tooltip="Fleet timeline"),
         Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False, tooltip="Toggle auto-heal"),
@@ -136,6 +138,8 @@ class WawpApp(App[int]):
         self.last_alert: tuple[float, str] | None = None
         self._qr_screens: dict[str, QrScreen] = {}
         self._qr_wake: dict[str, asyncio.Event] = {}
+        #: The rollout under way, if any (W).
+        self.rollout: rollout_mod.Rollout | None = None
         self._dirty: set[str] = set()
         self._flush_pending = False
         self._resets: dict[str, Worker] = {}
@@ -167,6 +171,7 @@ class WawpApp(App[int]):
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
         yield Static(id="banner")
+        yield Static(id="rollout")
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield Input(placeholder="filter: label, id, tag or status (enter keeps, escape clears)",
@@ -186,6 +191,7 @@ class WawpApp(App[int]):
         self._apply_size(self.size.width)
         self.query_one("#mode").display = self.read_only
         self.query_one("#filter").display = False
+        self.query_one("#rollout").display = False
         self._ui_ready = True
         self._render_all()
         self.query_one(FleetTable).focus()
@@ -600,8 +606,63 @@ class WawpApp(App[int]):
             self.notify(f"copied {instance_id}")
 
     def action_waves(self) -> None:
-        self.notify("Rolling operations in waves: use `wawp-tui rollout` (not yet in the TUI).",
-                    severity="warning")
+        """W: a rollout in waves of the selection (or the filtered rows), or cancel one."""
+        if self.rollout is not None:
+            def cancel(yes: bool | None) -> None:
+                if yes and self.rollout is not None:
+                    self.rollout.cancel_requested = True
+                    self._log_line("rollout: cancel requested; it stops after the current wave")
+            self.push_screen(ConfirmScreen("Cancel the rollout?",
+                                           "It stops after the current wave; instances already "
+                                           "done stay done. Resume later with: wawp-tui rollout "
+                                           f"{self.rollout.state.action} --resume"), callback=cancel)
+            return
+        table = self.query_one(FleetTable)
+        ids = [i for i in table.ids() if i in self.selected] if self.selected else list(table.ids())
+        if not ids:
+            self.notify("No instances to roll out: select some (space) or filter (/).", severity="warning")
+            return
+        if self.read_only:
+            self._refused("restart", [Outcome(ids[0], False, "read-only mode: nothing sent", True)])
+            return
+        scope = "selected" if self.selected else ("filtered" if self.filter_text else "ALL")
+        choices = {"r": ("restart", "restart in waves (maintenance pulse, after a webhook/proxy change)"),
+                   "x": ("stop", "stop in waves (end of the business day)"),
+                   "s": ("start", "start in waves")}
+
+        def chosen(action: str | None) -> None:
+            if not action:
+                return
+            state = rollout_mod.plan(action, ids, rollout_mod.DEFAULT_WAVE)
+            body = rollout_mod.describe(state) + "\n\n" + CONSEQUENCES[action]
+            self.push_screen(ConfirmScreen(f"Rollout: {action} {len(ids)} {scope} instances?", body),
+                             callback=lambda yes: self._start_rollout(state) if yes else None)
+
+        self.push_screen(ChoiceScreen(f"Rolling operation on {len(ids)} {scope} instances", choices),
+                         callback=chosen)
+
+    def _start_rollout(self, state) -> None:
+        from wawp_tui.config import state_dir
+
+        path = None if self.demo else state_dir() / "rollout.json"
+        self.rollout = rollout_mod.Rollout(state, self.runner, self.poller, self.fleet, clock=self.clock,
+                                           progress=self._rollout_progress, state_path=path)
+        self.run_worker(self._run_rollout(), group="rollout", exit_on_error=False)
+
+    async def _run_rollout(self) -> None:
+        try:
+            final = await self.rollout.run()
+        finally:
+            self.rollout = None
+            self.query_one("#rollout", Static).display = False
+        self.notify(final.summary(), severity="information" if final.status == "done" else "warning",
+                    timeout=15)
+
+    def _rollout_progress(self, line: str) -> None:
+        self._log_line(f"rollout: {line}")
+        widget = self.query_one("#rollout", Static)
+        widget.display = True
+        widget.update(Text(f"ROLLOUT {line.strip()}   (W cancels after this wave)", style="bold"))
 
     def action_history(self) -> None:
         entries = sorted(

@@ -69,3 +69,35 @@ class TextScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """Pick one of a few actions by its key; escape cancels."""
+
+    DEFAULT_CSS = """
+    ChoiceScreen { align: center middle; }
+    ChoiceScreen > Vertical {
+        width: 72; max-width: 95%; height: auto;
+        border: thick $primary; background: $surface; padding: 1 2;
+    }
+    ChoiceScreen #title { text-style: bold; color: $primary; }
+    """
+
+    BINDINGS = [Binding("escape,n", "pick(None)", "Cancel", id="choice.cancel")]
+
+    def __init__(self, title: str, choices: dict[str, tuple[str, str]]) -> None:
+        """`choices`: key -> (value, description)."""
+        super().__init__()
+        self._title = title
+        self._choices = choices
+        for key, (value, _) in choices.items():
+            self._bindings.bind(key, f"pick({value!r})", show=False)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._title, id="title", markup=False)
+            lines = [f"{key}: {text}" for key, (_, text) in self._choices.items()]
+            yield Static("\n".join(lines + ["escape: cancel"]), markup=False)
+
+    def action_pick(self, value: str | None) -> None:
+        self.dismiss(value)

@@ -1,0 +1,139 @@
+"""Rollouts in waves against the simulator on loopback, with a clock tests move."""
+
+import asyncio
+
+import pytest
+
+from wawp_tui.actions import ActionRunner
+from wawp_tui.api import WawpClient
+from wawp_tui.audit import AuditLog
+from wawp_tui.fleet import FleetState
+from wawp_tui.poller import Poller
+from wawp_tui.rollout import Rollout, RolloutState, plan
+from wawp_tui.simulator import Simulator, build_scenario
+
+from tests.conftest import make_config
+
+
+@pytest.fixture
+async def rig(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", instances=7, clock=clock)
+    for inst in sim_instances:
+        inst.boot_seconds = 3.0
+    sim = Simulator(sim_instances, clock=clock)
+    url = serve(sim).url
+    config = make_config(url, sim_instances)
+
+    async def fake_sleep(seconds):
+        clock.advance(seconds)
+
+    async with WawpClient(url, timeout=2) as client:
+        def make(state, **kw):
+            fleet = FleetState(config.instances, clock)
+            poller = Poller(client, fleet, config.instances, clock=clock)
+            runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None))
+            lines = []
+            rollout = Rollout(state, runner, poller, fleet, clock=clock, sleep=fake_sleep,
+                              progress=lines.append, state_path=tmp_path / "rollout.json", **kw)
+            return rollout, lines
+        yield sim, config, make, tmp_path / "rollout.json"
+
+
+def ids(config):
+    return [i.id for i in config.instances]
+
+
+def sends(sim, endpoint):
+    return [c for c in sim.calls if c["endpoint"] == f"/v2/session/{endpoint}"]
+
+
+async def test_waves_never_overlap_and_wait_for_stabilization(rig):
+    sim, config, make, _ = rig
+    rollout, lines = make(plan("restart", ids(config), wave_size=3))
+    state = await rollout.run()
+    assert state.status == "done" and len(state.done) == 7
+    restarts = sends(sim, "restart")
+    assert len(restarts) == 7
+    waves = state.waves
+    times = {c["instance_id"]: c["at"] for c in restarts}
+    for earlier, later in zip(waves, waves[1:]):
+        # The next wave starts only after the previous one is WORKING and 30 s stable.
+        assert min(times[i] for i in later) - max(times[i] for i in earlier) >= 30
+    assert lines[-1].startswith("rollout restart done: 7 / 7 done")
+
+
+async def test_stuck_instance_halts_with_the_reason(rig):
+    sim, config, make, _ = rig
+    stuck = ids(config)[1]
+    sim.instances[stuck].stuck_starting = True
+    rollout, lines = make(plan("restart", ids(config), wave_size=3))
+    state = await rollout.run()
+    assert state.status == "halted"
+    assert stuck in state.reason and "did not reach WORKING" in state.reason
+    assert len(sends(sim, "restart")) == 3  # the second wave never started
+
+
+async def test_continue_on_error_goes_on(rig):
+    sim, config, make, _ = rig
+    sim.instances[ids(config)[1]].stuck_starting = True
+    rollout, _ = make(plan("restart", ids(config), wave_size=3), continue_on_error=True)
+    state = await rollout.run()
+    assert state.status == "done" and len(sends(sim, "restart")) == 7
+    assert list(state.failed) == [ids(config)[1]]
+
+
+async def test_skips_instances_already_in_target_or_not_applicable(rig, clock):
+    sim, config, make, _ = rig
+    a, b, c = ids(config)[:3]
+    sim.instances[a].stop(clock())
+    sim.instances[b].logout(clock())
+    rollout, lines = make(plan("restart", [a, b, c], wave_size=5))
+    state = await rollout.run()
+    assert set(state.skipped) == {a, b}
+    assert [x["instance_id"] for x in sends(sim, "restart")] == [c]
+    stop, _ = make(plan("stop", [a, c], wave_size=5))
+    state = await stop.run()
+    assert state.skipped == {a: "already STOPPED"}
+    assert state.status == "done"
+
+
+async def test_interrupted_rollout_resumes_without_repeating(rig):
+    sim, config, make, path = rig
+    rollout, _ = make(plan("restart", ids(config), wave_size=3))
+    task = asyncio.create_task(rollout.run())
+    while len(sends(sim, "restart")) < 6:  # wave 2 sent, now waiting for WORKING
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    saved = RolloutState.load(path)
+    assert saved.first_unfinished_wave() == 1
+    assert len(saved.sent) == 6
+    resumed, _ = make(saved)
+    state = await resumed.run()
+    assert state.status == "done"
+    per_instance = [x["instance_id"] for x in sends(sim, "restart")]
+    assert sorted(per_instance) == sorted(ids(config))  # each restarted exactly once
+
+
+async def test_dry_run_and_cron_cli(serve, tmp_path):
+    import subprocess, sys, os
+    from wawp_tui.simulator import SIM_TOKEN
+
+    sim_instances = build_scenario("healthy", instances=4)
+    sim = Simulator(sim_instances)
+    url = serve(sim).url
+    path = tmp_path / "c.toml"
+    path.write_text(f'[api]\nbase_url = "{url}"\n' + "".join(
+        f'[[instances]]\nid = "{i.id}"\nlabel = "{i.label}"\ntags = ["{"support" if n < 2 else "sales"}"]\n'
+        for n, i in enumerate(sim_instances)))
+    env = {**os.environ, "WAWP_ACCESS_TOKEN": SIM_TOKEN}
+    out = subprocess.run([sys.executable, "-m", "wawp_tui", "rollout", "restart", "--tag", "support",
+                          "--dry-run", "--config", str(path)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "restart 2 instances in 1 waves" in out.stdout and "dry run: nothing sent" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "wawp_tui", "rollout", "stop", "--config", str(path)],
+                         capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    assert out.returncode == 2 and "unattended without --yes" in out.stderr
+    assert not [c for c in sim.calls if not c["endpoint"].endswith("/info")]

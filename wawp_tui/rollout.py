@@ -1,0 +1,301 @@
+"""Rolling fleet operations: restart / stop / start in waves, resumable. No Textual.
+
+A wave is done when every instance in it reached the target (restart: WORKING and past
+the 30 s stabilization; stop: STOPPED; start: WORKING, or SCAN_QR_CODE which is reported,
+not retried). An instance that misses its target within the 60 s loop-guard window, or
+falls into FAILED / SCAN_QR_CODE after a restart, halts the rollout unless
+continue_on_error. Progress is saved atomically after every step, so an interrupted
+rollout resumes from the first unfinished wave without repeating finished instances.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Iterable
+
+from wawp_tui import runbook
+from wawp_tui.actions import ActionRunner
+from wawp_tui.fleet import FleetState
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
+from wawp_tui.poller import Poller
+
+ROLLOUT_ACTIONS = ("restart", "stop", "start")
+DEFAULT_WAVE = 5
+#: How often a wave re-polls its instances while waiting for them.
+WAVE_POLL = 2.0
+#: Rough seconds per wave, for the plan shown before a rollout starts.
+WAVE_ESTIMATE = {"restart": 45.0, "stop": 5.0, "start": 20.0}
+
+Progress = Callable[[str], None]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class RolloutState:
+    """A rollout's plan and progress (what the state file holds)."""
+
+    action: str
+    waves: list[list[str]]
+    #: Instances finished (reached the target, or skipped, or failed with continue_on_error).
+    done: list[str] = field(default_factory=list)
+    #: Instances whose action was sent (a resumed wave waits for these, never re-sends).
+    sent: list[str] = field(default_factory=list)
+    #: id -> why it was skipped (already in the target state, not applicable).
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: id -> what went wrong.
+    failed: dict[str, str] = field(default_factory=dict)
+    #: Reported but not errors (e.g. started into SCAN_QR_CODE: needs a phone).
+    notes: dict[str, str] = field(default_factory=dict)
+    status: str = "planned"  # planned, running, halted, cancelled, done
+    reason: str = ""
+    started_at: float | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(len(w) for w in self.waves)
+
+    def first_unfinished_wave(self) -> int:
+        for index, wave in enumerate(self.waves):
+            if any(i not in self.done for i in wave):
+                return index
+        return len(self.waves)
+
+    def summary(self) -> str:
+        ok = len([i for i in self.done if i not in self.skipped and i not in self.failed])
+        parts = [f"rollout {self.action} {self.status}: {ok} / {self.total} done"]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} skipped")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed")
+        if self.notes:
+            parts.append(f"{len(self.notes)} need attention")
+        text = ", ".join(parts)
+        return f"{text} ({self.reason})" if self.reason else text
+
+    # -- persistence -----------------------------------------------------------------
+
+    def save(self, path: Path | None) -> None:
+        """Write atomically (temp + rename): a crash leaves the previous state whole."""
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=".rollout.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(asdict(self), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> "RolloutState":
+        data = json.loads(path.read_text("utf-8"))
+        return cls(**data)
+
+
+def plan(action: str, ids: Iterable[str], wave_size: int = DEFAULT_WAVE) -> RolloutState:
+    """Split the instances into waves of `wave_size`, in the order given."""
+    if action not in ROLLOUT_ACTIONS:
+        raise ValueError(f"rollout action must be one of {', '.join(ROLLOUT_ACTIONS)}")
+    if wave_size < 1:
+        raise ValueError("wave size must be at least 1")
+    ids = list(dict.fromkeys(ids))
+    waves = [ids[n:n + wave_size] for n in range(0, len(ids), wave_size)]
+    return RolloutState(action=action, waves=waves)
+
+
+def estimate_seconds(state: RolloutState) -> float:
+    return WAVE_ESTIMATE[state.action] * len(state.waves)
+
+
+def describe(state: RolloutState) -> str:
+    """The plan in one paragraph, for a confirmation."""
+    return (f"{state.action} {state.total} instances in {len(state.waves)} waves of up to "
+            f"{max((len(w) for w in state.waves), default=0)}; about "
+            f"{runbook.fmt_duration(estimate_seconds(state))}. Each wave waits for its "
+            "instances to reach the target before the next starts; a stuck or failed instance "
+            "halts the rollout.")
+
+
+class Rollout:
+    """Runs a RolloutState to the end (or to a halt), saving progress as it goes."""
+
+    def __init__(
+        self,
+        state: RolloutState,
+        runner: ActionRunner,
+        poller: Poller,
+        fleet: FleetState,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Sleep = asyncio.sleep,
+        progress: Progress | None = None,
+        continue_on_error: bool = False,
+        state_path: Path | None = None,
+    ) -> None:
+        self.state = state
+        self.runner = runner
+        self.poller = poller
+        self.fleet = fleet
+        self.clock = clock
+        self.sleep = sleep
+        self.progress = progress or (lambda line: None)
+        self.continue_on_error = continue_on_error
+        self.state_path = state_path
+        #: Set by the UI to stop after the current wave.
+        self.cancel_requested = False
+
+    def _save(self) -> None:
+        self.state.save(self.state_path)
+
+    async def run(self) -> RolloutState:
+        st = self.state
+        st.status = "running"
+        st.started_at = st.started_at or self.clock()
+        self._save()
+        start = st.first_unfinished_wave()
+        for index in range(start, len(st.waves)):
+            if self.cancel_requested:
+                st.status, st.reason = "cancelled", f"cancelled before wave {index + 1}"
+                break
+            wave = [i for i in st.waves[index] if i not in st.done]
+            self.progress(f"wave {index + 1}/{len(st.waves)}: {st.action} {', '.join(wave)}")
+            halt = await self._wave(wave)
+            self._save()
+            if halt:
+                st.status, st.reason = "halted", halt
+                self.progress(f"halted in wave {index + 1}: {halt}")
+                break
+        else:
+            st.status = "done"
+        self._save()
+        self.progress(st.summary())
+        return st
+
+    async def _wave(self, wave: list[str]) -> str | None:
+        """Run one wave; returns why the rollout must halt, or None."""
+        st = self.state
+        await self.poller.sweep(wave)
+        targets = []
+        already_sent = [i for i in wave if i in st.sent]
+        for instance_id in wave:
+            if instance_id in st.sent:
+                continue
+            why = self._skip_reason(instance_id)
+            if why:
+                st.skipped[instance_id] = why
+                st.done.append(instance_id)
+                self.progress(f"  {instance_id}: skipped ({why})")
+            else:
+                targets.append(instance_id)
+        sent = list(already_sent)
+        if already_sent:
+            self.progress(f"  resumed: waiting for {', '.join(already_sent)} (their {st.action} "
+                          "was already sent; not sending it twice)")
+        if targets:
+            # Intent first: if we die mid-send, a resume waits instead of sending twice.
+            st.sent.extend(targets)
+            self._save()
+            report = await self.runner.run(st.action, targets)
+            for outcome in report.outcomes:
+                if outcome.ok:
+                    sent.append(outcome.instance_id)
+                else:
+                    st.sent.remove(outcome.instance_id)
+                    st.failed[outcome.instance_id] = outcome.message
+                    self.progress(f"  {outcome.instance_id}: {st.action} not done: {outcome.message}")
+            self._save()
+        if not sent and not targets:
+            return None
+        problems = await self._wait(sent)
+        for instance_id, why in problems.items():
+            st.failed[instance_id] = why
+            self.progress(f"  {instance_id}: {why}")
+        for instance_id in wave:
+            if instance_id not in st.done and (instance_id not in st.failed or self.continue_on_error):
+                st.done.append(instance_id)
+        bad = [i for i in wave if i in st.failed]
+        if bad and not self.continue_on_error:
+            first = bad[0]
+            return f"{first}: {st.failed[first]}"
+        return None
+
+    def _skip_reason(self, instance_id: str) -> str | None:
+        status = self.fleet.get(instance_id).status
+        action = self.state.action
+        if action == "stop" and status == STOPPED:
+            return "already STOPPED"
+        if action == "start" and status in (WORKING, STARTING):
+            return f"already {status}"
+        if action == "start" and status not in (STOPPED, FAILED):
+            return f"{status}: start only applies to STOPPED or FAILED"
+        if action == "restart" and status == SCAN_QR_CODE:
+            return "SCAN_QR_CODE: needs a phone, not a restart"
+        if action == "restart" and status == STOPPED:
+            return "STOPPED: not restarted (use a start rollout)"
+        return None
+
+    async def _wait(self, ids: list[str]) -> dict[str, str]:
+        """Poll until every instance reaches the target; returns the ones that did not."""
+        action = self.state.action
+        pending = set(ids)
+        problems: dict[str, str] = {}
+        started = self.clock()
+        deadline = started + runbook.RESTART_LOOP_GUARD
+        if action == "restart":
+            deadline += runbook.STABILIZE_AFTER_RESTART
+        while pending:
+            await self.sleep(WAVE_POLL)
+            await self.poller.sweep(sorted(pending))
+            now = self.clock()
+            for instance_id in sorted(pending):
+                reached, problem = self._reached(instance_id, now, started)
+                if problem:
+                    problems[instance_id] = problem
+                    pending.discard(instance_id)
+                elif reached:
+                    pending.discard(instance_id)
+            if now >= deadline:
+                for instance_id in pending:
+                    word = self.fleet.get(instance_id).status
+                    problems[instance_id] = (f"did not reach {self._target()} within "
+                                             f"{runbook.fmt_duration(deadline - started)} (still {word})")
+                break
+        return problems
+
+    def _target(self) -> str:
+        return STOPPED if self.state.action == "stop" else WORKING
+
+    def _reached(self, instance_id: str, now: float, started: float) -> tuple[bool, str | None]:
+        st = self.fleet.get(instance_id)
+        action = self.state.action
+        if st.failures:
+            return False, None  # a failed poll is not a verdict; the deadline is
+        if action == "stop":
+            return st.status == STOPPED, None
+        if st.status == FAILED:
+            return False, f"fell into FAILED after the {action}"
+        if st.status == SCAN_QR_CODE:
+            if action == "start":
+                self.state.notes[instance_id] = "started into SCAN_QR_CODE: scan its QR"
+                self.progress(f"  {instance_id}: SCAN_QR_CODE: needs a phone to scan its QR")
+                return True, None
+            return False, "fell into SCAN_QR_CODE: the phone logged out; scan the QR"
+        if st.status != WORKING:
+            return False, None
+        if action == "restart":
+            restarted = st.last_action_at.get("restart", started)
+            return now - restarted >= runbook.STABILIZE_AFTER_RESTART, None
+        return True, None

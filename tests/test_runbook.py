@@ -164,7 +164,10 @@ def test_display_status_unreachable_and_stale():
 def test_poll_intervals():
     fleet, clock, st = make("WORKING")
     assert runbook.poll_interval(st, T0, 5) == 5
-    assert runbook.poll_interval(st, T0, 5, steady_cap=30) == 30
+    # Steady WORKING slows down gradually, up to the ceiling.
+    assert runbook.poll_interval(st, T0 + 10, 5, steady_cap=30) == 5
+    assert runbook.poll_interval(st, T0 + 80, 5, steady_cap=30) == 20
+    assert runbook.poll_interval(st, T0 + 600, 5, steady_cap=30) == 30
     _, _, starting = make("STARTING")
     assert runbook.poll_interval(starting, T0, 5) == runbook.FAST_POLL
     fleet.apply_action_sent("ID1", "stop")

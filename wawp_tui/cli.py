@@ -62,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", type=int, default=None, metavar="N")
     p.add_argument("--scenario", default="demo")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+                   help="delay every API reply (a distant server)")
 
     p = sub.add_parser("add", help="add an instance to the config file")
     _common_options(p, suppress=True)
@@ -83,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="resume the interrupted rollout")
     p.add_argument("--continue-on-error", action="store_true",
                    help="go on when an instance fails instead of halting")
+
+    p = sub.add_parser("bench", help="measure performance against a local simulator")
+    _common_options(p, suppress=True)
+    p.add_argument("--instances", type=int, default=500, metavar="N")
+    p.add_argument("--latency-ms", type=float, default=50.0, metavar="MS")
+    p.add_argument("--concurrency", type=int, default=16, metavar="C")
+    p.add_argument("--seconds", type=float, default=20.0, metavar="S",
+                   help="how long the idle-CPU measurement runs")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="remove an instance from the config file")
     _common_options(p, suppress=True)
@@ -143,6 +154,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _remove(args)
     if command == "status":
         return _status(args)
+    if command == "bench":
+        from wawp_tui.bench import BenchOptions
+        from wawp_tui.bench import main as bench_main
+
+        if args.instances < 1 or args.concurrency < 1 or args.seconds <= 0:
+            raise UsageError("--instances, --concurrency and --seconds must be positive")
+        return bench_main(BenchOptions(instances=args.instances, latency_ms=args.latency_ms,
+                                       concurrency=args.concurrency, seconds=args.seconds),
+                          args.json)
     if command == "rollout":
         from wawp_tui.rollout_cli import run_rollout
 
@@ -225,7 +245,8 @@ def _simulate(args: argparse.Namespace) -> int:
         raise UsageError("--instances must be at least 1")
     instances = build_scenario(args.scenario, seed=args.seed, instances=args.instances)
     try:
-        run_forever(Simulator(instances, seed=args.seed), args.host, args.port,
+        run_forever(Simulator(instances, seed=args.seed, latency=args.latency_ms / 1000.0),
+                    args.host, args.port,
                     scenario=args.scenario)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

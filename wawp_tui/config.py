@@ -53,6 +53,8 @@ class MonitorSettings:
     """[monitor]: how the TUI behaves."""
 
     refresh: float = 5.0
+    #: Ceiling for the poll interval of an instance that has been WORKING for a while.
+    steady_max: float = 30.0
     auto_heal: bool = False
     theme: str = "wawp-dark"
     bell: bool = True
@@ -102,6 +104,7 @@ _API_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
 }
 _MONITOR_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "refresh": ((int, float), "a number of seconds"),
+    "steady_max": ((int, float), "a number of seconds"),
     "auto_heal": ((bool,), "true or false"),
     "theme": ((str,), "a theme name"),
     "bell": ((bool,), "true or false"),
@@ -296,6 +299,8 @@ def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only:
         values["refresh"] = float(values["refresh"])
         if values["refresh"] < 1:
             raise src.error("[monitor] refresh must be at least 1 second", "monitor", "refresh")
+    if "steady_max" in values:
+        values["steady_max"] = float(values["steady_max"])
     if refresh is not None:
         if refresh < 1:
             raise ConfigError("--refresh must be at least 1 second")

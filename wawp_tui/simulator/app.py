@@ -38,8 +38,11 @@ class Simulator:
         instances: list[SimInstance],
         clock: Callable[[], float] = time.time,
         seed: int = 0,
+        latency: float = 0.0,
     ) -> None:
         self.instances: dict[str, SimInstance] = {i.id: i for i in instances}
+        #: Seconds every API reply is delayed by (a distant server, for benchmarks).
+        self.latency = latency
         self.clock = clock
         self.seed = seed
         #: Every API request, without its token: endpoint, instance_id, method, credentials_in.
@@ -133,6 +136,8 @@ class Simulator:
         return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
 
     async def _api(self, path: str, method: str, query: dict, body: dict) -> tuple[int, list, bytes]:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         instance_id = body.get("instance_id") or query.get("instance_id")
         token = body.get("access_token") or query.get("access_token")
         where = "body" if body.get("access_token") else "query"

@@ -12,6 +12,7 @@ import asyncio
 import time
 from typing import Callable
 
+from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
@@ -114,11 +115,15 @@ class WawpApp(App[int]):
         self.clock = clock
         self.demo = demo
         self.refresh_seconds = config.monitor.refresh
+        #: The longest interval a healthy instance waits between polls: data older than
+        #: two of these is stale.
+        self.stale_basis = max(config.monitor.refresh, config.monitor.steady_max)
         self.read_only = config.monitor.read_only
         self._poll_enabled = poll
         self.fleet = FleetState(config.instances, clock=clock)
         self.labels = {cfg.id: cfg.label for cfg in config.instances}
-        self.poller = Poller(client, self.fleet, config.instances, refresh=self.refresh_seconds,
+        self.poller = Poller(client, self.fleet, config.instances, refresh=config.monitor.refresh,
+                             max_interval=config.monitor.steady_max,
                              concurrency=config.api.max_concurrency, clock=clock,
                              on_update=self._on_polled, timer=timer)
         self.audit = audit if audit is not None else AuditLog(None)
@@ -144,6 +149,9 @@ class WawpApp(App[int]):
         self._flush_pending = False
         self._resets: dict[str, Worker] = {}
         self._palette = view.Palette({})
+        #: Per row, the time-dependent cells last drawn; per widget, what it last showed.
+        self._time_sigs: dict[str, tuple] = {}
+        self._painted: dict[str, tuple] = {}
         self.heal_policy = autoheal.HealPolicy()
         self._heal_notes: set[str] = set()
         self.set_reactive(WawpApp.auto_heal, bool(config.monitor.auto_heal))
@@ -211,6 +219,7 @@ class WawpApp(App[int]):
 
     def watch_theme(self, theme: str) -> None:
         self._palette = view.Palette.from_variables(self.theme_variables)
+        self._painted.clear()
         if self._ui_ready:
             self._render_all()
 
@@ -221,7 +230,7 @@ class WawpApp(App[int]):
         first = instance_id not in self._seen
         self._seen.add(instance_id)
         if changed and not first:
-            word = runbook.display_status(st, self.clock(), self.refresh_seconds)
+            word = runbook.display_status(st, self.clock(), self.stale_basis)
             text = f"{st.label} ({instance_id}) -> {word}" + (f": {st.last_error}" if st.failures else "")
             alarming = word in ALERT_WORDS
             self._log_line(text, ok=not alarming)
@@ -238,6 +247,7 @@ class WawpApp(App[int]):
     def _alert(self, text: str) -> None:
         """A new problem: notification, bell, and a line in the summary for a while."""
         self.last_alert = (self.clock(), text)
+        self._render_chrome(detail_changed=False)
         self.notify(text, title="new problem", severity="error", timeout=10)
         if self.bell_enabled:
             self.bell()
@@ -260,14 +270,14 @@ class WawpApp(App[int]):
         if not needle:
             return True
         st = self.fleet.get(instance_id)
-        word = runbook.display_status(st, self.clock(), self.refresh_seconds)
+        word = runbook.display_status(st, self.clock(), self.stale_basis)
         hay = " ".join((st.label, st.id, word, " ".join(st.tags), runbook.badge(word)[1])).lower()
         return all(part in hay for part in needle.split())
 
     def _row(self, instance_id: str, now: float) -> tuple[tuple, tuple]:
         st = self.fleet.get(instance_id)
-        cells = view.row_cells(st, now, self.refresh_seconds, self._palette, instance_id in self.selected)
-        return cells, view.sort_key(st, now, self.refresh_seconds)
+        cells = view.row_cells(st, now, self.stale_basis, self._palette, instance_id in self.selected)
+        return cells, view.sort_key(st, now, self.stale_basis)
 
     def _render_all(self) -> None:
         now = self.clock()
@@ -283,22 +293,35 @@ class WawpApp(App[int]):
             self._render_all()
             return
         table.sync({i: self._row(i, now) for i in ids}, full=False)
-        self._render_chrome(detail_changed=table.highlighted_id in ids)
+        for i in ids:
+            self._time_sigs[i] = view.time_signature(self.fleet.get(i), now, self.stale_basis)
+        if table.highlighted_id in ids:
+            self._render_detail()
 
     def _render_chrome(self, detail_changed: bool = True) -> None:
         now = self.clock()
         table = self.query_one(FleetTable)
-        self.query_one("#summary", Static).update(view.summary(
-            self.fleet, now, self.refresh_seconds, self._palette, paused=self.paused,
+        line = view.summary(
+            self.fleet, now, self.stale_basis, self._palette, paused=self.paused,
             auto_heal=self.auto_heal, read_only=self.read_only, shown=table.row_count,
-            alert=self._recent_alert(now)))
-        banner = view.outage_banner(self.fleet, now, self.refresh_seconds)
+            alert=self._recent_alert(now))
+        self._update_if_changed("#summary", line)
+        banner = view.outage_banner(self.fleet, now, self.stale_basis)
         banner_widget = self.query_one("#banner", Static)
-        banner_widget.display = banner is not None
+        if banner_widget.display != (banner is not None):
+            banner_widget.display = banner is not None
         if banner:
-            banner_widget.update(banner)
+            self._update_if_changed("#banner", Text(banner))
         if detail_changed:
             self._render_detail()
+
+    def _update_if_changed(self, selector: str, content: Text | list[Text]) -> None:
+        """Repaint a Static only when what it shows changed (idle must cost nothing)."""
+        sig = view.signature(content)
+        if self._painted.get(selector) == sig:
+            return
+        self._painted[selector] = sig
+        self.query_one(selector, Static).update(Group(*content) if isinstance(content, list) else content)
 
     def _recent_alert(self, now: float) -> str | None:
         if self.last_alert and now - self.last_alert[0] < ALERT_SHOWN_FOR:
@@ -307,25 +330,34 @@ class WawpApp(App[int]):
 
     def _render_detail(self) -> None:
         instance_id = self.query_one(FleetTable).highlighted_id
-        widget = self.query_one("#detail", Static)
         if instance_id is None:
-            widget.update(Text("No instance matches the filter. Press escape to clear it."
-                               if self.filter_text else "No instances configured."))
+            self._update_if_changed("#detail", Text(
+                "No instance matches the filter. Press escape to clear it."
+                if self.filter_text else "No instances configured."))
             return
         st = self.fleet.get(instance_id)
-        widget.update(view.detail(st, self.clock(), self.refresh_seconds, self._palette))
+        self._update_if_changed("#detail", view.detail_parts(st, self.clock(), self.stale_basis,
+                                                             self._palette))
 
     def _tick(self) -> None:
-        """Once a second: countdowns, "since" and freshness; only cells that change."""
+        """Once a second: countdowns, "since", staleness; only rows whose time-dependent
+        cells changed are rebuilt, and nothing is repainted when nothing changed."""
         table = self.query_one(FleetTable)
         now = self.clock()
-        table.sync({i: self._row(i, now) for i in list(table.ids())}, full=False)
+        changed = {}
+        for instance_id in table.ids():
+            sig = view.time_signature(self.fleet.get(instance_id), now, self.stale_basis)
+            if self._time_sigs.get(instance_id) != sig:
+                self._time_sigs[instance_id] = sig
+                changed[instance_id] = self._row(instance_id, now)
+        if changed:
+            table.sync(changed, full=False)
         self._render_chrome()
         if self.auto_heal and not self.paused:
             self._auto_heal(now)
 
     def _auto_heal(self, now: float) -> None:
-        outage = view.outage_banner(self.fleet, now, self.refresh_seconds) is not None
+        outage = view.outage_banner(self.fleet, now, self.stale_basis) is not None
         decisions, notes = autoheal.decide(self.fleet, now, self.heal_policy, outage=outage)
         for note in notes:
             if note not in self._heal_notes:

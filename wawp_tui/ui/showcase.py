@@ -72,6 +72,7 @@ async def settle(app: WawpApp, pilot) -> None:
     """One poll of every instance, drawn."""
     await app.poller.sweep()
     app._flush()
+    app._tick()
     await pilot.pause()
 
 

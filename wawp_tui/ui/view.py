@@ -151,6 +151,24 @@ def sort_key(state: InstanceState, now: float, refresh: float) -> tuple:
 
 
 def detail(state: InstanceState, now: float, refresh: float, palette: Palette) -> RenderableType:
+    """The detail pane as one renderable."""
+    return Group(*detail_parts(state, now, refresh, palette))
+
+
+def signature(parts: list[Text] | Text) -> tuple:
+    """What a piece of text looks like, to skip repainting when nothing changed."""
+    if isinstance(parts, Text):
+        parts = [parts]
+    return tuple((p.plain, str(p.style), tuple(p.spans)) for p in parts)
+
+
+def time_signature(state: InstanceState, now: float, refresh: float) -> tuple:
+    """The parts of a row that change with time alone (checked every second)."""
+    return (guard_text(state, now), since_text(state, now),
+            runbook.display_status(state, now, refresh), runbook.is_stuck(state, now))
+
+
+def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette) -> list[Text]:
     """The detail pane: meaning, what to do and which key, countdowns, account, history."""
     word = runbook.display_status(state, now, refresh)
     advice = runbook.advise(state, now, refresh)
@@ -159,7 +177,7 @@ def detail(state: InstanceState, now: float, refresh: float, palette: Palette) -
     head.append_text(badge_text(word, palette, stuck))
     head.append(f"  {state.label}", style="bold")
     head.append(f"  {state.id}", style=palette.style("muted"))
-    parts: list[RenderableType] = [head]
+    parts: list[Text] = [head]
     if state.tags:
         parts.append(Text("tags: " + ", ".join(state.tags), style=palette.style("muted")))
     parts.append(Text(""))
@@ -203,7 +221,7 @@ def detail(state: InstanceState, now: float, refresh: float, palette: Palette) -
             style = "" if entry.ok else palette.style("bad")
             line.append(("[auto] " if entry.auto else "") + entry.text, style=style)
             parts.append(line)
-    return Group(*parts)
+    return parts
 
 
 def _countdown_lines(state: InstanceState, now: float) -> list[Text]:

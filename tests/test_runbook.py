@@ -166,7 +166,7 @@ def test_poll_intervals():
     assert runbook.poll_interval(st, T0, 5) == 5
     # Steady WORKING slows down gradually, up to the ceiling.
     assert runbook.poll_interval(st, T0 + 10, 5, steady_cap=30) == 5
-    assert runbook.poll_interval(st, T0 + 80, 5, steady_cap=30) == 20
+    assert runbook.poll_interval(st, T0 + 40, 5, steady_cap=30) == 20
     assert runbook.poll_interval(st, T0 + 600, 5, steady_cap=30) == 30
     _, _, starting = make("STARTING")
     assert runbook.poll_interval(starting, T0, 5) == runbook.FAST_POLL

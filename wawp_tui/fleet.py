@@ -46,6 +46,8 @@ class InstanceState:
     status: str | None = None
     #: When `status` started (first poll that saw it).
     status_since: float | None = None
+    #: False while the status is the one found at start-up: it began before we watched.
+    status_since_known: bool = False
     #: When the last poll finished, good or bad.
     last_poll_at: float | None = None
     #: When the last poll that returned a status finished.
@@ -60,6 +62,9 @@ class InstanceState:
     error_kind: str | None = None
     #: Round-trip time of the last poll in milliseconds.
     latency_ms: float | None = None
+    #: The latency the table shows: follows latency_ms only on a real change (hysteresis),
+    #: so a few ms of jitter does not repaint thousands of rows.
+    latency_shown: float | None = None
     #: The connected account, as the API reported it.
     me: dict[str, Any] | None = None
     #: The QR value an info reply carried in SCAN_QR_CODE (tells the QR screen to refetch).
@@ -124,6 +129,14 @@ class FleetState:
         """The state of one instance (KeyError for an id not in the fleet)."""
         return self.instances[instance_id]
 
+    @staticmethod
+    def _note_latency(st: InstanceState, latency_ms: float | None) -> None:
+        st.latency_ms = latency_ms
+        shown = st.latency_shown
+        if latency_ms is None or shown is None or (
+                abs(latency_ms - shown) > 50.0 and not shown / 2 <= latency_ms <= shown * 2):
+            st.latency_shown = latency_ms
+
     def apply_poll_ok(
         self,
         instance_id: str,
@@ -139,7 +152,7 @@ class FleetState:
         self.last_refresh_at = now
         st.last_poll_at = now
         st.last_ok_at = now
-        st.latency_ms = latency_ms
+        self._note_latency(st, latency_ms)
         if st.failures:
             self._record(st, HistoryEntry(now, "error", "reachable again", subject=status))
         st.failures = 0
@@ -152,6 +165,7 @@ class FleetState:
             previous = st.status
             st.status = status
             st.status_since = now
+            st.status_since_known = previous is not None
             arrow = f"{previous} -> {status}" if previous else status
             self._record(st, HistoryEntry(now, "status", arrow, subject=status))
         if status == WORKING:
@@ -167,7 +181,7 @@ class FleetState:
         st = self.instances[instance_id]
         self.last_refresh_at = now
         st.last_poll_at = now
-        st.latency_ms = latency_ms
+        self._note_latency(st, latency_ms)
         st.failures += 1
         became = st.failures == 1
         if became or st.last_error != message:

@@ -424,9 +424,9 @@ def poll_interval(
         return min(QR_POLL, refresh)
     if steady_cap is not None and steady_cap > refresh and state.status == WORKING \
             and state.status_since is not None:
-        # Steady instances slow down gradually: a quarter of their time in WORKING, up to
+        # Steady instances slow down gradually: half their time in WORKING, up to
         # the ceiling. A big fleet then costs few requests while it is healthy.
-        return min(steady_cap, max(refresh, (now - state.status_since) / 4))
+        return min(steady_cap, max(refresh, (now - state.status_since) / 2))
     return refresh
 
 

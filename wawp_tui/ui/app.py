@@ -43,6 +43,9 @@ ALERT_WORDS = {FAILED, SCAN_QR_CODE, UNREACHABLE}
 #: How long the newest alert stays in the summary line.
 ALERT_SHOWN_FOR = 300.0
 
+#: Seconds poll results wait to be drawn together (a repaint of a big table is costly).
+FLUSH_DELAY = 0.25
+
 #: Below this width the detail pane goes under the table and the event log hides.
 NARROW_WIDTH = 120
 
@@ -256,8 +259,8 @@ class WawpApp(App[int]):
         self._dirty.add(instance_id)
         if not self._flush_pending:
             self._flush_pending = True
-            # Coalesce a burst of poll results into one table update.
-            self.set_timer(0.05, self._flush)
+            # Coalesce poll results into at most a few table repaints a second.
+            self.set_timer(FLUSH_DELAY, self._flush)
 
     def _flush(self) -> None:
         self._flush_pending = False

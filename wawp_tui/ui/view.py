@@ -113,8 +113,8 @@ def guard_text(state: InstanceState, now: float) -> str:
 
 def since_text(state: InstanceState, now: float) -> str:
     """How long in this status, coarse enough not to change every second after a minute."""
-    if state.status_since is None:
-        return ""
+    if state.status_since is None or not state.status_since_known:
+        return ""  # in this status since before we started watching: unknown
     age = max(0.0, now - state.status_since)
     if age >= 60:
         minutes = int(age // 60)
@@ -129,7 +129,7 @@ def row_cells(
     word = runbook.display_status(state, now, refresh)
     stuck = runbook.is_stuck(state, now)
     error = state.last_error or ""
-    latency = "" if state.latency_ms is None else f"{state.latency_ms:.0f}ms"
+    latency = latency_text(state.latency_shown)
     if state.in_flight:
         error = f"{state.in_flight} in flight…"
     return (
@@ -143,6 +143,15 @@ def row_cells(
         latency,
         clip(",".join(state.tags), 20),
     )
+
+
+def latency_text(ms: float | None) -> str:
+    """Poll latency for the table (fed from the hysteresis value, see FleetState)."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms:.0f}ms"
+    return f"{ms / 1000:.1f}s"
 
 
 def sort_key(state: InstanceState, now: float, refresh: float) -> tuple:
@@ -194,7 +203,9 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     parts.append(Text(""))
     facts = Text()
     if state.status_since is not None:
-        facts.append(f"in {state.status or word} for {runbook.fmt_duration(now - state.status_since)}")
+        age = runbook.fmt_duration(now - state.status_since)
+        facts.append(f"in {state.status or word} for {age}" if state.status_since_known
+                     else f"{state.status or word} since before this session (seen {age})")
     if state.latency_ms is not None:
         facts.append(f" · poll {state.latency_ms:.0f}ms")
     if state.last_ok_at is not None:

@@ -132,7 +132,7 @@ class WawpApp(App[int]):
         self.audit = audit if audit is not None else AuditLog(None)
         self.runner = ActionRunner(client, self.fleet, config.instances, clock=clock,
                                    audit=self.audit, read_only=self.read_only,
-                                   on_event=self._on_action_event, on_change=self._mark_dirty)
+                                   on_event=self._on_action_event, on_change=self._mark_urgent)
         self.selected: set[str] = set()
         self._ui_ready = False
         self.bell_enabled = config.monitor.bell
@@ -262,11 +262,19 @@ class WawpApp(App[int]):
             # Coalesce poll results into at most a few table repaints a second.
             self.set_timer(FLUSH_DELAY, self._flush)
 
-    def _flush(self) -> None:
-        self._flush_pending = False
+    def _mark_urgent(self, instance_id: str) -> None:
+        """Something the user did: draw it now, not with the next batch of polls."""
+        self._dirty.add(instance_id)
+        self.call_later(self._flush_now)
+
+    def _flush_now(self) -> None:
         dirty, self._dirty = self._dirty, set()
         if dirty:
             self._render_rows(dirty)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self._flush_now()
 
     def _visible(self, instance_id: str) -> bool:
         needle = self.filter_text.strip().lower()

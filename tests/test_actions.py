@@ -142,3 +142,21 @@ async def test_stuck_starting_escalation_follows_the_rules(rig, clock):
     sent = [c for c in sim.calls[before:] if not c["endpoint"].endswith("/info")]
     assert [c["endpoint"] for c in sent] == ["/v2/session/stop", "/v2/session/start"]
     assert sent[1]["at"] - sent[0]["at"] >= 5.0
+
+
+async def test_action_timeout_reports_unknown_outcome_and_repolls(serve, clock):
+    sim_instances = build_scenario("healthy", instances=1, clock=clock)
+    sim = Simulator(sim_instances, clock=clock)
+    url = serve(sim).url
+    config = make_config(url, sim_instances)
+    fleet = FleetState(config.instances, clock)
+    poked = []
+    async with WawpClient(url, timeout=0.3, connect_timeout=0.3) as client:
+        await Poller(client, fleet, config.instances, clock=clock).sweep()
+        runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None),
+                              on_unknown=poked.append)
+        sim.inject(ids(config)[0], "hang", count=1)
+        report = await runner.run("restart", ids(config))
+    assert "outcome unknown" in report.failed[0].message and "check its status" in report.failed[0].message
+    assert poked == ids(config)
+    assert len(sim.calls_to("restart")) == 1

@@ -91,6 +91,7 @@ class ActionRunner:
         sleep: Sleep = asyncio.sleep,
         on_event: EventCallback | None = None,
         on_change: Callable[[str], None] | None = None,
+        on_unknown: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.fleet = fleet
@@ -101,6 +102,8 @@ class ActionRunner:
         self.sleep = sleep
         self.on_event = on_event
         self.on_change = on_change
+        #: Called when an action's outcome is unknown (timeout): the poller re-polls at once.
+        self.on_unknown = on_unknown
         self._slots = asyncio.Semaphore(max(1, concurrency))
 
     # -- checks ----------------------------------------------------------------------
@@ -166,6 +169,11 @@ class ActionRunner:
             info: SessionInfo = await getattr(self.client, action)(cfg)
         except WawpError as exc:
             message = str(exc)
+            if exc.maybe_sent:
+                # The request may have reached the server: do not guess, look.
+                message = f"outcome unknown ({exc}); check its status: re-polling now"
+                if self.on_unknown is not None:
+                    self.on_unknown(instance_id)
             self.fleet.apply_action_result(instance_id, action, False, message, auto=auto)
             self._audit(action, instance_id, "failed", message, auto)
             self._emit(instance_id, f"{action} failed: {message}", False)

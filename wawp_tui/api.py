@@ -280,7 +280,9 @@ class WawpClient:
         except (TimeoutError, httpx.TimeoutException):
             raise Timeout(f"no reply within {self.timeout:g}s (timeout)") from None
         except httpx.HTTPError as exc:
-            raise NetworkError(_network_message(exc, token)) from None
+            # Only a failed connect proves the request never left.
+            raise NetworkError(_network_message(exc, token),
+                               maybe_sent=not isinstance(exc, httpx.ConnectError)) from None
         if response.status_code >= 400:
             raise error_for_response(response)
         if response.status_code >= 300:

@@ -12,6 +12,8 @@ class WawpError(Exception):
     kind = "error"
     #: True when the fault is on the server's side (counts toward auto-heal's 3 failures).
     server_side = False
+    #: True when the request may have reached the server (so an action's outcome is unknown).
+    maybe_sent = False
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -75,12 +77,17 @@ class Timeout(WawpError):
 
     kind = "timeout"
     server_side = True
+    maybe_sent = True
 
 
 class NetworkError(WawpError):
     """The server could not be reached (refused, DNS, reset, TLS)."""
 
     kind = "network"
+
+    def __init__(self, message: str, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
 
 
 class MalformedResponse(WawpError):

@@ -132,7 +132,8 @@ class WawpApp(App[int]):
         self.audit = audit if audit is not None else AuditLog(None)
         self.runner = ActionRunner(client, self.fleet, config.instances, clock=clock,
                                    audit=self.audit, read_only=self.read_only,
-                                   on_event=self._on_action_event, on_change=self._mark_urgent)
+                                   on_event=self._on_action_event, on_change=self._mark_urgent,
+                                   on_unknown=self.poller.poke)
         self.selected: set[str] = set()
         self._ui_ready = False
         self.bell_enabled = config.monitor.bell
@@ -154,6 +155,8 @@ class WawpApp(App[int]):
         self._palette = view.Palette({})
         #: Per row, the time-dependent cells last drawn; per widget, what it last showed.
         self._time_sigs: dict[str, tuple] = {}
+        self._ticks = 0
+        self._config_mtime: float | None = None
         self._painted: dict[str, tuple] = {}
         self.heal_policy = autoheal.HealPolicy()
         self._heal_notes: set[str] = set()
@@ -213,6 +216,34 @@ class WawpApp(App[int]):
             self._log_line("demo fleet: a simulated Wawp server in this process; nothing leaves this machine")
         if self._poll_enabled:
             self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
+        self._watch_signals()
+        self._config_mtime = self._mtime()
+
+    def _watch_signals(self) -> None:
+        """SIGTERM, or SIGHUP when the SSH connection drops: leave cleanly, restore the tty."""
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            try:
+                loop.add_signal_handler(sig, self.exit)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass  # not the main thread (tests) or not a POSIX loop
+
+    def _mtime(self) -> float | None:
+        path = getattr(self.config, "path", None)
+        try:
+            return path.stat().st_mtime if path else None
+        except OSError:
+            return None
+
+    def _check_config_file(self) -> None:
+        """A config edited on disk is never half-applied: the user is told to restart."""
+        mtime = self._mtime()
+        if mtime is not None and self._config_mtime is not None and mtime != self._config_mtime:
+            self._config_mtime = mtime
+            self.notify(f"{self.config.path} changed on disk; restart wawp-tui to apply it "
+                        "(the running fleet is unchanged).", severity="warning", timeout=15)
 
     def on_resize(self, event) -> None:
         self._apply_size(event.size.width)
@@ -364,6 +395,9 @@ class WawpApp(App[int]):
         if changed:
             table.sync(changed, full=False)
         self._render_chrome()
+        self._ticks += 1
+        if self._ticks % 5 == 0:
+            self._check_config_file()
         if self.auto_heal and not self.paused:
             self._auto_heal(now)
 

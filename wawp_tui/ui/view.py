@@ -35,14 +35,14 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("status", "STATUS", 17),
     ("label", "LABEL", 22),
     ("guard", "GUARD", 6),
+    ("error", "LAST ERROR", 28),
     ("since", "SINCE", 6),
-    ("id", "ID", 12),
-    ("error", "LAST ERROR", 34),
     ("latency", "LAT", 6),
+    ("id", "ID", 12),
     ("tags", "TAGS", 20),
 )
 LABEL_WIDTH = 22
-ERROR_WIDTH = 34
+ERROR_WIDTH = 28
 
 
 @dataclass(frozen=True)
@@ -137,10 +137,10 @@ def row_cells(
         badge_text(word, palette, stuck),
         clip(state.label, LABEL_WIDTH),
         Text(guard_text(state, now), style="bold"),
-        since_text(state, now),
-        state.id,
         clip(error, ERROR_WIDTH),
+        since_text(state, now),
         latency,
+        state.id,
         clip(",".join(state.tags), 20),
     )
 
@@ -298,16 +298,23 @@ def summary(
     return line
 
 
+#: Error kinds that mean "we cannot reach the API", not "the instance is broken".
+NETWORK_KINDS = {"network", "timeout"}
+
+
 def outage_banner(fleet: FleetState, now: float, refresh: float) -> str | None:
-    """A banner when a large share of the fleet fails at once (likely platform-wide)."""
+    """A banner when a large share of the fleet fails at once, saying which kind it is:
+    the API unreachable from here (check your side) or instances failing (platform)."""
     total = len(fleet)
     if total < 3:
         return None
-    failing = sum(
-        1 for st in fleet
-        if st.failures or st.status == FAILED
-    )
-    if failing >= 3 and failing / total >= 0.5:
-        return (f"⚠ {failing}/{total} instances failing at once: likely a Wawp or network "
-                f"outage, not the instances. Restarts will not fix it; check status and VPN.")
-    return None
+    failing = [st for st in fleet if st.failures or st.status == FAILED]
+    if len(failing) < 3 or len(failing) / total < 0.5:
+        return None
+    network = sum(1 for st in failing if st.failures and st.error_kind in NETWORK_KINDS)
+    if network >= 0.8 * len(failing):
+        return (f"⚠ The Wawp API is unreachable from here: {network}/{total} polls fail with "
+                "network errors. Check this machine's network, VPN, proxy or base_url; the "
+                "instances themselves may be fine. Restarts cannot help.")
+    return (f"⚠ {len(failing)}/{total} instances failing at once: likely a Wawp platform "
+            "outage, not the instances. Restarts will not fix it (auto-heal holds).")

@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="environment variable holding this instance's token")
     p.add_argument("--tag", action="append", default=[], metavar="T")
 
+    p = sub.add_parser("import", help="append many instances from a CSV or JSON-lines file")
+    _common_options(p, suppress=True)
+    p.add_argument("file", type=Path, metavar="FILE",
+                   help="CSV with header id,label,tags,token_env (tags 'a;b') or JSON lines")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, write nothing")
+
     p = sub.add_parser("rollout", help="restart / stop / start instances in waves (resumable)")
     _common_options(p, suppress=True)
     p.add_argument("action", choices=["restart", "stop", "start"])
@@ -152,6 +158,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _add(args)
     if command == "remove":
         return _remove(args)
+    if command == "import":
+        return _import(args)
     if command == "status":
         return _status(args)
     if command == "bench":
@@ -267,6 +275,31 @@ def _add(args: argparse.Namespace) -> int:
     path = _config_path(args)
     add_instance(path, args.id, args.label, token_env=args.token_env, tags=args.tag)
     print(f"added {args.id} ({args.label}) to {path}")
+    return EXIT_OK
+
+
+def _import(args: argparse.Namespace) -> int:
+    from wawp_tui.config import append_instances, configured_ids
+    from wawp_tui.importer import plan_import
+
+    path = _config_path(args)
+    plan = plan_import(args.file, configured_ids(path))
+    verb = "would add" if args.dry_run else "added"
+    for entry in plan.new if args.dry_run else ():
+        tags = f" [{', '.join(entry['tags'])}]" if entry.get("tags") else ""
+        print(f"  + {entry['id']}  {entry['label']}{tags}  "
+              f"token from ${entry.get('token_env', 'WAWP_ACCESS_TOKEN')}")
+    if not args.dry_run:
+        append_instances(path, plan.new)
+    print(f"{verb} {len(plan.new)} instance(s) to {path}" + (" (dry run: nothing written)"
+                                                            if args.dry_run else ""))
+    if plan.already:
+        shown = ", ".join(plan.already[:10]) + (" ..." if len(plan.already) > 10 else "")
+        print(f"skipped {len(plan.already)} already in the config: {shown}")
+    unset = sorted({e.get("token_env", "WAWP_ACCESS_TOKEN") for e in plan.new} - set(os.environ))
+    if unset:
+        print(f"note: set {', '.join('$' + name for name in unset)} before starting wawp-tui "
+              "(the config reads each token from its variable)", file=sys.stderr)
     return EXIT_OK
 
 

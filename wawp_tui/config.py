@@ -431,31 +431,58 @@ def _read_existing(path: Path) -> tuple[str, dict]:
     return text, _parse(_Source(path, text), text)
 
 
-def add_instance(path: Path, instance_id: str, label: str, *, token_env: str | None = None,
-                 tags: Sequence[str] = ()) -> None:
-    """Append one [[instances]] table to the user's file, keeping everything else as is."""
+def instance_entry(instance_id: str, label: str, *, token_env: str | None = None,
+                   tags: Sequence[str] = ()) -> dict[str, Any]:
+    """One validated [[instances]] table, as `add` and `import` write it."""
     instance_id = instance_id.strip()
     if not _ID.match(instance_id):
-        raise ConfigError(f"id {instance_id!r} may hold only letters, digits, '-' and '_'")
+        raise ConfigError(f"id {instance_id!r} may hold only letters, digits, '-' and '_' "
+                          "(1 to 64 of them)")
     if not label.strip():
-        raise ConfigError("--label must not be empty")
+        raise ConfigError(f"label of {instance_id} must not be empty")
+    token_env = (token_env or "").strip() or None
     if token_env is not None and not _ENV_NAME.match(token_env):
-        raise ConfigError(f"--token-env {token_env!r} is not a valid environment variable name")
-    text, data = _read_existing(path)
-    existing = data.get("instances", [])
-    if any(isinstance(e, dict) and e.get("id") == instance_id for e in existing):
-        raise ConfigError(f"instance {instance_id} already in {path}; remove it first with: "
-                          f"wawp-tui remove {instance_id}")
+        raise ConfigError(f"token_env {token_env!r} is not a valid environment variable name")
     entry: dict[str, Any] = {"id": instance_id, "label": label.strip()}
     if token_env:
         entry["token_env"] = token_env
-    if tags:
-        entry["tags"] = [t.strip() for t in tags if t.strip()]
-    block = tomli_w.dumps({"instances": [entry]})
+    clean_tags = [t.strip() for t in tags if t.strip()]
+    if clean_tags:
+        entry["tags"] = clean_tags
+    return entry
+
+
+def configured_ids(path: Path) -> set[str]:
+    """The instance ids already in the file (none when it does not exist yet)."""
+    _, data = _read_existing(path)
+    return {e["id"] for e in data.get("instances", []) if isinstance(e, dict) and "id" in e}
+
+
+def append_instances(path: Path, entries: Sequence[dict[str, Any]]) -> None:
+    """Append [[instances]] tables in one atomic write, keeping everything else as is."""
+    if not entries:
+        return
+    text, data = _read_existing(path)
+    before = len(data.get("instances", []))
+    # Header + keys written by hand: tomli_w may dump an array of tables inline, and an
+    # inline `instances = [...]` after the user's last [[instances]] would land inside it.
+    block = "\n".join(f"[[instances]]\n{tomli_w.dumps(entry)}" for entry in entries)
     separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
     new_text = text + separator + block
-    tomllib.loads(new_text)  # never write a file we could not read back
+    # Never write a file we could not read back, or one that lost an entry.
+    if len(tomllib.loads(new_text).get("instances", [])) != before + len(entries):
+        raise ConfigError(f"{path}: could not append safely; edit the file by hand")
     _atomic_write(path, new_text)
+
+
+def add_instance(path: Path, instance_id: str, label: str, *, token_env: str | None = None,
+                 tags: Sequence[str] = ()) -> None:
+    """Append one [[instances]] table to the user's file, keeping everything else as is."""
+    entry = instance_entry(instance_id, label, token_env=token_env, tags=tags)
+    if entry["id"] in configured_ids(path):
+        raise ConfigError(f"instance {entry['id']} already in {path}; remove it first with: "
+                          f"wawp-tui remove {entry['id']}")
+    append_instances(path, [entry])
 
 
 def remove_instance(path: Path, instance_id: str) -> None:

@@ -183,3 +183,35 @@ async def test_rollout_from_the_tui_in_waves(rig, clock):
         assert len(sim.calls_to("stop")) == 3
         assert app.rollout is None
         assert any("rollout stop done: 3 / 3" in n.message for n in app._notifications)
+
+
+async def test_an_unchanged_refresh_repaints_nothing(rig, monkeypatch):
+    sim, app = rig("healthy", n=20)
+    # Loopback latency jitters by more than the display's hysteresis on a busy 2-core box;
+    # a fixed timer keeps this test about repaints, not about the scheduler.
+    app.poller.timer = lambda: 0.0
+    async with app.run_test(size=(120, 40)) as pilot:
+        await refresh(app, pilot)
+        app._tick()
+        await pilot.pause()
+        table = app.query_one(FleetTable)
+        touched = []
+        for name in ("update_cell", "add_row", "remove_row", "sort"):
+            original = getattr(table, name)
+            monkeypatch.setattr(table, name, lambda *a, _n=name, _o=original, **k: (
+                touched.append((_n, a[1:])), _o(*a, **k))[1])
+        from textual.widgets import Static
+        for static in app.query(Static):
+            original = static.update
+            monkeypatch.setattr(static, "update", lambda *a, _o=original, _w=static, **k: (
+                touched.append(_w.id), _o(*a, **k))[1])
+        before = len(sim.calls)
+        await refresh(app, pilot)  # every instance polled again, nothing changed
+        app._tick()
+        await pilot.pause()
+        assert len(sim.calls) - before == 20
+        assert touched == []
+        # The same hooks do see a real change, so the check above can fail.
+        sim.inject(table.highlighted_id, "html_502")
+        await refresh(app, pilot)
+        assert "detail" in touched and any(t[0] == "update_cell" for t in touched)

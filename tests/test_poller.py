@@ -86,3 +86,35 @@ async def test_run_loop_polls_without_overlap_and_stops_on_cancel(serve, clock):
     # A 0.4 s reply with a 1 s interval: at most 2 polls in 1.5 s, never overlapping.
     assert 1 <= polls.count(slow) <= 2
     assert polls.count(config.instances[1].id) >= 2
+
+
+async def test_concurrency_never_exceeds_the_caps(serve, clock):
+    """The server never sees more requests at once than the poller's or the token's cap."""
+    sim_instances = build_scenario("healthy", instances=24, clock=clock)
+    sim = Simulator(sim_instances, clock=clock, latency=0.04)
+    url = serve(sim).url
+    config = make_config(url, sim_instances)
+    fleet = FleetState(config.instances, clock)
+    # Poller allows 12, but every instance shares one token capped at 4.
+    async with WawpClient(url, timeout=5, max_concurrency=4) as client:
+        await Poller(client, fleet, config.instances, clock=clock, concurrency=12).sweep()
+    assert sim.max_in_flight == 4
+    sim.max_in_flight = 0
+    # And the poller's own cap holds when it is the smaller one.
+    async with WawpClient(url, timeout=5, max_concurrency=16) as client:
+        await Poller(client, fleet, config.instances, clock=clock, concurrency=3).sweep()
+    assert sim.max_in_flight == 3
+    assert all(fleet.get(i.id).status == "WORKING" for i in config.instances)
+
+
+async def test_429_retry_after_is_honoured(serve, clock):
+    sim, config, client, fleet = setup(serve, clock)
+    limited = config.instances[0].id
+    sim.inject(limited, "rate_limit", count=1, retry_after=90)
+    poller = Poller(client, fleet, config.instances, clock=clock, refresh=5.0)
+    async with client:
+        await poller.sweep()
+    assert fleet.get(limited).error_kind == "rate_limited"
+    assert "429" in fleet.get(limited).last_error and "90" in fleet.get(limited).last_error
+    assert poller.interval(limited) >= 90  # not polled again before the server said so
+    assert poller.interval(config.instances[1].id) <= 30

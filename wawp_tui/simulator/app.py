@@ -49,6 +49,9 @@ class Simulator:
         self.calls: list[dict[str, Any]] = []
         self._release = asyncio.Event()
         self._tokens = {i.token for i in instances}
+        #: API requests being served right now, and the most ever at once (politeness checks).
+        self.in_flight = 0
+        self.max_in_flight = 0
 
     # -- control (in-process and over /_sim) ------------------------------------------
 
@@ -136,6 +139,14 @@ class Simulator:
         return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
 
     async def _api(self, path: str, method: str, query: dict, body: dict) -> tuple[int, list, bytes]:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._serve_api(path, method, query, body)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve_api(self, path: str, method: str, query: dict, body: dict) -> tuple[int, list, bytes]:
         if self.latency:
             await asyncio.sleep(self.latency)
         instance_id = body.get("instance_id") or query.get("instance_id")

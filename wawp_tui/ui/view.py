@@ -206,8 +206,9 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
         age = runbook.fmt_duration(now - state.status_since)
         facts.append(f"in {state.status or word} for {age}" if state.status_since_known
                      else f"{state.status or word} since before this session (seen {age})")
-    if state.latency_ms is not None:
-        facts.append(f" · poll {state.latency_ms:.0f}ms")
+    if state.latency_shown is not None:
+        # The steadied figure, as in the table: jitter of a few ms is not news.
+        facts.append(f" · poll {state.latency_shown:.0f}ms")
     if state.last_ok_at is not None:
         facts.append(f" · last good poll {runbook.fmt_duration(now - state.last_ok_at)} ago")
     if facts.plain:

@@ -54,8 +54,8 @@ def serve():
 
     handles = []
 
-    def start(app):
-        handle = serve_in_thread(app)
+    def start(app, port=0):
+        handle = serve_in_thread(app, port=port)
         handles.append(handle)
         return handle
 

@@ -28,7 +28,7 @@ def rig(serve, clock, tmp_path):
 
 async def refresh(app, pilot):
     await app.poller.sweep()
-    app._flush()
+    app._flush_polls()
     await pilot.pause()
 
 
@@ -215,3 +215,14 @@ async def test_an_unchanged_refresh_repaints_nothing(rig, monkeypatch):
         sim.inject(table.highlighted_id, "html_502")
         await refresh(app, pilot)
         assert "detail" in touched and any(t[0] == "update_cell" for t in touched)
+
+
+async def test_a_library_printing_to_stdout_does_not_crash_the_app(rig):
+    """Textual captures print() and flushes it through App._flush; the app must not shadow it."""
+    sim, app = rig("healthy", n=2)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        print("a noisy library writes to stdout")
+        await pilot.pause()
+        await pilot.press("down")
+        assert app.is_running

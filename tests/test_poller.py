@@ -47,7 +47,7 @@ async def test_failures_are_counted_and_recovery_recorded(serve, clock):
         await poller.sweep()
         st = fleet.get(target)
         assert st.failures == 2 and st.last_error == "bad gateway (502)"
-        assert poller.interval(target) == 10.0  # 5 s refresh, doubled on the second failure
+        assert poller.interval(target) == 5.0  # early retries keep the pace: recovery is seen in one refresh
         await poller.sweep()
     assert st.failures == 0 and st.last_error is None
     kinds = [e.kind for e in st.history]
@@ -118,3 +118,27 @@ async def test_429_retry_after_is_honoured(serve, clock):
     assert "429" in fleet.get(limited).last_error and "90" in fleet.get(limited).last_error
     assert poller.interval(limited) >= 90  # not polled again before the server said so
     assert poller.interval(config.instances[1].id) <= 30
+
+
+async def test_host_back_up_polls_every_instance_that_could_not_reach_it(serve, clock):
+    """Server down then up: the first success re-polls everything that failed on the
+    network at once, instead of leaving it to exponential backoff."""
+    sim_instances = build_scenario("healthy", instances=5, clock=clock)
+    sim = Simulator(sim_instances, clock=clock)
+    server = serve(sim)
+    config = make_config(server.url, sim_instances)
+    fleet = FleetState(config.instances, clock)
+    client = WawpClient(server.url, timeout=2, connect_timeout=1)
+    poller = Poller(client, fleet, config.instances, clock=clock, refresh=5.0)
+    async with client:
+        await poller.sweep()
+        server.stop()
+        for _ in range(5):
+            await poller.sweep()
+        assert all(st.failures == 5 and st.error_kind == "network" for st in fleet)
+        assert poller.interval(config.instances[0].id) == 20.0  # backing off by now
+        serve(sim, port=int(server.url.rsplit(":", 1)[1]))  # back up, same address
+        poked = []
+        poller.poke = lambda instance_id, delay=0.0: poked.append(instance_id)
+        await poller.poll_one(config.instances[0].id)
+    assert sorted(poked) == sorted(i.id for i in config.instances[1:])

@@ -29,7 +29,7 @@ def qr_rig(serve, clock, tmp_path):
 
 async def open_qr(app, pilot, target):
     await app.poller.sweep()
-    app._flush()
+    app._flush_polls()
     await pilot.pause()
     screen = app.open_qr(target)
     for _ in range(50):

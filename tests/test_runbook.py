@@ -173,10 +173,10 @@ def test_poll_intervals():
     fleet.apply_action_sent("ID1", "stop")
     assert runbook.poll_interval(st, at(clock, 10), 5) == runbook.FAST_POLL
     intervals = []
-    for _ in range(6):
+    for _ in range(8):
         fleet.apply_poll_error("ID1", "server_error", "server error (500)", 3)
         intervals.append(runbook.poll_interval(st, at(clock, 100), 5))
-    assert intervals == [5, 10, 20, 40, 60, 60]
+    assert intervals == [5, 5, 5, 10, 20, 40, 60, 60]
     fleet.apply_poll_error("ID1", "rate_limited", "rate limited (429)", 3)
     assert runbook.poll_interval(st, clock.now, 5, retry_after=17) == 17
 

@@ -40,7 +40,6 @@ class BenchOptions:
     concurrency: int = 16
     seconds: float = 20.0
     sample: int = 40
-    soak_minutes: float = 0.0
 
 
 @dataclass
@@ -83,10 +82,13 @@ class SimulatorProcess:
     def __init__(self, instances: int, latency_ms: float, scenario: str = "healthy") -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wawp_tui", "simulate", "--port", str(self.port),
-             "--instances", str(instances), "--scenario", scenario, "--latency-ms", str(latency_ms)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.argv = [sys.executable, "-m", "wawp_tui", "simulate", "--port", str(self.port),
+                     "--instances", str(instances), "--scenario", scenario,
+                     "--latency-ms", str(latency_ms)]
+        self._launch()
+
+    def _launch(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -102,6 +104,15 @@ class SimulatorProcess:
         return tuple(InstanceConfig(id=i["id"], label=i["label"], token=Secret(SIM_TOKEN))
                      for i in self.state)
 
+    def kill(self) -> None:
+        """The server dies at once (a crash, a pulled cable): no graceful shutdown."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def restart(self) -> None:
+        """Back up on the same address, with the scenario's initial state."""
+        self._launch()
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -116,9 +127,10 @@ class SimulatorProcess:
         self.stop()
 
 
-def _config(url: str, instances, concurrency: int, refresh: float = 5.0) -> Config:
-    return Config(api=ApiSettings(base_url=url, timeout=30.0, max_concurrency=concurrency),
-                  monitor=MonitorSettings(refresh=refresh), instances=instances)
+def _config(url: str, instances, concurrency: int, refresh: float = 5.0, timeout: float = 30.0,
+            auto_heal: bool = False) -> Config:
+    return Config(api=ApiSettings(base_url=url, timeout=timeout, max_concurrency=concurrency),
+                  monitor=MonitorSettings(refresh=refresh, auto_heal=auto_heal), instances=instances)
 
 
 # -- sweep -----------------------------------------------------------------------------
@@ -161,7 +173,7 @@ async def _ui_figures(url: str, configs, concurrency: int, seconds: float) -> di
     out: dict[str, Any] = {}
     async with app.run_test(size=(160, 48)) as pilot:
         await app.poller.sweep()
-        app._flush()
+        app._flush_polls()
         await pilot.pause()
         ids = list(app.fleet.instances)
         out["ui_apply_10pct"] = f"{_apply(app, ids[: max(1, len(ids) // 10)], 'STARTING') * 1000:.1f} ms"
@@ -244,7 +256,13 @@ def _idle_cpu(url: str, n: int, seconds: float) -> tuple[float, float]:
         "import asyncio,sys,time,resource\n"
         "from wawp_tui.bench import idle_child\n"
         f"print(idle_child({url!r}, {n}, {seconds}))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=seconds + 120)
+    # Start-up and the first sweep grow with N; the warm-up and the measure are fixed.
+    limit = IDLE_WARMUP + seconds + 120 + n / 20
+    try:
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"the idle measurement did not finish within {limit:.0f} s") from None
     if out.returncode != 0:
         raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "idle child failed")
     cpu, rss = out.stdout.strip().splitlines()[-1].split()
@@ -307,7 +325,7 @@ def first_paint_child() -> str:
             table = app.query_one(FleetTable)
             while not any(st.status for st in app.fleet) or table.row_count == 0:
                 await asyncio.sleep(0.005)
-            app._flush()
+            app._flush_polls()
             await pilot.pause()
             return f"{_process_age():.3f}"
 

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--concurrency", type=int, default=16, metavar="C")
     p.add_argument("--seconds", type=float, default=20.0, metavar="S",
                    help="how long the idle-CPU measurement runs")
+    p.add_argument("--soak", type=float, default=None, metavar="MINUTES",
+                   help="instead of the figures: run the app this long against a server that "
+                        "keeps failing, then check it agrees with the server")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="remove an instance from the config file")
@@ -168,6 +171,12 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         if args.instances < 1 or args.concurrency < 1 or args.seconds <= 0:
             raise UsageError("--instances, --concurrency and --seconds must be positive")
+        if args.soak is not None:
+            from wawp_tui.soak import main as soak_main
+
+            if args.soak <= 0:
+                raise UsageError("--soak MINUTES must be positive")
+            return soak_main(args.soak, args.instances, args.json)
         return bench_main(BenchOptions(instances=args.instances, latency_ms=args.latency_ms,
                                        concurrency=args.concurrency, seconds=args.seconds),
                           args.json)

@@ -60,6 +60,10 @@ class Poller:
         self._wake = asyncio.Event()
         self._retry_after: dict[str, float] = {}
         self._tasks: set[asyncio.Task] = set()
+        # Set when a poll failed because the host could not be reached; the next success
+        # means the host is back, and every instance that failed that way is polled at once.
+        self._host_was_down = False
+        self._last_recovery_poke = -float("inf")
 
     # -- one poll --------------------------------------------------------------------
 
@@ -77,6 +81,8 @@ class Poller:
                 else:
                     self._retry_after.pop(instance_id, None)
                 self.fleet.apply_poll_error(instance_id, exc.kind, str(exc), latency)
+                if exc.kind == "network":
+                    self._host_was_down = True
                 changed = self.fleet.get(instance_id).failures == 1
             else:
                 latency = (self.timer() - started) * 1000.0
@@ -86,6 +92,19 @@ class Poller:
                 changed = self.fleet.apply_poll_ok(instance_id, info.status, info.me, latency, hint)
         if self.on_update is not None:
             self.on_update(instance_id, changed)
+        if self._host_was_down and self.fleet.get(instance_id).failures == 0:
+            self._host_is_back()
+
+    def _host_is_back(self) -> None:
+        # Once per refresh at most, so a flapping host does not turn this into a storm.
+        now = time.monotonic()
+        if now - self._last_recovery_poke < self.refresh:
+            return
+        self._host_was_down = False
+        self._last_recovery_poke = now
+        for st in self.fleet:
+            if st.failures and st.error_kind == "network":
+                self.poke(st.id)
 
     async def sweep(self, ids: Iterable[str] | None = None) -> None:
         """Poll every instance (or `ids`) once, concurrently within the limit."""

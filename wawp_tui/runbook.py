@@ -43,8 +43,11 @@ FAST_POLL = 2.0
 QR_POLL = 4.0
 #: Backoff ceiling for failing polls.
 BACKOFF_CAP = 60.0
-#: Poll interval for instances that are gone or unauthorized: no hammering.
-GONE_POLL = 300.0
+#: Failed polls retried at the normal pace before backing off.
+RETRIES_AT_PACE = 3
+#: Poll interval for instances that are gone or unauthorized: no hammering (the docs:
+#: do not retry a 404 blindly), yet a fixed token or a restored id is seen within a minute.
+GONE_POLL = 60.0
 #: Pseudo-words shown in place of a status.
 PENDING = "PENDING"
 STUCK = "STUCK"
@@ -412,7 +415,11 @@ def poll_interval(
     if state.failures:
         if state.error_kind in ("not_found", "unauthorized"):
             return max(GONE_POLL, refresh)
-        backoff = min(max(FAST_POLL, refresh) * 2 ** (state.failures - 1), BACKOFF_CAP)
+        # The first polls after a failure keep the normal pace, so a fault that clears is
+        # seen within one refresh (and auto-heal can count three failures); a longer
+        # outage backs off exponentially, capped.
+        base = max(FAST_POLL, refresh)
+        backoff = min(base * 2 ** max(0, state.failures - RETRIES_AT_PACE), BACKOFF_CAP)
         if state.error_kind == "rate_limited" and retry_after is not None:
             return max(retry_after, FAST_POLL)
         return backoff

@@ -291,7 +291,7 @@ class WawpApp(App[int]):
         if not self._flush_pending:
             self._flush_pending = True
             # Coalesce poll results into at most a few table repaints a second.
-            self.set_timer(FLUSH_DELAY, self._flush)
+            self.set_timer(FLUSH_DELAY, self._flush_polls)
 
     def _mark_urgent(self, instance_id: str) -> None:
         """Something the user did: draw it now, not with the next batch of polls."""
@@ -303,7 +303,7 @@ class WawpApp(App[int]):
         if dirty:
             self._render_rows(dirty)
 
-    def _flush(self) -> None:
+    def _flush_polls(self) -> None:
         self._flush_pending = False
         self._flush_now()
 

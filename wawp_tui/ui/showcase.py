@@ -71,7 +71,7 @@ def frozen_demo_app(theme: str = "wawp-dark") -> tuple[WawpApp, FrozenClock, Sim
 async def settle(app: WawpApp, pilot) -> None:
     """One poll of every instance, drawn."""
     await app.poller.sweep()
-    app._flush()
+    app._flush_polls()
     app._tick()
     await pilot.pause()
 

@@ -307,12 +307,15 @@ def outage_banner(fleet: FleetState, now: float, refresh: float) -> str | None:
     """A banner when a large share of the fleet fails at once, saying which kind it is:
     the API unreachable from here (check your side) or instances failing (platform)."""
     total = len(fleet)
-    if total < 3:
-        return None
     failing = [st for st in fleet if st.failures or st.status == FAILED]
-    if len(failing) < 3 or len(failing) / total < 0.5:
-        return None
     network = sum(1 for st in failing if st.failures and st.error_kind in NETWORK_KINDS)
+    # A small fleet gets the banner only when nothing at all gets through: with one or
+    # two instances, "everything fails on the network" is still the whole story.
+    small = total < 3 or len(failing) < 3
+    if small and not (total and network == total):
+        return None
+    if not small and len(failing) / total < 0.5:
+        return None
     if network >= 0.8 * len(failing):
         return (f"⚠ The Wawp API is unreachable from here: {network}/{total} polls fail with "
                 "network errors. Check this machine's network, VPN, proxy or base_url; the "

@@ -206,3 +206,44 @@ def test_no_token_in_errors(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load(write(tmp_path, text))
     assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize("command", ["add", "import"])
+def test_killed_at_the_write_leaves_the_old_file_whole(tmp_path, command):
+    """A real process killed (SIGKILL) while it writes the new config: the old file is
+    intact and loads; the next edit works."""
+    import signal
+    import subprocess
+    import sys
+
+    path = write(tmp_path, FULL)
+    source = tmp_path / "fleet.csv"
+    source.write_text("id,label\nKILL00000001,one\nKILL00000002,two\n")
+    argv = (["add", "KILL00000001", "--label", "one"] if command == "add"
+            else ["import", str(source)])
+    # The child stops inside the write (after the temp file got its bytes, before the
+    # rename) and waits to be killed.
+    child = (
+        "import os, sys\n"
+        "real_fsync = os.fsync\n"
+        "def fsync(fd):\n"
+        "    real_fsync(fd)\n"
+        "    print('writing', flush=True)\n"
+        "    sys.stdin.readline()\n"
+        "os.fsync = fsync\n"
+        "from wawp_tui.cli import main\n"
+        f"sys.exit(main({argv + ['--config', str(path)]!r}))\n")
+    proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+        proc.stdin.close()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_text() == FULL
+    assert [i.id for i in load(path).instances] == ["ABCDEF123456", "SALES0000001"]
+    add_instance(path, "KILL00000001", "one")  # the leftover temp file is in nobody's way
+    assert [i.id for i in load(path).instances][-1] == "KILL00000001"

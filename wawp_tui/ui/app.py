@@ -91,6 +91,9 @@ class WawpApp(App[int]):
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
         Binding("escape", "clear", "Clear", id="clear", show=False, tooltip="Clear filter and selection"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit"),
+        # Textual only hints at ctrl+q on ctrl+c; at 3 a.m. ctrl+c means "get me out".
+        # Not a priority binding: in a text field ctrl+c still copies.
+        Binding("ctrl+c", "quit", "Quit", show=False, system=True),
     ]
 
     paused: reactive[bool] = reactive(False)
@@ -117,6 +120,8 @@ class WawpApp(App[int]):
         self.client = client
         self.clock = clock
         self.demo = demo
+        #: The demo's phone: links a QR value (the embedded simulator unless a test gives one).
+        self.demo_phone: Callable[[str, str], bool] | None = None
         self.refresh_seconds = config.monitor.refresh
         #: The longest interval a healthy instance waits between polls: data older than
         #: two of these is stale.
@@ -216,7 +221,9 @@ class WawpApp(App[int]):
             self._log_line("demo fleet: a simulated Wawp server in this process; nothing leaves this machine")
         if self._poll_enabled:
             self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
-        self._watch_signals()
+        if not self.is_headless:
+            # Headless (tests, the bench) the host process owns its signals.
+            self._watch_signals()
         self._config_mtime = self._mtime()
 
     def _watch_signals(self) -> None:
@@ -642,7 +649,11 @@ class WawpApp(App[int]):
     def _demo_scan(self, event: QrScreen.DemoScanRequested) -> None:
         from wawp_tui.demo import demo_simulator
 
-        linked = demo_simulator().scan(event.instance_id, event.value)
+        scan = self.demo_phone or demo_simulator().scan
+        try:
+            linked = scan(event.instance_id, event.value)
+        except KeyError:  # not an instance of the simulated fleet
+            linked = False
         screen = self._qr_screens.get(event.instance_id)
         if screen is not None:
             screen.show_code("demo phone: linked, the instance is starting" if linked

@@ -226,3 +226,30 @@ async def test_a_library_printing_to_stdout_does_not_crash_the_app(rig):
         await pilot.pause()
         await pilot.press("down")
         assert app.is_running
+
+
+async def test_old_data_is_marked_stale_with_its_age_and_counted(rig, clock):
+    sim, app = rig("healthy", n=3)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        ids = list(app.fleet.instances)
+        await app.poller.poll_one(ids[0])  # one instance keeps getting fresh data
+        clock.advance(40)
+        app._tick()
+        await pilot.pause()
+        table = app.query_one(FleetTable)
+        assert "STALE" not in str(table.get_cell(ids[1], "status"))  # one missed poll: not yet
+        clock.advance(30)
+        await app.poller.poll_one(ids[0])
+        app._flush_polls()
+        app._tick()
+        await pilot.pause()
+        assert str(table.get_cell(ids[1], "status")) == "~ STALE"
+        assert table.get_cell(ids[1], "error") == "no fresh data for 1m10s"
+        assert str(table.get_cell(ids[0], "status")) == "✓ WORKING"
+        summary = str(app.query_one("#summary").content)
+        assert "2 STALE" in summary and "1 WORKING" in summary
+        clock.advance(1)
+        app._tick()  # the age keeps counting, second by second
+        await pilot.pause()
+        assert table.get_cell(ids[1], "error") == "no fresh data for 1m11s"

@@ -93,6 +93,10 @@ class InstanceState:
         self.history.append(entry)
 
 
+#: Error kinds that mean "we cannot reach the API", not "the instance is broken".
+NETWORK_KINDS = frozenset({"network", "timeout"})
+
+
 class FleetState:
     """All instances by id, in config order, with the update rules in one place."""
 
@@ -106,6 +110,10 @@ class FleetState:
         self.last_refresh_at: float | None = None
         #: Called with (instance id, entry) for every history entry (persistence).
         self.on_record: Callable[[str, HistoryEntry], None] | None = None
+        #: Polls in a row, across the fleet, that could not reach the API at all (reset by
+        #: any reply): a big fleet learns the host is gone in a few polls, not a full round.
+        self.network_streak = 0
+        self.last_network_error: str | None = None
 
     def _record(self, st: InstanceState, entry: HistoryEntry) -> None:
         st.record(entry)
@@ -150,6 +158,7 @@ class FleetState:
         st = self.instances[instance_id]
         st.qr_hint = qr_hint
         self.last_refresh_at = now
+        self.network_streak = 0
         st.last_poll_at = now
         st.last_ok_at = now
         self._note_latency(st, latency_ms)
@@ -183,6 +192,11 @@ class FleetState:
         st.last_poll_at = now
         self._note_latency(st, latency_ms)
         st.failures += 1
+        if kind in NETWORK_KINDS:
+            self.network_streak += 1
+            self.last_network_error = message
+        else:
+            self.network_streak = 0  # the server answered, even if with an error
         became = st.failures == 1
         if became or st.last_error != message:
             self._record(st, HistoryEntry(now, "error", message, subject=kind, ok=False))

@@ -119,7 +119,10 @@ async def _soak(sim: SimulatorProcess, report: SoakReport, seconds: float, rng: 
             screen = app.export_screenshot()
             log_text = "\n".join(strip.text for strip in app.query_one("#events").lines)
     except Exception as exc:  # the figure we report, not a traceback
-        crashed.append(f"{type(exc).__name__}: {exc}")
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        crashed.append(f"{type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})")
         screen = log_text = ""
     await client.aclose()
     v["crashes"] = len(crashed)
@@ -169,8 +172,12 @@ async def _chaos(control: httpx.AsyncClient, app, report: SoakReport, rng: rando
         else:
             # Someone acting from the dashboard, behind the app's back.
             action = rng.choice(("stop", "start", "restart"))
-            await control.post(f"/v2/session/{action}",
-                               json={"instance_id": target, "access_token": SIM_TOKEN})
+            try:
+                await control.post(f"/v2/session/{action}",
+                                   json={"instance_id": target, "access_token": SIM_TOKEN})
+            except httpx.HTTPError:
+                # The faults injected for that instance hit this "dashboard" call too.
+                report.events["external_action_lost"] += 1
             report.events[f"external_{action}"] += 1
         if time.monotonic() >= next_sample:
             samples.append(_rss_mb())

@@ -770,7 +770,10 @@ class WawpApp(App[int]):
     def action_help(self) -> None:
         body = Text()
         for binding in self.BINDINGS:
+            if binding.system:
+                continue  # ctrl+c, listed with q
             key = binding.key.replace("question_mark", "?").replace("slash", "/")
+            key = "q ctrl+c" if key == "q" else key
             body.append(f"{key:<10}", style="bold")
             body.append(f"{binding.tooltip or binding.description}\n")
         body.append("\nConfirmations: y / enter = yes, n / escape = no.\n")

@@ -14,7 +14,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from wawp_tui import runbook
-from wawp_tui.fleet import FleetState, InstanceState
+from wawp_tui.fleet import NETWORK_KINDS, FleetState, InstanceState
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STALE, UNREACHABLE, WORKING
 
 #: Theme variable behind each severity class the runbook hands out.
@@ -132,6 +132,8 @@ def row_cells(
     latency = latency_text(state.latency_shown)
     if state.in_flight:
         error = f"{state.in_flight} in flight…"
+    elif word == STALE:
+        error = stale_text(state, now)
     return (
         "●" if selected else " ",
         badge_text(word, palette, stuck),
@@ -171,10 +173,18 @@ def signature(parts: list[Text] | Text) -> tuple:
     return tuple((p.plain, str(p.style), tuple(p.spans)) for p in parts)
 
 
+def stale_text(state: InstanceState, now: float) -> str:
+    """Why a row is STALE, with the age of what it shows."""
+    if state.last_poll_at is None:
+        return "no data yet"
+    return f"no fresh data for {runbook.fmt_duration(now - state.last_poll_at)}"
+
+
 def time_signature(state: InstanceState, now: float, refresh: float) -> tuple:
     """The parts of a row that change with time alone (checked every second)."""
-    return (guard_text(state, now), since_text(state, now),
-            runbook.display_status(state, now, refresh), runbook.is_stuck(state, now))
+    word = runbook.display_status(state, now, refresh)
+    return (guard_text(state, now), since_text(state, now), word, runbook.is_stuck(state, now),
+            stale_text(state, now) if word == STALE else "")
 
 
 def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette) -> list[Text]:
@@ -299,23 +309,23 @@ def summary(
     return line
 
 
-#: Error kinds that mean "we cannot reach the API", not "the instance is broken".
-NETWORK_KINDS = {"network", "timeout"}
+#: Polls in a row that must fail on the network before the banner says so (fewer for a
+#: smaller fleet: all of them).
+NETWORK_STREAK = 10
 
 
 def outage_banner(fleet: FleetState, now: float, refresh: float) -> str | None:
     """A banner when a large share of the fleet fails at once, saying which kind it is:
     the API unreachable from here (check your side) or instances failing (platform)."""
     total = len(fleet)
+    if total and fleet.network_streak >= min(NETWORK_STREAK, total):
+        return (f"⚠ The Wawp API is unreachable from here: the last {fleet.network_streak} polls "
+                f"all failed ({fleet.last_network_error}). Check this machine's network, VPN, "
+                "proxy or base_url; the instances themselves may be fine. Restarts cannot help.")
     failing = [st for st in fleet if st.failures or st.status == FAILED]
+    if len(failing) < 3 or len(failing) / total < 0.5:
+        return None
     network = sum(1 for st in failing if st.failures and st.error_kind in NETWORK_KINDS)
-    # A small fleet gets the banner only when nothing at all gets through: with one or
-    # two instances, "everything fails on the network" is still the whole story.
-    small = total < 3 or len(failing) < 3
-    if small and not (total and network == total):
-        return None
-    if not small and len(failing) / total < 0.5:
-        return None
     if network >= 0.8 * len(failing):
         return (f"⚠ The Wawp API is unreachable from here: {network}/{total} polls fail with "
                 "network errors. Check this machine's network, VPN, proxy or base_url; the "

@@ -29,8 +29,9 @@ from wawp_tui.poller import Poller
 from wawp_tui.simulator import SIM_TOKEN, build_scenario
 
 
-#: Seconds the app runs before idle CPU is measured (adaptive intervals settle).
-IDLE_WARMUP = 45.0
+#: Seconds the app runs before idle CPU is measured: a steady instance reaches its
+#: 30 s polling ceiling after 60 s in WORKING (see runbook.poll_interval).
+IDLE_WARMUP = 75.0
 
 
 @dataclass

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import random
 import time
 from typing import Callable, Iterable
 
@@ -63,6 +64,7 @@ class Poller:
         # Set when a poll failed because the host could not be reached; the next success
         # means the host is back, and every instance that failed that way is polled at once.
         self._host_was_down = False
+        self._rng = random.Random(0)  # seeded: a run is reproducible
         self._last_recovery_poke = -float("inf")
 
     # -- one poll --------------------------------------------------------------------
@@ -164,8 +166,15 @@ class Poller:
             await self.poll_one(instance_id)
         finally:
             self._running.discard(instance_id)
-            self._push(instance_id, time.monotonic() + self.interval(instance_id))
+            self._push(instance_id, time.monotonic() + self._spread(self.interval(instance_id)))
             self._wake.set()
+
+    def _spread(self, interval: float) -> float:
+        """Steady intervals get +-10 % jitter: a fleet polled all at once at start-up
+        would otherwise stay in lock-step, one burst per round (hard on the API too)."""
+        if interval < self.refresh:
+            return interval  # transitions and countdowns keep their exact pace
+        return interval * self._rng.uniform(0.9, 1.1)
 
     async def _sleep_until_next(self) -> None:
         self._wake.clear()

@@ -163,6 +163,7 @@ class WawpApp(App[int]):
         self._ticks = 0
         self._config_mtime: float | None = None
         self._painted: dict[str, tuple] = {}
+        self._shapes: dict[str, tuple] = {}
         self.heal_policy = autoheal.HealPolicy()
         self._heal_notes: set[str] = set()
         self.set_reactive(WawpApp.auto_heal, bool(config.monitor.auto_heal))
@@ -370,7 +371,13 @@ class WawpApp(App[int]):
         if self._painted.get(selector) == sig:
             return
         self._painted[selector] = sig
-        self.query_one(selector, Static).update(Group(*content) if isinstance(content, list) else content)
+        widget = self.query_one(selector, Static)
+        # A new layout only when the text may take a different number of lines: a
+        # layout pass costs far more than repainting the one widget.
+        shape = view.line_shape(content, widget.content_size.width)
+        layout = self._shapes.get(selector) != shape
+        self._shapes[selector] = shape
+        widget.update(Group(*content) if isinstance(content, list) else content, layout=layout)
 
     def _recent_alert(self, now: float) -> str | None:
         if self.last_alert and now - self.last_alert[0] < ALERT_SHOWN_FOR:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.color import Color, ColorParseError
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -173,6 +174,25 @@ def signature(parts: list[Text] | Text) -> tuple:
     return tuple((p.plain, str(p.style), tuple(p.spans)) for p in parts)
 
 
+def line_shape(parts: list[Text] | Text, width: int) -> tuple:
+    """How many screen lines each part takes at this width (same shape: same layout)."""
+    if isinstance(parts, Text):
+        parts = [parts]
+    width = max(1, width)
+    return (width,) + tuple(max(1, -(-cell_len(line) // width))
+                            for p in parts for line in p.plain.split("\n"))
+
+
+#: Ages under this read "just now": a busy fleet's summary then does not repaint every
+#: second, and a few seconds of age carry no news.
+JUST_NOW = 10.0
+
+
+def ago(seconds: float) -> str:
+    """ "just now", "25s ago", "3m10s ago"."""
+    return "just now" if seconds < JUST_NOW else f"{runbook.fmt_duration(seconds)} ago"
+
+
 def stale_text(state: InstanceState, now: float) -> str:
     """Why a row is STALE, with the age of what it shows."""
     if state.last_poll_at is None:
@@ -220,7 +240,7 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
         # The steadied figure, as in the table: jitter of a few ms is not news.
         facts.append(f" · poll {state.latency_shown:.0f}ms")
     if state.last_ok_at is not None:
-        facts.append(f" · last good poll {runbook.fmt_duration(now - state.last_ok_at)} ago")
+        facts.append(f" · last good poll {ago(now - state.last_ok_at)}")
     if facts.plain:
         parts.append(facts)
     if state.last_error:
@@ -301,7 +321,7 @@ def summary(
     if shown is not None and shown != len(fleet):
         line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
     if fleet.last_refresh_at is not None:
-        line.append(f"│ refreshed {runbook.fmt_duration(now - fleet.last_refresh_at)} ago ")
+        line.append(f"│ refreshed {ago(now - fleet.last_refresh_at)} ")
     line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
                 style="bold" if auto_heal else palette.style("muted"))
     if alert:

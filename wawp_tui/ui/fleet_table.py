@@ -6,6 +6,7 @@ from typing import Iterable
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from wawp_tui.ui.view import COLUMNS
 
@@ -62,6 +63,7 @@ class FleetTable(DataTable):
         """
         keep = self.highlighted_id
         reorder = False
+        changed: list[tuple[str, str, object]] = []
         with self.app.batch_update():
             if full:
                 for gone in [i for i in self._cells if i not in rows]:
@@ -76,13 +78,34 @@ class FleetTable(DataTable):
                 else:
                     for (column, _, _), before, after in zip(COLUMNS, old, cells):
                         if not _same(before, after):
-                            self.update_cell(instance_id, column, after)
+                            changed.append((instance_id, column, after))
                     if self._order.get(instance_id) != order:
                         reorder = True
                 self._cells[instance_id] = cells
                 self._order[instance_id] = order
+            if changed:
+                self._set_cells(changed)
             if reorder:
                 self._resort(keep)
+
+    def _set_cells(self, changed: list[tuple[str, str, object]]) -> None:
+        """DataTable.update_cell, for many cells at once: the same writes, one refresh.
+
+        update_cell refreshes the widget per call, which made a 10 % refresh of 5,000
+        rows spend half its time in refresh bookkeeping. This writes the cells the way
+        update_cell does (Textual 8.2: `_data`, then `_update_count` to invalidate the
+        row caches) and refreshes once. Keys are ours and known to exist.
+        """
+        if not changed:
+            return
+        if len(changed) == 1:
+            self.update_cell(*changed[0])
+            return
+        data = self._data
+        for instance_id, column, value in changed:
+            data[RowKey(instance_id)][ColumnKey(column)] = value
+        self._update_count += 1
+        self.refresh()
 
     def _resort(self, keep: str | None) -> None:
         order = self._order

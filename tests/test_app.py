@@ -92,8 +92,10 @@ async def test_read_only_sends_nothing(rig):
         for key in ("r", "y", "x", "y", "R", "y", "L", "y"):
             await pilot.press(key)
         await app.workers.wait_for_complete()
+        await pilot.pause()
         assert not [c for c in sim.calls if not c["endpoint"].endswith("/info")]
-        assert app.query_one("#mode").display
+        # (the fleet screen's footer; a refusal message may still be on top of it)
+        assert app.screen_stack[0].query_one("#mode").display
 
 
 async def test_filter_narrows_rows(rig):
@@ -244,12 +246,39 @@ async def test_old_data_is_marked_stale_with_its_age_and_counted(rig, clock):
         app._flush_polls()
         app._tick()
         await pilot.pause()
-        assert str(table.get_cell(ids[1], "status")) == "~ STALE"
-        assert table.get_cell(ids[1], "error") == "no fresh data for 1m10s"
+        assert str(table.get_cell(ids[1], "status")) == "~ STALE 1m10s"
+        assert table.get_cell(ids[1], "error") == "no poll has finished"
         assert str(table.get_cell(ids[0], "status")) == "✓ WORKING"
         summary = str(app.query_one("#summary").content)
         assert "2 STALE" in summary and "1 WORKING" in summary
         clock.advance(1)
         app._tick()  # the age keeps counting, second by second
         await pilot.pause()
-        assert table.get_cell(ids[1], "error") == "no fresh data for 1m11s"
+        assert str(table.get_cell(ids[1], "status")) == "~ STALE 1m11s"
+
+
+async def test_failing_polls_read_unreachable_then_stale_with_the_age_of_good_data(rig, clock):
+    sim, app = rig("healthy", n=3)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        target = next(iter(app.fleet.instances))
+        sim.inject(target, "html_502")
+        table = app.query_one(FleetTable)
+        clock.advance(10)
+        await app.poller.poll_one(target)
+        app._flush_polls()
+        await pilot.pause()
+        assert str(table.get_cell(target, "status")) == "! UNREACHABLE"
+        for _ in range(6):
+            clock.advance(10)
+            await app.poller.poll_one(target)
+        app._flush_polls()
+        app._tick()
+        await pilot.pause()
+        assert str(table.get_cell(target, "status")) == "~ STALE 1m10s"
+        assert table.get_cell(target, "error") == "bad gateway (502)"
+        sim.clear_faults()
+        await app.poller.poll_one(target)
+        app._flush_polls()
+        await pilot.pause()
+        assert str(table.get_cell(target, "status")) == "✓ WORKING"

@@ -157,8 +157,17 @@ def test_display_status_unreachable_and_stale():
     fleet, clock, st = make("WORKING")
     assert runbook.display_status(st, at(clock, 14), 5) == "WORKING"
     assert runbook.display_status(st, at(clock, 16), 5) == "STALE"
+    fleet.apply_poll_ok("ID1", "WORKING", None, 3)  # at 16 s
+    at(clock, 20)
     fleet.apply_poll_error("ID1", "timeout", "no reply within 10s (timeout)", 10000)
     assert runbook.display_status(st, clock.now, 5) == "UNREACHABLE"
+    # Still failing once the last good data is older than two missed polls: STALE, aged.
+    at(clock, 32)
+    fleet.apply_poll_error("ID1", "timeout", "no reply within 10s (timeout)", 10000)
+    assert runbook.display_status(st, clock.now, 5) == "STALE"
+    assert runbook.data_age(st, clock.now) == 16
+    assert "3 polls failed" not in runbook.advise(st, clock.now, 5).meaning
+    assert "2 polls failed in a row" in runbook.advise(st, clock.now, 5).meaning
 
 
 def test_poll_intervals():

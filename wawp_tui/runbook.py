@@ -116,14 +116,26 @@ def stale_after(refresh: float) -> float:
 
 
 def display_status(state: InstanceState, now: float, refresh: float) -> str:
-    """The word for the badge: the API's word, UNREACHABLE, STALE or PENDING."""
+    """The word for the badge: the API's word, UNREACHABLE, STALE or PENDING.
+
+    A failing poll reads UNREACHABLE; once the last good data is older than two missed
+    polls it reads STALE (with its age, see `data_age`), as does data no poll refreshed.
+    """
     if state.failures:
+        if state.last_ok_at is not None and now - state.last_ok_at > stale_after(refresh):
+            return STALE
         return UNREACHABLE
     if state.status is None:
         return PENDING
     if state.last_poll_at is not None and now - state.last_poll_at > stale_after(refresh):
         return STALE
     return state.status
+
+
+def data_age(state: InstanceState, now: float) -> float | None:
+    """Seconds since the data shown was last good (None: never had any)."""
+    last = state.last_ok_at if state.failures else state.last_poll_at
+    return None if last is None else max(0.0, now - last)
 
 
 def _last_restart(state: InstanceState) -> float | None:
@@ -345,7 +357,12 @@ def advise(state: InstanceState, now: float, refresh: float) -> Advice:
     if word == PENDING:
         return Advice(word, "Waiting for the first poll.", "nothing yet", None, sev)
     if word == STALE:
-        age = fmt_duration(now - (state.last_poll_at or now))
+        age = fmt_duration(data_age(state, now) or 0.0)
+        if state.failures:
+            meaning, todo, key = _ERROR_ADVICE.get(
+                state.error_kind or "", ("Polls keep failing.", "wait for the next poll", None))
+            return Advice(word, f"No good data for {age}; {state.failures} polls failed in a "
+                          f"row. {meaning}", todo, key, sev)
         return Advice(word, f"No poll has finished for {age}: the data shown is old.",
                       "p resumes polling if paused; otherwise check the network", "p", sev)
     if word == WORKING:

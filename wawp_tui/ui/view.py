@@ -87,10 +87,13 @@ def clip(text: str, width: int) -> str:
     return cut.rstrip(" ,:;-") + "…"
 
 
-def badge_text(word: str, palette: Palette, stuck: bool = False) -> Text:
-    """Symbol + word, coloured by severity; alarming words in reverse video."""
+def badge_text(word: str, palette: Palette, stuck: bool = False, age: float | None = None) -> Text:
+    """Symbol + word, coloured by severity; alarming words in reverse video. STALE
+    carries the age of its data ("~ STALE 4m10s")."""
     symbol, label = runbook.badge(word)
     label = clip(label, 15)
+    if word == STALE and age is not None:
+        label = f"{label} {runbook.fmt_duration(age)}"
     severity = runbook.severity(word)
     if stuck:
         label, severity = "STUCK", "bad"
@@ -133,11 +136,11 @@ def row_cells(
     latency = latency_text(state.latency_shown)
     if state.in_flight:
         error = f"{state.in_flight} in flight…"
-    elif word == STALE:
-        error = stale_text(state, now)
+    elif word == STALE and not error:
+        error = "no poll has finished"
     return (
         "●" if selected else " ",
-        badge_text(word, palette, stuck),
+        badge_text(word, palette, stuck, runbook.data_age(state, now)),
         clip(state.label, LABEL_WIDTH),
         Text(guard_text(state, now), style="bold"),
         clip(error, ERROR_WIDTH),
@@ -193,18 +196,11 @@ def ago(seconds: float) -> str:
     return "just now" if seconds < JUST_NOW else f"{runbook.fmt_duration(seconds)} ago"
 
 
-def stale_text(state: InstanceState, now: float) -> str:
-    """Why a row is STALE, with the age of what it shows."""
-    if state.last_poll_at is None:
-        return "no data yet"
-    return f"no fresh data for {runbook.fmt_duration(now - state.last_poll_at)}"
-
-
 def time_signature(state: InstanceState, now: float, refresh: float) -> tuple:
     """The parts of a row that change with time alone (checked every second)."""
     word = runbook.display_status(state, now, refresh)
     return (guard_text(state, now), since_text(state, now), word, runbook.is_stuck(state, now),
-            stale_text(state, now) if word == STALE else "")
+            runbook.fmt_duration(runbook.data_age(state, now) or 0.0) if word == STALE else "")
 
 
 def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette) -> list[Text]:
@@ -213,7 +209,7 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     advice = runbook.advise(state, now, refresh)
     stuck = runbook.is_stuck(state, now)
     head = Text()
-    head.append_text(badge_text(word, palette, stuck))
+    head.append_text(badge_text(word, palette, stuck, runbook.data_age(state, now)))
     head.append(f"  {state.label}", style="bold")
     head.append(f"  {state.id}", style=palette.style("muted"))
     parts: list[Text] = [head]

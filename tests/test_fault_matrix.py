@@ -134,7 +134,7 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
         await refresh(app, pilot)
         sim.inject(target, kind, **params)
         for _ in range(3):  # three failed polls: what auto-heal waits for
-            clock.advance(6)
+            clock.advance(4)  # polls 4 s apart: still within two missed polls (not STALE)
             await refresh(app, pilot)
         table = app.query_one(FleetTable)
         table.move_cursor(row=table.get_row_index(target))
@@ -179,7 +179,7 @@ async def test_tui_server_down_banner_and_no_restart_storm(fleet, tmp_path, cloc
         await refresh(app, pilot)
         server.stop()
         for _ in range(3):
-            clock.advance(6)
+            clock.advance(4)
             await refresh(app, pilot)
         banner = app.query_one("#banner", Static)
         assert banner.display and "unreachable from here" in str(banner.content)

@@ -142,3 +142,19 @@ async def test_host_back_up_polls_every_instance_that_could_not_reach_it(serve, 
         poller.poke = lambda instance_id, delay=0.0: poked.append(instance_id)
         await poller.poll_one(config.instances[0].id)
     assert sorted(poked) == sorted(i.id for i in config.instances[1:])
+
+
+def test_steady_interval_scales_with_the_fleet(clock):
+    """Small fleets: every `refresh`; big ones: about `steady_rate` polls a second in all,
+    never slower than the ceiling."""
+    from wawp_tui.models import InstanceConfig, Secret
+
+    def target(n, **kw):
+        configs = [InstanceConfig(f"I{k}", "x", Secret("t")) for k in range(n)]
+        return Poller(None, FleetState(configs, clock), configs, refresh=5.0, clock=clock,
+                      **kw).steady_target
+
+    assert target(25, max_interval=120, steady_rate=8) == 5.0
+    assert target(500, max_interval=120, steady_rate=8) == 62.5
+    assert target(5000, max_interval=120, steady_rate=8) == 120
+    assert target(500, max_interval=30) == 30  # no budget: the ceiling alone

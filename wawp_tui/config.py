@@ -53,8 +53,11 @@ class MonitorSettings:
     """[monitor]: how the TUI behaves."""
 
     refresh: float = 5.0
-    #: Ceiling for the poll interval of an instance that has been WORKING for a while.
-    steady_max: float = 30.0
+    #: Ceiling for the poll interval of an instance that has been healthy for a while.
+    steady_max: float = 120.0
+    #: Polls per second the whole fleet's healthy instances may cost: a small fleet is
+    #: polled every `refresh`, a big one slows down to this rate (up to `steady_max`).
+    steady_rate: float = 8.0
     auto_heal: bool = False
     theme: str = "wawp-dark"
     bell: bool = True
@@ -105,6 +108,7 @@ _API_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
 _MONITOR_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "refresh": ((int, float), "a number of seconds"),
     "steady_max": ((int, float), "a number of seconds"),
+    "steady_rate": ((int, float), "a number of polls per second"),
     "auto_heal": ((bool,), "true or false"),
     "theme": ((str,), "a theme name"),
     "bell": ((bool,), "true or false"),
@@ -299,8 +303,11 @@ def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only:
         values["refresh"] = float(values["refresh"])
         if values["refresh"] < 1:
             raise src.error("[monitor] refresh must be at least 1 second", "monitor", "refresh")
-    if "steady_max" in values:
-        values["steady_max"] = float(values["steady_max"])
+    for key in ("steady_max", "steady_rate"):
+        if key in values:
+            values[key] = float(values[key])
+            if values[key] <= 0:
+                raise src.error(f"[monitor] {key} must be positive", "monitor", key)
     if refresh is not None:
         if refresh < 1:
             raise ConfigError("--refresh must be at least 1 second")

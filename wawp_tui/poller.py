@@ -38,6 +38,7 @@ class Poller:
         clock: Clock = time.time,
         on_update: UpdateCallback | None = None,
         max_interval: float | None = None,
+        steady_rate: float | None = None,
         timer: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.client = client
@@ -48,6 +49,13 @@ class Poller:
         self.on_update = on_update
         #: Ceiling for the interval of a steady instance (None: the runbook's default).
         self.max_interval = max_interval
+        #: Where a healthy instance's interval settles: `refresh` for a small fleet; for a
+        #: big one, slow enough that steady polls cost about `steady_rate` requests a
+        #: second in all (CPU here, rate limits there), never past `max_interval`.
+        self.steady_target = max_interval
+        if steady_rate:
+            wanted = max(refresh, len(self.configs) / steady_rate)
+            self.steady_target = min(wanted, max_interval) if max_interval else wanted
         self.paused = False
         #: Measures poll latency (injectable so screenshots show fixed figures).
         self.timer = timer
@@ -118,8 +126,8 @@ class Poller:
         """Seconds until this instance's next poll, from the runbook."""
         st = self.fleet.get(instance_id)
         kwargs = {}
-        if self.max_interval is not None:
-            kwargs["steady_cap"] = self.max_interval
+        if self.steady_target is not None:
+            kwargs["steady_cap"] = self.steady_target
         return runbook.poll_interval(
             st, self.clock(), self.refresh, retry_after=self._retry_after.get(instance_id), **kwargs
         )

@@ -446,10 +446,10 @@ def poll_interval(
         return min(FAST_POLL, refresh)
     if state.status == SCAN_QR_CODE:
         return min(QR_POLL, refresh)
-    if steady_cap is not None and steady_cap > refresh and state.status == WORKING \
+    if steady_cap is not None and steady_cap > refresh and state.status in (WORKING, STOPPED) \
             and state.status_since is not None:
-        # Steady instances slow down gradually: half their time in WORKING, up to
-        # the ceiling. A big fleet then costs few requests while it is healthy.
+        # Steady instances slow down gradually: half their time in this status, up to
+        # the ceiling. A big fleet then costs few requests while nothing happens.
         return min(steady_cap, max(refresh, (now - state.status_since) / 2))
     return refresh
 

@@ -114,6 +114,8 @@ async def _soak(sim: SimulatorProcess, report: SoakReport, seconds: float, rng: 
             v["settled_after_clear_s"] = settled
             v["rss_end_mb"] = round(_rss_mb(), 1)
             v["rss_max_mb"] = round(max(samples + [v["rss_end_mb"]]), 1)
+            # One sample a minute: a plateau is warm-up, a steady climb is a leak.
+            v["rss_by_minute_mb"] = " ".join(f"{m:.0f}" for m in samples)
             v["rss_drift_mb"] = round(v["rss_end_mb"] - v["rss_start_mb"], 1)
             v["history_max_entries"] = max(len(st.history) for st in app.fleet)
             screen = app.export_screenshot()

@@ -123,17 +123,18 @@ class WawpApp(App[int]):
         #: The demo's phone: links a QR value (the embedded simulator unless a test gives one).
         self.demo_phone: Callable[[str, str], bool] | None = None
         self.refresh_seconds = config.monitor.refresh
-        #: The longest interval a healthy instance waits between polls: data older than
-        #: two of these is stale.
-        self.stale_basis = max(config.monitor.refresh, config.monitor.steady_max)
         self.read_only = config.monitor.read_only
         self._poll_enabled = poll
         self.fleet = FleetState(config.instances, clock=clock)
         self.labels = {cfg.id: cfg.label for cfg in config.instances}
         self.poller = Poller(client, self.fleet, config.instances, refresh=config.monitor.refresh,
                              max_interval=config.monitor.steady_max,
+                             steady_rate=config.monitor.steady_rate,
                              concurrency=config.api.max_concurrency, clock=clock,
                              on_update=self._on_polled, timer=timer)
+        #: The longest interval a healthy instance waits between polls: data older than
+        #: two of these is stale.
+        self.stale_basis = max(config.monitor.refresh, self.poller.steady_target or 0.0)
         self.audit = audit if audit is not None else AuditLog(None)
         self.runner = ActionRunner(client, self.fleet, config.instances, clock=clock,
                                    audit=self.audit, read_only=self.read_only,

@@ -158,3 +158,23 @@ def test_steady_interval_scales_with_the_fleet(clock):
     assert target(500, max_interval=120, steady_rate=8) == 62.5
     assert target(5000, max_interval=120, steady_rate=8) == 120
     assert target(500, max_interval=30) == 30  # no budget: the ceiling alone
+
+
+def test_a_big_fleet_is_not_polled_in_lock_step(clock):
+    """After the start-up sweep, steady instances get a random phase over their interval,
+    then +-10 % jitter: the load is spread, not one burst per round."""
+    from wawp_tui.models import InstanceConfig, Secret
+
+    configs = [InstanceConfig(f"I{k}", "x", Secret("t")) for k in range(400)]
+    fleet = FleetState(configs, clock)
+    for cfg in configs:
+        fleet.apply_poll_ok(cfg.id, "WORKING", None, 3)
+    poller = Poller(None, fleet, configs, refresh=5.0, clock=clock, max_interval=120,
+                    steady_rate=8)
+    assert poller.steady_target == 50.0
+    first = [poller._spread(c.id) for c in configs]
+    assert 5.0 <= min(first) < 8 and 47 < max(first) <= 50.0
+    buckets = [sum(1 for f in first if lo <= f < lo + 9) for lo in range(5, 50, 9)]
+    assert min(buckets) > 40  # about 80 per 9-second bucket: spread, not bunched
+    later = [poller._spread(c.id) for c in configs]
+    assert all(45.0 <= f <= 55.0 for f in later)

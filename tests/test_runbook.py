@@ -173,7 +173,12 @@ def test_display_status_unreachable_and_stale():
 def test_poll_intervals():
     fleet, clock, st = make("WORKING")
     assert runbook.poll_interval(st, T0, 5) == 5
-    # Steady WORKING slows down gradually, up to the ceiling.
+    # WORKING since before we started: steady from the start.
+    assert runbook.poll_interval(st, T0 + 10, 5, steady_cap=30) == 30
+    # One that became WORKING while we watched slows down gradually, up to the ceiling.
+    fleet.apply_poll_ok("ID1", "STOPPED", None, 3)
+    fleet.apply_poll_ok("ID1", "WORKING", None, 3)
+    assert st.status_since_known
     assert runbook.poll_interval(st, T0 + 10, 5, steady_cap=30) == 5
     assert runbook.poll_interval(st, T0 + 40, 5, steady_cap=30) == 20
     assert runbook.poll_interval(st, T0 + 600, 5, steady_cap=30) == 30

@@ -29,9 +29,9 @@ from wawp_tui.poller import Poller
 from wawp_tui.simulator import SIM_TOKEN, build_scenario
 
 
-#: Seconds the app runs before idle CPU is measured: a steady instance reaches its
-#: 30 s polling ceiling after 60 s in WORKING (see runbook.poll_interval).
-IDLE_WARMUP = 75.0
+#: Seconds the app runs before idle CPU is measured: past the start-up sweep, steady
+#: instances poll at their steady pace with random phases (see Poller._spread).
+IDLE_WARMUP = 45.0
 
 
 @dataclass

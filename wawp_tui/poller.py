@@ -73,6 +73,7 @@ class Poller:
         # means the host is back, and every instance that failed that way is polled at once.
         self._host_was_down = False
         self._rng = random.Random(0)  # seeded: a run is reproducible
+        self._phased: set[str] = set()
         self._last_recovery_poke = -float("inf")
 
     # -- one poll --------------------------------------------------------------------
@@ -174,14 +175,19 @@ class Poller:
             await self.poll_one(instance_id)
         finally:
             self._running.discard(instance_id)
-            self._push(instance_id, time.monotonic() + self._spread(self.interval(instance_id)))
+            self._push(instance_id, time.monotonic() + self._spread(instance_id))
             self._wake.set()
 
-    def _spread(self, interval: float) -> float:
-        """Steady intervals get +-10 % jitter: a fleet polled all at once at start-up
-        would otherwise stay in lock-step, one burst per round (hard on the API too)."""
-        if interval < self.refresh:
-            return interval  # transitions and countdowns keep their exact pace
+    def _spread(self, instance_id: str) -> float:
+        """The next interval, spread out: a fleet polled all at once at start-up would
+        otherwise stay in lock-step, one burst per round (hard on the API and the CPU).
+        The first steady interval gets a random phase, later ones +-10 % jitter."""
+        interval = self.interval(instance_id)
+        if interval <= self.refresh:
+            return interval  # small fleets, transitions and countdowns keep their pace
+        if instance_id not in self._phased:
+            self._phased.add(instance_id)
+            return self._rng.uniform(self.refresh, interval)
         return interval * self._rng.uniform(0.9, 1.1)
 
     async def _sleep_until_next(self) -> None:

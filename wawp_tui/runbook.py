@@ -449,7 +449,10 @@ def poll_interval(
     if steady_cap is not None and steady_cap > refresh and state.status in (WORKING, STOPPED) \
             and state.status_since is not None:
         # Steady instances slow down gradually: half their time in this status, up to
-        # the ceiling. A big fleet then costs few requests while nothing happens.
+        # the ceiling. A big fleet then costs few requests while nothing happens. One
+        # already in this status when we started is steady from the start.
+        if not state.status_since_known:
+            return steady_cap
         return min(steady_cap, max(refresh, (now - state.status_since) / 2))
     return refresh
 

@@ -283,3 +283,20 @@ async def test_failing_polls_read_unreachable_then_stale_with_the_age_of_good_da
         app._flush_polls()
         await pilot.pause()
         assert str(table.get_cell(target, "status")) == "✓ WORKING"
+
+
+async def test_polls_landing_during_exit_do_not_crash_it(rig):
+    """A poll result or a flush timer can fire after the fleet screen lost its widgets."""
+    sim, app = rig("healthy", n=3)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        table = app.query_one(FleetTable)
+        await table.remove()
+        instance_id = next(iter(app.fleet.instances))
+        app._on_polled(instance_id, True)
+        app._mark_urgent(instance_id)
+        app._flush_polls()
+        app._tick()
+        app._log_line("late line")
+        await pilot.pause()
+        assert app.is_running

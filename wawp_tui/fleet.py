@@ -62,8 +62,10 @@ class InstanceState:
     error_kind: str | None = None
     #: Round-trip time of the last poll in milliseconds.
     latency_ms: float | None = None
-    #: The latency the table shows: follows latency_ms only on a real change (hysteresis),
-    #: so a few ms of jitter does not repaint thousands of rows.
+    #: Smoothed latency (exponential moving average of the polls).
+    latency_avg: float | None = None
+    #: The latency the table shows: follows latency_avg only on a real change (hysteresis),
+    #: so jitter does not repaint thousands of rows.
     latency_shown: float | None = None
     #: The connected account, as the API reported it.
     me: dict[str, Any] | None = None
@@ -140,10 +142,16 @@ class FleetState:
     @staticmethod
     def _note_latency(st: InstanceState, latency_ms: float | None) -> None:
         st.latency_ms = latency_ms
+        if latency_ms is None:
+            st.latency_avg = st.latency_shown = None
+            return
+        # Smoothed, then shown only on a real change: one slow reply on a busy machine is
+        # not news, and every changed cell costs a repaint of the table.
+        avg = latency_ms if st.latency_avg is None else 0.7 * st.latency_avg + 0.3 * latency_ms
+        st.latency_avg = avg
         shown = st.latency_shown
-        if latency_ms is None or shown is None or (
-                abs(latency_ms - shown) > 50.0 and not shown / 2 <= latency_ms <= shown * 2):
-            st.latency_shown = latency_ms
+        if shown is None or (abs(avg - shown) > 50.0 and not shown / 2 <= avg <= shown * 2):
+            st.latency_shown = avg
 
     def apply_poll_ok(
         self,

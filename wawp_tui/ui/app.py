@@ -269,6 +269,8 @@ class WawpApp(App[int]):
     # -- state -> screen -------------------------------------------------------------
 
     def _on_polled(self, instance_id: str, changed: bool) -> None:
+        if not self._screen_alive():
+            return
         st = self.fleet.get(instance_id)
         first = instance_id not in self._seen
         self._seen.add(instance_id)
@@ -307,9 +309,14 @@ class WawpApp(App[int]):
         self._dirty.add(instance_id)
         self.call_later(self._flush_now)
 
+    def _screen_alive(self) -> bool:
+        """False while the app shuts down: a poll or a timer can still land after the
+        fleet screen lost its widgets, and must not turn a clean exit into a crash."""
+        return bool(self.screen_stack) and bool(self.screen_stack[0].query(FleetTable))
+
     def _flush_now(self) -> None:
         dirty, self._dirty = self._dirty, set()
-        if dirty:
+        if dirty and self._screen_alive():
             self._render_rows(dirty)
 
     def _flush_polls(self) -> None:
@@ -399,6 +406,8 @@ class WawpApp(App[int]):
     def _tick(self) -> None:
         """Once a second: countdowns, "since", staleness; only rows whose time-dependent
         cells changed are rebuilt, and nothing is repainted when nothing changed."""
+        if not self._screen_alive():
+            return
         table = self.query_one(FleetTable)
         now = self.clock()
         changed = {}
@@ -447,7 +456,8 @@ class WawpApp(App[int]):
         stamp = time.strftime("%H:%M:%S", time.localtime(self.clock()))
         line = Text(f"{stamp} ", style=self._palette.style("muted"))
         line.append(text, style="" if ok else self._palette.style("bad"))
-        self.query_one("#events", RichLog).write(line)
+        if self._screen_alive():
+            self.query_one("#events", RichLog).write(line)
 
     def _on_action_event(self, instance_id: str, text: str, ok: bool) -> None:
         self._log_line(f"{self.labels.get(instance_id, instance_id)}: {text}", ok)

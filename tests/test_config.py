@@ -185,10 +185,11 @@ def test_failed_write_leaves_the_original(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cfgmod.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match="cannot write: No space left on device; the file is unchanged"):
         add_instance(path, "NEW000000001", "x")
     assert path.read_text() == FULL
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+    # No temp file left behind; only the (empty, hidden) lock file that serializes edits.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".config.toml.lock", "config.toml"]
 
 
 def test_remove_keeps_the_rest(tmp_path):

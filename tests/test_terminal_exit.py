@@ -130,3 +130,90 @@ def test_terminal_closing_under_the_app(tmp_path):
     status, _ = wait_exit(pid, None)
     assert os.WIFEXITED(status) or os.WIFSIGNALED(status)
     assert session_members(pid) == []
+
+
+def spawn_without_sighup(env_home):
+    """As `spawn`, but SIGHUP is blocked in the child: when the terminal goes, only the
+    app's own watch on the terminal can notice (as when it is not the session leader and
+    no shell forwards the hangup)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": env_home, "TERM": "xterm-256color",
+               "XDG_CONFIG_HOME": f"{env_home}/.config", "XDG_STATE_HOME": f"{env_home}/.state",
+               "XDG_DATA_HOME": f"{env_home}/.data", "LANG": "C.UTF-8"}
+        os.execve(sys.executable, [sys.executable, "-m", "wawp_tui", "--demo"], env)
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    return pid, fd
+
+
+def seconds_to_exit(pid, limit: float = 15.0) -> tuple[float, int]:
+    """How long the child takes to end (it is killed after `limit`), and its status."""
+    started = time.monotonic()
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return time.monotonic() - started, status
+        if time.monotonic() - started > limit:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return float("inf"), -1
+        time.sleep(0.02)
+
+
+def test_terminal_vanishing_ten_times_in_a_row(tmp_path):
+    """An SSH drop or `tmux kill-session`, ten times: each time the process is gone
+    within 5 s and leaves nothing behind in its session."""
+    times = []
+    for n in range(10):
+        pid, fd = spawn(str(tmp_path / f"home{n}"))
+        read_until(fd, b"WORKING")
+        os.close(fd)
+        elapsed, _ = seconds_to_exit(pid)
+        times.append(elapsed)
+        assert session_members(pid) == []
+    assert max(times) <= 5.0, times
+
+
+def test_terminal_vanishing_without_a_hangup_signal(tmp_path):
+    """No SIGHUP arrives: the app notices the dead terminal itself and ends within 5 s."""
+    pid, fd = spawn_without_sighup(str(tmp_path))
+    read_until(fd, b"WORKING")
+    os.close(fd)
+    elapsed, status = seconds_to_exit(pid)
+    assert elapsed <= 5.0
+    assert os.WIFEXITED(status)
+    assert session_members(pid) == []
+
+
+GUARDED_SLEEPER = """
+import sys, time
+from wawp_tui.ui.terminal_guard import TerminalGuard
+# A stuck app: asking it to exit does nothing, as when its event loop is blocked.
+guard = TerminalGuard(lambda: None, grace=float(sys.argv[1]))
+guard.install()
+print("ready", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("grace, signals, most", [(60.0, 2, 3.0), (1.0, 1, 4.0)])
+def test_a_stuck_app_still_ends(grace, signals, most):
+    """A second SIGTERM ends a stuck process at once; a single one after the grace."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-c", GUARDED_SLEEPER, str(grace)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        for _ in range(signals):
+            proc.send_signal(signal.SIGTERM)
+            time.sleep(0.1)
+        code = proc.wait(timeout=10)
+        assert time.monotonic() - started <= most
+        assert code == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

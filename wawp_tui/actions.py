@@ -37,6 +37,8 @@ class Outcome:
     message: str
     #: True when nothing was sent (runbook refused, read-only, already in flight).
     refused: bool = False
+    #: True when the request may have reached the server but no reply said (timeout).
+    unknown: bool = False
 
 
 @dataclass(frozen=True)
@@ -174,10 +176,11 @@ class ActionRunner:
                 message = f"outcome unknown ({exc}); check its status: re-polling now"
                 if self.on_unknown is not None:
                     self.on_unknown(instance_id)
-            self.fleet.apply_action_result(instance_id, action, False, message, auto=auto)
-            self._audit(action, instance_id, "failed", message, auto)
+            self.fleet.apply_action_result(instance_id, action, False, message, auto=auto,
+                                           maybe_done=exc.maybe_sent)
+            self._audit(action, instance_id, "unknown" if exc.maybe_sent else "failed", message, auto)
             self._emit(instance_id, f"{action} failed: {message}", False)
-            return Outcome(instance_id, False, message)
+            return Outcome(instance_id, False, message, unknown=exc.maybe_sent)
         message = f"{DONE[action]}, now {info.status}"
         self.fleet.apply_action_result(instance_id, action, True, "", status=info.status, auto=auto)
         self._audit(action, instance_id, "ok", message, auto, status=info.status)
@@ -202,7 +205,8 @@ class ActionRunner:
         try:
             stopped = await self._call(instance_id, "stop", auto)
             if not stopped.ok:
-                return self._reset_result(instance_id, False, f"stop step failed: {stopped.message}", auto)
+                return self._reset_result(instance_id, False, f"stop step failed: {stopped.message}",
+                                          auto, maybe_done=stopped.unknown)
             st.reset_start_at = self.clock() + runbook.RESET_PAUSE
             self._emit(instance_id, f"reset: stopped; start in {runbook.RESET_PAUSE:g}s", True)
             self._changed(instance_id)
@@ -221,8 +225,11 @@ class ActionRunner:
             st.in_flight = None
             self._changed(instance_id)
 
-    def _reset_result(self, instance_id: str, ok: bool, message: str, auto: bool) -> Outcome:
-        self.fleet.apply_action_result(instance_id, "reset", ok, message, auto=auto)
+    def _reset_result(self, instance_id: str, ok: bool, message: str, auto: bool,
+                      maybe_done: bool = True) -> Outcome:
+        # Once the stop step went through, the reset did something: its guards stay.
+        self.fleet.apply_action_result(instance_id, "reset", ok, message, auto=auto,
+                                       maybe_done=ok or maybe_done)
         self._audit("reset", instance_id, "ok" if ok else "failed", message, auto)
         self._emit(instance_id, f"reset: {message}", ok)
         return Outcome(instance_id, ok, message)

@@ -12,8 +12,8 @@ import base64
 import binascii
 import email.utils
 import errno
-import json
 import logging
+import math
 import re
 import socket
 import time
@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from wawp_tui.bodies import message_from_body, shorten
+from wawp_tui.logs import RedactingFilter
 from wawp_tui.errors import (
     BadGateway,
     BadRequest,
@@ -30,29 +31,22 @@ from wawp_tui.errors import (
     NetworkError,
     NotFound,
     RateLimited,
+    ReplyTooLarge,
     ServerError,
     Timeout,
     Unauthorized,
     WawpError,
 )
+from wawp_tui.reply_body import (
+    ACCEPT_ENCODING, MAX_BODY, BadBody, BodyTooLarge, human_size, loads_bounded, read_bounded,
+)
+from wawp_tui.safe_text import clean, clean_data, clean_word, redact
 from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
-_TOKEN_IN_URL = re.compile(r"(access_token=)[^&\s\"'>]+")
-
-
-class _RedactTokens(logging.Filter):
-    """Scrubs `access_token=...` from httpx/httpcore log records (query mode puts it in URLs)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if "access_token=" in text:
-            record.msg, record.args = _TOKEN_IN_URL.sub(r"\1***", text), None
-        return True
-
-
-for _name in ("httpx", "httpcore", "httpcore.http11", "httpcore.connection"):
-    logging.getLogger(_name).addFilter(_RedactTokens())
+for _name in ("httpx", "httpcore"):
+    # Records made by the HTTP stack can carry URLs (query mode puts the token there).
+    logging.getLogger(_name).addFilter(RedactingFilter())
 USER_AGENT = "wawp-tui"
 
 #: The reason phrase we lead with for each documented status code.
@@ -68,31 +62,41 @@ _LABELS = {
 }
 
 
+#: Longest wait a Retry-After may impose (a hostile "1e308" must not stop polling).
+MAX_RETRY_AFTER = 3600.0
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date),
+    capped at an hour; None when absent or unreadable."""
     if not value:
         return None
-    value = value.strip()
+    value = value.strip()[:64]
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
         return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def error_for_response(response: httpx.Response) -> WawpError:
     """The typed error for a non-2xx reply, its message taken from whatever the body is."""
-    code = response.status_code
-    detail = message_from_body(response.content, response.headers.get("content-type", ""))
+    return _error_for(response.status_code, response.headers, response.content)
+
+
+def _error_for(code: int, headers: httpx.Headers, content: bytes) -> WawpError:
+    detail = message_from_body(content, headers.get("content-type", ""))
     if code == 429:
-        retry = parse_retry_after(response.headers.get("retry-after"))
-        wait = f", retry in {int(retry + 0.999)}s" if retry is not None else ""
+        retry = parse_retry_after(headers.get("retry-after"))
+        wait = f", retry in {math.ceil(retry)}s" if retry is not None else ""
         return RateLimited(f"rate limited (429){wait}", retry_after=retry)
     label = _LABELS.get(code, f"HTTP {code}")
     message = f"{label} ({code})" if code in _LABELS else label
@@ -124,15 +128,24 @@ def parse_session(payload: Any) -> SessionInfo:
     if not isinstance(payload, dict):
         raise MalformedResponse("malformed response: expected a JSON object")
     status = payload.get("status")
-    if not isinstance(status, str) or not status.strip():
+    word = clean_word(status) if isinstance(status, str) else ""
+    if not word:
         raise MalformedResponse("malformed response: no status in the reply")
     me = payload.get("me")
+    name = payload.get("name")
     return SessionInfo(
-        status=status.strip().upper(),
-        name=payload.get("name") if isinstance(payload.get("name"), str) else None,
-        me=me if isinstance(me, dict) else None,
+        status=word,
+        name=clean(name, 80) if isinstance(name, str) else None,
+        me=clean_data(me) if isinstance(me, dict) else None,
         raw=payload,
     )
+
+
+#: Longest QR value accepted: the largest QR code holds 2,953 bytes; the QR screen says
+#: so for values in between.
+MAX_QR_VALUE = 8192
+#: Expiry times outside 2000-2100 are nonsense, not a countdown to show.
+_PLAUSIBLE_TIME = (946_684_800.0, 4_102_444_800.0)
 
 
 def parse_qr(payload: Any) -> QrCode:
@@ -147,19 +160,25 @@ def parse_qr(payload: Any) -> QrCode:
         except (binascii.Error, UnicodeDecodeError):
             raise MalformedResponse("malformed QR reply: data is not base64 text") from None
         try:
-            inner = json.loads(decoded)
-        except ValueError:
+            inner = loads_bounded(decoded)
+        except BadBody:
             inner = {"value": decoded}
     elif isinstance(data, dict):
         inner = data
     if not isinstance(inner, dict) or not isinstance(inner.get("value"), str):
         raise MalformedResponse("malformed QR reply: no QR value")
+    value = inner["value"]
+    if len(value) > MAX_QR_VALUE:
+        raise MalformedResponse(f"QR value of {len(value)} characters: too long for any QR code")
     expiry = inner.get("expiry")
     expires_at = None
-    if isinstance(expiry, (int, float)) and not isinstance(expiry, bool):
+    if isinstance(expiry, (int, float)) and not isinstance(expiry, bool) and math.isfinite(expiry):
         # The API gives milliseconds; tolerate seconds from servers that send them.
-        expires_at = expiry / 1000.0 if expiry > 1e11 else float(expiry)
-    return QrCode(value=inner["value"], expires_at=expires_at)
+        when = expiry / 1000.0 if expiry > 1e11 else float(expiry)
+        expires_at = when if _PLAUSIBLE_TIME[0] < when < _PLAUSIBLE_TIME[1] else None
+    # The value is data for the phone (never shown as text): it keeps its bytes, but a
+    # token echoed into it is still redacted, since a QR on screen is a screenshot away.
+    return QrCode(value=redact(value), expires_at=expires_at)
 
 
 class WawpClient:
@@ -192,7 +211,8 @@ class WawpClient:
             timeout=httpx.Timeout(timeout, connect=connect_timeout, pool=None),
             limits=httpx.Limits(max_connections=max(64, self.max_concurrency * 2),
                                 max_keepalive_connections=max(32, self.max_concurrency)),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json",
+                     "Accept-Encoding": ACCEPT_ENCODING},
             transport=transport,
             follow_redirects=False,
         )
@@ -238,7 +258,7 @@ class WawpClient:
         if not isinstance(payload, dict):
             raise MalformedResponse("malformed response: expected a JSON object")
         me = payload.get("me", payload)
-        return me if isinstance(me, dict) else {}
+        return clean_data(me) if isinstance(me, dict) else {}
 
     async def qr(self, inst: InstanceConfig) -> QrCode:
         """The current pairing QR (only meaningful in SCAN_QR_CODE)."""
@@ -248,9 +268,9 @@ class WawpClient:
         """A pairing code for phone-number login, the alternative to scanning a QR."""
         payload = await self._call(inst, "/v2/auth/request-code", extra={"phone_number": phone_number})
         code = payload.get("code") if isinstance(payload, dict) else None
-        if not isinstance(code, str) or not code:
+        if not isinstance(code, str) or not clean(code, 40):
             raise MalformedResponse("malformed response: no pairing code in the reply")
-        return code
+        return clean(code, 40)
 
     # -- transport -------------------------------------------------------------------
 
@@ -276,28 +296,38 @@ class WawpClient:
                 # A whole-call deadline: a server that drips bytes, or an in-process app
                 # that hangs, must not hold this instance past the configured timeout.
                 async with asyncio.timeout(self.timeout + self.connect_timeout):
-                    response = await self._http.post(path, params=query or None, json=body)
+                    async with self._http.stream("POST", path, params=query or None,
+                                                 json=body) as response:
+                        code, headers = response.status_code, response.headers
+                        content = await read_bounded(
+                            response.aiter_raw(), headers.get("content-encoding", ""),
+                            headers.get("content-length"))
         except (TimeoutError, httpx.TimeoutException):
             raise Timeout(f"no reply within {self.timeout:g}s (timeout)") from None
+        except BodyTooLarge:
+            raise ReplyTooLarge(f"reply too large: over {human_size(MAX_BODY)} once decoded; "
+                                "ignored") from None
+        except BadBody as exc:
+            raise MalformedResponse(f"malformed response: {exc}") from None
         except httpx.HTTPError as exc:
             # Only a failed connect proves the request never left.
             raise NetworkError(_network_message(exc, token),
                                maybe_sent=not isinstance(exc, httpx.ConnectError)) from None
-        if response.status_code >= 400:
-            raise error_for_response(response)
-        if response.status_code >= 300:
-            raise MalformedResponse(f"unexpected redirect ({response.status_code}); check base_url")
-        return _decode_json(response)
+        if code >= 400:
+            raise _error_for(code, headers, content)
+        if code >= 300:
+            raise MalformedResponse(f"unexpected redirect ({code}); check base_url")
+        return _decode_json(code, headers, content)
 
 
-def _decode_json(response: httpx.Response) -> Any:
-    if not response.content.strip():
-        raise MalformedResponse(f"malformed response: empty body ({response.status_code})")
+def _decode_json(code: int, headers: httpx.Headers, content: bytes) -> Any:
+    if not content.strip():
+        raise MalformedResponse(f"malformed response: empty body ({code})")
     try:
-        return response.json()
-    except ValueError:
-        ctype = response.headers.get("content-type", "no content-type").split(";")[0]
-        raise MalformedResponse(f"malformed response: not valid JSON ({ctype})") from None
+        return loads_bounded(content)
+    except BadBody as exc:
+        ctype = clean(headers.get("content-type", "no content-type").split(";")[0], 40)
+        raise MalformedResponse(f"malformed response: {exc} ({ctype})") from None
 
 
 def _network_message(exc: httpx.HTTPError, token: str) -> str:

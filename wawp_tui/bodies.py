@@ -6,30 +6,32 @@ shows; the user must see "502 Bad Gateway", never a page of markup.
 
 from __future__ import annotations
 
-import json
 import re
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
+from wawp_tui.reply_body import BadBody, loads_bounded
+from wawp_tui.safe_text import clean
+
 #: Longest message we show for a server's error text.
 MAX_MESSAGE = 120
+#: How much of an error body is looked at: the message is always near the top.
+MAX_SCANNED = 64 * 1024
 
-_JSON_KEYS = ("message", "error", "detail", "msg", "error_description", "title", "reason")
+_JSON_KEYS = ("message", "error", "detail", "msg", "error_description", "title", "reason",
+              "exception")
 _XML_TAGS = ("message", "error", "detail", "msg", "description", "reason", "title")
-_SPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^<>]*>")
 
 
 def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
-    """Collapse whitespace to one line and cut with an ellipsis."""
-    line = _SPACE.sub(" ", text).strip()
-    if len(line) > limit:
-        line = line[: limit - 1].rstrip() + "…"
-    return line
+    """One safe line (tokens redacted, controls made visible), cut with an ellipsis."""
+    return clean(text, limit)
 
 
 def message_from_body(body: bytes | str, content_type: str = "") -> str:
     """The most useful short line in an error body, or "" when there is none."""
+    body = body[:MAX_SCANNED]
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     text = text.strip()
     if not text:
@@ -50,8 +52,8 @@ def message_from_body(body: bytes | str, content_type: str = "") -> str:
 
 def _from_json(text: str) -> str | None:
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = loads_bounded(text)
+    except BadBody:
         return None
     return _json_message(data)
 

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="poll every instance once and print a table")
     _common_options(p, suppress=True)
     p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
+    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                   help="finish within this many seconds; instances not polled by then are "
+                        "reported NOT_POLLED (default: 30, or twice timeout+connect_timeout)")
 
     p = sub.add_parser("simulate", help="run the Wawp simulator as an HTTP server")
     _common_options(p, suppress=True)
@@ -114,14 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `wawp-tui` script; returns the exit code."""
     from wawp_tui.config import ConfigError
 
+    from wawp_tui.safe_text import clean
+
     try:
         args = build_parser().parse_args(argv)
+        _start_logging()
         return _dispatch(args)
     except UsageError as exc:
-        print(f"wawp-tui: {exc}", file=sys.stderr)
+        _say(f"wawp-tui: {exc}")
         return EXIT_USAGE
     except ConfigError as exc:
-        print(f"wawp-tui: {exc}", file=sys.stderr)
+        _say(f"wawp-tui: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -131,23 +137,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_NOT_WORKING
     except Exception as exc:  # the promise: no traceback ever reaches the user
         where = _crash_report(exc)
-        print(f"wawp-tui: internal error: {type(exc).__name__}: {exc} (details in {where})",
-              file=sys.stderr)
+        _say(f"wawp-tui: internal error: {type(exc).__name__}: {clean(exc)} (details in {where})")
         return 70
 
 
+def _say(line: str) -> None:
+    """One line on stderr, through the text boundary (it may quote a file or a server)."""
+    from wawp_tui.safe_text import clean
+
+    print(clean(line, 2000, strip=False), file=sys.stderr)
+
+
+def _out(line: str) -> None:
+    """One line on stdout, through the text boundary."""
+    from wawp_tui.safe_text import clean
+
+    print(clean(line, 2000, strip=False))
+
+
+def _start_logging() -> None:
+    """Warnings and worker errors go to a private file, never into the terminal."""
+    from wawp_tui.config import state_dir
+    from wawp_tui.logs import log_to_file
+
+    log_to_file(state_dir() / "wawp-tui.log")
+
+
 def _crash_report(exc: BaseException) -> str:
-    """Write the traceback to the state folder (for a bug report), return where."""
+    """Write the traceback to the state folder (for a bug report), return where.
+
+    Created 0600 and cleaned line by line: a traceback quotes exception messages, and an
+    exception message can quote a server.
+    """
     import traceback
 
     from wawp_tui.config import state_dir
+    from wawp_tui.files import append_private
+    from wawp_tui.safe_text import clean
 
     try:
-        folder = state_dir()
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = folder / "crash.log"
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write("".join(traceback.format_exception(exc)) + "\n")
+        path = state_dir() / "crash.log"
+        lines = "".join(traceback.format_exception(exc)).splitlines()
+        with append_private(path) as handle:
+            handle.write("\n".join(clean(line, 1000) for line in lines) + "\n\n")
         return str(path)
     except OSError:
         return "nowhere: the state folder is not writable"
@@ -205,7 +237,7 @@ def load(args: argparse.Namespace):
         theme_override=args.theme,
     )
     for warning in config.warnings:
-        print(f"wawp-tui: {warning}", file=sys.stderr)
+        _say(f"wawp-tui: {warning}")
     return config
 
 
@@ -232,10 +264,16 @@ def _status(args: argparse.Namespace) -> int:
     from wawp_tui import status_report
 
     config = load(args)
+    deadline = args.deadline
+    if deadline is None:
+        deadline = status_report.default_deadline(config.api.timeout, config.api.connect_timeout)
+    elif deadline <= 0:
+        raise UsageError("--deadline must be more than 0 seconds")
 
     async def run() -> list:
         async with make_client(config, args.demo) as client:
-            return await status_report.collect(client, config.instances, config.api.max_concurrency)
+            return await status_report.collect(client, config.instances,
+                                               config.api.max_concurrency, deadline=deadline)
 
     rows = asyncio.run(run())
     if args.json:
@@ -246,6 +284,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _tui(args: argparse.Namespace) -> int:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the TUI needs a terminal on stdin and stdout; for a report in a "
+                         "pipe, a file or cron use: wawp-tui status (or status --json)")
     from wawp_tui.ui.app import run_app
 
     config = load(args)
@@ -283,7 +324,7 @@ def _add(args: argparse.Namespace) -> int:
 
     path = _config_path(args)
     add_instance(path, args.id, args.label, token_env=args.token_env, tags=args.tag)
-    print(f"added {args.id} ({args.label}) to {path}")
+    _out(f"added {args.id} ({args.label}) to {path}")
     return EXIT_OK
 
 
@@ -296,19 +337,23 @@ def _import(args: argparse.Namespace) -> int:
     verb = "would add" if args.dry_run else "added"
     for entry in plan.new if args.dry_run else ():
         tags = f" [{', '.join(entry['tags'])}]" if entry.get("tags") else ""
-        print(f"  + {entry['id']}  {entry['label']}{tags}  "
+        _out(f"  + {entry['id']}  {entry['label']}{tags}  "
               f"token from ${entry.get('token_env', 'WAWP_ACCESS_TOKEN')}")
+    added = len(plan.new)
     if not args.dry_run:
-        append_instances(path, plan.new)
-    print(f"{verb} {len(plan.new)} instance(s) to {path}" + (" (dry run: nothing written)"
-                                                            if args.dry_run else ""))
+        # Under the file's lock: ids another process added meanwhile are skipped too.
+        raced = append_instances(path, plan.new)
+        plan.already.extend(raced)
+        added -= len(raced)
+    _out(f"{verb} {added} instance(s) to {path}" + (" (dry run: nothing written)"
+                                                     if args.dry_run else ""))
     if plan.already:
         shown = ", ".join(plan.already[:10]) + (" ..." if len(plan.already) > 10 else "")
-        print(f"skipped {len(plan.already)} already in the config: {shown}")
+        _out(f"skipped {len(plan.already)} already in the config: {shown}")
     unset = sorted({e.get("token_env", "WAWP_ACCESS_TOKEN") for e in plan.new} - set(os.environ))
     if unset:
-        print(f"note: set {', '.join('$' + name for name in unset)} before starting wawp-tui "
-              "(the config reads each token from its variable)", file=sys.stderr)
+        _say(f"note: set {', '.join('$' + name for name in unset)} before starting wawp-tui "
+             "(the config reads each token from its variable)")
     return EXIT_OK
 
 
@@ -317,5 +362,5 @@ def _remove(args: argparse.Namespace) -> int:
 
     path = _config_path(args)
     remove_instance(path, args.id)
-    print(f"removed {args.id} from {path}")
+    _out(f"removed {args.id} from {path}")
     return EXIT_OK

@@ -7,21 +7,27 @@ name the file, the line, the key and the fix. Tokens are wrapped in Secret at on
 
 from __future__ import annotations
 
+import codecs
 import ipaddress
 import os
 import re
 import stat
-import tempfile
 import tomllib
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 from urllib.parse import urlsplit
 
 import platformdirs
 import tomli_w
 
+from wawp_tui.files import LockTimeout, atomic_write, locked
 from wawp_tui.models import InstanceConfig, Secret
+from wawp_tui.safe_text import clean
+
+#: Longest label kept for display (the table shows 22 characters, the detail pane more).
+MAX_LABEL = 100
 
 APP_NAME = "wawp-tui"
 DEFAULT_BASE_URL = "https://api.wawp.net"
@@ -230,10 +236,7 @@ def load_config(
             raise ConfigError(f"config file not found: {path}")
         return _zero_config(path, env, base_url_override, refresh_override, read_only_override,
                             theme_override)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_config_text(path)
     src = _Source(path, text)
     data = _parse(src, text)
     for table in data:
@@ -343,8 +346,10 @@ def _instances(src: _Source, raw: list, env: Mapping[str, str]) -> list[Instance
         if not all(isinstance(t, str) for t in tags):
             raise src.error(f"{where} tags must be a list of strings", "instances", "tags", index)
         token, origin = _token(src, entry, env, index)
-        found.append(InstanceConfig(id=instance_id, label=entry["label"].strip(), token=token,
-                                    tags=tuple(tags), token_source=origin))
+        # Labels and tags are shown everywhere: they cross the text boundary here, once.
+        found.append(InstanceConfig(id=instance_id, label=clean(entry["label"], MAX_LABEL),
+                                    token=token, tags=tuple(clean(t, 40) for t in tags),
+                                    token_source=origin))
     return found
 
 
@@ -408,33 +413,59 @@ def permission_warning(path: Path) -> str | None:
 # -- writing -------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file in the same folder + rename; the original survives a failure."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def read_config_text(path: Path) -> str:
+    """The file's text, or one ConfigError line saying why it cannot be read."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a config file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read: permission denied; check its owner and "
+                          f"mode (ls -l {path})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if data.startswith(codecs.BOM_UTF8):
+        raise ConfigError(f"{path}: starts with a byte-order mark (BOM), which TOML does not "
+                          "allow; save the file as UTF-8 without BOM")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise ConfigError(f"{path}: is UTF-16; save the file as UTF-8")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path} line {line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
+                          "save the file as UTF-8") from None
+
+
+def _write(path: Path, text: str) -> None:
+    """Atomic write through symlinks; an OSError becomes one line (exit 2)."""
+    try:
+        atomic_write(path, text)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot write: {exc.strerror or exc}; the file is "
+                          "unchanged") from None
+
+
+@contextmanager
+def _editing(path: Path) -> Iterator[None]:
+    """The lock around one read-modify-write of the user's file."""
+    stack = ExitStack()
+    try:
+        stack.enter_context(locked(path))
+    except LockTimeout:
+        raise ConfigError(f"{path}: another wawp-tui is changing this file right now; "
+                          "try again in a moment") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot lock for writing: {exc.strerror or exc}; the file "
+                          "is unchanged") from None
+    with stack:
+        yield
 
 
 def _read_existing(path: Path) -> tuple[str, dict]:
     if not path.exists():
         return "", {}
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_config_text(path)
     return text, _parse(_Source(path, text), text)
 
 
@@ -447,6 +478,10 @@ def instance_entry(instance_id: str, label: str, *, token_env: str | None = None
                           "(1 to 64 of them)")
     if not label.strip():
         raise ConfigError(f"label of {instance_id} must not be empty")
+    for name, value in (("label", label), *(("tag", t) for t in tags)):
+        if not value.isprintable():
+            raise ConfigError(f"{name} {clean(value, 60)!r} of {instance_id} holds control "
+                              "characters; use plain text")
     token_env = (token_env or "").strip() or None
     if token_env is not None and not _ENV_NAME.match(token_env):
         raise ConfigError(f"token_env {token_env!r} is not a valid environment variable name")
@@ -465,54 +500,67 @@ def configured_ids(path: Path) -> set[str]:
     return {e["id"] for e in data.get("instances", []) if isinstance(e, dict) and "id" in e}
 
 
-def append_instances(path: Path, entries: Sequence[dict[str, Any]]) -> None:
-    """Append [[instances]] tables in one atomic write, keeping everything else as is."""
+def append_instances(path: Path, entries: Sequence[dict[str, Any]]) -> list[str]:
+    """Append [[instances]] tables in one atomic write, keeping everything else as is.
+
+    Runs under the file's lock; ids already in the file (another process may have added
+    them since the caller looked) are skipped and returned.
+    """
     if not entries:
-        return
-    text, data = _read_existing(path)
-    before = len(data.get("instances", []))
-    # Header + keys written by hand: tomli_w may dump an array of tables inline, and an
-    # inline `instances = [...]` after the user's last [[instances]] would land inside it.
-    block = "\n".join(f"[[instances]]\n{tomli_w.dumps(entry)}" for entry in entries)
-    separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
-    new_text = text + separator + block
-    # Never write a file we could not read back, or one that lost an entry.
-    if len(tomllib.loads(new_text).get("instances", [])) != before + len(entries):
-        raise ConfigError(f"{path}: could not append safely; edit the file by hand")
-    _atomic_write(path, new_text)
+        return []
+    with _editing(path):
+        text, data = _read_existing(path)
+        present = {e.get("id") for e in data.get("instances", []) if isinstance(e, dict)}
+        fresh = [e for e in entries if e["id"] not in present]
+        skipped = [e["id"] for e in entries if e["id"] in present]
+        if not fresh:
+            return skipped
+        before = len(data.get("instances", []))
+        # Header + keys written by hand: tomli_w may dump an array of tables inline, and an
+        # inline `instances = [...]` after the user's last [[instances]] would land inside it.
+        block = "\n".join(f"[[instances]]\n{tomli_w.dumps(entry)}" for entry in fresh)
+        separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+        new_text = text + separator + block
+        # Never write a file we could not read back, or one that lost an entry.
+        if len(tomllib.loads(new_text).get("instances", [])) != before + len(fresh):
+            raise ConfigError(f"{path}: could not append safely; edit the file by hand")
+        _write(path, new_text)
+    return skipped
 
 
 def add_instance(path: Path, instance_id: str, label: str, *, token_env: str | None = None,
                  tags: Sequence[str] = ()) -> None:
     """Append one [[instances]] table to the user's file, keeping everything else as is."""
     entry = instance_entry(instance_id, label, token_env=token_env, tags=tags)
-    if entry["id"] in configured_ids(path):
+    if append_instances(path, [entry]):
         raise ConfigError(f"instance {entry['id']} already in {path}; remove it first with: "
                           f"wawp-tui remove {entry['id']}")
-    append_instances(path, [entry])
 
 
 def remove_instance(path: Path, instance_id: str) -> None:
     """Remove the [[instances]] table with this id; comments and other entries stay."""
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    text, data = _read_existing(path)
-    entries = [e for e in data.get("instances", []) if isinstance(e, dict)]
-    ids = [e.get("id") for e in entries]
-    if instance_id not in ids:
-        raise ConfigError(f"instance {instance_id} is not in {path}")
-    lines = text.splitlines(keepends=True)
-    header = re.compile(r"^\s*\[\[\s*instances\s*\]\]")
-    any_table = re.compile(r"^\s*\[")
-    starts = [n for n, line in enumerate(lines) if header.match(line)]
-    target = starts[ids.index(instance_id)]
-    end = next((n for n in range(target + 1, len(lines)) if any_table.match(lines[n])), len(lines))
-    # Leave comments that introduce the next table with it.
-    while end > target + 1 and lines[end - 1].lstrip().startswith("#"):
-        end -= 1
-    new_text = "".join(lines[:target] + lines[end:])
-    after = tomllib.loads(new_text)
-    left = [e.get("id") for e in after.get("instances", [])]
-    if left != [i for i in ids if i != instance_id]:
-        raise ConfigError(f"{path}: could not remove {instance_id} safely; edit the file by hand")
-    _atomic_write(path, new_text)
+    with _editing(path):
+        text, data = _read_existing(path)
+        entries = [e for e in data.get("instances", []) if isinstance(e, dict)]
+        ids = [e.get("id") for e in entries]
+        if instance_id not in ids:
+            raise ConfigError(f"instance {instance_id} is not in {path}")
+        lines = text.splitlines(keepends=True)
+        header = re.compile(r"^\s*\[\[\s*instances\s*\]\]")
+        any_table = re.compile(r"^\s*\[")
+        starts = [n for n, line in enumerate(lines) if header.match(line)]
+        target = starts[ids.index(instance_id)]
+        end = next((n for n in range(target + 1, len(lines)) if any_table.match(lines[n])),
+                   len(lines))
+        # Leave comments that introduce the next table with it.
+        while end > target + 1 and lines[end - 1].lstrip().startswith("#"):
+            end -= 1
+        new_text = "".join(lines[:target] + lines[end:])
+        after = tomllib.loads(new_text)
+        left = [e.get("id") for e in after.get("instances", [])]
+        if left != [i for i in ids if i != instance_id]:
+            raise ConfigError(f"{path}: could not remove {instance_id} safely; edit the file "
+                              "by hand")
+        _write(path, new_text)

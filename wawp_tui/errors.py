@@ -95,3 +95,12 @@ class MalformedResponse(WawpError):
 
     kind = "malformed"
     server_side = True
+
+
+class ReplyTooLarge(WawpError):
+    """The reply was bigger than we accept (a runaway body or a compression bomb).
+
+    Not counted as server-side: restarting the instance cannot shrink a proxy's reply.
+    """
+
+    kind = "too_large"

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from wawp_tui.models import InstanceConfig, WORKING
+from wawp_tui.safe_text import clean
 
 #: How many history entries each instance keeps (bounded: a wall monitor runs for days).
 HISTORY_LIMIT = 50
@@ -82,6 +83,9 @@ class InstanceState:
     in_flight: str | None = None
     #: During a full reset: when its start step will be sent (for the visible countdown).
     reset_start_at: float | None = None
+    #: Per action in flight: what `last_action_at` and the restart count were before it
+    #: was sent, so an action the server refused leaves no guard behind.
+    before_action: dict[str, tuple[float | None, int]] = field(default_factory=dict)
 
     history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
 
@@ -104,8 +108,11 @@ class FleetState:
 
     def __init__(self, instances: Iterable[InstanceConfig], clock: Clock) -> None:
         self.clock = clock
+        # Labels and tags are shown everywhere: cleaned here too, for configs that did
+        # not come through the config loader (the demo, tools, tests).
         self.instances: dict[str, InstanceState] = {
-            cfg.id: InstanceState(id=cfg.id, label=cfg.label, tags=tuple(cfg.tags))
+            cfg.id: InstanceState(id=cfg.id, label=clean(cfg.label, 100),
+                                  tags=tuple(clean(t, 40) for t in cfg.tags))
             for cfg in instances
         }
         #: When the last poll of any instance finished.
@@ -216,6 +223,9 @@ class FleetState:
         """Record that a command left for the API (before its reply)."""
         now = self.clock()
         st = self.instances[instance_id]
+        st.before_action[action] = (st.last_action_at.get(action), st.restarts_since_working)
+        # Counted from the moment it leaves: until the reply says otherwise, the guards
+        # must assume it happened (a second key press must not stack a second restart).
         st.last_action_at[action] = now
         if action == "restart":
             st.restarts_since_working += 1
@@ -230,10 +240,24 @@ class FleetState:
         detail: str,
         status: str | None = None,
         auto: bool = False,
+        maybe_done: bool | None = None,
     ) -> None:
-        """Record a command's reply; a reply that carries a status counts as a poll."""
+        """Record a command's reply; a reply that carries a status counts as a poll.
+
+        `maybe_done` (default: `ok`) is False when the server answered that it did not do
+        it: then the action leaves no countdown and no guard behind, as if never sent.
+        A timeout is `maybe_done=True`: the guards stay, because it may have happened.
+        """
         now = self.clock()
         st = self.instances[instance_id]
+        before = st.before_action.pop(action, None)
+        if not (ok if maybe_done is None else maybe_done) and before is not None:
+            previous, restarts = before
+            if previous is None:
+                st.last_action_at.pop(action, None)
+            else:
+                st.last_action_at[action] = previous
+            st.restarts_since_working = restarts
         text = f"{action} {'ok' if ok else 'failed'}" + (f": {detail}" if detail else "")
         self._record(st, HistoryEntry(now, "outcome", text, subject=action, auto=auto, ok=ok))
         if ok and status:

@@ -1,20 +1,27 @@
 """History that survives a restart of the app: JSON lines under the state folder.
 
 Bounded: when the file passes `max_bytes` it is rotated to `.1` (one old generation),
-so a wall monitor running for months never fills the disk.
+so a wall monitor running for months never fills the disk. Read back as untrusted
+input: a damaged line (bad JSON, wrong shape, absurd values) is skipped and counted,
+and every text crosses the text boundary again.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections import defaultdict, deque
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
+from wawp_tui.files import append_private, read_lines
 from wawp_tui.fleet import HISTORY_LIMIT, HistoryEntry
+from wawp_tui.safe_text import clean
 
 DEFAULT_MAX_BYTES = 2_000_000
+_KINDS = {"status", "action", "outcome", "error"}
 
 
 class HistoryStore:
@@ -23,40 +30,73 @@ class HistoryStore:
     def __init__(self, path: Path | None, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = path
         self.max_bytes = max_bytes
+        #: Why history is not being saved (shown in the event log), or None.
         self.error: str | None = None
+        #: What loading found wrong ("skipped 3 damaged lines in ..."), or None.
+        self.warning: str | None = None
 
     def append(self, instance_id: str, entry: HistoryEntry) -> None:
         """Write one entry (flushed); a write failure disables the store, never the app."""
         if self.path is None or self.error:
             return
-        line = json.dumps({"id": instance_id, **asdict(entry)}, ensure_ascii=False) + "\n"
+        record = {"id": clean(instance_id, 64), **asdict(entry)}
+        record["text"] = clean(entry.text, 300)
+        record["subject"] = clean(entry.subject, 40)
+        line = json.dumps(record, ensure_ascii=False) + "\n"
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             if self.path.exists() and self.path.stat().st_size + len(line) > self.max_bytes:
                 os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            with append_private(self.path) as handle:
                 handle.write(line)
         except OSError as exc:
             self.error = f"history not saved: {exc.strerror or exc}"
 
     def load(self, ids: set[str], per_instance: int = HISTORY_LIMIT) -> dict[str, list[HistoryEntry]]:
         """The newest entries of each known instance, oldest first; bad lines are skipped."""
-        found: dict[str, deque] = defaultdict(lambda: deque(maxlen=per_instance))
+        found: dict[str, deque[HistoryEntry]] = defaultdict(lambda: deque(maxlen=per_instance))
         if self.path is None:
             return {}
+        damaged = 0
         for path in (self.path.with_name(self.path.name + ".1"), self.path):
             try:
-                lines = path.read_text("utf-8", errors="replace").splitlines()
-            except OSError:
+                lines, too_long = read_lines(path)
+            except FileNotFoundError:
                 continue
+            except OSError as exc:
+                self.warning = f"history not loaded from {path}: {exc.strerror or exc}"
+                continue
+            damaged += too_long
             for line in lines:
-                try:
-                    data = json.loads(line)
-                    instance_id = data.pop("id")
-                    entry = HistoryEntry(**data)
-                except (ValueError, TypeError, KeyError):
+                if not line.strip():
                     continue
-                if instance_id in ids:
-                    found[instance_id].append(entry)
+                parsed = _entry(line)
+                if parsed is None:
+                    damaged += 1
+                elif parsed[0] in ids:
+                    found[parsed[0]].append(parsed[1])
+        if damaged:
+            self.warning = (f"history: skipped {damaged} damaged line(s) in {self.path} "
+                            "(the rest is loaded)")
         return {k: list(v) for k, v in found.items()}
+
+
+def _entry(line: str) -> tuple[str, HistoryEntry] | None:
+    """One line back into (instance id, entry), or None when it is not one of ours."""
+    try:
+        data: Any = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    instance_id, at, kind = data.get("id"), data.get("at"), data.get("kind")
+    text, subject = data.get("text", ""), data.get("subject", "")
+    auto, ok = data.get("auto", False), data.get("ok", True)
+    if not (isinstance(instance_id, str) and isinstance(kind, str) and kind in _KINDS
+            and isinstance(text, str) and isinstance(subject, str)
+            and isinstance(auto, bool) and isinstance(ok, bool)):
+        return None
+    if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at) \
+            or not 0 <= at < 4_102_444_800:
+        return None
+    return instance_id, HistoryEntry(at=float(at), kind=kind, text=clean(text, 300),
+                                     subject=clean(subject, 40), auto=auto, ok=ok)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wawp_tui.safe_text import register_secret
+
 WORKING = "WORKING"
 STARTING = "STARTING"
 SCAN_QR_CODE = "SCAN_QR_CODE"
@@ -32,13 +34,15 @@ class Secret:
     """A string that never shows itself in repr, str or f-strings.
 
     The access token travels through config, client and poller wrapped in this, so a
-    stray log line or exception message cannot leak it.
+    stray log line or exception message cannot leak it; and every value wrapped here is
+    registered with the text boundary, so a server that echoes it back gets it redacted.
     """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)
 
     def reveal(self) -> str:
         """The real value: call it only where the token goes on the wire."""

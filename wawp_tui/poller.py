@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import logging
 import random
 import time
 from typing import Callable, Iterable
@@ -19,6 +20,9 @@ from wawp_tui.api import WawpClient
 from wawp_tui.errors import RateLimited, WawpError
 from wawp_tui.fleet import Clock, FleetState
 from wawp_tui.models import InstanceConfig
+from wawp_tui.safe_text import clean
+
+_log = logging.getLogger(__name__)
 
 #: Called after every poll with the instance id and whether its status word changed.
 UpdateCallback = Callable[[str, bool], None]
@@ -94,6 +98,14 @@ class Poller:
                 self.fleet.apply_poll_error(instance_id, exc.kind, str(exc), latency)
                 if exc.kind == "network":
                     self._host_was_down = True
+                changed = self.fleet.get(instance_id).failures == 1
+            except Exception as exc:  # noqa: BLE001 - one instance's bad luck, not the fleet's
+                # A bug or a reply nobody foresaw costs this instance one poll, never the
+                # poller (a wall monitor) or the report (`status`): logged, shown, retried.
+                _log.exception("poll of %s failed unexpectedly", instance_id)
+                latency = (self.timer() - started) * 1000.0
+                self.fleet.apply_poll_error(instance_id, "internal",
+                                            f"internal error: {clean(type(exc).__name__)}", latency)
                 changed = self.fleet.get(instance_id).failures == 1
             else:
                 latency = (self.timer() - started) * 1000.0

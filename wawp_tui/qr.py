@@ -33,9 +33,21 @@ class QrDrawing:
         return len(self.lines)
 
 
+class QrTooLong(ValueError):
+    """No QR code can hold this value (the largest holds 2,953 bytes)."""
+
+
 def draw(value: str, quiet_zone: int = QUIET_ZONE) -> QrDrawing:
-    """Encode `value` and draw it: one text column per module, one line per two rows."""
-    code = segno.make(value, error="l", micro=False)
+    """Encode `value` and draw it: one text column per module, one line per two rows.
+
+    QrTooLong (a readable message) when the value cannot be a QR code at all.
+    """
+    try:
+        code = segno.make(value, error="l", micro=False)
+    except (segno.DataOverflowError, ValueError):
+        raise QrTooLong(f"the server's QR value is {len(value)} characters; no QR code can "
+                        "hold that much (at most 2,953 bytes), so it cannot be scanned. "
+                        "Press k to link with a pairing code instead.") from None
     rows = [[bool(m) for m in row] for row in code.matrix_iter(scale=1, border=quiet_zone)]
     if len(rows) % 2:
         rows.append([False] * len(rows[0]))

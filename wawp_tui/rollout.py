@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import tempfile
+import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 from wawp_tui import runbook
 from wawp_tui.actions import ActionRunner
 from wawp_tui.fleet import FleetState
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
+from wawp_tui.files import atomic_write, read_lines
 from wawp_tui.poller import Poller
+from wawp_tui.safe_text import clean
 
 ROLLOUT_ACTIONS = ("restart", "stop", "start")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_WAVE = 5
 #: How often a wave re-polls its instances while waiting for them.
 WAVE_POLL = 2.0
@@ -81,28 +84,77 @@ class RolloutState:
     # -- persistence -----------------------------------------------------------------
 
     def save(self, path: Path | None) -> None:
-        """Write atomically (temp + rename): a crash leaves the previous state whole."""
+        """Write atomically (temp + rename, 0600): a crash leaves the previous state whole."""
         if path is None:
             return
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(prefix=".rollout.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(asdict(self), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        data = asdict(self)
+        for key in ("skipped", "failed", "notes"):
+            data[key] = {clean(k, 64): clean(v, 300) for k, v in data[key].items()}
+        data["reason"] = clean(self.reason, 300)
+        atomic_write(path, json.dumps(data))
 
     @classmethod
     def load(cls, path: Path) -> "RolloutState":
-        data = json.loads(path.read_text("utf-8"))
-        return cls(**data)
+        """Read a saved state back; RolloutStateError saying what is wrong when damaged."""
+        try:
+            lines, too_long = read_lines(path, max_line=16 * 1024 * 1024)
+        except OSError as exc:
+            raise RolloutStateError(f"cannot read it: {exc.strerror or exc}") from None
+        try:
+            data = json.loads("\n".join(lines)) if not too_long else None
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict):
+            raise RolloutStateError("it is not a rollout state (not a JSON object)")
+        return cls(**_checked_fields(data))
+
+
+class RolloutStateError(ValueError):
+    """A saved rollout state that cannot be trusted (damaged, edited, from elsewhere)."""
+
+
+def _checked_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The constructor arguments from a loaded state, each of the right shape."""
+    def ids(value: Any, what: str) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(i, str) and _ID.match(i) for i in value):
+            raise RolloutStateError(f"{what} is not a list of instance ids")
+        return list(value)
+
+    def notes(value: Any, what: str) -> dict[str, str]:
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and _ID.match(k) and isinstance(v, str) for k, v in value.items()):
+            raise RolloutStateError(f"{what} is not a map of instance id to text")
+        return {k: clean(v, 300) for k, v in value.items()}
+
+    action = data.get("action")
+    if action not in ROLLOUT_ACTIONS:
+        raise RolloutStateError(f"unknown action {clean(action, 20)!r}")
+    waves = data.get("waves")
+    if not isinstance(waves, list) or not waves:
+        raise RolloutStateError("it has no waves")
+    status = data.get("status", "planned")
+    if status not in ("planned", "running", "halted", "cancelled", "done"):
+        raise RolloutStateError(f"unknown status {clean(status, 20)!r}")
+    started = data.get("started_at")
+    if started is not None and (isinstance(started, bool) or not isinstance(started, (int, float))
+                                or not math.isfinite(started)):
+        raise RolloutStateError("started_at is not a time")
+    unknown = set(data) - {"action", "waves", "done", "sent", "skipped", "failed", "notes",
+                           "status", "reason", "started_at"}
+    if unknown:
+        raise RolloutStateError(f"unknown field {clean(sorted(unknown)[0], 40)!r}")
+    return {
+        "action": action,
+        "waves": [ids(w, "a wave") for w in waves],
+        "done": ids(data.get("done", []), "done"),
+        "sent": ids(data.get("sent", []), "sent"),
+        "skipped": notes(data.get("skipped", {}), "skipped"),
+        "failed": notes(data.get("failed", {}), "failed"),
+        "notes": notes(data.get("notes", {}), "notes"),
+        "status": status,
+        "reason": clean(data.get("reason", ""), 300) if isinstance(data.get("reason", ""), str) else "",
+        "started_at": float(started) if started is not None else None,
+    }
 
 
 def plan(action: str, ids: Iterable[str], wave_size: int = DEFAULT_WAVE) -> RolloutState:

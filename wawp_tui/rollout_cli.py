@@ -12,7 +12,8 @@ from wawp_tui.audit import AuditLog
 from wawp_tui.config import audit_log_path, state_dir
 from wawp_tui.fleet import FleetState
 from wawp_tui.poller import Poller
-from wawp_tui.rollout import Rollout, RolloutState, describe, plan
+from wawp_tui.safe_text import clean
+from wawp_tui.rollout import Rollout, RolloutState, RolloutStateError, describe, plan
 
 EXIT_OK, EXIT_HALTED, EXIT_USAGE = 0, 1, 2
 
@@ -20,7 +21,7 @@ EXIT_OK, EXIT_HALTED, EXIT_USAGE = 0, 1, 2
 def _line(text: str) -> None:
     """A progress line a log collector can read: UTC timestamp, then the message."""
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    print(f"{stamp} {text}", flush=True)
+    print(f"{stamp} {clean(text, 2000, strip=False)}", flush=True)
 
 
 def _select(args, config) -> list[str]:
@@ -43,7 +44,13 @@ def run_rollout(args, config, client) -> int:
         if not path.exists():
             print("wawp-tui: nothing to resume (no interrupted rollout)", file=sys.stderr)
             return EXIT_USAGE
-        state = RolloutState.load(path)
+        try:
+            state = RolloutState.load(path)
+        except RolloutStateError as exc:
+            print(f"wawp-tui: the saved rollout {path} is damaged ({exc}); nothing was sent. "
+                  f"To start fresh: rm {path}, then run the rollout again without --resume",
+                  file=sys.stderr)
+            return EXIT_USAGE
         if state.status == "done":
             print("wawp-tui: the last rollout finished; nothing to resume", file=sys.stderr)
             return EXIT_USAGE

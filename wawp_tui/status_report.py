@@ -1,7 +1,13 @@
-"""`wawp-tui status`: one concurrent poll of the fleet, printed as a table or JSON."""
+"""`wawp-tui status`: one concurrent poll of the fleet, printed as a table or JSON.
+
+An overall deadline bounds the run: a fleet of hanging instances is reported, with the
+ones it could not finish marked NOT_POLLED, instead of holding the terminal for minutes.
+Every field crosses the text boundary again on its way out.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import time
@@ -13,6 +19,16 @@ from wawp_tui.api import WawpClient
 from wawp_tui.fleet import FleetState
 from wawp_tui.models import UNREACHABLE, WORKING, InstanceConfig
 from wawp_tui.poller import Poller
+from wawp_tui.safe_text import clean, clean_data, clean_word
+
+#: The word for an instance whose poll had not finished when the deadline came.
+NOT_POLLED = "NOT_POLLED"
+
+
+def default_deadline(timeout: float, connect_timeout: float) -> float:
+    """Seconds a whole `status` run may take by default: long enough for a big, slow
+    fleet, short enough that hanging instances cannot hold a terminal for minutes."""
+    return max(30.0, 2 * (timeout + connect_timeout))
 
 
 @dataclass(frozen=True)
@@ -29,34 +45,48 @@ class StatusRow:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "label": self.label,
-            "status": self.status,
-            "error": self.error,
+            "id": clean(self.id, 64),
+            "label": clean(self.label),
+            "status": clean_word(self.status),
+            "error": clean(self.error) if self.error is not None else None,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
-            "me": self.me,
-            "tags": list(self.tags),
+            "me": clean_data(self.me) if self.me is not None else None,
+            "tags": [clean(t, 40) for t in self.tags],
         }
 
 
 async def collect(
-    client: WawpClient, instances: tuple[InstanceConfig, ...], concurrency: int = 32
+    client: WawpClient,
+    instances: tuple[InstanceConfig, ...],
+    concurrency: int = 32,
+    deadline: float | None = None,
 ) -> list[StatusRow]:
-    """Poll every instance once; rows come back in config order."""
+    """Poll every instance once, within `deadline` seconds; rows come back in config order."""
     fleet = FleetState(instances, clock=time.time)
     poller = Poller(client, fleet, instances, concurrency=concurrency)
-    await poller.sweep()
+    tasks = {cfg.id: asyncio.ensure_future(poller.poll_one(cfg.id)) for cfg in instances}
+    unfinished: set[asyncio.Future] = set()
+    if tasks:
+        _, unfinished = await asyncio.wait(tasks.values(), timeout=deadline)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
     rows = []
     for cfg in instances:
         st = fleet.get(cfg.id)
-        status = UNREACHABLE if st.failures else (st.status or UNREACHABLE)
+        if tasks[cfg.id] in unfinished:
+            status, error = NOT_POLLED, (f"not polled: the {deadline:g}s deadline passed first "
+                                         "(raise it with --deadline)")
+        else:
+            status = UNREACHABLE if st.failures else (st.status or UNREACHABLE)
+            error = st.last_error
         rows.append(
             StatusRow(
                 id=cfg.id,
                 label=cfg.label,
                 status=status,
-                error=st.last_error,
-                latency_ms=st.latency_ms,
+                error=error,
+                latency_ms=st.latency_ms if tasks[cfg.id] not in unfinished else None,
                 me=st.me,
                 tags=tuple(cfg.tags),
             )
@@ -86,17 +116,18 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
     head = f"{'STATUS':<{badge_w}} {'LABEL':<{label_w}} {'ID':<{id_w}} {'LATENCY':>8}  DETAIL"
     out.write(head[:width].rstrip() + "\n")
     for r in order:
-        symbol, word = runbook.badge(r.status)
+        symbol, word = runbook.badge(clean_word(r.status))
         badge = f"{symbol} {word}"
         latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f}ms"
-        detail = r.error or _me_line(r.me)
-        label = r.label if len(r.label) <= label_w else r.label[: label_w - 1] + "…"
-        line = f"{badge:<{badge_w}} {label:<{label_w}} {r.id:<{id_w}} {latency:>8}  {detail}"
+        detail = clean(r.error or _me_line(r.me))
+        label = clean(r.label, label_w)
+        line = f"{badge:<{badge_w}} {label:<{label_w}} {clean(r.id, 64):<{id_w}} {latency:>8}  {detail}"
         out.write(line[:width].rstrip() + "\n")
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
-    summary = ", ".join(f"{n} {w}" for w, n in sorted(counts.items(), key=lambda kv: runbook.word_rank(kv[0])))
+    summary = ", ".join(f"{n} {clean_word(w)}"
+                        for w, n in sorted(counts.items(), key=lambda kv: runbook.word_rank(kv[0])))
     out.write(f"\n{len(rows)} instances: {summary}\n")
 
 

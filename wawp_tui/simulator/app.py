@@ -16,6 +16,8 @@ from typing import Any, Callable
 from urllib.parse import parse_qs
 
 from wawp_tui.models import SCAN_QR_CODE
+from wawp_tui.simulator import hostile
+from wawp_tui.simulator.hostile import HOSTILE_KINDS
 from wawp_tui.simulator.state import Fault, SimInstance
 
 FAULT_KINDS = (
@@ -57,8 +59,9 @@ class Simulator:
 
     def inject(self, instance_id: str, kind: str, count: int | None = None, **params: Any) -> None:
         """Make the next `count` requests for this instance misbehave (None: until cleared)."""
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(FAULT_KINDS)}")
+        if kind not in FAULT_KINDS + HOSTILE_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; one of "
+                             f"{', '.join(FAULT_KINDS + HOSTILE_KINDS)}")
         self.instances[instance_id].faults.append(Fault(kind, count, dict(params)))
 
     def clear_faults(self, instance_id: str | None = None) -> None:
@@ -119,8 +122,13 @@ class Simulator:
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")]})
             raise
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(k.encode(), v.encode()) for k, v in headers]})
-        await send({"type": "http.response.body", "body": payload})
+                    "headers": [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers]})
+        if isinstance(payload, bytes):
+            await send({"type": "http.response.body", "body": payload})
+            return
+        for chunk in payload:  # a streamed body (the hostile huge_body)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
 
     async def _handle(self, scope: dict, raw_body: bytes) -> tuple[int, list, bytes]:
         path = scope["path"].rstrip("/") or "/"
@@ -163,8 +171,12 @@ class Simulator:
             return _json(401, {"error": "Unauthorized", "message": "Invalid access token", "statusCode": 401})
         if inst is None:
             return _json(404, {"error": "Not Found", "message": "Instance not found", "statusCode": 404})
-        fault = inst.take_fault()
+        fault = inst.take_fault(path.rsplit("/", 1)[-1])
         if fault is not None:
+            if fault.kind in HOSTILE_KINDS:
+                # In a thread: building a 1 GB gzip bomb takes seconds the first time, and
+                # the other instances must keep being served meanwhile.
+                return await asyncio.to_thread(self._hostile, fault, path, query, body)
             faulty = await self._fault(fault, inst)
             if faulty is not None:
                 return faulty
@@ -188,6 +200,8 @@ class Simulator:
                                    "message": f"QR is only available in SCAN_QR_CODE (status {inst.status_at(now)})",
                                    "statusCode": 400})
             qr = inst.qr(now)
+            if inst.qr_value is not None:
+                qr = {"value": inst.qr_value, "expiry": qr["expiry"]}
             if query.get("format") == "raw":
                 data = base64.b64encode(json.dumps(qr).encode()).decode()
                 return _json(200, {"mimetype": "application/json", "data": data})
@@ -201,8 +215,15 @@ class Simulator:
             if inst.status_at(now) != SCAN_QR_CODE:
                 return _json(400, {"error": "Bad Request", "message": "Session is already logged in", "statusCode": 400})
             code = hashlib.sha256(f"{inst.id}:{digits}".encode()).hexdigest()[:8].upper()
-            return _json(200, {"code": f"{code[:4]}-{code[4:]}"})
+            return _json(200, {"code": inst.pairing_code or f"{code[:4]}-{code[4:]}"})
         return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
+
+    @staticmethod
+    def _hostile(fault: Fault, path: str, query: dict, body: dict):
+        params = fault.params
+        if fault.kind == "echo_500":
+            return hostile.echo_500(path, query, body, str(params.get("format", "json")))
+        return getattr(hostile, fault.kind)(params)
 
     async def _fault(self, fault: Fault, inst: SimInstance):
         kind, params = fault.kind, fault.params
@@ -265,6 +286,15 @@ class Simulator:
             except KeyError as exc:
                 return _json(400, {"error": "Bad Request", "message": f"no instance {exc}", "statusCode": 400})
             return _json(200, {"linked": linked})
+        if path == "/_sim/set" and method == "POST":
+            # Hostile tests: what this instance says about itself (status word, name, QR).
+            inst = self.instances.get(str(body.get("instance_id")))
+            if inst is None:
+                return _json(400, {"error": "Bad Request", "message": "no such instance", "statusCode": 400})
+            for key in ("raw_status", "push_name", "qr_value", "pairing_code"):
+                if key in body:
+                    setattr(inst, key, body[key])
+            return _json(200, {"ok": True})
         if path == "/_sim/clear" and method == "POST":
             try:
                 self.clear_faults(body.get("instance_id"))

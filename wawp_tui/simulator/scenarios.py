@@ -17,6 +17,7 @@ SCENARIOS: dict[str, str] = {
     "healthy": "every instance WORKING",
     "fleet": "a big fleet (default 1000), ~5% not WORKING",
     "outage": "most instances answer 502 (a platform-wide outage)",
+    "hostile": "a server that attacks its client: echoed tokens, markup, escapes, bombs",
 }
 
 _PLACES = ["EU", "US", "APAC", "UK", "MENA", "LATAM"]
@@ -71,7 +72,7 @@ def build_scenario(
         raise KeyError(name)
     rng = random.Random(seed)
     now = clock()
-    count = instances or {"demo": 25, "healthy": 10, "fleet": 1000, "outage": 20}[name]
+    count = instances or {"demo": 25, "healthy": 10, "fleet": 1000, "outage": 20, "hostile": 16}[name]
     fleet = [_instance(rng, n, seed, now) for n in range(count)]
     if name == "demo":
         _demo_mix(fleet, rng, now)
@@ -86,6 +87,8 @@ def build_scenario(
                 _set(inst, STOPPED, now)
             elif roll < 0.05:
                 _set(inst, STARTING, now)
+    elif name == "hostile":
+        _hostile_mix(fleet)
     elif name == "outage":
         for inst in fleet[: max(1, int(count * 0.8))]:
             inst.faults.append(Fault("html_502"))
@@ -123,3 +126,32 @@ def _demo_mix(fleet: list[SimInstance], rng: random.Random, now: float) -> None:
             inst.faults.append(Fault("rate_limit", None, {"retry_after": 15}))
         elif extra == "flaky":
             inst.fail_at, inst.recover_at = now + 40, now + 100
+
+
+#: One attack per instance, in order; instances past the list stay healthy neighbours.
+HOSTILE_PLAN: tuple[tuple[str, str, dict], ...] = (
+    ("fault", "echo_500", {"format": "json"}),
+    ("fault", "echo_500", {"format": "text"}),
+    ("fault", "echo_500", {"format": "html"}),
+    ("fault", "hostile_error", {"text": "field [phone] is required [/]"}),
+    ("fault", "hostile_error", {"text": "[@click=app.quit]press here[/]"}),
+    ("fault", "hostile_error", {"text": "\x1b]0;pwned\x07\x1b[2J\x1b]52;c;cHduZWQ=\x07 boom"}),
+    ("set", "raw_status", {"value": "WORKING\x1b[2J\x1b]0;owned\x07"}),
+    ("set", "push_name", {"value": "Eve \x1b]52;c;ZXZpbA==\x07[b]bold[/b]"}),
+    ("qr", "qr_value", {"value": "2@" + "A" * 4998}),
+    ("fault", "gzip_bomb", {}),
+    ("fault", "huge_body", {}),
+    ("fault", "deep_json", {}),
+)
+
+
+def _hostile_mix(fleet: list[SimInstance]) -> None:
+    for inst, (how, what, params) in zip(fleet, HOSTILE_PLAN):
+        inst.label = f"{what} {params.get('format', '')}".strip()
+        if how == "fault":
+            inst.faults.append(Fault(what, None, dict(params)))
+        elif how == "set":
+            setattr(inst, what, params["value"])
+        elif how == "qr":
+            inst.base_status, inst.logged_in = SCAN_QR_CODE, False
+            inst.qr_value = params["value"]

@@ -49,6 +49,9 @@ class SimInstance:
     #: A status word this server "knows" but the client may not (e.g. PASSKEY_REQUIRED).
     raw_status: str | None = None
     push_name: str = "Wawp Demo"
+    #: Hostile tests: the QR value and pairing code this server hands out instead.
+    qr_value: str | None = None
+    pairing_code: str | None = None
     phone: str = "201000000000"
     faults: list[Fault] = field(default_factory=list)
     seed: int = 0
@@ -126,16 +129,22 @@ class SimInstance:
             body["qr"] = self.qr(now)
         return body
 
-    def take_fault(self) -> Fault | None:
-        """The fault that applies to this request (consuming one of its uses)."""
-        if not self.faults:
-            return None
-        fault = self.faults[0]
-        if fault.remaining is not None:
-            fault.remaining -= 1
-            if fault.remaining <= 0:
-                self.faults.pop(0)
-        return fault
+    def take_fault(self, endpoint: str = "") -> Fault | None:
+        """The fault that applies to this request (consuming one of its uses).
+
+        A fault with an `endpoint` parameter ("restart", "qr", ...) applies only to
+        requests for that endpoint.
+        """
+        for index, fault in enumerate(self.faults):
+            only = fault.params.get("endpoint")
+            if only and only != endpoint:
+                continue
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self.faults.pop(index)
+            return fault
+        return None
 
 
 def default_clock() -> Callable[[], float]:

@@ -31,12 +31,14 @@ from wawp_tui.audit import AuditLog
 from wawp_tui.fleet import FleetState
 from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE, WORKING
 from wawp_tui.history_store import HistoryStore
+from wawp_tui.safe_text import clean
 from wawp_tui.errors import WawpError
 from wawp_tui.ui.qr_screen import QrScreen
 from wawp_tui.poller import Poller
 from wawp_tui.ui import view
 from wawp_tui.ui.fleet_table import FleetTable
 from wawp_tui.ui.screens import ChoiceScreen, ConfirmScreen, TextScreen
+from wawp_tui.ui.terminal_guard import TerminalGuard
 
 #: Transitions into these words raise an alert (notification + bell).
 ALERT_WORDS = {FAILED, SCAN_QR_CODE, UNREACHABLE}
@@ -126,7 +128,7 @@ class WawpApp(App[int]):
         self.read_only = config.monitor.read_only
         self._poll_enabled = poll
         self.fleet = FleetState(config.instances, clock=clock)
-        self.labels = {cfg.id: cfg.label for cfg in config.instances}
+        self.labels = {st.id: st.label for st in self.fleet}
         self.poller = Poller(client, self.fleet, config.instances, refresh=config.monitor.refresh,
                              max_interval=config.monitor.steady_max,
                              steady_rate=config.monitor.steady_rate,
@@ -167,6 +169,9 @@ class WawpApp(App[int]):
         self._shapes: dict[str, tuple] = {}
         self.heal_policy = autoheal.HealPolicy()
         self._heal_notes: set[str] = set()
+        self._file_problems: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._leaving = False
         self.set_reactive(WawpApp.auto_heal, bool(config.monitor.auto_heal))
         self._theme_problems = self._register_themes()
         wanted = config.monitor.theme or themes.DEFAULT_THEME
@@ -176,6 +181,13 @@ class WawpApp(App[int]):
             self._theme_problems.append(themes.ThemeProblem(
                 wanted, f"no theme named {wanted!r}; using {themes.DEFAULT_THEME}"))
             self.theme = themes.DEFAULT_THEME
+
+    def _toast(self, message: str, *, title: str = "", severity: str = "information",
+               timeout: float | None = None) -> None:
+        """A notification of plain text: it often quotes a server or a config, and
+        Textual would otherwise parse it as markup (a "[@click=app.quit]" link)."""
+        self.notify(clean(message, 500), title=clean(title, 60), severity=severity,  # type: ignore[arg-type]
+                    timeout=timeout, markup=False)
 
     def _register_themes(self) -> list:
         for theme in themes.builtin_themes():
@@ -210,34 +222,33 @@ class WawpApp(App[int]):
     def on_mount(self) -> None:
         self._palette = view.Palette.from_variables(self.theme_variables)
         self._apply_size(self.size.width)
-        self.query_one("#mode").display = self.read_only
-        self.query_one("#filter").display = False
-        self.query_one("#rollout").display = False
+        self._fleet("#mode").display = self.read_only
+        self._fleet("#filter").display = False
+        self._fleet("#rollout").display = False
         self._ui_ready = True
         self._render_all()
-        self.query_one(FleetTable).focus()
+        self._fleet(FleetTable).focus()
         self.set_interval(1.0, self._tick)
         for problem in self._theme_problems:
-            self.notify(f"theme {problem.path}: {problem.message}", severity="warning", timeout=10)
+            self._toast(f"theme {problem.path}: {problem.message}", severity="warning", timeout=10)
         if self.demo:
             self._log_line("demo fleet: a simulated Wawp server in this process; nothing leaves this machine")
+        self._report_file_problems()
         if self._poll_enabled:
             self.run_worker(self.poller.run(), name="poller", group="poller", exit_on_error=False)
-        if not self.is_headless:
-            # Headless (tests, the bench) the host process owns its signals.
-            self._watch_signals()
+        self._loop = asyncio.get_running_loop()
         self._config_mtime = self._mtime()
 
-    def _watch_signals(self) -> None:
-        """SIGTERM, or SIGHUP when the SSH connection drops: leave cleanly, restore the tty."""
-        import signal
+    def exit(self, *args, **kwargs) -> None:  # type: ignore[override]
+        # From here on the widgets go away: late polls and timers must not touch them.
+        self._leaving = True
+        super().exit(*args, **kwargs)
 
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            try:
-                loop.add_signal_handler(sig, self.exit)
-            except (NotImplementedError, RuntimeError, ValueError):
-                pass  # not the main thread (tests) or not a POSIX loop
+    def exit_soon(self) -> None:
+        """Ask the app to exit; safe from a signal handler or another thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.exit)
 
     def _mtime(self) -> float | None:
         path = getattr(self.config, "path", None)
@@ -246,19 +257,29 @@ class WawpApp(App[int]):
         except OSError:
             return None
 
+    def _report_file_problems(self) -> None:
+        """Say once, in the event log, when the audit log or the history cannot be kept."""
+        for problem in (self.audit.error, self.history.error, self.history.warning):
+            if problem and problem not in self._file_problems:
+                self._file_problems.add(problem)
+                self._log_line(problem, ok=False)
+                if problem == self.audit.error:
+                    self._toast(f"{problem}: actions still work but are not recorded",
+                                severity="error", timeout=15)
+
     def _check_config_file(self) -> None:
         """A config edited on disk is never half-applied: the user is told to restart."""
         mtime = self._mtime()
         if mtime is not None and self._config_mtime is not None and mtime != self._config_mtime:
             self._config_mtime = mtime
-            self.notify(f"{self.config.path} changed on disk; restart wawp-tui to apply it "
+            self._toast(f"{self.config.path} changed on disk; restart wawp-tui to apply it "
                         "(the running fleet is unchanged).", severity="warning", timeout=15)
 
     def on_resize(self, event) -> None:
         self._apply_size(event.size.width)
 
     def _apply_size(self, width: int) -> None:
-        self.query_one("#main").set_class(width < NARROW_WIDTH, "-narrow")
+        self._fleet("#main").set_class(width < NARROW_WIDTH, "-narrow")
 
     def watch_theme(self, theme: str) -> None:
         self._palette = view.Palette.from_variables(self.theme_variables)
@@ -293,7 +314,7 @@ class WawpApp(App[int]):
         """A new problem: notification, bell, and a line in the summary for a while."""
         self.last_alert = (self.clock(), text)
         self._render_chrome(detail_changed=False)
-        self.notify(text, title="new problem", severity="error", timeout=10)
+        self._toast(text, title="new problem", severity="error", timeout=10)
         if self.bell_enabled:
             self.bell()
 
@@ -309,10 +330,16 @@ class WawpApp(App[int]):
         self._dirty.add(instance_id)
         self.call_later(self._flush_now)
 
+    def _fleet(self, selector, expect_type=None):
+        """A widget of the fleet screen, even while a modal (a confirmation, the QR
+        screen) is on top: `App.query_one` would search the modal and fail."""
+        return self.screen_stack[0].query_one(selector, expect_type)
+
     def _screen_alive(self) -> bool:
         """False while the app shuts down: a poll or a timer can still land after the
         fleet screen lost its widgets, and must not turn a clean exit into a crash."""
-        return bool(self.screen_stack) and bool(self.screen_stack[0].query(FleetTable))
+        return (not self._leaving and bool(self.screen_stack)
+                and bool(self.screen_stack[0].query(FleetTable)))
 
     def _flush_now(self) -> None:
         dirty, self._dirty = self._dirty, set()
@@ -340,12 +367,12 @@ class WawpApp(App[int]):
     def _render_all(self) -> None:
         now = self.clock()
         rows = {i: self._row(i, now) for i in self.fleet.instances if self._visible(i)}
-        self.query_one(FleetTable).sync(rows, full=True)
+        self._fleet(FleetTable).sync(rows, full=True)
         self._render_chrome()
 
     def _render_rows(self, ids: set[str]) -> None:
         now = self.clock()
-        table = self.query_one(FleetTable)
+        table = self._fleet(FleetTable)
         if self.filter_text:
             # A status change can move a row in or out of the filter.
             self._render_all()
@@ -358,14 +385,14 @@ class WawpApp(App[int]):
 
     def _render_chrome(self, detail_changed: bool = True) -> None:
         now = self.clock()
-        table = self.query_one(FleetTable)
+        table = self._fleet(FleetTable)
         line = view.summary(
             self.fleet, now, self.stale_basis, self._palette, paused=self.paused,
             auto_heal=self.auto_heal, read_only=self.read_only, shown=table.row_count,
-            alert=self._recent_alert(now))
+            alert=self._recent_alert(now), audit_off=self.audit.error is not None)
         self._update_if_changed("#summary", line)
         banner = view.outage_banner(self.fleet, now, self.stale_basis)
-        banner_widget = self.query_one("#banner", Static)
+        banner_widget = self._fleet("#banner", Static)
         if banner_widget.display != (banner is not None):
             banner_widget.display = banner is not None
         if banner:
@@ -379,7 +406,7 @@ class WawpApp(App[int]):
         if self._painted.get(selector) == sig:
             return
         self._painted[selector] = sig
-        widget = self.query_one(selector, Static)
+        widget = self._fleet(selector, Static)
         # A new layout only when the text may take a different number of lines: a
         # layout pass costs far more than repainting the one widget.
         shape = view.line_shape(content, widget.content_size.width)
@@ -393,7 +420,7 @@ class WawpApp(App[int]):
         return None
 
     def _render_detail(self) -> None:
-        instance_id = self.query_one(FleetTable).highlighted_id
+        instance_id = self._fleet(FleetTable).highlighted_id
         if instance_id is None:
             self._update_if_changed("#detail", Text(
                 "No instance matches the filter. Press escape to clear it."
@@ -408,7 +435,7 @@ class WawpApp(App[int]):
         cells changed are rebuilt, and nothing is repainted when nothing changed."""
         if not self._screen_alive():
             return
-        table = self.query_one(FleetTable)
+        table = self._fleet(FleetTable)
         now = self.clock()
         changed = {}
         for instance_id in table.ids():
@@ -422,6 +449,7 @@ class WawpApp(App[int]):
         self._ticks += 1
         if self._ticks % 5 == 0:
             self._check_config_file()
+            self._report_file_problems()
         if self.auto_heal and not self.paused:
             self._auto_heal(now)
 
@@ -441,7 +469,7 @@ class WawpApp(App[int]):
     async def _run_auto(self, instance_id: str) -> None:
         report = await self.runner.run("restart", [instance_id], auto=True)
         self.poller.poke(instance_id, delay=1.0)
-        self.notify(f"auto-heal: {report.summary(self.labels)}", timeout=8)
+        self._toast(f"auto-heal: {report.summary(self.labels)}", timeout=8)
 
     @on(DataTable.RowSelected)
     def _selected(self, event: DataTable.RowSelected) -> None:
@@ -457,7 +485,7 @@ class WawpApp(App[int]):
         line = Text(f"{stamp} ", style=self._palette.style("muted"))
         line.append(text, style="" if ok else self._palette.style("bad"))
         if self._screen_alive():
-            self.query_one("#events", RichLog).write(line)
+            self._fleet("#events", RichLog).write(line)
 
     def _on_action_event(self, instance_id: str, text: str, ok: bool) -> None:
         self._log_line(f"{self.labels.get(instance_id, instance_id)}: {text}", ok)
@@ -466,7 +494,7 @@ class WawpApp(App[int]):
 
     def _targets(self) -> list[str]:
         """The selection if any (in table order), else the highlighted instance."""
-        table = self.query_one(FleetTable)
+        table = self._fleet(FleetTable)
         if self.selected:
             shown = [i for i in table.ids() if i in self.selected]
             return shown or sorted(self.selected)
@@ -479,7 +507,7 @@ class WawpApp(App[int]):
         """start / stop / restart / logout: check, confirm, then send in a worker."""
         ids = self._targets()
         if not ids:
-            self.notify("No instance highlighted.", severity="warning")
+            self._toast("No instance highlighted.", severity="warning")
             return
         allowed, refused = self.runner.check(action, ids)
         if not allowed:
@@ -494,7 +522,7 @@ class WawpApp(App[int]):
             text = f"{TITLES[action]} {self.labels.get(o.instance_id, o.instance_id)} refused: {o.message}"
         else:
             text = f"{TITLES[action]} refused for all {len(refused)}: {refused[0].message}"
-        self.notify(text, severity="warning", timeout=8)
+        self._toast(text, severity="warning", timeout=8)
         self._log_line(text, ok=False)
 
     def _confirmation(self, action: str, allowed: list[str], refused) -> ConfirmScreen:
@@ -522,7 +550,7 @@ class WawpApp(App[int]):
             self.poller.poke(instance_id, delay=1.0)
         summary = report.summary(self.labels)
         severity = "information" if not (report.failed or report.refused) else "warning"
-        self.notify(summary, severity=severity, timeout=8)
+        self._toast(summary, severity=severity, timeout=8)
         if len(ids) > 1:
             self._log_line(summary, ok=not report.failed)
 
@@ -559,28 +587,28 @@ class WawpApp(App[int]):
         self.push_screen(self._confirmation("reset", allowed, refused), callback=go)
 
     def action_toggle_select(self) -> None:
-        instance_id = self.query_one(FleetTable).highlighted_id
+        instance_id = self._fleet(FleetTable).highlighted_id
         if instance_id is None:
             return
         self.selected ^= {instance_id}
         self._render_rows({instance_id})
-        table = self.query_one(FleetTable)
+        table = self._fleet(FleetTable)
         if table.cursor_row < table.row_count - 1:
             table.move_cursor(row=table.cursor_row + 1)
 
     def action_clear(self) -> None:
-        if self.filter_text or self.query_one("#filter").display:
+        if self.filter_text or self._fleet("#filter").display:
             self._set_filter("")
-            self.query_one("#filter", Input).value = ""
-            self.query_one("#filter").display = False
+            self._fleet("#filter", Input).value = ""
+            self._fleet("#filter").display = False
         elif self.selected:
             dirty = set(self.selected)
             self.selected.clear()
             self._render_rows(dirty)
-        self.query_one(FleetTable).focus()
+        self._fleet(FleetTable).focus()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._fleet("#filter", Input)
         box.display = True
         box.focus()
 
@@ -591,8 +619,8 @@ class WawpApp(App[int]):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         if not event.value:
-            self.query_one("#filter").display = False
-        self.query_one(FleetTable).focus()
+            self._fleet("#filter").display = False
+        self._fleet(FleetTable).focus()
 
     def _set_filter(self, text: str) -> None:
         self.filter_text = text
@@ -611,11 +639,11 @@ class WawpApp(App[int]):
 
     def action_open(self) -> None:
         """enter: the QR screen for a SCAN_QR_CODE instance, else the detail pane."""
-        instance_id = self.query_one(FleetTable).highlighted_id
+        instance_id = self._fleet(FleetTable).highlighted_id
         if instance_id and self.fleet.get(instance_id).status == SCAN_QR_CODE:
             self.open_qr(instance_id)
         else:
-            self.query_one("#detail-scroll").focus()
+            self._fleet("#detail-scroll").focus()
 
     def open_qr(self, instance_id: str) -> QrScreen:
         """Push the QR screen and start fetching its code in a worker."""
@@ -705,11 +733,11 @@ class WawpApp(App[int]):
             screen.show_code(text)
 
     def action_copy_id(self) -> None:
-        instance_id = self.query_one(FleetTable).highlighted_id
+        instance_id = self._fleet(FleetTable).highlighted_id
         if instance_id:
             # OSC 52: reaches the local clipboard through SSH and tmux (set-clipboard on).
             self.copy_to_clipboard(instance_id)
-            self.notify(f"copied {instance_id}")
+            self._toast(f"copied {instance_id}")
 
     def action_waves(self) -> None:
         """W: a rollout in waves of the selection (or the filtered rows), or cancel one."""
@@ -723,10 +751,10 @@ class WawpApp(App[int]):
                                            "done stay done. Resume later with: wawp-tui rollout "
                                            f"{self.rollout.state.action} --resume"), callback=cancel)
             return
-        table = self.query_one(FleetTable)
+        table = self._fleet(FleetTable)
         ids = [i for i in table.ids() if i in self.selected] if self.selected else list(table.ids())
         if not ids:
-            self.notify("No instances to roll out: select some (space) or filter (/).", severity="warning")
+            self._toast("No instances to roll out: select some (space) or filter (/).", severity="warning")
             return
         if self.read_only:
             self._refused("restart", [Outcome(ids[0], False, "read-only mode: nothing sent", True)])
@@ -760,13 +788,13 @@ class WawpApp(App[int]):
             final = await self.rollout.run()
         finally:
             self.rollout = None
-            self.query_one("#rollout", Static).display = False
-        self.notify(final.summary(), severity="information" if final.status == "done" else "warning",
+            self._fleet("#rollout", Static).display = False
+        self._toast(final.summary(), severity="information" if final.status == "done" else "warning",
                     timeout=15)
 
     def _rollout_progress(self, line: str) -> None:
         self._log_line(f"rollout: {line}")
-        widget = self.query_one("#rollout", Static)
+        widget = self._fleet("#rollout", Static)
         widget.display = True
         widget.update(Text(f"ROLLOUT {line.strip()}   (W cancels after this wave)", style="bold"))
 
@@ -818,5 +846,8 @@ def run_app(config, client: WawpClient, demo: bool = False) -> int:
     # The demo's fleet is made up: its history must not mix with a real one.
     history = HistoryStore(None if demo else state_dir() / "history.jsonl")
     app = build_app(config, client, audit=AuditLog(audit_log_path()), history=history, demo=demo)
-    app.run()
+    # Signals and a vanished terminal are handled beside the event loop, which may be the
+    # very thing that is stuck (see TerminalGuard).
+    with TerminalGuard(app.exit_soon):
+        app.run()
     return app.return_code or 0

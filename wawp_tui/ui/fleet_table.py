@@ -109,7 +109,8 @@ class FleetTable(DataTable):
 
     def _resort(self, keep: str | None) -> None:
         order = self._order
-        self.sort("id", key=lambda instance_id: order[instance_id])
+        # The sort key gets the "id" cell: a Text (cells are never markup-parsed strings).
+        self.sort("id", key=lambda cell: order[cell.plain])
         if not self._user_moved:
             self.move_cursor(row=0, scroll=False)
         elif keep is not None and keep in self._cells:

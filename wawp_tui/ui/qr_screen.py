@@ -131,7 +131,12 @@ class QrScreen(ModalScreen[None]):
         elif self.current is None:
             code.update(Text(self.error or "fetching the QR code…"))
         else:
-            drawing = qrdraw.draw(self.current.value)
+            try:
+                drawing = qrdraw.draw(self.current.value)
+            except qrdraw.QrTooLong as exc:
+                code.update(Text(str(exc), style="bold"))
+                self._draw_info()
+                return
             width, height = self.size.width - 2, self.size.height - CHROME_LINES
             if not qrdraw.fits(drawing, width, height):
                 need_w, need_h = drawing.width + 2, drawing.height + CHROME_LINES

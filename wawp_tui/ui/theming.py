@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -10,6 +11,8 @@ from pathlib import Path
 from textual.theme import Theme
 
 DEFAULT_THEME = "wawp-dark"
+#: A theme name is shown in the command palette: keep it a plain word.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _FIELDS = ("name", "primary", "secondary", "accent", "warning", "error", "success",
            "foreground", "background", "surface", "panel", "boost", "dark")
 
@@ -33,6 +36,9 @@ def theme_from_toml(text: str, source: str) -> Theme:
         raise ValueError(f"unknown key {unknown[0]!r} (allowed: {', '.join(_FIELDS)})")
     if not isinstance(data.get("name"), str) or not isinstance(data.get("primary"), str):
         raise ValueError("needs at least 'name' and 'primary'")
+    if not _NAME.fullmatch(data["name"]):
+        raise ValueError("name may hold only letters, digits, '-', '_' and '.' (1 to 40), "
+                         "e.g. name = \"my-wall\"")
     try:
         return Theme(**data)
     except Exception as exc:  # Textual validates colours lazily; report, never crash

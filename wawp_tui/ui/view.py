@@ -129,7 +129,11 @@ def since_text(state: InstanceState, now: float) -> str:
 def row_cells(
     state: InstanceState, now: float, refresh: float, palette: Palette, selected: bool
 ) -> tuple:
-    """The cells of one table row, in COLUMNS order (compared to send only changes)."""
+    """The cells of one table row, in COLUMNS order (compared to send only changes).
+
+    Every cell is a rich Text: DataTable parses a plain str as markup, and a label or
+    an error text holding "[/]" must read as itself, not crash the table.
+    """
     word = runbook.display_status(state, now, refresh)
     stuck = runbook.is_stuck(state, now)
     error = state.last_error or ""
@@ -139,15 +143,15 @@ def row_cells(
     elif word == STALE and not error:
         error = "no poll has finished"
     return (
-        "●" if selected else " ",
+        Text("●" if selected else " "),
         badge_text(word, palette, stuck, runbook.data_age(state, now)),
-        clip(state.label, LABEL_WIDTH),
+        Text(clip(state.label, LABEL_WIDTH)),
         Text(guard_text(state, now), style="bold"),
-        clip(error, ERROR_WIDTH),
-        since_text(state, now),
-        latency,
-        state.id,
-        clip(",".join(state.tags), 20),
+        Text(clip(error, ERROR_WIDTH)),
+        Text(since_text(state, now)),
+        Text(latency),
+        Text(state.id),
+        Text(clip(",".join(state.tags), 20)),
     )
 
 
@@ -290,6 +294,7 @@ def summary(
     read_only: bool,
     shown: int | None = None,
     alert: str | None = None,
+    audit_off: bool = False,
 ) -> Text:
     """The summary line: counts per status worst first, freshness and modes."""
     counts: dict[str, int] = {}
@@ -305,6 +310,9 @@ def summary(
         line.append(" ")
     if read_only:
         line.append(" READ-ONLY ", style=f"bold reverse {palette.style('unknown')}")
+        line.append(" ")
+    if audit_off:
+        line.append(" AUDIT LOG OFF ", style=f"bold reverse {palette.style('bad')}")
         line.append(" ")
     for word in sorted(counts, key=runbook.word_rank):
         symbol, label = runbook.badge(word) if word != "STUCK" else ("◐", "STUCK")

@@ -1,0 +1,133 @@
+"""The user's files and ours: atomic writes through symlinks, locks, private modes.
+
+- `atomic_write`: temp file in the target's folder, fsync, rename over the target. A
+  symlinked path is written through to the file it points to (a config kept in a
+  dotfiles repository stays a link). The file keeps its mode; a new one is 0600.
+- `locked`: an exclusive lock around a read-modify-write, so two `wawp-tui add` at the
+  same moment both keep their entry.
+- `append_private`: open for appending, created 0600 (audit, history, logs, crash report).
+- `read_lines`: a state file read back line by line, each line capped, so one damaged
+  or enormous line costs a warning, not the whole file.
+No Textual; errors are OSError for the caller to word.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator
+
+#: Seconds to wait for another wawp-tui to finish editing the same file.
+LOCK_WAIT = 10.0
+#: Longest line read back from a state file; longer ones are skipped as damaged.
+MAX_STATE_LINE = 64 * 1024
+
+
+class LockTimeout(OSError):
+    """Another process held the lock for longer than LOCK_WAIT."""
+
+
+def real_path(path: Path) -> Path:
+    """The file a path names once its symlinks are followed (the path itself if none)."""
+    return Path(os.path.realpath(path))
+
+
+def atomic_write(path: Path, text: str, *, new_mode: int = 0o600) -> None:
+    """Replace the file's content in one step; the old content survives any failure."""
+    target = real_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = new_mode
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(target.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (best effort: not every filesystem allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def locked(path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """Hold an exclusive lock for `path` (on `<file>.lock` beside its real target).
+
+    The file itself cannot carry the lock: an atomic write replaces its inode.
+    """
+    target = real_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock_path = target.with_name(f".{target.name}.lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(errno.EAGAIN, "another wawp-tui is changing it") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def append_private(path: Path) -> IO[str]:
+    """Open `path` for appending text, creating it (and its folder) private to the user."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8", errors="replace")
+
+
+def read_lines(path: Path, max_line: int = MAX_STATE_LINE) -> tuple[list[str], int]:
+    """The lines of a state file (decoded leniently) and how many were too long to keep.
+
+    FileNotFoundError and other OSErrors are the caller's to handle.
+    """
+    lines: list[str] = []
+    too_long = 0
+    with open(path, "rb") as handle:
+        while True:
+            raw = handle.readline(max_line + 1)
+            if not raw:
+                break
+            if len(raw) > max_line and not raw.endswith(b"\n"):
+                too_long += 1
+                # Skip the rest of the runaway line without holding it in memory.
+                while raw and not raw.endswith(b"\n"):
+                    raw = handle.readline(max_line + 1)
+                continue
+            lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
+    return lines, too_long

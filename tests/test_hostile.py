@@ -610,3 +610,43 @@ def test_crash_report_is_private_and_redacted(tmp_path, capsys, monkeypatch):
     assert (crash.stat().st_mode & 0o777) == 0o600
     assert "boom" in crash.read_text()
     assert leaks(err + crash.read_text()) == []
+
+
+async def test_auto_heal_against_a_hostile_server(serve, tmp_path, clock):
+    """Auto-heal meets six attacks at once (in a fleet of 16, so it is not an outage): it
+    restarts only for server-side trouble, the app keeps running, and its audit holds no
+    token and no control character."""
+    sim_instances = build_scenario("healthy", seed=6, instances=16, clock=clock)
+    for inst in sim_instances:
+        inst.token = SECRET
+    sim = Simulator(sim_instances, clock=clock, seed=6)
+    server = serve(sim)
+    _bomb(1024)
+    attacks = [("echo_500", {"format": "json"}), ("echo_500", {"format": "text"}),
+               ("hostile_error", {"text": ESCAPES}), ("gzip_bomb", {}), ("deep_json", {}),
+               ("huge_body", {})]
+    config = make_config(server.url, sim_instances, token=SECRET, auto_heal=True)
+    client = WawpClient(server.url, timeout=2, connect_timeout=1, credentials_in="query")
+    audit_path = tmp_path / "audit.jsonl"
+    app = build_app(config, client, clock=clock, audit=AuditLog(audit_path), poll=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await refresh(app, pilot)
+        for inst, (kind, params) in zip(sim_instances, attacks):
+            sim.inject(inst.id, kind, **params)
+        for _ in range(3):
+            clock.advance(4)
+            await refresh(app, pilot)
+        for _ in range(len(attacks)):  # fleet-wide pacing: one automatic restart per 10 s
+            app._tick()
+            await app.workers.wait_for_complete()
+            clock.advance(11)
+        await pilot.pause()
+        assert app.is_running
+        screen = app.export_screenshot() + events_text(app)
+    await client.aclose()
+    restarted = {c["instance_id"] for c in sim.calls_to("restart")}
+    # 5xx echoes and unreadable replies are server-side; an oversized reply is not (a
+    # restart cannot shrink what a proxy sends).
+    assert restarted == {i.id for i in sim_instances[:3]} | {sim_instances[4].id}
+    audit = audit_path.read_text()
+    assert leaks(audit + screen) == [] and controls(audit) == []

@@ -73,6 +73,10 @@ def decide(
     for st, why in sorted(candidates, key=lambda pair: runbook.rank(pair[0], now, 5.0)):
         if st.in_flight:
             continue
+        if auto_restarts(st, now - runbook.RESTART_LOOP_GUARD):
+            # Tried within the loop-guard window, whatever the server answered: a restart
+            # it refused leaves no guard (nothing happened), but auto-heal does not hammer.
+            continue
         if len(auto_restarts(st, now - 3600.0)) >= policy.max_per_hour:
             notes.append(f"{st.label}: auto-heal gave up ({policy.max_per_hour} restarts this hour); needs a person")
             continue

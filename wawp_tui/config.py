@@ -24,6 +24,13 @@ import tomli_w
 
 from wawp_tui.models import InstanceConfig, Secret
 
+try:
+    # tomllib's upstream (the standard library vendors it), built with mypyc: the same
+    # TOML 1.0 parser with the same results and messages, 3x faster on a big fleet.
+    import tomli as _toml
+except ImportError:  # pragma: no cover
+    _toml = tomllib  # type: ignore[misc]
+
 APP_NAME = "wawp-tui"
 DEFAULT_BASE_URL = "https://api.wawp.net"
 DEFAULT_TOKEN_ENV = "WAWP_ACCESS_TOKEN"
@@ -206,9 +213,17 @@ def _where(table: str, index: int | None) -> str:
     return f"[[{table}]] #{index + 1}" if index is not None else f"[{table}]"
 
 
+#: table -> key -> the exact types accepted (a fast path for what tomllib produces)
+_EXACT_TYPES = {table: {key: frozenset(types) for key, (types, _) in schema.items()}
+                for table, schema in _TABLES.items()}
+
+
 def _check_keys(src: _Source, table: str, data: dict, index: int | None = None) -> None:
     schema = _TABLES[table]
+    exact = _EXACT_TYPES[table]
     for key, value in data.items():
+        if type(value) in exact.get(key, ()):
+            continue  # an accepted type itself (bool only where bool is listed)
         if key not in schema:
             raise src.error(f"{_where(table, index)} key {key!r} is not allowed "
                             f"(allowed: {', '.join(schema)}); fix the key name", table, key, index)
@@ -299,8 +314,8 @@ def load_config(
 
 def _parse(src: _Source, text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return _toml.loads(text)
+    except _toml.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column (\d+)\)", message)
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message).strip()
@@ -358,18 +373,20 @@ def _instances(src: _Source, raw: list, env: Mapping[str, str]) -> list[Instance
     #: id -> index of the [[instances]] that holds it; its line is looked up only when a
     #: duplicate needs it in the message.
     first_index: dict[str, int] = {}
+    #: variable name -> its value: a fleet shares a few token variables.
+    tokens: dict[str, str] = {}
     for index, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise src.error(f"[[instances]] #{index + 1} must be a table", "instances", None, index)
         _check_keys(src, "instances", entry, index)
-        where = _where("instances", index)
         for key in ("id", "label"):
             if not entry.get(key, "").strip():
-                raise src.error(f"{where} needs a non-empty {key!r}", "instances", None, index)
+                raise src.error(f"{_where('instances', index)} needs a non-empty {key!r}",
+                                "instances", None, index)
         instance_id = entry["id"].strip()
         if not _ID.match(instance_id):
-            raise src.error(f"{where} id {instance_id!r} may hold only letters, digits, '-' and '_'",
-                            "instances", "id", index)
+            raise src.error(f"{_where('instances', index)} id {instance_id!r} may hold only "
+                            "letters, digits, '-' and '_'", "instances", "id", index)
         if instance_id in first_index:
             line = src.line_of("instances", "id", index)
             first = src.line_of("instances", "id", first_index[instance_id])
@@ -378,30 +395,38 @@ def _instances(src: _Source, raw: list, env: Mapping[str, str]) -> list[Instance
         first_index[instance_id] = index
         tags = entry.get("tags", [])
         if not all(isinstance(t, str) for t in tags):
-            raise src.error(f"{where} tags must be a list of strings", "instances", "tags", index)
-        token, origin = _token(src, entry, env, index)
+            raise src.error(f"{_where('instances', index)} tags must be a list of strings",
+                            "instances", "tags", index)
+        token, origin = _token(src, entry, env, index, tokens)
         found.append(InstanceConfig(id=instance_id, label=entry["label"].strip(), token=token,
                                     tags=tuple(tags), token_source=origin))
     return found
 
 
-def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int) -> tuple[Secret, str]:
-    where = f"{_where('instances', index)} ({entry['id']})"
+def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
+           cache: dict[str, str] | None = None) -> tuple[Secret, str]:
+    def where() -> str:
+        return f"{_where('instances', index)} ({entry['id']})"
+
     if "token" in entry and "token_env" in entry:
-        raise src.error(f"{where} has both 'token' and 'token_env'; keep one", "instances", "token_env", index)
+        raise src.error(f"{where()} has both 'token' and 'token_env'; keep one", "instances", "token_env", index)
     if "token" in entry:
         if not entry["token"].strip():
-            raise src.error(f"{where} 'token' is empty", "instances", "token", index)
+            raise src.error(f"{where()} 'token' is empty", "instances", "token", index)
         return Secret(entry["token"].strip()), "config file"
     var = entry.get("token_env", DEFAULT_TOKEN_ENV)
-    if not _ENV_NAME.match(var):
-        raise src.error(f"{where} token_env {var!r} is not a valid variable name", "instances", "token_env", index)
-    value = env.get(var, "").strip()
+    value = cache.get(var) if cache is not None else None
+    if value is None:
+        if not _ENV_NAME.match(var):
+            raise src.error(f"{where()} token_env {var!r} is not a valid variable name", "instances", "token_env", index)
+        value = env.get(var, "").strip()
+        if value and cache is not None:
+            cache[var] = value
     if not value:
         if "token_env" in entry:
-            raise src.error(f"{where} token_env names {var}, which is not set or empty; "
+            raise src.error(f"{where()} token_env names {var}, which is not set or empty; "
                             f"export {var}=... before starting", "instances", "token_env", index)
-        raise src.error(f"{where} has no token: set {DEFAULT_TOKEN_ENV}, or give it token_env = "
+        raise src.error(f"{where()} has no token: set {DEFAULT_TOKEN_ENV}, or give it token_env = "
                         "\"VAR\" naming a variable that holds its token", "instances", None, index)
     return Secret(value), f"env {var}"
 

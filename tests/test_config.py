@@ -248,3 +248,31 @@ def test_killed_at_the_write_leaves_the_old_file_whole(tmp_path, command):
     assert [i.id for i in load(path).instances] == ["ABCDEF123456", "SALES0000001"]
     add_instance(path, "KILL00000001", "one")  # the leftover temp file is in nobody's way
     assert [i.id for i in load(path).instances][-1] == "KILL00000001"
+
+
+def test_a_50000_instance_config_loads_and_errors_at_its_end_name_the_right_line(tmp_path):
+    """Big fleets load (line numbers are looked up only for an error, never per instance),
+    and an error in the very last table still names its own line."""
+    count = 50_000
+    tables = [f'[[instances]]\nid = "FLEET{n:07d}"\nlabel = "instance {n}"\n'
+              f'token_env = "WAWP_TOKEN_FLEET"\ntags = ["t{n % 7}", "eu"]\n' for n in range(count)]
+    text = '# a big fleet\n[api]\nbase_url = "http://127.0.0.1:8765"\n\n' + "\n".join(tables)
+    env = {"WAWP_TOKEN_FLEET": "fleet-token-not-real"}
+    config = load(write(tmp_path, text), env=env)
+    assert len(config.instances) == count
+    assert config.instances[-1].id == f"FLEET{count - 1:07d}" and config.instances[-1].tags == ("t5", "eu")
+
+    last_header = text[:text.rindex("[[instances]]")].count("\n") + 1
+    bad_key = text + 'lable = "typo"\n'
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, bad_key), env=env)
+    assert str(caught.value) == (
+        f"{tmp_path / 'config.toml'} line {bad_key.count(chr(10))}: [[instances]] #{count} key "
+        "'lable' is not allowed (allowed: id, label, token, token_env, tags); fix the key name")
+
+    duplicate = text.replace(f'id = "FLEET{count - 1:07d}"', 'id = "FLEET0000000"')
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, duplicate), env=env)
+    assert str(caught.value) == (
+        f"{tmp_path / 'config.toml'} line {last_header + 1}: duplicate instance id 'FLEET0000000' "
+        "(first at line 6); remove one of them")

@@ -33,7 +33,8 @@ async def rig(serve, clock, tmp_path):
             poller = Poller(client, fleet, config.instances, clock=clock)
             runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None))
             lines = []
-            rollout = Rollout(state, runner, poller, fleet, clock=clock, sleep=fake_sleep,
+            kw.setdefault("sleep", fake_sleep)
+            rollout = Rollout(state, runner, poller, fleet, clock=clock,
                               progress=lines.append, state_path=tmp_path / "rollout.json", **kw)
             return rollout, lines
         yield sim, config, make, tmp_path / "rollout.json"
@@ -97,13 +98,22 @@ async def test_skips_instances_already_in_target_or_not_applicable(rig, clock):
     assert state.status == "done"
 
 
-async def test_interrupted_rollout_resumes_without_repeating(rig):
+async def test_interrupted_rollout_resumes_without_repeating(rig, clock):
     sim, config, make, path = rig
-    rollout, _ = make(plan("restart", ids(config), wave_size=3))
+    waiting = asyncio.Event()
+
+    async def sleep_then_park_once_wave_2_is_sent(seconds):
+        # Wave 2 sent, now waiting for WORKING: the rollout stays here until it is
+        # interrupted, however fast the polls run (a fixed real-time pause did not).
+        if len(sends(sim, "restart")) >= 6:
+            waiting.set()
+            await asyncio.Event().wait()
+        clock.advance(seconds)
+
+    rollout, _ = make(plan("restart", ids(config), wave_size=3),
+                      sleep=sleep_then_park_once_wave_2_is_sent)
     task = asyncio.create_task(rollout.run())
-    while len(sends(sim, "restart")) < 6:  # wave 2 sent, now waiting for WORKING
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(waiting.wait(), timeout=30)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -8,6 +8,7 @@ name the file, the line, the key and the fix. Tokens are wrapped in Secret at on
 from __future__ import annotations
 
 import codecs
+import functools
 import ipaddress
 import os
 import re
@@ -130,22 +131,55 @@ _INSTANCE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
 _TABLES = {"api": _API_KEYS, "monitor": _MONITOR_KEYS, "instances": _INSTANCE_KEYS}
 
 
+_ANY_TABLE = re.compile(r"^\s*\[")
+
+
+@functools.lru_cache(maxsize=None)
+def _header_pattern(table: str, indexed: bool) -> re.Pattern[str]:
+    return re.compile(rf"^\s*\[\[\s*{table}\s*\]\]" if indexed else rf"^\s*\[\s*{table}\s*\]")
+
+
+@functools.lru_cache(maxsize=256)
+def _key_pattern(key: str) -> re.Pattern[str]:
+    name = re.escape(key)
+    return re.compile(rf"^\s*(\"?{name}\"?\s*=|\[+\s*{name}\s*\]+)")
+
+
 class _Source:
-    """The raw text of a config file, to point errors at a line."""
+    """The raw text of a config file, to point errors at a line.
+
+    Line numbers are only needed by error messages, so a file that loads cleanly is never
+    split or scanned here. The first lookup splits the text once and indexes the table
+    headers (one pass per table name); after that a lookup is a list access plus a scan
+    of that one table's own lines, so all lookups together stay O(file size) where a
+    rescan from the top per instance was quadratic.
+    """
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = text.splitlines()
+        self._text = text
+        self._lines: list[str] | None = None
+        #: (table, array of tables?) -> 0-based lines of the headers that open it
+        self._headers: dict[tuple[str, bool], list[int]] = {}
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self._text.splitlines()
+        return self._lines
+
+    def _table_starts(self, table: str, indexed: bool) -> list[int]:
+        starts = self._headers.get((table, indexed))
+        if starts is None:
+            header = _header_pattern(table, indexed)
+            starts = [n for n, line in enumerate(self.lines) if header.match(line)]
+            self._headers[(table, indexed)] = starts
+        return starts
 
     def _table_start(self, table: str, index: int | None) -> int | None:
-        header = re.compile(rf"^\s*\[\[\s*{table}\s*\]\]" if index is not None else rf"^\s*\[\s*{table}\s*\]")
-        seen = -1
-        for n, line in enumerate(self.lines):
-            if header.match(line):
-                seen += 1
-                if index is None or seen == index:
-                    return n
-        return None
+        starts = self._table_starts(table, index is not None)
+        position = 0 if index is None else index
+        return starts[position] if 0 <= position < len(starts) else None
 
     def line_of(self, table: str | None, key: str | None, index: int | None = None) -> int | None:
         """1-based line of `key` in `table` (the index-th [[table]]), best effort."""
@@ -157,11 +191,11 @@ class _Source:
             start = found
             if key is None:
                 return found + 1
-        name = re.escape(key or "")
-        pattern = re.compile(rf"^\s*(\"?{name}\"?\s*=|\[+\s*{name}\s*\]+)")
-        for n in range(start + (1 if table else 0), len(self.lines)):
-            line = self.lines[n]
-            if table is not None and re.match(r"^\s*\[", line):
+        pattern = _key_pattern(key or "")
+        lines = self.lines
+        for n in range(start + (1 if table else 0), len(lines)):
+            line = lines[n]
+            if table is not None and _ANY_TABLE.match(line):
                 break
             if pattern.match(line):
                 return n + 1
@@ -178,9 +212,17 @@ def _where(table: str, index: int | None) -> str:
     return f"[[{table}]] #{index + 1}" if index is not None else f"[{table}]"
 
 
+#: table -> key -> the exact types accepted (a fast path for what tomllib produces)
+_EXACT_TYPES = {table: {key: frozenset(types) for key, (types, _) in schema.items()}
+                for table, schema in _TABLES.items()}
+
+
 def _check_keys(src: _Source, table: str, data: dict, index: int | None = None) -> None:
     schema = _TABLES[table]
+    exact = _EXACT_TYPES[table]
     for key, value in data.items():
+        if type(value) in exact.get(key, ()):
+            continue  # an accepted type itself (bool only where bool is listed)
         if key not in schema:
             raise src.error(f"{_where(table, index)} key {key!r} is not allowed "
                             f"(allowed: {', '.join(schema)}); fix the key name", table, key, index)
@@ -324,28 +366,34 @@ def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only:
 
 def _instances(src: _Source, raw: list, env: Mapping[str, str]) -> list[InstanceConfig]:
     found: list[InstanceConfig] = []
-    first_line: dict[str, int | None] = {}
+    #: id -> index of the [[instances]] that holds it; its line is looked up only when a
+    #: duplicate needs it in the message.
+    first_index: dict[str, int] = {}
+    #: variable name -> its value: a fleet shares a few token variables.
+    tokens: dict[str, str] = {}
     for index, entry in enumerate(raw):
         if not isinstance(entry, dict):
             raise src.error(f"[[instances]] #{index + 1} must be a table", "instances", None, index)
         _check_keys(src, "instances", entry, index)
-        where = _where("instances", index)
         for key in ("id", "label"):
             if not entry.get(key, "").strip():
-                raise src.error(f"{where} needs a non-empty {key!r}", "instances", None, index)
+                raise src.error(f"{_where('instances', index)} needs a non-empty {key!r}",
+                                "instances", None, index)
         instance_id = entry["id"].strip()
         if not _ID.match(instance_id):
-            raise src.error(f"{where} id {instance_id!r} may hold only letters, digits, '-' and '_'",
-                            "instances", "id", index)
-        if instance_id in first_line:
+            raise src.error(f"{_where('instances', index)} id {instance_id!r} may hold only "
+                            "letters, digits, '-' and '_'", "instances", "id", index)
+        if instance_id in first_index:
             line = src.line_of("instances", "id", index)
+            first = src.line_of("instances", "id", first_index[instance_id])
             raise ConfigError(f"{src.path} line {line}: duplicate instance id {instance_id!r} "
-                              f"(first at line {first_line[instance_id]}); remove one of them")
-        first_line[instance_id] = src.line_of("instances", "id", index)
+                              f"(first at line {first}); remove one of them")
+        first_index[instance_id] = index
         tags = entry.get("tags", [])
         if not all(isinstance(t, str) for t in tags):
-            raise src.error(f"{where} tags must be a list of strings", "instances", "tags", index)
-        token, origin = _token(src, entry, env, index)
+            raise src.error(f"{_where('instances', index)} tags must be a list of strings",
+                            "instances", "tags", index)
+        token, origin = _token(src, entry, env, index, tokens)
         # Labels and tags are shown everywhere: they cross the text boundary here, once.
         found.append(InstanceConfig(id=instance_id, label=clean(entry["label"], MAX_LABEL),
                                     token=token, tags=tuple(clean(t, 40) for t in tags),
@@ -353,23 +401,30 @@ def _instances(src: _Source, raw: list, env: Mapping[str, str]) -> list[Instance
     return found
 
 
-def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int) -> tuple[Secret, str]:
-    where = f"{_where('instances', index)} ({entry['id']})"
+def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
+           cache: dict[str, str] | None = None) -> tuple[Secret, str]:
+    def where() -> str:
+        return f"{_where('instances', index)} ({entry['id']})"
+
     if "token" in entry and "token_env" in entry:
-        raise src.error(f"{where} has both 'token' and 'token_env'; keep one", "instances", "token_env", index)
+        raise src.error(f"{where()} has both 'token' and 'token_env'; keep one", "instances", "token_env", index)
     if "token" in entry:
         if not entry["token"].strip():
-            raise src.error(f"{where} 'token' is empty", "instances", "token", index)
+            raise src.error(f"{where()} 'token' is empty", "instances", "token", index)
         return Secret(entry["token"].strip()), "config file"
     var = entry.get("token_env", DEFAULT_TOKEN_ENV)
-    if not _ENV_NAME.match(var):
-        raise src.error(f"{where} token_env {var!r} is not a valid variable name", "instances", "token_env", index)
-    value = env.get(var, "").strip()
+    value = cache.get(var) if cache is not None else None
+    if value is None:
+        if not _ENV_NAME.match(var):
+            raise src.error(f"{where()} token_env {var!r} is not a valid variable name", "instances", "token_env", index)
+        value = env.get(var, "").strip()
+        if value and cache is not None:
+            cache[var] = value
     if not value:
         if "token_env" in entry:
-            raise src.error(f"{where} token_env names {var}, which is not set or empty; "
+            raise src.error(f"{where()} token_env names {var}, which is not set or empty; "
                             f"export {var}=... before starting", "instances", "token_env", index)
-        raise src.error(f"{where} has no token: set {DEFAULT_TOKEN_ENV}, or give it token_env = "
+        raise src.error(f"{where()} has no token: set {DEFAULT_TOKEN_ENV}, or give it token_env = "
                         "\"VAR\" naming a variable that holds its token", "instances", None, index)
     return Secret(value), f"env {var}"
 

@@ -59,8 +59,8 @@ def register_secret(value: str) -> None:
     """Remember a token so every later `clean` redacts it (Secret calls this)."""
     global _secret_pattern, _shortest
     value = value.strip()
-    if len(value) < MIN_SECRET:
-        return
+    if len(value) < MIN_SECRET or value in _secrets:
+        return  # (a fleet of 50,000 instances shares a few tokens: the common case)
     forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
     with _lock:
         if forms <= _secrets:

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from wawp_tui.actions import ActionRunner
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
-from wawp_tui.fleet import FleetState
-from wawp_tui.poller import Poller
+from wawp_tui.core.actions import ActionRunner
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
+from wawp_tui.core.fleet import FleetState
+from wawp_tui.core.poller import Poller
 from wawp_tui.simulator import Simulator, build_scenario
 
 from tests.conftest import TEST_TOKEN, make_config

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from wawp_tui.api import WawpClient
-from wawp_tui.errors import (
+from wawp_tui.client.api import WawpClient
+from wawp_tui.client.errors import (
     BadGateway, BadRequest, Forbidden, MalformedResponse, NetworkError, NotFound, RateLimited,
     ServerError, Timeout, Unauthorized, WawpError,
 )

@@ -3,12 +3,12 @@
 import pytest
 from textual.widgets import DataTable
 
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.fleet_table import FleetTable
-from wawp_tui.ui.screens import ConfirmScreen
+from wawp_tui.ui.widgets.fleet_table import FleetTable
+from wawp_tui.ui.screens.confirm import ConfirmScreen
 
 from tests.conftest import make_config
 

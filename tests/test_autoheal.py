@@ -1,7 +1,7 @@
 """Auto-heal decisions with a fake clock: once, not inside the guard, capped, paced, held in outages."""
 
-from wawp_tui.autoheal import HealPolicy, decide
-from wawp_tui.fleet import FleetState
+from wawp_tui.core.autoheal import HealPolicy, decide
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import InstanceConfig, Secret
 
 T0 = 1_800_000_000.0

@@ -1,8 +1,8 @@
 """The fleet banner: network trouble on our side versus instances failing, and how fast."""
 
-from wawp_tui.fleet import FleetState
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import InstanceConfig, Secret
-from wawp_tui.ui.view import outage_banner
+from wawp_tui.ui.formatting import outage_banner
 
 T0 = 1_800_000_000.0
 

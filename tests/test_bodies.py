@@ -3,9 +3,9 @@
 import httpx
 import pytest
 
-from wawp_tui.api import error_for_response, parse_qr, parse_retry_after, parse_session
-from wawp_tui.bodies import MAX_MESSAGE, message_from_body
-from wawp_tui.errors import (
+from wawp_tui.client.api import error_for_response, parse_qr, parse_retry_after, parse_session
+from wawp_tui.client.bodies import MAX_MESSAGE, message_from_body
+from wawp_tui.client.errors import (
     BadGateway, BadRequest, Forbidden, MalformedResponse, NotFound, RateLimited, ServerError,
     Unauthorized,
 )

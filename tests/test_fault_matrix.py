@@ -11,11 +11,11 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wawp_tui import cli
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import SIM_TOKEN, Simulator, build_scenario
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.fleet_table import FleetTable
+from wawp_tui.ui.widgets.fleet_table import FleetTable
 
 from tests.conftest import make_config
 

@@ -1,7 +1,7 @@
 """History survives a restart of the app and stays bounded."""
 
-from wawp_tui.fleet import FleetState, HistoryEntry
-from wawp_tui.history_store import HistoryStore
+from wawp_tui.core.fleet import FleetState, HistoryEntry
+from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.models import InstanceConfig, Secret
 
 

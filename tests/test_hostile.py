@@ -21,18 +21,18 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wawp_tui import cli
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.config import ConfigError, add_instance, load_config, remove_instance, state_dir
-from wawp_tui.history_store import HistoryStore
+from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.models import InstanceConfig, Secret
-from wawp_tui.runbook import countdowns
+from wawp_tui.core.runbook import countdowns
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.simulator.hostile import _bomb
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.fleet_table import FleetTable
-from wawp_tui.ui.qr_screen import QrScreen
-from wawp_tui.ui.screens import ConfirmScreen
+from wawp_tui.ui.widgets.fleet_table import FleetTable
+from wawp_tui.ui.screens.qr_screen import QrScreen
+from wawp_tui.ui.screens.confirm import ConfirmScreen
 
 from tests.conftest import make_config
 
@@ -593,7 +593,7 @@ def test_the_tui_without_a_terminal_refuses_in_one_line(tmp_path):
 
 
 def test_crash_report_is_private_and_redacted(tmp_path, capsys, monkeypatch):
-    from wawp_tui import status_report
+    from wawp_tui.commands import status as status_report
 
     Secret(SECRET)
     path = tmp_path / "config.toml"

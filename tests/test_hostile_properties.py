@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
-from wawp_tui.errors import WawpError
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
+from wawp_tui.client.errors import WawpError
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.safe_text import MAX_LINE, clean, clean_data
 from wawp_tui.simulator import Simulator, build_scenario, serve_in_thread
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.fleet_table import FleetTable
+from wawp_tui.ui.widgets.fleet_table import FleetTable
 
 from tests.conftest import make_config
 

@@ -3,9 +3,9 @@
 import subprocess
 import sys
 
-CORE = ["wawp_tui.api", "wawp_tui.bodies", "wawp_tui.config", "wawp_tui.fleet", "wawp_tui.poller",
-        "wawp_tui.runbook", "wawp_tui.actions", "wawp_tui.autoheal", "wawp_tui.audit",
-        "wawp_tui.simulator", "wawp_tui.status_report", "wawp_tui.qr", "wawp_tui.demo"]
+CORE = ["wawp_tui.client.api", "wawp_tui.client.bodies", "wawp_tui.config", "wawp_tui.core.fleet", "wawp_tui.core.poller",
+        "wawp_tui.core.runbook", "wawp_tui.core.actions", "wawp_tui.core.autoheal", "wawp_tui.core.audit",
+        "wawp_tui.simulator", "wawp_tui.commands.status", "wawp_tui.ui.qr_drawing", "wawp_tui.demo"]
 
 
 def test_core_modules_do_not_import_textual():

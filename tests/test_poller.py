@@ -3,9 +3,9 @@
 import asyncio
 import time
 
-from wawp_tui.api import WawpClient
-from wawp_tui.fleet import FleetState
-from wawp_tui.poller import Poller
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.fleet import FleetState
+from wawp_tui.core.poller import Poller
 from wawp_tui.simulator import Simulator, build_scenario
 
 from tests.conftest import make_config

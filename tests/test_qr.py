@@ -2,7 +2,7 @@
 
 import pytest
 
-from wawp_tui.qr import QUIET_ZONE, draw, fits
+from wawp_tui.ui.qr_drawing import QUIET_ZONE, draw, fits
 
 zxingcpp = pytest.importorskip("zxingcpp")
 Image = pytest.importorskip("PIL.Image")

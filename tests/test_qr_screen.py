@@ -2,11 +2,11 @@
 
 import pytest
 
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.qr_screen import QrScreen
+from wawp_tui.ui.screens.qr_screen import QrScreen
 
 from tests.conftest import make_config
 from tests.test_qr import _to_image

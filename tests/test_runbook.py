@@ -2,8 +2,8 @@
 
 import pytest
 
-from wawp_tui import runbook
-from wawp_tui.fleet import FleetState
+from wawp_tui.core import runbook
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import InstanceConfig, Secret
 
 T0 = 1_800_000_000.0

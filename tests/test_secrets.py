@@ -8,14 +8,14 @@ import logging
 import pytest
 
 from wawp_tui import cli
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.config import state_dir
-from wawp_tui.history_store import HistoryStore
+from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.simulator.app import FAULT_KINDS
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.fleet_table import FleetTable
+from wawp_tui.ui.widgets.fleet_table import FleetTable
 
 from tests.conftest import make_config
 
@@ -152,7 +152,7 @@ def test_cli_outputs_and_crash_report_leak_nothing(secret_fleet, tmp_path, capsy
         seen.append(out + err)
     assert json.loads(seen[1])  # the runs above did produce their output
     # A crash inside the program: the report is written, the token is not in it.
-    from wawp_tui import status_report
+    from wawp_tui.commands import status as status_report
 
     def explode(*a, **k):
         raise RuntimeError("boom while polling")

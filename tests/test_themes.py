@@ -2,7 +2,7 @@
 
 import pytest
 
-from wawp_tui.ui import showcase
+from wawp_tui.devtools import showcase
 from wawp_tui.ui.theming import builtin_themes, theme_from_toml
 
 

@@ -15,11 +15,11 @@ import aiohttp
 import httpx
 import pytest
 
-from wawp_tui.api import WawpClient
-from wawp_tui.errors import NetworkError, Timeout
+from wawp_tui.client.api import WawpClient
+from wawp_tui.client.errors import NetworkError, Timeout
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import SIM_TOKEN, SimInstance, Simulator
-from wawp_tui.transport import AiohttpTransport, _as_httpx, make_transport
+from wawp_tui.client.transport import AiohttpTransport, _as_httpx, make_transport
 
 
 def transport(connect_timeout: float = 2.0) -> httpx.AsyncBaseTransport:

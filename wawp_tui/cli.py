@@ -198,13 +198,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "status":
         return _status(args)
     if command == "bench":
-        from wawp_tui.bench import BenchOptions
-        from wawp_tui.bench import main as bench_main
+        from wawp_tui.devtools.bench import BenchOptions
+        from wawp_tui.devtools.bench import main as bench_main
 
         if args.instances < 1 or args.concurrency < 1 or args.seconds <= 0:
             raise UsageError("--instances, --concurrency and --seconds must be positive")
         if args.soak is not None:
-            from wawp_tui.soak import main as soak_main
+            from wawp_tui.devtools.soak import main as soak_main
 
             if args.soak <= 0:
                 raise UsageError("--soak MINUTES must be positive")
@@ -213,7 +213,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                                        concurrency=args.concurrency, seconds=args.seconds),
                           args.json)
     if command == "rollout":
-        from wawp_tui.rollout_cli import run_rollout
+        from wawp_tui.commands.rollout import run_rollout
 
         config = load(args)
         return run_rollout(args, config, make_client(config, args.demo))
@@ -243,7 +243,7 @@ def load(args: argparse.Namespace):
 
 def make_client(config, demo: bool):
     """The WawpClient for a config; the demo's talks to the in-process simulator."""
-    from wawp_tui.api import WawpClient
+    from wawp_tui.client.api import WawpClient
 
     transport = None
     if demo:
@@ -261,7 +261,7 @@ def make_client(config, demo: bool):
 
 
 def _status(args: argparse.Namespace) -> int:
-    from wawp_tui import status_report
+    from wawp_tui.commands import status as status_report
 
     config = load(args)
     deadline = args.deadline

@@ -22,22 +22,22 @@ from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Input, RichLog, Static
 from textual.worker import Worker
 
-from wawp_tui import autoheal, runbook
+from wawp_tui.core import autoheal, runbook
 from wawp_tui.ui import theming as themes
-from wawp_tui import rollout as rollout_mod
-from wawp_tui.actions import ActionRunner, Outcome, Report
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
-from wawp_tui.fleet import FleetState
+from wawp_tui.core import rollout as rollout_mod
+from wawp_tui.core.actions import ActionRunner, Outcome, Report
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE, WORKING
-from wawp_tui.history_store import HistoryStore
+from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.safe_text import clean
-from wawp_tui.errors import WawpError
-from wawp_tui.ui.qr_screen import QrScreen
-from wawp_tui.poller import Poller
-from wawp_tui.ui import view
-from wawp_tui.ui.fleet_table import FleetTable
-from wawp_tui.ui.screens import ChoiceScreen, ConfirmScreen, TextScreen
+from wawp_tui.client.errors import WawpError
+from wawp_tui.ui.screens.qr_screen import QrScreen
+from wawp_tui.core.poller import Poller
+from wawp_tui.ui import formatting as view
+from wawp_tui.ui.widgets.fleet_table import FleetTable
+from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen, TextScreen
 from wawp_tui.ui.terminal_guard import TerminalGuard
 
 #: Transitions into these words raise an alert (notification + bell).

@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from wawp_tui.api import WawpClient
+from wawp_tui.client.api import WawpClient
 from wawp_tui.config import ApiSettings, Config, MonitorSettings
-from wawp_tui.fleet import FleetState
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import InstanceConfig, Secret
-from wawp_tui.poller import Poller
+from wawp_tui.core.poller import Poller
 from wawp_tui.simulator import SIM_TOKEN, build_scenario
 
 
@@ -166,7 +166,7 @@ def _sequential(url: str, configs, sample: int) -> float:
 
 async def _ui_figures(url: str, configs, concurrency: int, seconds: float) -> dict[str, Any]:
     from wawp_tui.ui.app import build_app
-    from wawp_tui.ui.fleet_table import FleetTable
+    from wawp_tui.ui.widgets.fleet_table import FleetTable
 
     config = _config(url, configs, concurrency)
     client = WawpClient(url, timeout=30, max_concurrency=concurrency)
@@ -255,7 +255,7 @@ def _idle_cpu(url: str, n: int, seconds: float) -> tuple[float, float]:
     """CPU share of one core and RSS of the real app left alone (a child process)."""
     code = (
         "import asyncio,sys,time,resource\n"
-        "from wawp_tui.bench import idle_child\n"
+        "from wawp_tui.devtools.bench import idle_child\n"
         f"print(idle_child({url!r}, {n}, {seconds}))\n")
     # Start-up and the first sweep grow with N; the warm-up and the measure are fixed.
     limit = IDLE_WARMUP + seconds + 120 + n / 20
@@ -295,7 +295,7 @@ def _first_paint() -> float:
     """Process start to the first painted table with statuses, for the demo."""
     code = (
         "import time\n"
-        "from wawp_tui.bench import first_paint_child\n"
+        "from wawp_tui.devtools.bench import first_paint_child\n"
         "print(first_paint_child())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
@@ -316,7 +316,7 @@ def first_paint_child() -> str:
     from wawp_tui.cli import make_client
     from wawp_tui.demo import demo_config
     from wawp_tui.ui.app import build_app
-    from wawp_tui.ui.fleet_table import FleetTable
+    from wawp_tui.ui.widgets.fleet_table import FleetTable
 
     config = demo_config()
     app = build_app(config, make_client(config, demo=True), demo=True)

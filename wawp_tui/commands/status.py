@@ -14,11 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from wawp_tui import runbook
-from wawp_tui.api import WawpClient
-from wawp_tui.fleet import FleetState
+from wawp_tui.core import runbook
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import UNREACHABLE, WORKING, InstanceConfig
-from wawp_tui.poller import Poller
+from wawp_tui.core.poller import Poller
 from wawp_tui.safe_text import clean, clean_data, clean_word
 
 #: The word for an instance whose poll had not finished when the deadline came.

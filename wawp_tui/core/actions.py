@@ -11,11 +11,11 @@ import asyncio
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable
 
-from wawp_tui import runbook
-from wawp_tui.api import WawpClient
-from wawp_tui.audit import AuditLog
-from wawp_tui.errors import WawpError
-from wawp_tui.fleet import Clock, FleetState
+from wawp_tui.core import runbook
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core.audit import AuditLog
+from wawp_tui.client.errors import WawpError
+from wawp_tui.core.fleet import Clock, FleetState
 from wawp_tui.models import InstanceConfig, SessionInfo
 
 ACTIONS = ("start", "stop", "restart", "logout", "reset")

@@ -1,6 +1,6 @@
 """CPU per request of HTTP client options against the simulator, side by side.
 
-    python tools/transport_bench.py [--requests 2000] [--concurrency 16] [--rounds 3]
+    python python -m wawp_tui.devtools.transport_bench [--requests 2000] [--concurrency 16] [--rounds 3]
 
 Starts `python -m wawp_tui simulate` in its own process (scenario healthy, 0 ms latency),
 then for each round runs every client variant in a fresh subprocess (so imports and
@@ -73,7 +73,7 @@ async def child(variant, url, ids, requests, concurrency):
             transport = AiohttpTransport(limits=httpx.Limits(max_connections=64,
                                                              max_keepalive_connections=32))
         elif variant == "wawp-transport":
-            from wawp_tui.transport import make_transport
+            from wawp_tui.client.transport import make_transport
             transport = make_transport(max_connections=64, keepalive=32, connect_timeout=5.0)
         async with httpx_client(url, transport) as client:
             async def call(iid):
@@ -82,11 +82,11 @@ async def child(variant, url, ids, requests, concurrency):
                 assert r.json()["status"]
             return await drive(call, ids, requests, concurrency)
     if variant.startswith("WawpClient"):
-        from wawp_tui.api import WawpClient
+        from wawp_tui.client.api import WawpClient
         from wawp_tui.models import InstanceConfig, Secret
         transport = None
         if variant.endswith("wawp-transport"):
-            from wawp_tui.transport import make_transport
+            from wawp_tui.client.transport import make_transport
             transport = make_transport(max_connections=64, keepalive=32, connect_timeout=5.0)
         insts = {i: InstanceConfig(id=i, label=i, token=Secret(TOKEN)) for i in ids}
         async with WawpClient(url, transport=transport, max_concurrency=concurrency) as client:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wawp_tui import runbook
-from wawp_tui.fleet import FleetState, InstanceState
+from wawp_tui.core import runbook
+from wawp_tui.core.fleet import FleetState, InstanceState
 from wawp_tui.models import FAILED
 
 #: Poll failures in a row (server-side kinds only) that call for a restart.

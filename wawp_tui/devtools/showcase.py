@@ -1,6 +1,6 @@
 """The demo frozen in time, for screenshots and snapshot tests.
 
-`python -m wawp_tui.ui.showcase [FOLDER]` regenerates the SVGs in screenshots/ from the
+`python -m wawp_tui.devtools.showcase [FOLDER]` regenerates the SVGs in screenshots/ from the
 seeded simulator with a fixed clock and fixed latencies, so the same code gives the same
 pictures on every machine.
 """
@@ -16,7 +16,7 @@ from typing import Awaitable, Callable
 
 import httpx
 
-from wawp_tui.api import WawpClient
+from wawp_tui.client.api import WawpClient
 from wawp_tui.demo import DEMO_BASE_URL, DEMO_SEED, demo_config_for
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import WawpApp, build_app
@@ -81,7 +81,7 @@ def first_with_status(app: WawpApp, status: str) -> str:
 
 
 async def highlight(app: WawpApp, pilot, instance_id: str) -> None:
-    from wawp_tui.ui.fleet_table import FleetTable
+    from wawp_tui.ui.widgets.fleet_table import FleetTable
 
     table = app.query_one(FleetTable)
     table.move_cursor(row=table.get_row_index(instance_id))

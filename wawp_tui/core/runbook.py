@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from wawp_tui.fleet import InstanceState
+from wawp_tui.core.fleet import InstanceState
 from wawp_tui.models import (
     FAILED, KNOWN_STATUSES, SCAN_QR_CODE, STALE, STARTING, STOPPED, UNREACHABLE, WORKING,
 )

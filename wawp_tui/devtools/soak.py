@@ -23,9 +23,9 @@ from typing import Any
 
 import httpx
 
-from wawp_tui import runbook
-from wawp_tui.api import WawpClient
-from wawp_tui.bench import SimulatorProcess, _config, machine
+from wawp_tui.core import runbook
+from wawp_tui.client.api import WawpClient
+from wawp_tui.devtools.bench import SimulatorProcess, _config, machine
 from wawp_tui.simulator import SIM_TOKEN
 
 #: Faults the chaos loop injects, with their parameters (count is chosen per event).
@@ -85,7 +85,7 @@ def run_soak(minutes: float, instances: int, seed: int = 0) -> SoakReport:
 
 
 async def _soak(sim: SimulatorProcess, report: SoakReport, seconds: float, rng: random.Random) -> None:
-    from wawp_tui.audit import AuditLog
+    from wawp_tui.core.audit import AuditLog
     from wawp_tui.ui.app import build_app
 
     folder = Path(tempfile.mkdtemp(prefix="wawp-soak-"))

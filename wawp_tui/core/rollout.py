@@ -19,12 +19,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
-from wawp_tui import runbook
-from wawp_tui.actions import ActionRunner
-from wawp_tui.fleet import FleetState
+from wawp_tui.core import runbook
+from wawp_tui.core.actions import ActionRunner
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
 from wawp_tui.files import atomic_write, read_lines
-from wawp_tui.poller import Poller
+from wawp_tui.core.poller import Poller
 from wawp_tui.safe_text import clean
 
 ROLLOUT_ACTIONS = ("restart", "stop", "start")

@@ -17,8 +17,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from wawp_tui import qr as qrdraw
-from wawp_tui import runbook
+from wawp_tui.ui import qr_drawing as qrdraw
+from wawp_tui.core import runbook
 from wawp_tui.models import QrCode
 
 #: Lines of text around the code (title, instructions, expiry, keys).

@@ -15,10 +15,10 @@ import random
 import time
 from typing import Callable, Iterable
 
-from wawp_tui import runbook
-from wawp_tui.api import WawpClient
-from wawp_tui.errors import RateLimited, WawpError
-from wawp_tui.fleet import Clock, FleetState
+from wawp_tui.core import runbook
+from wawp_tui.client.api import WawpClient
+from wawp_tui.client.errors import RateLimited, WawpError
+from wawp_tui.core.fleet import Clock, FleetState
 from wawp_tui.models import InstanceConfig
 from wawp_tui.safe_text import clean
 

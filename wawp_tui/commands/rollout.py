@@ -7,13 +7,13 @@ import sys
 import time
 from datetime import datetime, timezone
 
-from wawp_tui.actions import ActionRunner
-from wawp_tui.audit import AuditLog
+from wawp_tui.core.actions import ActionRunner
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.config import audit_log_path, state_dir
-from wawp_tui.fleet import FleetState
-from wawp_tui.poller import Poller
+from wawp_tui.core.fleet import FleetState
+from wawp_tui.core.poller import Poller
 from wawp_tui.safe_text import clean
-from wawp_tui.rollout import Rollout, RolloutState, RolloutStateError, describe, plan
+from wawp_tui.core.rollout import Rollout, RolloutState, RolloutStateError, describe, plan
 
 EXIT_OK, EXIT_HALTED, EXIT_USAGE = 0, 1, 2
 

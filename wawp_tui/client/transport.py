@@ -3,7 +3,7 @@
 Why: with httpx's default transport (httpcore + h11 over anyio) one request costs 2 to
 4 ms of CPU on this project's 2-core machines; with this transport (aiohttp's connection
 pool and C HTTP parser under the same httpx.AsyncClient) about 0.3 ms. Measured side by
-side by tools/transport_bench.py (2,000 requests, concurrency 16, medians of 5 runs):
+side by python -m wawp_tui.devtools.transport_bench (2,000 requests, concurrency 16, medians of 5 runs):
 httpx default 1.98 ms, httpx-aiohttp 0.33 ms, this transport 0.31 ms, aiohttp without
 httpx 0.15 ms, raw asyncio streams 0.10 ms. httpx stays the interface: the request, the
 response, the streaming API and the exception types our code catches are httpx's.

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from wawp_tui.ui.view import COLUMNS
+from wawp_tui.ui.formatting import COLUMNS
 
 
 class FleetTable(DataTable):

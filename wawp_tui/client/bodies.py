@@ -10,7 +10,7 @@ import re
 from html.parser import HTMLParser
 from xml.etree import ElementTree
 
-from wawp_tui.reply_body import BadBody, loads_bounded
+from wawp_tui.client.reply_body import BadBody, loads_bounded
 from wawp_tui.safe_text import clean
 
 #: Longest message we show for a server's error text.

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 
-from wawp_tui.bodies import message_from_body, shorten
+from wawp_tui.client.bodies import message_from_body, shorten
 from wawp_tui.logs import RedactingFilter
-from wawp_tui.errors import (
+from wawp_tui.client.errors import (
     BadGateway,
     BadRequest,
     Forbidden,
@@ -37,11 +37,11 @@ from wawp_tui.errors import (
     Unauthorized,
     WawpError,
 )
-from wawp_tui.reply_body import (
+from wawp_tui.client.reply_body import (
     ACCEPT_ENCODING, MAX_BODY, BadBody, BodyTooLarge, human_size, loads_bounded, read_bounded,
 )
 from wawp_tui.safe_text import clean, clean_data, clean_word, redact
-from wawp_tui.transport import make_transport
+from wawp_tui.client.transport import make_transport
 from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
 
 DEFAULT_BASE_URL = "https://api.wawp.net"

@@ -14,8 +14,8 @@ from rich.color import Color, ColorParseError
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from wawp_tui import runbook
-from wawp_tui.fleet import NETWORK_KINDS, FleetState, InstanceState
+from wawp_tui.core import runbook
+from wawp_tui.core.fleet import NETWORK_KINDS, FleetState, InstanceState
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STALE, UNREACHABLE, WORKING
 
 #: Theme variable behind each severity class the runbook hands out.

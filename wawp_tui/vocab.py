@@ -1,0 +1,103 @@
+"""The words every part shares: actions, error kinds, severities, who acted, exit codes.
+
+StrEnum members compare equal to their strings, so a value read from a file or a test
+("restart", "network") and a member mean the same thing. No I/O, no Textual.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Action(StrEnum):
+    """What can be done to an instance. Every one goes through the action runner."""
+
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+    LOGOUT = "logout"
+    #: The full lifecycle reset: stop, wait 5 s, start.
+    RESET = "reset"
+    #: Fetch the pairing QR (read-only, but audited: it exposes a login credential).
+    QR = "qr"
+    #: Ask for a pairing code for phone-number login.
+    PAIRING_CODE = "request-code"
+
+
+#: The actions that change an instance's state (confirmed, guarded, refused in read-only).
+STATE_ACTIONS = (Action.START, Action.STOP, Action.RESTART, Action.LOGOUT, Action.RESET)
+#: Past tense for reports ("7 / 10 restarted").
+DONE = {Action.START: "started", Action.STOP: "stopped", Action.RESTART: "restarted",
+        Action.LOGOUT: "logged out", Action.RESET: "reset"}
+#: Titles for confirmations and refusals.
+TITLES = {Action.START: "Start", Action.STOP: "Stop", Action.RESTART: "Restart",
+          Action.LOGOUT: "Log out", Action.RESET: "Full reset"}
+
+
+class ErrorKind(StrEnum):
+    """Why a poll or an action failed (the machine word behind the one-line message)."""
+
+    BAD_REQUEST = "bad_request"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    BAD_GATEWAY = "bad_gateway"
+    TIMEOUT = "timeout"
+    NETWORK = "network"
+    MALFORMED = "malformed"
+    TOO_LARGE = "too_large"
+    #: A bug or a reply nobody foresaw: one instance loses one poll, never the fleet.
+    INTERNAL = "internal"
+    #: The instance's own configuration is unusable (e.g. its token variable is unset).
+    CONFIG = "config"
+
+
+#: Kinds that mean "we cannot reach the API", not "the instance is broken".
+NETWORK_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT})
+#: Kinds a restart can plausibly fix (a 401, a 404 or an oversized reply are not the engine's fault).
+SERVER_SIDE_KINDS = frozenset({ErrorKind.SERVER_ERROR, ErrorKind.BAD_GATEWAY, ErrorKind.TIMEOUT,
+                               ErrorKind.MALFORMED})
+
+
+class Severity(StrEnum):
+    """How a status reads: the styling class of a badge (always with a symbol and a word)."""
+
+    OK = "ok"
+    WARN = "warn"
+    BAD = "bad"
+    IDLE = "idle"
+    UNKNOWN = "unknown"
+
+
+class Trigger(StrEnum):
+    """Who asked for an action (audit, history, metrics)."""
+
+    MANUAL = "manual"
+    AUTO = "auto"
+    ROLLOUT = "rollout"
+
+
+class Outcome(StrEnum):
+    """What became of an action, as the audit log records it."""
+
+    SENT = "sent"
+    OK = "ok"
+    FAILED = "failed"
+    #: The request may have reached the server but no reply said (a timeout).
+    UNKNOWN = "unknown"
+    REFUSED = "refused"
+
+
+class ExitCode(IntEnum):
+    """Every exit code of the command line, in one table."""
+
+    OK = 0
+    #: `status`: some instance is not WORKING; `rollout`: halted or something failed.
+    NOT_ALL_WELL = 1
+    #: A usage or configuration error (one line on stderr).
+    USAGE = 2
+    #: A bug: the traceback went to the crash report, one line to stderr.
+    INTERNAL = 70
+    INTERRUPTED = 130

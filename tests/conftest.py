@@ -7,8 +7,6 @@ pointed at a temporary HOME for the whole session.
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import pytest
 

@@ -5,14 +5,13 @@ import json
 
 import pytest
 
-from wawp_tui.core.actions import ActionRunner
+from tests.conftest import TEST_TOKEN, make_config
 from wawp_tui.client.api import WawpClient
+from wawp_tui.core.actions import ActionRunner
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.fleet import FleetState
 from wawp_tui.core.poller import Poller
 from wawp_tui.simulator import Simulator, build_scenario
-
-from tests.conftest import TEST_TOKEN, make_config
 
 
 @pytest.fixture
@@ -104,7 +103,8 @@ async def test_reset_cancelled_during_the_wait_leaves_it_stopped(serve, clock, t
     async with WawpClient(url) as client:
         await Poller(client, fleet, config.instances, clock=clock).sweep()
         runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None),
-                              sleep=lambda s: asyncio.sleep(30), on_event=lambda i, t, ok: events.append(t))
+                              sleep=lambda s: asyncio.sleep(30),
+                              emit=lambda e: events.append(getattr(e, "text", "")))
         task = asyncio.create_task(runner.run("reset", ids(config)))
         for _ in range(200):
             await asyncio.sleep(0.01)
@@ -154,7 +154,7 @@ async def test_action_timeout_reports_unknown_outcome_and_repolls(serve, clock):
     async with WawpClient(url, timeout=0.3, connect_timeout=0.3) as client:
         await Poller(client, fleet, config.instances, clock=clock).sweep()
         runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None),
-                              on_unknown=poked.append)
+                              repoll=poked.append)
         sim.inject(ids(config)[0], "hang", count=1)
         report = await runner.run("restart", ids(config))
     assert "outcome unknown" in report.failed[0].message and "check its status" in report.failed[0].message

@@ -10,12 +10,20 @@ import pytest
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.client.errors import (
-    BadGateway, BadRequest, Forbidden, MalformedResponse, NetworkError, NotFound, RateLimited,
-    ServerError, Timeout, Unauthorized, WawpError,
+    BadGateway,
+    BadRequest,
+    Forbidden,
+    MalformedResponse,
+    NetworkError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    Timeout,
+    Unauthorized,
+    WawpError,
 )
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import SIM_TOKEN, SimInstance, Simulator
-
 
 
 def _fleet(clock):

@@ -3,48 +3,33 @@
 import pytest
 from textual.widgets import DataTable
 
+from tests.conftest import make_config
+from tests.drive import highlight, record_toasts, refresh, table_ids, tick
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.widgets.fleet_table import FleetTable
 from wawp_tui.ui.screens.confirm import ConfirmScreen
-
-from tests.conftest import make_config
+from wawp_tui.ui.widgets.fleet_table import FleetTable
 
 
 @pytest.fixture
 def rig(serve, clock, tmp_path):
-    def start(scenario="demo", read_only=False, n=None):
+    def start(scenario="demo", read_only=False, n=None, timer=None):
         sim_instances = build_scenario(scenario, seed=7, instances=n, clock=clock)
         sim = Simulator(sim_instances, clock=clock, seed=7)
         url = serve(sim).url
         config = make_config(url, sim_instances, read_only=read_only)
         client = WawpClient(url, timeout=2, connect_timeout=1)
-        app = build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "audit.jsonl"), poll=False)
+        extra = {"timer": timer} if timer else {}
+        app = build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "audit.jsonl"),
+                        poll=False, **extra)
         return sim, app
     return start
 
 
-async def refresh(app, pilot):
-    await app.poller.sweep()
-    app._flush_polls()
-    await pilot.pause()
-
-
-def table_ids(app):
-    table = app.query_one(FleetTable)
-    return [table.coordinate_to_cell_key((row, 0)).row_key.value for row in range(table.row_count)]
-
-
-async def highlight(app, pilot, instance_id):
-    table = app.query_one(FleetTable)
-    table.move_cursor(row=table.get_row_index(instance_id))
-    await pilot.pause()
-
-
 def first_with(app, status):
-    return next(st.id for st in app.fleet if st.status == status)
+    return next(st.id for st in app.monitor.fleet if st.status == status)
 
 
 async def test_restart_confirmed_sends_exactly_one_and_shows_countdown(rig):
@@ -107,7 +92,7 @@ async def test_filter_narrows_rows(rig):
         await pilot.pause()
         shown = table_ids(app)
         assert 0 < len(shown) < total
-        assert all(app.fleet.get(i).status == "SCAN_QR_CODE" for i in shown)
+        assert all(app.monitor.fleet.get(i).status == "SCAN_QR_CODE" for i in shown)
         await pilot.press("escape")
         await pilot.pause()
         assert app.query_one(FleetTable).row_count == total
@@ -123,7 +108,7 @@ async def test_bulk_restart_of_three_selected(rig):
         await pilot.press("y")
         await app.workers.wait_for_complete()
         assert len(sim.calls_to("restart")) == 3
-        assert len(app.selected) == 3
+        assert len(app.fleet_screen.selected) == 3
 
 
 async def test_worst_first_and_highlight_follows_its_instance(rig, clock):
@@ -131,8 +116,8 @@ async def test_worst_first_and_highlight_follows_its_instance(rig, clock):
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
         order = table_ids(app)
-        assert app.fleet.get(order[0]).status == "FAILED"
-        assert app.fleet.get(order[-1]).status == "WORKING"
+        assert app.monitor.fleet.get(order[0]).status == "FAILED"
+        assert app.monitor.fleet.get(order[-1]).status == "WORKING"
         working = order[-1]
         await pilot.press("down")
         await highlight(app, pilot, working)
@@ -151,7 +136,7 @@ async def test_runs_at_small_and_large_sizes(rig, size):
             await pilot.press(key)
         await pilot.pause()
         table = app.query_one(DataTable)
-        assert table.row_count == len(app.fleet)
+        assert table.row_count == len(app.monitor.fleet)
         assert app.query_one("#main").has_class("-narrow") == (size[0] < 120)
 
 
@@ -159,6 +144,7 @@ async def test_transition_into_failed_alerts_once(rig, monkeypatch):
     sim, app = rig("healthy", n=3)
     bells = []
     monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    toasts = record_toasts(app)
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
         target = table_ids(app)[0]
@@ -166,13 +152,14 @@ async def test_transition_into_failed_alerts_once(rig, monkeypatch):
         await refresh(app, pilot)
         await refresh(app, pilot)
         assert len(bells) == 1
-        assert "new problem" in [n.title for n in app._notifications]
+        assert "new problem" in [t.title for t in toasts]
         summary = str(app.query_one("#summary").render())
         assert "NEW" in summary and target in summary
 
 
 async def test_rollout_from_the_tui_in_waves(rig, clock):
     sim, app = rig("healthy", n=4)
+    toasts = record_toasts(app)
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
         app.query_one(FleetTable).move_cursor(row=0)
@@ -183,19 +170,17 @@ async def test_rollout_from_the_tui_in_waves(rig, clock):
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert len(sim.calls_to("stop")) == 3
-        assert app.rollout is None
-        assert any("rollout stop done: 3 / 3" in n.message for n in app._notifications)
+        assert app.fleet_screen.flows.rollout is None
+        assert any("rollout stop done: 3 / 3" in t.message for t in toasts)
 
 
 async def test_an_unchanged_refresh_repaints_nothing(rig, monkeypatch):
-    sim, app = rig("healthy", n=20)
     # Loopback latency jitters by more than the display's hysteresis on a busy 2-core box;
     # a fixed timer keeps this test about repaints, not about the scheduler.
-    app.poller.timer = lambda: 0.0
+    sim, app = rig("healthy", n=20, timer=lambda: 0.0)
     async with app.run_test(size=(120, 40)) as pilot:
         await refresh(app, pilot)
-        app._tick()
-        await pilot.pause()
+        await tick(app, pilot)
         table = app.query_one(FleetTable)
         touched = []
         for name in ("update_cell", "_set_cells", "add_row", "remove_row", "sort"):
@@ -209,8 +194,7 @@ async def test_an_unchanged_refresh_repaints_nothing(rig, monkeypatch):
                 touched.append(_w.id), _o(*a, **k))[1])
         before = len(sim.calls)
         await refresh(app, pilot)  # every instance polled again, nothing changed
-        app._tick()
-        await pilot.pause()
+        await tick(app, pilot)
         assert len(sim.calls) - before == 20
         assert touched == []
         # The same hooks do see a real change, so the check above can fail.
@@ -234,27 +218,23 @@ async def test_old_data_is_marked_stale_with_its_age_and_counted(rig, clock):
     sim, app = rig("healthy", n=3)
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
-        ids = list(app.fleet.instances)
-        assert app.stale_basis == 5.0  # a small fleet is polled every refresh (5 s)
-        await app.poller.poll_one(ids[0])  # one instance keeps getting fresh data
+        ids = list(app.monitor.fleet.instances)
+        assert app.monitor.stale_basis == 5.0  # a small fleet is polled every refresh (5 s)
+        await refresh(app, pilot, [ids[0]])  # one instance keeps getting fresh data
         clock.advance(10)
-        app._tick()
-        await pilot.pause()
+        await tick(app, pilot)
         table = app.query_one(FleetTable)
         assert "STALE" not in str(table.get_cell(ids[1], "status"))  # one missed poll: not yet
         clock.advance(10)
-        await app.poller.poll_one(ids[0])
-        app._flush_polls()
-        app._tick()
-        await pilot.pause()
+        await refresh(app, pilot, [ids[0]])
+        await tick(app, pilot)
         assert str(table.get_cell(ids[1], "status")) == "~ STALE 20s"
         assert str(table.get_cell(ids[1], "error")) == "no poll has finished"
         assert str(table.get_cell(ids[0], "status")) == "✓ WORKING"
         summary = str(app.query_one("#summary").content)
         assert "2 STALE" in summary and "1 WORKING" in summary
         clock.advance(1)
-        app._tick()  # the age keeps counting, second by second
-        await pilot.pause()
+        await tick(app, pilot)  # the age keeps counting, second by second
         assert str(table.get_cell(ids[1], "status")) == "~ STALE 21s"
 
 
@@ -262,41 +242,33 @@ async def test_failing_polls_read_unreachable_then_stale_with_the_age_of_good_da
     sim, app = rig("healthy", n=3)
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
-        target = next(iter(app.fleet.instances))
+        target = next(iter(app.monitor.fleet.instances))
         sim.inject(target, "html_502")
         table = app.query_one(FleetTable)
         clock.advance(10)
-        await app.poller.poll_one(target)
-        app._flush_polls()
-        await pilot.pause()
+        await refresh(app, pilot, [target])
         assert str(table.get_cell(target, "status")) == "! UNREACHABLE"
         for _ in range(6):
             clock.advance(10)
-            await app.poller.poll_one(target)
-        app._flush_polls()
-        app._tick()
-        await pilot.pause()
+            await app.monitor.refresh([target])
+        await refresh(app, pilot, [])
+        await tick(app, pilot)
         assert str(table.get_cell(target, "status")) == "~ STALE 1m10s"
         assert str(table.get_cell(target, "error")) == "bad gateway (502)"
         sim.clear_faults()
-        await app.poller.poll_one(target)
-        app._flush_polls()
-        await pilot.pause()
+        await refresh(app, pilot, [target])
         assert str(table.get_cell(target, "status")) == "✓ WORKING"
 
 
 async def test_polls_landing_during_exit_do_not_crash_it(rig):
-    """A poll result or a flush timer can fire after the fleet screen lost its widgets."""
+    """A poll result, a tick or an action's report can land after the app began to leave."""
     sim, app = rig("healthy", n=3)
     async with app.run_test(size=(80, 24)) as pilot:
         await refresh(app, pilot)
-        table = app.query_one(FleetTable)
-        await table.remove()
-        instance_id = next(iter(app.fleet.instances))
-        app._on_polled(instance_id, True)
-        app._mark_urgent(instance_id)
-        app._flush_polls()
-        app._tick()
-        app._log_line("late line")
+        instance_id = next(iter(app.monitor.fleet.instances))
+        app.exit()
+        await app.monitor.refresh()
+        await app.monitor.act("restart", [instance_id])
+        app.fleet_screen.tick()
         await pilot.pause()
-        assert app.is_running
+    assert app.return_code in (None, 0)

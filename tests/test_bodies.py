@@ -6,7 +6,13 @@ import pytest
 from wawp_tui.client.api import error_for_response, parse_qr, parse_retry_after, parse_session
 from wawp_tui.client.bodies import MAX_MESSAGE, message_from_body
 from wawp_tui.client.errors import (
-    BadGateway, BadRequest, Forbidden, MalformedResponse, NotFound, RateLimited, ServerError,
+    BadGateway,
+    BadRequest,
+    Forbidden,
+    MalformedResponse,
+    NotFound,
+    RateLimited,
+    ServerError,
     Unauthorized,
 )
 
@@ -95,7 +101,8 @@ def test_replies_without_status_are_malformed(payload):
 
 
 def test_qr_payload_decodes_value_and_expiry():
-    import base64, json
+    import base64
+    import json
 
     data = base64.b64encode(json.dumps({"value": "2@abc", "expiry": 1_700_000_020_000}).encode()).decode()
     qr = parse_qr({"mimetype": "application/json", "data": data})

@@ -61,7 +61,7 @@ def test_status_rate_limited_is_reported_not_waited(fleet):
     started = time.monotonic()
     out = run("status", "--json", "--config", str(path), env=env)
     assert time.monotonic() - started < 20
-    assert "rate limited (429), retry in 120s" == json.loads(out.stdout)[0]["error"]
+    assert json.loads(out.stdout)[0]["error"] == "rate limited (429), retry in 120s"
 
 
 def test_status_demo():

@@ -3,21 +3,21 @@ through each entry point (`status`, the TUI, auto-heal). For each one: no crash,
 one-line readable error on that instance only, the others unaffected, and recovery
 within one refresh once the fault is cleared."""
 
+import dataclasses
 import json
 
 import pytest
-from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
+from tests.conftest import make_config
+from tests.drive import detail_text, refresh
 from wawp_tui import cli
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import SIM_TOKEN, Simulator, build_scenario
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.widgets.fleet_table import FleetTable
-
-from tests.conftest import make_config
 
 # kind, parameters, words in the one-line error (None: not an error), whether auto-heal
 # restarts an instance that keeps failing this way (server-side trouble only).
@@ -101,28 +101,19 @@ def test_status_command_with_the_server_down_then_back(fleet, capsys, tmp_path, 
 # -- the TUI and auto-heal ---------------------------------------------------------------
 
 
-def detail_text(app) -> str:
-    content = app.query_one("#detail", Static).content
-    parts = content.renderables if isinstance(content, Group) else [content]
-    return "\n".join(p.plain if isinstance(p, Text) else str(p) for p in parts)
-
-
 def status_cell(app, instance_id) -> str:
     cell = app.query_one(FleetTable).get_cell(instance_id, "status")
     return cell.plain if isinstance(cell, Text) else str(cell)
 
 
-async def refresh(app, pilot):
-    await app.poller.sweep()
-    app._flush_polls()
-    await pilot.pause()
 
 
 def make_app(config, url, tmp_path, clock, auto_heal=False):
+    config = dataclasses.replace(config, monitor=dataclasses.replace(config.monitor,
+                                                                     auto_heal=auto_heal))
     client = WawpClient(url, timeout=1, connect_timeout=1)
-    app = build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "audit.jsonl"), poll=False)
-    app.auto_heal = auto_heal
-    return app
+    return build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "audit.jsonl"),
+                     poll=False)
 
 
 @pytest.mark.parametrize("kind, params, words, server_side", FAULTS, ids=IDS)
@@ -139,7 +130,7 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
         table = app.query_one(FleetTable)
         table.move_cursor(row=table.get_row_index(target))
         await pilot.pause()
-        st = app.fleet.get(target)
+        st = app.monitor.fleet.get(target)
         if words is None:
             assert status_cell(app, target).startswith("? PASSKEY_REQUIR")  # cut to the column
             assert "PASSKEY_REQUIRED" in detail_text(app) and "dashboard" in detail_text(app)
@@ -150,20 +141,19 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
         for other in config.instances[1:]:
             assert "WORKING" in status_cell(app, other.id)
         # Auto-heal restarts only for server-side trouble, and only that instance.
-        app._tick()
+        app.fleet_screen.tick()
         await pilot.pause()
-        await app.workers.wait_for_complete()
+        await app.monitor.idle()
         restarted = {c["instance_id"] for c in sim.calls_to("restart")}
         assert restarted == ({target} if server_side else set())
         # Cleared: the next poll of that instance (one refresh) shows it healthy again.
         sim.clear_faults()
-        clock.advance(app.poller.interval(target))
-        await app.poller.poll_one(target)
-        app._flush_polls()
+        clock.advance(app.monitor.poll_interval(target))
+        await app.fleet_screen.refresh_now([target])
         await pilot.pause()
         # (a restarted instance has booted by then: the simulator runs on the same clock)
         assert "WORKING" in status_cell(app, target)
-        assert app.fleet.get(target).failures == 0
+        assert app.monitor.fleet.get(target).failures == 0
     audit_path = tmp_path / "audit.jsonl"
     assert audit_path.exists() == server_side  # nothing was done, nothing was logged
     if server_side:
@@ -184,14 +174,14 @@ async def test_tui_server_down_banner_and_no_restart_storm(fleet, tmp_path, cloc
         banner = app.query_one("#banner", Static)
         assert banner.display and "unreachable from here" in str(banner.content)
         assert all("UNREACHABLE" in status_cell(app, i.id) for i in config.instances)
-        app._tick()
+        app.fleet_screen.tick()
         await pilot.pause()
         assert sim.calls_to("restart") == []  # an outage is not fixed by restarts
         serve(sim, port=port)
         clock.advance(6)
         await refresh(app, pilot)
         assert all("WORKING" in status_cell(app, i.id) for i in config.instances)
-        app._tick()
+        app.fleet_screen.tick()
         await pilot.pause()
         assert not banner.display
 
@@ -202,7 +192,7 @@ async def test_tui_with_nothing_listening(tmp_path, clock):
     app = make_app(config, "http://127.0.0.1:9", tmp_path, clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await refresh(app, pilot)
-        assert all(st.last_error.endswith("connection refused") for st in app.fleet)
-        app._tick()
+        assert all(st.last_error.endswith("connection refused") for st in app.monitor.fleet)
+        app.fleet_screen.tick()
         await pilot.pause()
         assert "unreachable from here" in str(app.query_one("#banner", Static).content)

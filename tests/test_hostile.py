@@ -16,25 +16,23 @@ import time
 from pathlib import Path
 
 import pytest
-from rich.console import Group
-from rich.text import Text
 from textual.widgets import Static
 
+from tests.conftest import make_config
+from tests.drive import detail_text, events_text, highlight, record_toasts, refresh
 from wawp_tui import cli
 from wawp_tui.client.api import WawpClient
-from wawp_tui.core.audit import AuditLog
 from wawp_tui.config import ConfigError, add_instance, load_config, remove_instance, state_dir
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.history_store import HistoryStore
-from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.core.runbook import countdowns
+from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import Simulator, build_scenario
-from wawp_tui.simulator.hostile import _bomb
+from wawp_tui.simulator.hostile import gzip_bomb_bytes
 from wawp_tui.ui.app import build_app
-from wawp_tui.ui.widgets.fleet_table import FleetTable
-from wawp_tui.ui.screens.qr_screen import QrScreen
 from wawp_tui.ui.screens.confirm import ConfirmScreen
-
-from tests.conftest import make_config
+from wawp_tui.ui.screens.qr_screen import QrScreen
+from wawp_tui.ui.widgets.fleet_table import FleetTable
 
 SECRET = "fake-token-HOSTILE-0123456789abcdef"
 FRAGMENTS = (SECRET, SECRET[:16], SECRET[-16:])
@@ -69,28 +67,6 @@ def write_config(path: Path, url: str, sim_instances, *, labels=None, extra_api=
     path.write_text("\n".join(lines))
     path.chmod(0o600)
     return path
-
-
-def detail_text(app) -> str:
-    content = app.screen_stack[0].query_one("#detail", Static).content
-    parts = content.renderables if isinstance(content, Group) else [content]
-    return "\n".join(p.plain if isinstance(p, Text) else str(p) for p in parts)
-
-
-def events_text(app) -> str:
-    return "\n".join(strip.text for strip in app.screen_stack[0].query_one("#events").lines)
-
-
-async def refresh(app, pilot):
-    await app.poller.sweep()
-    app._flush_polls()
-    await pilot.pause()
-
-
-async def highlight(app, pilot, instance_id):
-    table = app.query_one(FleetTable)
-    table.move_cursor(row=table.get_row_index(instance_id))
-    await pilot.pause()
 
 
 # -- the token echoed back ---------------------------------------------------------------
@@ -138,9 +114,7 @@ async def test_echoed_token_never_leaves_through_the_tui(fleet, tmp_path, clock,
     audit_path, history_path = tmp_path / "audit.jsonl", tmp_path / "history.jsonl"
     app = build_app(config, client, clock=clock, audit=AuditLog(audit_path),
                     history=HistoryStore(history_path), poll=False)
-    notes: list[str] = []
-    original = app.notify
-    app.notify = lambda message, *a, **k: (notes.append(str(message)), original(message, *a, **k))[1]
+    notes = record_toasts(app)
     target, neighbour = sim_instances[0].id, sim_instances[1].id
     shots = []
     async with app.run_test(size=(160, 48)) as pilot:
@@ -164,9 +138,9 @@ async def test_echoed_token_never_leaves_through_the_tui(fleet, tmp_path, clock,
         text = detail_text(app) + events_text(app)
     await client.aclose()
     assert "server error (500)" in text
-    found = leaks("\n".join(shots) + text + "\n".join(notes) + audit_path.read_text()
+    found = leaks("\n".join(shots) + text + "\n".join(t.message for t in notes) + audit_path.read_text()
                   + history_path.read_text()
-                  + "\n".join(repr(st.last_error) for st in app.fleet))
+                  + "\n".join(repr(st.last_error) for st in app.monitor.fleet))
     assert found == []
 
 
@@ -182,6 +156,7 @@ async def test_markup_in_errors_and_labels_is_shown_as_text(fleet, tmp_path, clo
     client = WawpClient(server.url, timeout=1, connect_timeout=1)
     app = build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "a.jsonl"), poll=False)
     bracketed, clicky = sim_instances[0].id, sim_instances[1].id
+    recorded = record_toasts(app)
     async with app.run_test(size=(160, 48), notifications=True) as pilot:
         await refresh(app, pilot)
         sim.inject(bracketed, "hostile_error", text="field [phone] is required [/]", code=400)
@@ -198,7 +173,7 @@ async def test_markup_in_errors_and_labels_is_shown_as_text(fleet, tmp_path, clo
         await pilot.press("r", "y")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        toasts = [n for n in app._notifications if "press here" in n.message]
+        toasts = [t for t in recorded if "press here" in t.message]
         assert toasts and all(not n.markup for n in toasts)
         assert "[@click=app.quit]press here[/]" in toasts[-1].message
         shown = [t for t in app.screen.query("Toast") if "press here" in t.render().plain]
@@ -338,7 +313,7 @@ def _rss_mb() -> float:
 
 async def test_bombs_and_huge_bodies_cost_bounded_memory_and_spare_the_neighbours(fleet):
     sim, sim_instances, server = fleet
-    _bomb(1024)  # built once, before measuring (the server builds it in a thread anyway)
+    gzip_bomb_bytes(1024)  # built once, before measuring (the server builds it in a thread anyway)
     bomb, huge, deep = (i.id for i in sim_instances[:3])
     sim.inject(bomb, "gzip_bomb")
     sim.inject(huge, "huge_body")
@@ -415,7 +390,7 @@ async def test_a_restart_answered_with_500_starts_no_countdown(fleet, tmp_path, 
         await pilot.press("r", "y")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        st = app.fleet.get(target)
+        st = app.monitor.fleet.get(target)
         assert countdowns(st, clock()) == []
         assert app.query_one(FleetTable).get_cell(target, "guard").plain == ""
         assert "restart" not in st.last_action_at
@@ -526,11 +501,12 @@ async def test_an_unwritable_audit_log_is_said_on_screen(fleet, tmp_path, clock)
     client = WawpClient(server.url, timeout=1, connect_timeout=1)
     app = build_app(config, client, clock=clock, audit=AuditLog(blocker / "audit.jsonl"),
                     poll=False)
+    recorded = record_toasts(app)
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
-        assert "AUDIT LOG OFF" in str(app.query_one("#summary", Static).content)
+        assert "AUDIT LOG OFF" in str(app.fleet_screen.query_one("#summary", Static).content)
         assert "audit log off: cannot write" in events_text(app)
-        assert any("not recorded" in n.message for n in app._notifications)
+        assert any("not recorded" in t.message for t in recorded)
     await client.aclose()
 
 
@@ -621,12 +597,12 @@ async def test_auto_heal_against_a_hostile_server(serve, tmp_path, clock):
         inst.token = SECRET
     sim = Simulator(sim_instances, clock=clock, seed=6)
     server = serve(sim)
-    _bomb(1024)
+    gzip_bomb_bytes(1024)
     attacks = [("echo_500", {"format": "json"}), ("echo_500", {"format": "text"}),
                ("hostile_error", {"text": ESCAPES}), ("gzip_bomb", {}), ("deep_json", {}),
                ("huge_body", {})]
     config = make_config(server.url, sim_instances, token=SECRET, auto_heal=True)
-    client = WawpClient(server.url, timeout=2, connect_timeout=1, credentials_in="query")
+    client = WawpClient(server.url, timeout=2, connect_timeout=1)
     audit_path = tmp_path / "audit.jsonl"
     app = build_app(config, client, clock=clock, audit=AuditLog(audit_path), poll=False)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -637,8 +613,8 @@ async def test_auto_heal_against_a_hostile_server(serve, tmp_path, clock):
             clock.advance(4)
             await refresh(app, pilot)
         for _ in range(len(attacks)):  # fleet-wide pacing: one automatic restart per 10 s
-            app._tick()
-            await app.workers.wait_for_complete()
+            app.fleet_screen.tick()
+            await app.monitor.idle()
             clock.advance(11)
         await pilot.pause()
         assert app.is_running

@@ -16,16 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.text import Text
 
+from tests.conftest import make_config
+from tests.drive import events_text, record_toasts
 from wawp_tui.client.api import WawpClient
-from wawp_tui.core.audit import AuditLog
 from wawp_tui.client.errors import WawpError
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.safe_text import MAX_LINE, clean, clean_data
 from wawp_tui.simulator import Simulator, build_scenario, serve_in_thread
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.widgets.fleet_table import FleetTable
-
-from tests.conftest import make_config
 
 SECRET = "fake-token-PROPERTY-0123456789abcdef"
 Secret(SECRET)  # registered with the boundary, as a configured token is
@@ -156,11 +156,11 @@ def test_any_replies_and_labels_through_the_tui_are_safe(hostile_server, batch, 
     async def session() -> tuple[list[str], list[str]]:
         client = WawpClient(server.url, timeout=2, connect_timeout=1)
         app = build_app(config, client, audit=AuditLog(None), poll=False)
+        toasts = record_toasts(app)
         shots: list[str] = []
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             for _ in range(2):
-                await app.poller.sweep()
-                app._flush_polls()
+                await app.fleet_screen.refresh_now()
                 await pilot.pause()
             table = app.query_one(FleetTable)
             for row in range(table.row_count):
@@ -175,8 +175,7 @@ def test_any_replies_and_labels_through_the_tui_are_safe(hostile_server, batch, 
             assert app.is_running
             cells = [c.plain if isinstance(c, Text) else str(c)
                      for i in table.ids() for c in table.get_row(i)]
-            texts = cells + [n.message for n in app._notifications]
-            texts += [s.text for s in app.screen_stack[0].query_one("#events").lines]
+            texts = cells + [t.message for t in toasts] + events_text(app).splitlines()
         await client.aclose()
         return shots, texts
 

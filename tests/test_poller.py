@@ -3,12 +3,11 @@
 import asyncio
 import time
 
+from tests.conftest import make_config
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core.fleet import FleetState
 from wawp_tui.core.poller import Poller
 from wawp_tui.simulator import Simulator, build_scenario
-
-from tests.conftest import make_config
 
 
 def setup(serve, clock, n=6, **client_kw):

@@ -355,7 +355,7 @@ def test_500_unreachable_instances_give_one_alert(promtool, tmp_path):
     lines = [f"rule_files: [{json.dumps(str(ALERTS))}]", "evaluation_interval: 15s", "tests:",
              "  - interval: 1m", "    input_series:"]
     exporters = {"eu": "127.0.0.1:9877", "us": "127.0.0.1:9878"}
-    for tag, target in exporters.items():
+    for target in exporters.values():
         lines += _series("wawp_api_unreachable", {"job": "wawp", "instance": target}, "0 0 1x28")
         lines += _series("wawp_instances", {"job": "wawp", "instance": target}, "250x30")
     for n in range(500):

@@ -2,14 +2,14 @@
 
 import pytest
 
+from tests.conftest import make_config
+from tests.drive import highlight, refresh
+from tests.test_qr import _to_image
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.screens.qr_screen import QrScreen
-
-from tests.conftest import make_config
-from tests.test_qr import _to_image
 
 zxingcpp = pytest.importorskip("zxingcpp")
 
@@ -28,10 +28,11 @@ def qr_rig(serve, clock, tmp_path):
 
 
 async def open_qr(app, pilot, target):
-    await app.poller.sweep()
-    app._flush_polls()
-    await pilot.pause()
-    screen = app.open_qr(target)
+    await refresh(app, pilot)
+    await highlight(app, pilot, target)
+    await pilot.press("enter")
+    screen = app.screen
+    assert isinstance(screen, QrScreen)
     for _ in range(50):
         await pilot.pause(0.02)
         if screen.current is not None:
@@ -92,7 +93,6 @@ async def test_scanning_the_screen_links_the_instance(qr_rig, clock):
         decoded = [r.text for r in zxingcpp.read_barcodes(_to_image(drawn_lines(screen)))]
         assert sim.scan(target, decoded[0])  # the phone scanned what the terminal shows
         clock.advance(10)
-        await app.poller.sweep()
-        await pilot.pause()
-        assert app.fleet.get(target).status == "WORKING"
+        await refresh(app, pilot)
+        assert app.monitor.fleet.get(target).status == "WORKING"
         assert screen.linked

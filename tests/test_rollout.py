@@ -1,18 +1,15 @@
 """Rollouts in waves against the simulator on loopback, with a clock tests move."""
 
 import asyncio
+import itertools
 
 import pytest
 
-from wawp_tui.core.actions import ActionRunner
-from wawp_tui.client.api import WawpClient
-from wawp_tui.core.audit import AuditLog
-from wawp_tui.core.fleet import FleetState
-from wawp_tui.core.poller import Poller
-from wawp_tui.core.rollout import Rollout, RolloutState, plan
-from wawp_tui.simulator import Simulator, build_scenario
-
 from tests.conftest import make_config
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core import Monitor
+from wawp_tui.core.rollout import RolloutState, plan
+from wawp_tui.simulator import Simulator, build_scenario
 
 
 @pytest.fixture
@@ -29,13 +26,11 @@ async def rig(serve, clock, tmp_path):
 
     async with WawpClient(url, timeout=2) as client:
         def make(state, **kw):
-            fleet = FleetState(config.instances, clock)
-            poller = Poller(client, fleet, config.instances, clock=clock)
-            runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None))
+            monitor = Monitor(config, client, clock=clock)
             lines = []
             kw.setdefault("sleep", fake_sleep)
-            rollout = Rollout(state, runner, poller, fleet, clock=clock,
-                              progress=lines.append, state_path=tmp_path / "rollout.json", **kw)
+            rollout = monitor.rollout(state, progress=lines.append,
+                                      state_path=tmp_path / "rollout.json", **kw)
             return rollout, lines
         yield sim, config, make, tmp_path / "rollout.json"
 
@@ -57,7 +52,7 @@ async def test_waves_never_overlap_and_wait_for_stabilization(rig):
     assert len(restarts) == 7
     waves = state.waves
     times = {c["instance_id"]: c["at"] for c in restarts}
-    for earlier, later in zip(waves, waves[1:]):
+    for earlier, later in itertools.pairwise(waves):
         # The next wave starts only after the previous one is WORKING and 30 s stable.
         assert min(times[i] for i in later) - max(times[i] for i in earlier) >= 30
     assert lines[-1].startswith("rollout restart done: 7 / 7 done")
@@ -128,7 +123,10 @@ async def test_interrupted_rollout_resumes_without_repeating(rig, clock):
 
 
 async def test_dry_run_and_cron_cli(serve, tmp_path):
-    import subprocess, sys, os
+    import os
+    import subprocess
+    import sys
+
     from wawp_tui.simulator import SIM_TOKEN
 
     sim_instances = build_scenario("healthy", instances=4)

@@ -7,17 +7,17 @@ import logging
 
 import pytest
 
+from tests.conftest import make_config
+from tests.drive import events_text, record_toasts
 from wawp_tui import cli
 from wawp_tui.client.api import WawpClient
-from wawp_tui.core.audit import AuditLog
 from wawp_tui.config import state_dir
+from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.simulator.app import FAULT_KINDS
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.widgets.fleet_table import FleetTable
-
-from tests.conftest import make_config
 
 # Obviously fake, and distinctive enough that any leak is found by a substring search.
 SECRET = "fake-token-LEAKSCAN-0123456789abcdef"
@@ -51,10 +51,8 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
     app = build_app(config, client, clock=clock, audit=AuditLog(audit_path),
                     history=HistoryStore(history_path), poll=False, demo=True)
     outputs: list[str] = []
-    notes: list[str] = []
-    original_notify = app.notify
+    toasts = record_toasts(app)
     app.demo_phone = sim.scan
-    app.notify = lambda message, *a, **k: (notes.append(str(message)), original_notify(message, *a, **k))[1]
 
     async def step(*keys):
         for key in keys:
@@ -68,8 +66,7 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
         outputs.append(app.export_screenshot())
 
     async with app.run_test(size=(120, 40)) as pilot:
-        await app.poller.sweep()
-        app._flush_polls()
+        await app.fleet_screen.refresh_now()
         # Every fault the simulator knows, one instance each, for a few polls.
         ids = [i.id for i in sim_instances if i.id in sim.instances]
         for instance_id, kind in zip(ids * 2, FAULT_KINDS):
@@ -78,9 +75,8 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
         sim.inject(ids[-1], "hang", count=1)
         for _ in range(3):
             clock.advance(6)
-            await app.poller.sweep()
-            app._flush_polls()
-            app._tick()
+            await app.fleet_screen.refresh_now()
+            app.fleet_screen.tick()
             await step()
         table = app.query_one(FleetTable)
         # Every screen and action: help, history, detail/QR with the pairing prompt,
@@ -88,7 +84,7 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
         await step("question_mark")
         await step("escape", "h")
         await step("escape")
-        qr_id = next((st.id for st in app.fleet if st.status == "SCAN_QR_CODE"), None)
+        qr_id = next((st.id for st in app.monitor.fleet if st.status == "SCAN_QR_CODE"), None)
         if qr_id is not None:
             table.move_cursor(row=table.get_row_index(qr_id))
             await step("enter")
@@ -106,11 +102,10 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
         await step("escape", "p", "p", "a", "c")
         sim.clear_faults()
         clock.advance(61)
-        await app.poller.sweep()
-        app._flush_polls()
-        app._tick()
+        await app.fleet_screen.refresh_now()
+        app.fleet_screen.tick()
         await step()
-        events = "\n".join(strip.text for strip in app.query_one("#events").lines)
+        events = events_text(app)
     await client.aclose()
 
     assert len(outputs) > 20 and events
@@ -121,11 +116,11 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
     found = {
         "screens": leaks("\n".join(outputs)),
         "event log": leaks(events),
-        "notifications": leaks("\n".join(notes)),
+        "notifications": leaks("\n".join(t.message for t in toasts)),
         "audit": leaks(audit_path.read_text() if audit_path.exists() else ""),
         "history": leaks(history_path.read_text() if history_path.exists() else ""),
         "log records": leaks("\n".join(r.getMessage() + repr(r.args) for r in caplog.records)),
-        "errors": leaks("\n".join(repr(st.last_error) for st in app.fleet)),
+        "errors": leaks("\n".join(repr(st.last_error) for st in app.monitor.fleet)),
     }
     assert {k: v for k, v in found.items() if v} == {}
     if credentials_in == "query":

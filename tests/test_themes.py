@@ -21,14 +21,13 @@ def test_invalid_theme_text(text, words):
         theme_from_toml(text, "t.toml")
 
 
-async def test_broken_user_theme_and_unknown_name_fall_back_with_a_notice(tmp_path, monkeypatch):
-    from wawp_tui import config as cfgmod
+async def test_broken_user_theme_and_unknown_name_fall_back_with_a_notice():
+    from wawp_tui.config import user_themes_dir
 
-    themes = tmp_path / "themes"
-    themes.mkdir()
+    themes = user_themes_dir()  # in the test's own HOME (conftest)
+    themes.mkdir(parents=True)
     (themes / "mine.toml").write_text("name = 'mine'\nprimary = 'red'\ncolour = 'typo'\n")
     (themes / "good.toml").write_text("name = 'good'\nprimary = '#336699'\n")
-    monkeypatch.setattr(cfgmod, "user_themes_dir", lambda: themes)
     app, _, _ = showcase.frozen_demo_app("no-such-theme")
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()

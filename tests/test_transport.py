@@ -17,9 +17,9 @@ import pytest
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.client.errors import NetworkError, Timeout
+from wawp_tui.client.transport import AiohttpTransport, _as_httpx, make_transport
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import SIM_TOKEN, SimInstance, Simulator
-from wawp_tui.client.transport import AiohttpTransport, _as_httpx, make_transport
 
 
 def transport(connect_timeout: float = 2.0) -> httpx.AsyncBaseTransport:
@@ -288,12 +288,11 @@ async def test_the_body_is_streamed_not_buffered_whole(raw_server):
             conn.sendall(b"6\r\nsecond\r\n0\r\n\r\n")
 
     server = raw_server(two_chunks)
-    async with client() as http:
-        async with http.stream("POST", server.url, json={}) as response:
-            chunks = []
-            async for chunk in response.aiter_raw():
-                chunks.append(chunk)
-                got_first.set()
+    async with client() as http, http.stream("POST", server.url, json={}) as response:
+        chunks = []
+        async for chunk in response.aiter_raw():
+            chunks.append(chunk)
+            got_first.set()
     assert chunks == [b"first", b"second"]
 
 

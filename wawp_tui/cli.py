@@ -1,29 +1,25 @@
 """Command line: parses options (before or after the subcommand) and dispatches.
 
-Exit codes: 0 ok, 1 some instance is not WORKING (status), 2 usage or configuration error.
-No traceback reaches the user: every expected failure is one line on stderr.
+Exit codes are in vocab.ExitCode. No traceback reaches the user: every expected failure
+is one line on stderr, and a bug is one line plus a private crash report.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn
 
 from wawp_tui import __version__
-
-EXIT_OK, EXIT_NOT_WORKING, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(Exception):
-    """A bad command line: one line on stderr, exit 2."""
+from wawp_tui.launch import UsageError
+from wawp_tui.vocab import ExitCode
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print usage + exit 2 itself
+    def error(self, message: str) -> NoReturn:  # argparse would print usage + exit 2 itself
         raise UsageError(f"{message} (see: wawp-tui --help)")
 
 
@@ -116,51 +112,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `wawp-tui` script; returns the exit code."""
     from wawp_tui.config import ConfigError
-
+    from wawp_tui.launch import say, start_logging
     from wawp_tui.safe_text import clean
 
     try:
         args = build_parser().parse_args(argv)
-        _start_logging()
-        return _dispatch(args)
-    except UsageError as exc:
-        _say(f"wawp-tui: {exc}")
-        return EXIT_USAGE
-    except ConfigError as exc:
-        _say(f"wawp-tui: {exc}")
-        return EXIT_USAGE
+        start_logging()
+        return int(_dispatch(args))
+    except (UsageError, ConfigError) as exc:
+        say(f"wawp-tui: {exc}")
+        return ExitCode.USAGE
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         # `wawp-tui status | head`: the reader left; say nothing more.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_NOT_WORKING
-    except Exception as exc:  # the promise: no traceback ever reaches the user
+        return ExitCode.NOT_ALL_WELL
+    except Exception as exc:  # noqa: BLE001 - the promise: no traceback ever reaches the user
         where = _crash_report(exc)
-        _say(f"wawp-tui: internal error: {type(exc).__name__}: {clean(exc)} (details in {where})")
-        return 70
-
-
-def _say(line: str) -> None:
-    """One line on stderr, through the text boundary (it may quote a file or a server)."""
-    from wawp_tui.safe_text import clean
-
-    print(clean(line, 2000, strip=False), file=sys.stderr)
-
-
-def _out(line: str) -> None:
-    """One line on stdout, through the text boundary."""
-    from wawp_tui.safe_text import clean
-
-    print(clean(line, 2000, strip=False))
-
-
-def _start_logging() -> None:
-    """Warnings and worker errors go to a private file, never into the terminal."""
-    from wawp_tui.config import state_dir
-    from wawp_tui.logs import log_to_file
-
-    log_to_file(state_dir() / "wawp-tui.log")
+        say(f"wawp-tui: internal error: {type(exc).__name__}: {clean(exc)} (details in {where})")
+        return ExitCode.INTERNAL
 
 
 def _crash_report(exc: BaseException) -> str:
@@ -188,179 +159,48 @@ def _crash_report(exc: BaseException) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     command = args.command
     if command == "simulate":
-        return _simulate(args)
-    if command == "add":
-        return _add(args)
-    if command == "remove":
-        return _remove(args)
-    if command == "import":
-        return _import(args)
-    if command == "status":
-        return _status(args)
+        from wawp_tui.commands import simulate
+
+        return simulate.run(args)
+    if command in ("add", "remove", "import"):
+        from wawp_tui.commands import edit
+
+        return {"add": edit.add, "remove": edit.remove, "import": edit.import_file}[command](args)
     if command == "bench":
-        from wawp_tui.devtools.bench import BenchOptions
-        from wawp_tui.devtools.bench import main as bench_main
+        return _bench(args)
+    if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError("the TUI needs a terminal on stdin and stdout; for a report in a "
+                         "pipe, a file or cron use: wawp-tui status (or status --json)")
+    from wawp_tui.launch import load, make_client
 
-        if args.instances < 1 or args.concurrency < 1 or args.seconds <= 0:
-            raise UsageError("--instances, --concurrency and --seconds must be positive")
-        if args.soak is not None:
-            from wawp_tui.devtools.soak import main as soak_main
+    config = load(args)
+    client = make_client(config, args.demo)
+    if command == "status":
+        from wawp_tui.commands import status
 
-            if args.soak <= 0:
-                raise UsageError("--soak MINUTES must be positive")
-            return soak_main(args.soak, args.instances, args.json)
-        return bench_main(BenchOptions(instances=args.instances, latency_ms=args.latency_ms,
-                                       concurrency=args.concurrency, seconds=args.seconds),
-                          args.json)
+        if args.deadline is not None and args.deadline <= 0:
+            raise UsageError("--deadline must be more than 0 seconds")
+        return status.run(config, client, as_json=args.json, deadline=args.deadline, out=sys.stdout)
     if command == "rollout":
         from wawp_tui.commands.rollout import run_rollout
 
-        config = load(args)
-        return run_rollout(args, config, make_client(config, args.demo))
-    return _tui(args)
-
-
-def load(args: argparse.Namespace):
-    """The Config for these options (the demo fleet with --demo)."""
-    from wawp_tui.config import load_config
-
-    if args.demo:
-        from wawp_tui.demo import demo_config
-
-        return demo_config(refresh=args.refresh, read_only=args.read_only, theme=args.theme)
-    config = load_config(
-        args.config,
-        env=os.environ,
-        base_url_override=args.base_url,
-        refresh_override=args.refresh,
-        read_only_override=args.read_only,
-        theme_override=args.theme,
-    )
-    for warning in config.warnings:
-        _say(f"wawp-tui: {warning}")
-    return config
-
-
-def make_client(config, demo: bool):
-    """The WawpClient for a config; the demo's talks to the in-process simulator."""
-    from wawp_tui.client.api import WawpClient
-
-    transport = None
-    if demo:
-        from wawp_tui.demo import demo_transport
-
-        transport = demo_transport()
-    return WawpClient(
-        config.api.base_url,
-        timeout=config.api.timeout,
-        connect_timeout=config.api.connect_timeout,
-        credentials_in=config.api.credentials_in,
-        max_concurrency=config.api.max_concurrency,
-        transport=transport,
-    )
-
-
-def _status(args: argparse.Namespace) -> int:
-    from wawp_tui.commands import status as status_report
-
-    config = load(args)
-    deadline = args.deadline
-    if deadline is None:
-        deadline = status_report.default_deadline(config.api.timeout, config.api.connect_timeout)
-    elif deadline <= 0:
-        raise UsageError("--deadline must be more than 0 seconds")
-
-    async def run() -> list:
-        async with make_client(config, args.demo) as client:
-            return await status_report.collect(client, config.instances,
-                                               config.api.max_concurrency, deadline=deadline)
-
-    rows = asyncio.run(run())
-    if args.json:
-        status_report.write_json(rows, sys.stdout)
-    else:
-        status_report.write_table(rows, sys.stdout)
-    return status_report.exit_code(rows)
-
-
-def _tui(args: argparse.Namespace) -> int:
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UsageError("the TUI needs a terminal on stdin and stdout; for a report in a "
-                         "pipe, a file or cron use: wawp-tui status (or status --json)")
+        return run_rollout(args, config, client)
     from wawp_tui.ui.app import run_app
 
-    config = load(args)
-    return run_app(config, client=make_client(config, args.demo), demo=args.demo)
+    return run_app(config, client, demo=args.demo)
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    from wawp_tui.simulator import SCENARIOS, Simulator, build_scenario
-    from wawp_tui.simulator.server import run_forever
+def _bench(args: argparse.Namespace) -> int:
+    if args.instances < 1 or args.concurrency < 1 or args.seconds <= 0:
+        raise UsageError("--instances, --concurrency and --seconds must be positive")
+    if args.soak is not None:
+        from wawp_tui.devtools.soak import main as soak_main
 
-    if args.scenario not in SCENARIOS:
-        raise UsageError(f"unknown scenario {args.scenario!r}; choose from: {', '.join(SCENARIOS)}")
-    if args.instances is not None and args.instances < 1:
-        raise UsageError("--instances must be at least 1")
-    instances = build_scenario(args.scenario, seed=args.seed, instances=args.instances)
-    try:
-        run_forever(Simulator(instances, seed=args.seed, latency=args.latency_ms / 1000.0),
-                    args.host, args.port,
-                    scenario=args.scenario)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    return EXIT_OK
+        if args.soak <= 0:
+            raise UsageError("--soak MINUTES must be positive")
+        return soak_main(args.soak, args.instances, args.json)
+    from wawp_tui.devtools.bench import BenchOptions
+    from wawp_tui.devtools.bench import main as bench_main
 
-
-def _config_path(args: argparse.Namespace) -> Path:
-    from wawp_tui.config import default_config_path
-
-    return args.config or default_config_path()
-
-
-def _add(args: argparse.Namespace) -> int:
-    from wawp_tui.config import add_instance
-
-    path = _config_path(args)
-    add_instance(path, args.id, args.label, token_env=args.token_env, tags=args.tag)
-    _out(f"added {args.id} ({args.label}) to {path}")
-    return EXIT_OK
-
-
-def _import(args: argparse.Namespace) -> int:
-    from wawp_tui.config import append_instances, configured_ids
-    from wawp_tui.importer import plan_import
-
-    path = _config_path(args)
-    plan = plan_import(args.file, configured_ids(path))
-    verb = "would add" if args.dry_run else "added"
-    for entry in plan.new if args.dry_run else ():
-        tags = f" [{', '.join(entry['tags'])}]" if entry.get("tags") else ""
-        _out(f"  + {entry['id']}  {entry['label']}{tags}  "
-              f"token from ${entry.get('token_env', 'WAWP_ACCESS_TOKEN')}")
-    added = len(plan.new)
-    if not args.dry_run:
-        # Under the file's lock: ids another process added meanwhile are skipped too.
-        raced = append_instances(path, plan.new)
-        plan.already.extend(raced)
-        added -= len(raced)
-    _out(f"{verb} {added} instance(s) to {path}" + (" (dry run: nothing written)"
-                                                     if args.dry_run else ""))
-    if plan.already:
-        shown = ", ".join(plan.already[:10]) + (" ..." if len(plan.already) > 10 else "")
-        _out(f"skipped {len(plan.already)} already in the config: {shown}")
-    unset = sorted({e.get("token_env", "WAWP_ACCESS_TOKEN") for e in plan.new} - set(os.environ))
-    if unset:
-        _say(f"note: set {', '.join('$' + name for name in unset)} before starting wawp-tui "
-             "(the config reads each token from its variable)")
-    return EXIT_OK
-
-
-def _remove(args: argparse.Namespace) -> int:
-    from wawp_tui.config import remove_instance
-
-    path = _config_path(args)
-    remove_instance(path, args.id)
-    _out(f"removed {args.id} from {path}")
-    return EXIT_OK
+    return bench_main(BenchOptions(instances=args.instances, latency_ms=args.latency_ms,
+                                   concurrency=args.concurrency, seconds=args.seconds), args.json)

@@ -14,10 +14,11 @@ import os
 import re
 import stat
 import tomllib
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
@@ -134,7 +135,7 @@ _TABLES = {"api": _API_KEYS, "monitor": _MONITOR_KEYS, "instances": _INSTANCE_KE
 _ANY_TABLE = re.compile(r"^\s*\[")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _header_pattern(table: str, indexed: bool) -> re.Pattern[str]:
     return re.compile(rf"^\s*\[\[\s*{table}\s*\]\]" if indexed else rf"^\s*\[\s*{table}\s*\]")
 
@@ -272,7 +273,7 @@ def load_config(
 ) -> Config:
     """Load, validate and resolve the config (see the module docstring for the rules)."""
     explicit = path is not None
-    path = Path(path) if explicit else default_config_path()
+    path = Path(path) if path is not None else default_config_path()
     if not path.exists():
         if explicit:
             raise ConfigError(f"config file not found: {path}")
@@ -322,7 +323,8 @@ def _parse(src: _Source, text: str) -> dict[str, Any]:
 
 
 def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str | None) -> ApiSettings:
-    api = ApiSettings(**{k: (float(v) if k.endswith("timeout") else v) for k, v in raw.items()})
+    values: dict[str, Any] = {k: (float(v) if k.endswith("timeout") else v) for k, v in raw.items()}
+    api = ApiSettings(**values)
     for key in ("timeout", "connect_timeout"):
         if getattr(api, key) <= 0:
             raise src.error(f"[api] {key} must be more than 0 seconds", "api", key)
@@ -416,7 +418,8 @@ def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
     value = cache.get(var) if cache is not None else None
     if value is None:
         if not _ENV_NAME.match(var):
-            raise src.error(f"{where()} token_env {var!r} is not a valid variable name", "instances", "token_env", index)
+            raise src.error(f"{where()} token_env {var!r} is not a valid variable name",
+                            "instances", "token_env", index)
         value = env.get(var, "").strip()
         if value and cache is not None:
             cache[var] = value

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Any
 
 import httpx
 
@@ -49,7 +50,7 @@ def demo_config_for(sim: Simulator, refresh: float | None = None, read_only: boo
         for i in sim.instances.values()
     )
     monitor = MonitorSettings()
-    overrides = {"read_only": read_only or monitor.read_only}
+    overrides: dict[str, Any] = {"read_only": read_only or monitor.read_only}
     if refresh is not None:
         overrides["refresh"] = refresh
     if theme:

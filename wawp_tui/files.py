@@ -19,9 +19,10 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 #: Seconds to wait for another wawp-tui to finish editing the same file.
 LOCK_WAIT = 10.0

@@ -106,7 +106,7 @@ def _csv(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
         if len(row) > len(header):
             raise ConfigError(f"{path} line {number}: {len(row)} values for {len(header)} "
                               "columns; quote a value that holds a comma")
-        record = {key: value for key, value in zip(header, row)}
+        record: dict[str, Any] = dict(zip(header, row))
         # A ';'-separated cell is the CSV way to hold a list.
         if "tags" in record:
             record["tags"] = record["tags"].split(";")

@@ -27,7 +27,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             text = record.getMessage()
-        except Exception:  # a broken format string must not lose the record
+        except Exception:  # noqa: BLE001 - a broken format string must not lose the record
             text = str(record.msg)
         record.msg = "\n".join(clean(line, MAX_RECORD) for line in text.splitlines()) or ""
         record.args = None
@@ -44,7 +44,7 @@ class RedactingFilter(logging.Filter):
 class _PrivateFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log file created 0600 (it is ours; nobody else needs to read it)."""
 
-    def _open(self):  # type: ignore[no-untyped-def]
+    def _open(self):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return os.fdopen(fd, "a", encoding="utf-8", errors="replace")
 

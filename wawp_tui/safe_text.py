@@ -23,6 +23,7 @@ import math
 import re
 import threading
 import unicodedata
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
 
@@ -205,6 +206,7 @@ def json_depth(value: Any, limit: int) -> int:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, level = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

@@ -79,7 +79,7 @@ class Trigger(StrEnum):
     ROLLOUT = "rollout"
 
 
-class Outcome(StrEnum):
+class AuditOutcome(StrEnum):
     """What became of an action, as the audit log records it."""
 
     SENT = "sent"

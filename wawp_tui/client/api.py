@@ -14,7 +14,6 @@ import email.utils
 import errno
 import logging
 import math
-import re
 import socket
 import time
 from typing import Any
@@ -22,7 +21,6 @@ from typing import Any
 import httpx
 
 from wawp_tui.client.bodies import message_from_body, shorten
-from wawp_tui.logs import RedactingFilter
 from wawp_tui.client.errors import (
     BadGateway,
     BadRequest,
@@ -38,11 +36,18 @@ from wawp_tui.client.errors import (
     WawpError,
 )
 from wawp_tui.client.reply_body import (
-    ACCEPT_ENCODING, MAX_BODY, BadBody, BodyTooLarge, human_size, loads_bounded, read_bounded,
+    ACCEPT_ENCODING,
+    MAX_BODY,
+    BadBody,
+    BodyTooLarge,
+    human_size,
+    loads_bounded,
+    read_bounded,
 )
-from wawp_tui.safe_text import clean, clean_data, clean_word, redact
 from wawp_tui.client.transport import make_transport
+from wawp_tui.logs import RedactingFilter
 from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
+from wawp_tui.safe_text import clean, clean_data, clean_word, redact
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
 for _name in ("httpx", "httpcore"):
@@ -227,7 +232,7 @@ class WawpClient:
     def __repr__(self) -> str:
         return f"WawpClient(base_url={self.base_url!r}, credentials_in={self.credentials_in!r})"
 
-    async def __aenter__(self) -> "WawpClient":
+    async def __aenter__(self) -> WawpClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -82,8 +82,9 @@ def _from_xml(text: str) -> str:
         return _TAG.sub(" ", text).replace("<", " ")
     for tag in _XML_TAGS:
         for element in root.iter():
-            if element.tag.split("}")[-1].lower() == tag and (element.text or "").strip():
-                return element.text.strip()
+            text = (element.text or "").strip()
+            if element.tag.split("}")[-1].lower() == tag and text:
+                return text
     return " ".join(t.strip() for t in root.itertext() if t.strip())
 
 
@@ -96,7 +97,7 @@ class _HeadingFinder(HTMLParser):
         self.heading = ""
         self._in: str | None = None
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in ("title", "h1", "h2"):
             self._in = tag
 
@@ -115,7 +116,7 @@ def _from_html(text: str) -> str:
     finder = _HeadingFinder()
     try:
         finder.feed(text)
-    except Exception:  # a broken page must still give us a line, never a crash
+    except Exception:  # noqa: BLE001 - a broken page must still give us a line, never a crash
         pass
     if finder.title or finder.heading:
         return finder.title or finder.heading

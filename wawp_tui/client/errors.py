@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
+from wawp_tui.vocab import ErrorKind
+
 
 class WawpError(Exception):
     """Base of every error the client raises; `str(e)` is one short human line."""
 
-    kind = "error"
+    kind: ErrorKind = ErrorKind.INTERNAL
     #: True when the fault is on the server's side (counts toward auto-heal's 3 failures).
     server_side = False
     #: True when the request may have reached the server (so an action's outcome is unknown).
@@ -27,31 +29,31 @@ class WawpError(Exception):
 class BadRequest(WawpError):
     """400: a parameter is missing or wrong (or the call makes no sense in this status)."""
 
-    kind = "bad_request"
+    kind: ErrorKind = ErrorKind.BAD_REQUEST
 
 
 class Unauthorized(WawpError):
     """401: the access token is invalid or missing."""
 
-    kind = "unauthorized"
+    kind: ErrorKind = ErrorKind.UNAUTHORIZED
 
 
 class Forbidden(WawpError):
     """403: quota or plan limit reached."""
 
-    kind = "forbidden"
+    kind: ErrorKind = ErrorKind.FORBIDDEN
 
 
 class NotFound(WawpError):
     """404: the instance does not exist (deleted, or the id is wrong)."""
 
-    kind = "not_found"
+    kind: ErrorKind = ErrorKind.NOT_FOUND
 
 
 class RateLimited(WawpError):
     """429: too many requests; `retry_after` seconds come from the Retry-After header."""
 
-    kind = "rate_limited"
+    kind: ErrorKind = ErrorKind.RATE_LIMITED
 
     def __init__(self, message: str, retry_after: float | None, status_code: int = 429) -> None:
         super().__init__(message, status_code)
@@ -61,21 +63,21 @@ class RateLimited(WawpError):
 class ServerError(WawpError):
     """5xx other than 502: the server failed."""
 
-    kind = "server_error"
+    kind: ErrorKind = ErrorKind.SERVER_ERROR
     server_side = True
 
 
 class BadGateway(WawpError):
     """502: the upstream connection failed."""
 
-    kind = "bad_gateway"
+    kind: ErrorKind = ErrorKind.BAD_GATEWAY
     server_side = True
 
 
 class Timeout(WawpError):
     """No complete answer within the configured timeout."""
 
-    kind = "timeout"
+    kind: ErrorKind = ErrorKind.TIMEOUT
     server_side = True
     maybe_sent = True
 
@@ -83,7 +85,7 @@ class Timeout(WawpError):
 class NetworkError(WawpError):
     """The server could not be reached (refused, DNS, reset, TLS)."""
 
-    kind = "network"
+    kind: ErrorKind = ErrorKind.NETWORK
 
     def __init__(self, message: str, maybe_sent: bool = False) -> None:
         super().__init__(message)
@@ -93,7 +95,7 @@ class NetworkError(WawpError):
 class MalformedResponse(WawpError):
     """The server answered, but not with something we can read."""
 
-    kind = "malformed"
+    kind: ErrorKind = ErrorKind.MALFORMED
     server_side = True
 
 
@@ -103,4 +105,4 @@ class ReplyTooLarge(WawpError):
     Not counted as server-side: restarting the instance cannot shrink a proxy's reply.
     """
 
-    kind = "too_large"
+    kind: ErrorKind = ErrorKind.TOO_LARGE

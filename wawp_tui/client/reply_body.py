@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import zlib
-from typing import Any, AsyncIterator
+from collections.abc import AsyncIterator
+from typing import Any
 
 from wawp_tui.safe_text import json_depth
 

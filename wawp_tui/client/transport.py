@@ -59,7 +59,7 @@ try:  # the dependency is declared; a broken install falls back to httpx's own t
 except ImportError:  # pragma: no cover
     aiohttp = None  # type: ignore[assignment]
 
-__all__ = ["make_transport", "AiohttpTransport"]
+__all__ = ["AiohttpTransport", "make_transport"]
 
 _QUERY_IN_URL = re.compile(r"(\w+://[^\s'\"?]*)\?[^\s'\"]*")
 _RESET_IN_MESSAGE = re.compile(r"\b(ConnectionResetError|ConnectionAbortedError|BrokenPipeError)\(")
@@ -93,7 +93,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._keepalive_expiry = keepalive_expiry
         self._connect_timeout = connect_timeout
         self._session: aiohttp.ClientSession | None = None
-        self._timeouts: dict[tuple, aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self._closed = False
 
     def _new_session(self) -> aiohttp.ClientSession:

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
-import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from pathlib import Path
 
-from wawp_tui.core.actions import ActionRunner
+from wawp_tui.client.api import WawpClient
+from wawp_tui.config import Config, audit_log_path, state_dir
 from wawp_tui.core.audit import AuditLog
-from wawp_tui.config import audit_log_path, state_dir
-from wawp_tui.core.fleet import FleetState
-from wawp_tui.core.poller import Poller
+from wawp_tui.core.consequences import CONSEQUENCES
+from wawp_tui.core.monitor import Monitor
+from wawp_tui.core.rollout import RolloutState, RolloutStateError, describe, plan
 from wawp_tui.safe_text import clean
-from wawp_tui.core.rollout import Rollout, RolloutState, RolloutStateError, describe, plan
-
-EXIT_OK, EXIT_HALTED, EXIT_USAGE = 0, 1, 2
+from wawp_tui.vocab import ExitCode
 
 
 def _line(text: str) -> None:
     """A progress line a log collector can read: UTC timestamp, then the message."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     print(f"{stamp} {clean(text, 2000, strip=False)}", flush=True)
 
 
-def _select(args, config) -> list[str]:
+def _say(text: str) -> None:
+    """One line on stderr."""
+    print(clean(text, 2000, strip=False), file=sys.stderr)
+
+
+def _select(args: argparse.Namespace, config: Config) -> list[str]:
     chosen = list(config.instances)
     if args.ids:
         wanted = [i.strip() for i in args.ids.split(",") if i.strip()]
@@ -38,75 +43,76 @@ def _select(args, config) -> list[str]:
     return [i.id for i in chosen]
 
 
-def run_rollout(args, config, client) -> int:
+def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
+    """`wawp-tui rollout ...`: plan, confirm, run (or resume); the exit code."""
     path = state_dir() / "rollout.json"
     if args.resume:
         if not path.exists():
-            print("wawp-tui: nothing to resume (no interrupted rollout)", file=sys.stderr)
-            return EXIT_USAGE
+            _say("wawp-tui: nothing to resume (no interrupted rollout)")
+            return ExitCode.USAGE
         try:
             state = RolloutState.load(path)
         except RolloutStateError as exc:
-            print(f"wawp-tui: the saved rollout {path} is damaged ({exc}); nothing was sent. "
-                  f"To start fresh: rm {path}, then run the rollout again without --resume",
-                  file=sys.stderr)
-            return EXIT_USAGE
+            _say(f"wawp-tui: the saved rollout {path} is damaged ({exc}); nothing was sent. "
+                 f"To start fresh: rm {path}, then run the rollout again without --resume")
+            return ExitCode.USAGE
         if state.status == "done":
-            print("wawp-tui: the last rollout finished; nothing to resume", file=sys.stderr)
-            return EXIT_USAGE
+            _say("wawp-tui: the last rollout finished; nothing to resume")
+            return ExitCode.USAGE
         if state.action != args.action:
-            print(f"wawp-tui: the interrupted rollout is a {state.action}, not a {args.action}",
-                  file=sys.stderr)
-            return EXIT_USAGE
+            _say(f"wawp-tui: the interrupted rollout is a {state.action}, not a {args.action}")
+            return ExitCode.USAGE
         known = {i.id for i in config.instances}
         missing = [i for w in state.waves for i in w if i not in known]
         if missing:
-            print(f"wawp-tui: the saved rollout names instances no longer configured: "
-                  f"{', '.join(missing[:5])}", file=sys.stderr)
-            return EXIT_USAGE
+            _say(f"wawp-tui: the saved rollout names instances no longer configured: "
+                 f"{', '.join(missing[:5])}")
+            return ExitCode.USAGE
     else:
         try:
             ids = _select(args, config)
             state = plan(args.action, ids, args.wave)
         except ValueError as exc:
-            print(f"wawp-tui: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            _say(f"wawp-tui: {exc}")
+            return ExitCode.USAGE
         if not ids:
-            print("wawp-tui: no instance matches the selection", file=sys.stderr)
-            return EXIT_USAGE
+            _say("wawp-tui: no instance matches the selection")
+            return ExitCode.USAGE
     _line(f"plan: {describe(state)}")
+    _line(f"each instance: {CONSEQUENCES[state.action]}")
     for n, wave in enumerate(state.waves, 1):
         mark = " (done)" if all(i in state.done for i in wave) else ""
         _line(f"  wave {n}: {', '.join(wave)}{mark}")
     if args.dry_run:
         _line("dry run: nothing sent")
-        return EXIT_OK
+        return ExitCode.OK
     if config.monitor.read_only:
-        print("wawp-tui: read-only mode: a rollout would send actions; nothing sent", file=sys.stderr)
-        return EXIT_USAGE
+        _say("wawp-tui: read-only mode: a rollout would send actions; nothing sent")
+        return ExitCode.USAGE
     if not args.yes:
         if not sys.stdin.isatty():
-            print("wawp-tui: refusing to run a rollout unattended without --yes", file=sys.stderr)
-            return EXIT_USAGE
+            _say("wawp-tui: refusing to run a rollout unattended without --yes")
+            return ExitCode.USAGE
         answer = input(f"Proceed with the {state.action} rollout? [y/N] ").strip().lower()
         if answer not in ("y", "yes"):
             _line("cancelled: nothing sent")
-            return EXIT_OK
+            return ExitCode.OK
     try:
         final = asyncio.run(_run(state, config, client, args.continue_on_error, path))
     except KeyboardInterrupt:
         _line("interrupted: progress is saved; resume with: wawp-tui rollout "
               f"{state.action} --resume")
-        return EXIT_HALTED
-    return EXIT_OK if final.status == "done" and not final.failed else EXIT_HALTED
+        return ExitCode.NOT_ALL_WELL
+    return ExitCode.OK if final.status == "done" and not final.failed else ExitCode.NOT_ALL_WELL
 
 
-async def _run(state, config, client, continue_on_error, path):
-    fleet = FleetState(config.instances, time.time)
+async def _run(state: RolloutState, config: Config, client: WawpClient,
+               continue_on_error: bool, path: Path) -> RolloutState:
+    audit = AuditLog(audit_log_path())
+    if audit.error:
+        _say(f"wawp-tui: warning: {audit.error}; the rollout's actions will not be recorded")
     async with client:
-        poller = Poller(client, fleet, config.instances, concurrency=config.api.max_concurrency)
-        runner = ActionRunner(client, fleet, config.instances, clock=time.time,
-                              audit=AuditLog(audit_log_path()))
-        rollout = Rollout(state, runner, poller, fleet, progress=_line,
-                          continue_on_error=continue_on_error, state_path=path)
+        monitor = Monitor(config, client, audit=audit)
+        rollout = monitor.rollout(state, state_path=path, progress=_line,
+                                  continue_on_error=continue_on_error)
         return await rollout.run()

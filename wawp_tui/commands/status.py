@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from wawp_tui.core import runbook
 from wawp_tui.client.api import WawpClient
-from wawp_tui.core.fleet import FleetState
-from wawp_tui.models import UNREACHABLE, WORKING, InstanceConfig
-from wawp_tui.core.poller import Poller
+from wawp_tui.config import Config
+from wawp_tui.core import runbook
+from wawp_tui.core.monitor import Monitor
+from wawp_tui.models import UNREACHABLE, WORKING
 from wawp_tui.safe_text import clean, clean_data, clean_word
+from wawp_tui.vocab import ExitCode
 
 #: The word for an instance whose poll had not finished when the deadline came.
 NOT_POLLED = "NOT_POLLED"
@@ -55,48 +55,47 @@ class StatusRow:
         }
 
 
-async def collect(
-    client: WawpClient,
-    instances: tuple[InstanceConfig, ...],
-    concurrency: int = 32,
-    deadline: float | None = None,
-) -> list[StatusRow]:
+async def collect(monitor: Monitor, deadline: float | None = None) -> list[StatusRow]:
     """Poll every instance once, within `deadline` seconds; rows come back in config order."""
-    fleet = FleetState(instances, clock=time.time)
-    poller = Poller(client, fleet, instances, concurrency=concurrency)
-    tasks = {cfg.id: asyncio.ensure_future(poller.poll_one(cfg.id)) for cfg in instances}
-    unfinished: set[asyncio.Future] = set()
-    if tasks:
-        _, unfinished = await asyncio.wait(tasks.values(), timeout=deadline)
-        for task in unfinished:
-            task.cancel()
-        await asyncio.gather(*unfinished, return_exceptions=True)
+    unfinished = await monitor.refresh(deadline=deadline)
+    limit = f"{deadline:g}s " if deadline is not None else ""
     rows = []
-    for cfg in instances:
-        st = fleet.get(cfg.id)
-        if tasks[cfg.id] in unfinished:
-            status, error = NOT_POLLED, (f"not polled: the {deadline:g}s deadline passed first "
-                                         "(raise it with --deadline)")
+    for cfg in monitor.config.instances:
+        st = monitor.state(cfg.id)
+        if cfg.id in unfinished:
+            status = NOT_POLLED
+            error: str | None = f"not polled: the {limit}deadline passed first (raise it with --deadline)"
         else:
             status = UNREACHABLE if st.failures else (st.status or UNREACHABLE)
             error = st.last_error
-        rows.append(
-            StatusRow(
-                id=cfg.id,
-                label=cfg.label,
-                status=status,
-                error=error,
-                latency_ms=st.latency_ms if tasks[cfg.id] not in unfinished else None,
-                me=st.me,
-                tags=tuple(cfg.tags),
-            )
-        )
+        rows.append(StatusRow(id=cfg.id, label=st.label, status=status, error=error,
+                              latency_ms=None if cfg.id in unfinished else st.latency_ms,
+                              me=st.me, tags=st.tags))
     return rows
+
+
+def run(config: Config, client: WawpClient, *, as_json: bool, deadline: float | None,
+        out: TextIO) -> int:
+    """`wawp-tui status`: poll, print, and the exit code (0 only when all are WORKING)."""
+    if deadline is None:
+        deadline = default_deadline(config.api.timeout, config.api.connect_timeout)
+
+    async def poll() -> list[StatusRow]:
+        async with client:
+            return await collect(Monitor(config, client), deadline)
+
+    rows = asyncio.run(poll())
+    if as_json:
+        write_json(rows, out)
+    else:
+        write_table(rows, out)
+    return exit_code(rows)
 
 
 def exit_code(rows: list[StatusRow]) -> int:
     """0 when every instance is WORKING, 1 otherwise."""
-    return 0 if rows and all(r.status == WORKING for r in rows) else 1
+    well = rows and all(r.status == WORKING for r in rows)
+    return ExitCode.OK if well else ExitCode.NOT_ALL_WELL
 
 
 def write_json(rows: list[StatusRow], out: TextIO) -> None:

@@ -1,31 +1,35 @@
-"""ActionRunner: start / stop / restart / logout / full reset, only as the runbook allows.
+"""ActionRunner: every action on an instance, only as the runbook allows, always audited.
 
-Every request is checked against the runbook first, read-only mode is enforced here (not
-just by hiding keys), one key press sends at most one call per instance, bulk actions
-are paced, and every action and outcome goes to the audit log.
+start / stop / restart / logout / the full reset, and also the QR fetch and the pairing
+code: each one is checked (read-only mode is enforced here, not only by hiding keys),
+claimed in the fleet state so one key press sends at most one call per instance, paced
+for bulk use, recorded in the fleet's history and the audit log, and reported as events.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable
 
-from wawp_tui.core import runbook
 from wawp_tui.client.api import WawpClient
-from wawp_tui.core.audit import AuditLog
 from wawp_tui.client.errors import WawpError
+from wawp_tui.core import runbook
+from wawp_tui.core.audit import AuditLog
+from wawp_tui.core.events import Event, Note, StateTouched
 from wawp_tui.core.fleet import Clock, FleetState
-from wawp_tui.models import InstanceConfig, SessionInfo
+from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
+from wawp_tui.vocab import DONE, STATE_ACTIONS, Action, AuditOutcome, Trigger
 
-ACTIONS = ("start", "stop", "restart", "logout", "reset")
-#: Past tense for reports ("7 / 10 restarted").
-DONE = {"start": "started", "stop": "stopped", "restart": "restarted",
-        "logout": "logged out", "reset": "reset"}
-
-#: (instance id, one line, ok) for the event log; called for progress and outcomes.
-EventCallback = Callable[[str, str, bool], None]
 Sleep = Callable[[float], Awaitable[None]]
+#: Told to poll an instance again soon (after an action whose outcome is unknown).
+Repoll = Callable[[str], None]
+
+READ_ONLY = "read-only mode: nothing sent"
+
+
+class QrUnavailable(Exception):
+    """No QR could be fetched; `str()` is one line saying why (shown where the QR goes)."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +66,16 @@ class Report:
 
     def summary(self, labels: dict[str, str] | None = None) -> str:
         """One line: "7 / 10 restarted, 3 failed: A (429 ...), B (...)"."""
-        labels = labels or {}
-        name = lambda o: labels.get(o.instance_id, o.instance_id)  # noqa: E731
+        names = labels or {}
+
+        def name(o: Outcome) -> str:
+            return names.get(o.instance_id, o.instance_id)
+
         total = len(self.outcomes)
         if total == 1:
             o = self.outcomes[0]
             return f"{name(o)}: {o.message}"
-        parts = [f"{len(self.ok)} / {total} {DONE.get(self.action, self.action)}"]
+        parts = [f"{len(self.ok)} / {total} {DONE.get(Action(self.action), self.action)}"]
         for title, group in (("failed", self.failed), ("refused", self.refused)):
             if group:
                 shown = ", ".join(f"{name(o)} ({o.message})" for o in group[:3])
@@ -78,7 +85,7 @@ class Report:
 
 
 class ActionRunner:
-    """Sends guarded actions for the UI and for auto-heal; never touches Textual."""
+    """Sends guarded actions for people, auto-heal and rollouts; never touches a screen."""
 
     def __init__(
         self,
@@ -91,9 +98,8 @@ class ActionRunner:
         read_only: bool = False,
         concurrency: int = 4,
         sleep: Sleep = asyncio.sleep,
-        on_event: EventCallback | None = None,
-        on_change: Callable[[str], None] | None = None,
-        on_unknown: Callable[[str], None] | None = None,
+        emit: Callable[[Event], None] | None = None,
+        repoll: Repoll | None = None,
     ) -> None:
         self.client = client
         self.fleet = fleet
@@ -102,10 +108,8 @@ class ActionRunner:
         self.audit = audit
         self.read_only = read_only
         self.sleep = sleep
-        self.on_event = on_event
-        self.on_change = on_change
-        #: Called when an action's outcome is unknown (timeout): the poller re-polls at once.
-        self.on_unknown = on_unknown
+        self._emit = emit or (lambda event: None)
+        self._repoll = repoll or (lambda instance_id: None)
         self._slots = asyncio.Semaphore(max(1, concurrency))
 
     # -- checks ----------------------------------------------------------------------
@@ -116,7 +120,7 @@ class ActionRunner:
         now = self.clock()
         for instance_id in ids:
             if self.read_only:
-                refused.append(Outcome(instance_id, False, "read-only mode: nothing sent", True))
+                refused.append(Outcome(instance_id, False, READ_ONLY, True))
                 continue
             verdict = runbook.check_action(self.fleet.get(instance_id), action, now)
             if verdict.allowed:
@@ -125,48 +129,44 @@ class ActionRunner:
                 refused.append(Outcome(instance_id, False, verdict.reason, True))
         return allowed, refused
 
-    # -- running ---------------------------------------------------------------------
+    # -- state-changing actions ------------------------------------------------------
 
-    async def run(self, action: str, ids: Iterable[str], *, auto: bool = False) -> Report:
+    async def run(self, action: str, ids: Iterable[str], *,
+                  trigger: Trigger = Trigger.MANUAL) -> Report:
         """Check, then send `action` to every allowed instance (bounded concurrency)."""
-        if action not in ACTIONS:
+        if action not in STATE_ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         ids = list(dict.fromkeys(ids))
         allowed, refused = self.check(action, ids)
         for outcome in refused:
-            self._audit(action, outcome.instance_id, "refused", outcome.message, auto)
+            self._audit(action, outcome.instance_id, AuditOutcome.REFUSED, outcome.message, trigger)
         # Claim every instance before the first await: a second key press arriving
         # meanwhile is refused as "in flight" instead of sending a second call.
         for instance_id in allowed:
-            self.fleet.get(instance_id).in_flight = action
-            self._changed(instance_id)
-        job = self.reset if action == "reset" else self._send
-        results = await asyncio.gather(*(self._paced(job, i, action, auto) for i in allowed))
+            self.fleet.claim(instance_id, action)
+            self._emit(StateTouched(instance_id))
+        results = await asyncio.gather(*(self._paced(action, i, trigger) for i in allowed))
         order = {i: n for n, i in enumerate(ids)}
         outcomes = sorted([*results, *refused], key=lambda o: order[o.instance_id])
         return Report(action, tuple(outcomes))
 
-    async def _paced(self, job, instance_id: str, action: str, auto: bool) -> Outcome:
+    async def _paced(self, action: str, instance_id: str, trigger: Trigger) -> Outcome:
         async with self._slots:
-            if action == "reset":
-                return await job(instance_id, auto=auto, claimed=True)
-            return await job(instance_id, action, auto)
+            try:
+                if action == Action.RESET:
+                    return await self._reset(instance_id, trigger)
+                return await self._call(instance_id, action, trigger)
+            finally:
+                self.fleet.release(instance_id)
+                self._emit(StateTouched(instance_id))
 
-    async def _send(self, instance_id: str, action: str, auto: bool) -> Outcome:
-        st = self.fleet.get(instance_id)
-        st.in_flight = action
-        try:
-            return await self._call(instance_id, action, auto)
-        finally:
-            st.in_flight = None
-            self._changed(instance_id)
-
-    async def _call(self, instance_id: str, action: str, auto: bool) -> Outcome:
+    async def _call(self, instance_id: str, action: str, trigger: Trigger) -> Outcome:
         """One API call with its bookkeeping: fleet history, audit log, event."""
         cfg = self.configs[instance_id]
+        auto = trigger == Trigger.AUTO
         self.fleet.apply_action_sent(instance_id, action, auto=auto)
-        self._audit(action, instance_id, "sent", "", auto)
-        self._changed(instance_id)
+        self._audit(action, instance_id, AuditOutcome.SENT, "", trigger)
+        self._emit(StateTouched(instance_id))
         try:
             info: SessionInfo = await getattr(self.client, action)(cfg)
         except WawpError as exc:
@@ -174,79 +174,100 @@ class ActionRunner:
             if exc.maybe_sent:
                 # The request may have reached the server: do not guess, look.
                 message = f"outcome unknown ({exc}); check its status: re-polling now"
-                if self.on_unknown is not None:
-                    self.on_unknown(instance_id)
+                self._repoll(instance_id)
             self.fleet.apply_action_result(instance_id, action, False, message, auto=auto,
                                            maybe_done=exc.maybe_sent)
-            self._audit(action, instance_id, "unknown" if exc.maybe_sent else "failed", message, auto)
-            self._emit(instance_id, f"{action} failed: {message}", False)
+            outcome = AuditOutcome.UNKNOWN if exc.maybe_sent else AuditOutcome.FAILED
+            self._audit(action, instance_id, outcome, message, trigger)
+            self._note(instance_id, f"{action} failed: {message}", False)
             return Outcome(instance_id, False, message, unknown=exc.maybe_sent)
-        message = f"{DONE[action]}, now {info.status}"
+        message = f"{DONE[Action(action)]}, now {info.status}"
         self.fleet.apply_action_result(instance_id, action, True, "", status=info.status, auto=auto)
-        self._audit(action, instance_id, "ok", message, auto, status=info.status)
-        self._emit(instance_id, f"{action} ok: now {info.status}", True)
+        self._audit(action, instance_id, AuditOutcome.OK, message, trigger, status=info.status)
+        self._note(instance_id, f"{action} ok: now {info.status}", True)
         return Outcome(instance_id, True, message)
 
-    async def reset(self, instance_id: str, *, auto: bool = False, claimed: bool = False) -> Outcome:
+    async def _reset(self, instance_id: str, trigger: Trigger) -> Outcome:
         """Full lifecycle reset: stop, wait 5 s (visible countdown), start.
 
         Cancelling during the wait leaves the instance STOPPED and says so; once the
         start step is sent it is not cancelled.
         """
-        st = self.fleet.get(instance_id)
-        if not claimed:
-            verdict = runbook.check_action(st, "reset", self.clock())
-            if self.read_only or not verdict.allowed:
-                reason = "read-only mode: nothing sent" if self.read_only else verdict.reason
-                return Outcome(instance_id, False, reason, True)
-        st.in_flight = "reset"
-        self.fleet.apply_action_sent(instance_id, "reset", auto=auto)
-        self._audit("reset", instance_id, "sent", "stop, wait 5s, start", auto)
+        auto = trigger == Trigger.AUTO
+        self.fleet.apply_action_sent(instance_id, Action.RESET, auto=auto)
+        self._audit(Action.RESET, instance_id, AuditOutcome.SENT, "stop, wait 5s, start", trigger)
+        stopped = await self._call(instance_id, Action.STOP, trigger)
+        if not stopped.ok:
+            return self._reset_result(instance_id, False, f"stop step failed: {stopped.message}",
+                                      trigger, maybe_done=stopped.unknown)
+        self.fleet.set_reset_start(instance_id, self.clock() + runbook.RESET_PAUSE)
+        self._note(instance_id, f"reset: stopped; start in {runbook.RESET_PAUSE:g}s", True)
+        self._emit(StateTouched(instance_id))
         try:
-            stopped = await self._call(instance_id, "stop", auto)
-            if not stopped.ok:
-                return self._reset_result(instance_id, False, f"stop step failed: {stopped.message}",
-                                          auto, maybe_done=stopped.unknown)
-            st.reset_start_at = self.clock() + runbook.RESET_PAUSE
-            self._emit(instance_id, f"reset: stopped; start in {runbook.RESET_PAUSE:g}s", True)
-            self._changed(instance_id)
-            try:
-                await self.sleep(runbook.RESET_PAUSE)
-            except asyncio.CancelledError:
-                self._reset_result(instance_id, False, "cancelled before start: left STOPPED, press s to start", auto)
-                raise
-            st.reset_start_at = None
-            started = await self._call(instance_id, "start", auto)
-            if not started.ok:
-                return self._reset_result(instance_id, False, f"start step failed: {started.message}", auto)
-            return self._reset_result(instance_id, True, "reset done: stopped, waited 5s, started", auto)
-        finally:
-            st.reset_start_at = None
-            st.in_flight = None
-            self._changed(instance_id)
+            await self.sleep(runbook.RESET_PAUSE)
+        except asyncio.CancelledError:
+            self._reset_result(instance_id, False,
+                               "cancelled before start: left STOPPED, press s to start", trigger)
+            raise
+        self.fleet.set_reset_start(instance_id, None)
+        started = await self._call(instance_id, Action.START, trigger)
+        if not started.ok:
+            return self._reset_result(instance_id, False, f"start step failed: {started.message}",
+                                      trigger)
+        return self._reset_result(instance_id, True, "reset done: stopped, waited 5s, started",
+                                  trigger)
 
-    def _reset_result(self, instance_id: str, ok: bool, message: str, auto: bool,
+    def _reset_result(self, instance_id: str, ok: bool, message: str, trigger: Trigger,
                       maybe_done: bool = True) -> Outcome:
         # Once the stop step went through, the reset did something: its guards stay.
-        self.fleet.apply_action_result(instance_id, "reset", ok, message, auto=auto,
-                                       maybe_done=ok or maybe_done)
-        self._audit("reset", instance_id, "ok" if ok else "failed", message, auto)
-        self._emit(instance_id, f"reset: {message}", ok)
+        self.fleet.apply_action_result(instance_id, Action.RESET, ok, message,
+                                       auto=trigger == Trigger.AUTO, maybe_done=ok or maybe_done)
+        self._audit(Action.RESET, instance_id, AuditOutcome.OK if ok else AuditOutcome.FAILED,
+                    message, trigger)
+        self._note(instance_id, f"reset: {message}", ok)
         return Outcome(instance_id, ok, message)
+
+    # -- linking a phone -------------------------------------------------------------
+
+    async def fetch_qr(self, instance_id: str) -> QrCode:
+        """The current pairing QR (audited: it is a login credential while it lives).
+
+        QrUnavailable with the reason when there is none.
+        """
+        try:
+            code = await self.client.qr(self.configs[instance_id])
+        except WawpError as exc:
+            self._audit(Action.QR, instance_id, AuditOutcome.FAILED, str(exc), Trigger.MANUAL)
+            raise QrUnavailable(str(exc)) from None
+        self._audit(Action.QR, instance_id, AuditOutcome.OK, "", Trigger.MANUAL)
+        return code
+
+    async def request_code(self, instance_id: str, phone: str) -> str:
+        """A pairing code for phone-number login; a one-line reason when there is none."""
+        if self.read_only:
+            self._audit(Action.PAIRING_CODE, instance_id, AuditOutcome.REFUSED, READ_ONLY,
+                        Trigger.MANUAL)
+            return f"{READ_ONLY}: no pairing code requested"
+        self._audit(Action.PAIRING_CODE, instance_id, AuditOutcome.SENT, "", Trigger.MANUAL)
+        try:
+            code = await self.client.request_code(self.configs[instance_id], phone)
+        except WawpError as exc:
+            text = f"pairing code failed: {exc}"
+            self._audit(Action.PAIRING_CODE, instance_id, AuditOutcome.FAILED, text, Trigger.MANUAL)
+            return text
+        self._audit(Action.PAIRING_CODE, instance_id, AuditOutcome.OK, "", Trigger.MANUAL)
+        return (f"pairing code: {code}  (on the phone: Linked devices > Link a device > "
+                "Link with phone number instead)")
 
     # -- plumbing --------------------------------------------------------------------
 
-    def _audit(self, action: str, instance_id: str, outcome: str, detail: str, auto: bool,
-               status: str | None = None) -> None:
+    def _audit(self, action: str, instance_id: str, outcome: AuditOutcome, detail: str,
+               trigger: Trigger, status: str | None = None) -> None:
         st = self.fleet.get(instance_id)
-        self.audit.write(self.clock(), "action", action=action, instance_id=instance_id,
-                         label=st.label, outcome=outcome, detail=detail,
-                         auto=auto, status=status)
+        self.audit.write(self.clock(), "action", action=str(action), instance_id=instance_id,
+                         label=st.label, outcome=str(outcome), detail=detail,
+                         auto=trigger == Trigger.AUTO, trigger=str(trigger), status=status)
 
-    def _emit(self, instance_id: str, text: str, ok: bool) -> None:
-        if self.on_event is not None:
-            self.on_event(instance_id, text, ok)
-
-    def _changed(self, instance_id: str) -> None:
-        if self.on_change is not None:
-            self.on_change(instance_id)
+    def _note(self, instance_id: str, text: str, ok: bool) -> None:
+        label = self.fleet.get(instance_id).label
+        self._emit(Note(f"{label}: {text}", ok, instance_id))

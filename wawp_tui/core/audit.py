@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 from wawp_tui.files import append_private
 from wawp_tui.safe_text import clean, clean_data
@@ -26,7 +26,7 @@ class AuditLog:
         self.path = path
         #: Why the audit log is off ("audit log off: cannot write ...: Permission denied").
         self.error: str | None = None
-        self._file: TextIO | None = None
+        self._file: IO[str] | None = None
         self._probe()
 
     def _probe(self) -> None:
@@ -43,7 +43,7 @@ class AuditLog:
         if not os.access(target, os.W_OK) or self.path.is_dir():
             self.error = f"audit log off: cannot write {self.path}: permission denied"
 
-    def _open(self) -> TextIO | None:
+    def _open(self) -> IO[str] | None:
         if self._file is None and self.path is not None and self.error is None:
             try:
                 self._file = append_private(self.path)
@@ -54,7 +54,7 @@ class AuditLog:
     def write(self, at: float, event: str, **fields: Any) -> None:
         """Append one record; `at` is Unix seconds."""
         record = {
-            "ts": datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds"),
             "event": clean(event, 40),
             **{clean(k, 40): clean_data(v, limit=500) for k, v in fields.items()},
         }

@@ -8,16 +8,16 @@ failure never becomes a restart storm.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from wawp_tui.core import runbook
 from wawp_tui.core.fleet import FleetState, InstanceState
 from wawp_tui.models import FAILED
+from wawp_tui.vocab import SERVER_SIDE_KINDS
 
 #: Poll failures in a row (server-side kinds only) that call for a restart.
 FAILURES_BEFORE_HEAL = 3
-#: Error kinds that a restart can plausibly fix (a 401 or 404 is not the engine's fault).
-SERVER_SIDE = {"server_error", "bad_gateway", "timeout", "malformed"}
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def needs_heal(state: InstanceState) -> str | None:
     """Why this instance calls for a restart, or None."""
     if state.status == FAILED and not state.failures:
         return "status FAILED"
-    if state.failures >= FAILURES_BEFORE_HEAL and state.error_kind in SERVER_SIDE:
+    if state.failures >= FAILURES_BEFORE_HEAL and state.error_kind in SERVER_SIDE_KINDS:
         return f"{state.failures} failed polls in a row ({state.error_kind})"
     return None
 
@@ -54,7 +54,8 @@ def auto_restarts(state: InstanceState, since: float) -> list[float]:
 
 
 def decide(
-    fleet: FleetState, now: float, policy: HealPolicy, *, outage: bool
+    fleet: FleetState, now: float, policy: HealPolicy, *, outage: bool,
+    busy: Collection[str] = (),
 ) -> tuple[list[HealDecision], list[str]]:
     """The restarts to send now (at most one: fleet-wide pacing), and notes on holds.
 
@@ -71,7 +72,7 @@ def decide(
         return [], []
     notes = []
     for st, why in sorted(candidates, key=lambda pair: runbook.rank(pair[0], now, 5.0)):
-        if st.in_flight:
+        if st.in_flight or st.id in busy:
             continue
         if auto_restarts(st, now - runbook.RESTART_LOOP_GUARD):
             # Tried within the loop-guard window, whatever the server answered: a restart

@@ -7,11 +7,13 @@ injected clock, so tests move time instead of sleeping.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from wawp_tui.models import InstanceConfig, WORKING
+from wawp_tui.models import WORKING, InstanceConfig
 from wawp_tui.safe_text import clean
+from wawp_tui.vocab import NETWORK_KINDS
 
 #: How many history entries each instance keeps (bounded: a wall monitor runs for days).
 HISTORY_LIMIT = 50
@@ -89,18 +91,9 @@ class InstanceState:
 
     history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
 
-    @property
-    def reachable(self) -> bool:
-        """False while the latest poll failed."""
-        return self.failures == 0
-
     def record(self, entry: HistoryEntry) -> None:
         """Append to the bounded history."""
         self.history.append(entry)
-
-
-#: Error kinds that mean "we cannot reach the API", not "the instance is broken".
-NETWORK_KINDS = frozenset({"network", "timeout"})
 
 
 class FleetState:
@@ -136,7 +129,7 @@ class FleetState:
             for entry in entries:
                 st.record(entry)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[InstanceState]:
         return iter(self.instances.values())
 
     def __len__(self) -> int:
@@ -218,6 +211,20 @@ class FleetState:
         st.last_error = message
         st.error_kind = kind
         return became
+
+    def claim(self, instance_id: str, action: str) -> None:
+        """Mark an action in flight: the runbook refuses a second one until `release`."""
+        self.instances[instance_id].in_flight = action
+
+    def release(self, instance_id: str) -> None:
+        """The action in flight has its answer (or was given up)."""
+        st = self.instances[instance_id]
+        st.in_flight = None
+        st.reset_start_at = None
+
+    def set_reset_start(self, instance_id: str, at: float | None) -> None:
+        """During a full reset: when its start step will be sent (the visible countdown)."""
+        self.instances[instance_id].reset_start_at = at
 
     def apply_action_sent(self, instance_id: str, action: str, auto: bool = False) -> None:
         """Record that a command left for the API (before its reply)."""

@@ -16,8 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from wawp_tui.files import append_private, read_lines
 from wawp_tui.core.fleet import HISTORY_LIMIT, HistoryEntry
+from wawp_tui.files import append_private, read_lines
 from wawp_tui.safe_text import clean
 
 DEFAULT_MAX_BYTES = 2_000_000

@@ -13,11 +13,11 @@ import heapq
 import logging
 import random
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
-from wawp_tui.core import runbook
 from wawp_tui.client.api import WawpClient
 from wawp_tui.client.errors import RateLimited, WawpError
+from wawp_tui.core import runbook
 from wawp_tui.core.fleet import Clock, FleetState
 from wawp_tui.models import InstanceConfig
 from wawp_tui.safe_text import clean
@@ -72,7 +72,7 @@ class Poller:
         self._running: set[str] = set()
         self._wake = asyncio.Event()
         self._retry_after: dict[str, float] = {}
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         # Set when a poll failed because the host could not be reached; the next success
         # means the host is back, and every instance that failed that way is polled at once.
         self._host_was_down = False

@@ -15,17 +15,19 @@ import json
 import math
 import re
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from wawp_tui.core import runbook
-from wawp_tui.core.actions import ActionRunner
-from wawp_tui.core.fleet import FleetState
-from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
 from wawp_tui.files import atomic_write, read_lines
-from wawp_tui.core.poller import Poller
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
 from wawp_tui.safe_text import clean
+from wawp_tui.vocab import Trigger
+
+if TYPE_CHECKING:
+    from wawp_tui.core.monitor import Monitor
 
 ROLLOUT_ACTIONS = ("restart", "stop", "start")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -94,7 +96,7 @@ class RolloutState:
         atomic_write(path, json.dumps(data))
 
     @classmethod
-    def load(cls, path: Path) -> "RolloutState":
+    def load(cls, path: Path) -> RolloutState:
         """Read a saved state back; RolloutStateError saying what is wrong when damaged."""
         try:
             lines, too_long = read_lines(path, max_line=16 * 1024 * 1024)
@@ -187,9 +189,7 @@ class Rollout:
     def __init__(
         self,
         state: RolloutState,
-        runner: ActionRunner,
-        poller: Poller,
-        fleet: FleetState,
+        monitor: Monitor,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Sleep = asyncio.sleep,
@@ -198,9 +198,8 @@ class Rollout:
         state_path: Path | None = None,
     ) -> None:
         self.state = state
-        self.runner = runner
-        self.poller = poller
-        self.fleet = fleet
+        self.monitor = monitor
+        self.fleet = monitor.fleet
         self.clock = clock
         self.sleep = sleep
         self.progress = progress or (lambda line: None)
@@ -239,7 +238,7 @@ class Rollout:
     async def _wave(self, wave: list[str]) -> str | None:
         """Run one wave; returns why the rollout must halt, or None."""
         st = self.state
-        await self.poller.sweep(wave)
+        await self.monitor.refresh(wave)
         targets = []
         already_sent = [i for i in wave if i in st.sent]
         for instance_id in wave:
@@ -260,7 +259,7 @@ class Rollout:
             # Intent first: if we die mid-send, a resume waits instead of sending twice.
             st.sent.extend(targets)
             self._save()
-            report = await self.runner.run(st.action, targets)
+            report = await self.monitor.act(st.action, targets, trigger=Trigger.ROLLOUT)
             for outcome in report.outcomes:
                 if outcome.ok:
                     sent.append(outcome.instance_id)
@@ -310,7 +309,7 @@ class Rollout:
             deadline += runbook.STABILIZE_AFTER_RESTART
         while pending:
             await self.sleep(WAVE_POLL)
-            await self.poller.sweep(sorted(pending))
+            await self.monitor.refresh(sorted(pending))
             now = self.clock()
             for instance_id in sorted(pending):
                 reached, problem = self._reached(instance_id, now, started)

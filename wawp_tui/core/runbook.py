@@ -22,8 +22,15 @@ from dataclasses import dataclass
 
 from wawp_tui.core.fleet import InstanceState
 from wawp_tui.models import (
-    FAILED, KNOWN_STATUSES, SCAN_QR_CODE, STALE, STARTING, STOPPED, UNREACHABLE, WORKING,
+    FAILED,
+    SCAN_QR_CODE,
+    STALE,
+    STARTING,
+    STOPPED,
+    UNREACHABLE,
+    WORKING,
 )
+from wawp_tui.vocab import SERVER_SIDE_KINDS, Severity
 
 #: Quiet period after a restart before heavy traffic (docs: 30 s).
 STABILIZE_AFTER_RESTART = 30.0
@@ -64,8 +71,9 @@ _BADGES = {
     PENDING: ("·", "PENDING"),
 }
 _SEVERITY = {
-    WORKING: "ok", STARTING: "warn", STUCK: "bad", SCAN_QR_CODE: "warn", STOPPED: "idle",
-    FAILED: "bad", UNREACHABLE: "bad", STALE: "warn", PENDING: "idle",
+    WORKING: Severity.OK, STARTING: Severity.WARN, STUCK: Severity.BAD, SCAN_QR_CODE: Severity.WARN,
+    STOPPED: Severity.IDLE, FAILED: Severity.BAD, UNREACHABLE: Severity.BAD, STALE: Severity.WARN,
+    PENDING: Severity.IDLE,
 }
 #: Worst first. Unknown words sit after STARTING: they need a look, but they are not
 #: known to be broken the way FAILED or an unreachable instance is.
@@ -97,9 +105,9 @@ def badge(word: str) -> tuple[str, str]:
     return _BADGES.get(word, ("?", word))
 
 
-def severity(word: str) -> str:
+def severity(word: str) -> Severity:
     """Styling class: ok, warn, bad, idle or unknown."""
-    return _SEVERITY.get(word, "unknown")
+    return _SEVERITY.get(word, Severity.UNKNOWN)
 
 
 def word_rank(word: str) -> int:
@@ -151,9 +159,9 @@ def is_stuck(state: InstanceState, now: float) -> bool:
     if state.status != STARTING or state.failures:
         return False
     restart = _last_restart(state)
-    if restart is not None and not _reached_working_since(state, restart):
-        if now - restart >= STUCK_AFTER_RESTART:
-            return True
+    if restart is not None and not _reached_working_since(state, restart) \
+            and now - restart >= STUCK_AFTER_RESTART:
+        return True
     return state.status_since is not None and now - state.status_since > STUCK_STARTING_ANY
 
 
@@ -349,7 +357,7 @@ def advise(state: InstanceState, now: float, refresh: float) -> Advice:
     if word == UNREACHABLE:
         meaning, todo, key = _ERROR_ADVICE.get(
             state.error_kind or "", ("The last poll failed.", "wait for the next poll", None))
-        if state.failures >= 3 and state.error_kind in ("server_error", "bad_gateway", "timeout", "malformed"):
+        if state.failures >= 3 and state.error_kind in SERVER_SIDE_KINDS:
             todo = (f"{state.failures} failed polls in a row: press r to restart "
                     "(fixes most transient failures)")
             key = "r"
@@ -439,7 +447,7 @@ def poll_interval(
         backoff = min(base * 2 ** max(0, state.failures - RETRIES_AT_PACE), BACKOFF_CAP)
         if state.error_kind == "rate_limited" and retry_after is not None:
             return max(retry_after, FAST_POLL)
-        return backoff
+        return float(backoff)
     recent = max(state.last_action_at.values(), default=None)
     if state.status == STARTING or state.in_flight or state.reset_start_at is not None \
             or (recent is not None and now - recent < STABILIZE_AFTER_RESTART):
@@ -455,8 +463,3 @@ def poll_interval(
             return steady_cap
         return min(steady_cap, max(refresh, (now - state.status_since) / 2))
     return refresh
-
-
-def is_known(word: str) -> bool:
-    """True for the five documented statuses."""
-    return word in KNOWN_STATUSES

@@ -11,7 +11,6 @@ import json
 import math
 import os
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,13 +20,10 @@ from typing import Any
 
 import httpx
 
-from wawp_tui.client.api import WawpClient
-from wawp_tui.config import ApiSettings, Config, MonitorSettings
-from wawp_tui.core.fleet import FleetState
+from wawp_tui.core import Monitor, client_for
+from wawp_tui.devtools.harness import SimulatorProcess, bench_config, machine
 from wawp_tui.models import InstanceConfig, Secret
-from wawp_tui.core.poller import Poller
-from wawp_tui.simulator import SIM_TOKEN, build_scenario
-
+from wawp_tui.simulator import SIM_TOKEN
 
 #: Seconds the app runs before idle CPU is measured: past the start-up sweep, steady
 #: instances poll at their steady pace with random phases (see Poller._spread).
@@ -59,95 +55,20 @@ class Figures:
         return "\n".join(lines)
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in open("/proc/cpuinfo", encoding="utf-8"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SimulatorProcess:
-    """`wawp-tui simulate` as a child process; stopped on exit."""
-
-    def __init__(self, instances: int, latency_ms: float, scenario: str = "healthy") -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.argv = [sys.executable, "-m", "wawp_tui", "simulate", "--port", str(self.port),
-                     "--instances", str(instances), "--scenario", scenario,
-                     "--latency-ms", str(latency_ms)]
-        self._launch()
-
-    def _launch(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                self.state = httpx.get(f"{self.url}/_sim/state", timeout=5).json()
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("the simulator did not start")
-                time.sleep(0.1)
-
-    def configs(self) -> tuple[InstanceConfig, ...]:
-        return tuple(InstanceConfig(id=i["id"], label=i["label"], token=Secret(SIM_TOKEN))
-                     for i in self.state)
-
-    def kill(self) -> None:
-        """The server dies at once (a crash, a pulled cable): no graceful shutdown."""
-        self.proc.kill()
-        self.proc.wait(timeout=10)
-
-    def restart(self) -> None:
-        """Back up on the same address, with the scenario's initial state."""
-        self._launch()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-
-    def __enter__(self) -> "SimulatorProcess":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _config(url: str, instances, concurrency: int, refresh: float = 5.0, timeout: float = 30.0,
-            auto_heal: bool = False) -> Config:
-    return Config(api=ApiSettings(base_url=url, timeout=timeout, max_concurrency=concurrency),
-                  monitor=MonitorSettings(refresh=refresh, auto_heal=auto_heal), instances=instances)
-
-
 # -- sweep -----------------------------------------------------------------------------
 
 
 async def _sweep(url: str, configs, concurrency: int) -> float:
-    fleet = FleetState(configs, time.time)
-    async with WawpClient(url, timeout=30, max_concurrency=concurrency) as client:
-        poller = Poller(client, fleet, configs, concurrency=concurrency)
-        await poller.sweep(ids=[c.id for c in configs[: min(len(configs), concurrency)]])  # warm
+    config = bench_config(url, configs, concurrency)
+    async with client_for(config) as client:
+        monitor = Monitor(config, client)
+        await monitor.refresh([c.id for c in configs[: min(len(configs), concurrency)]])  # warm
         started = time.perf_counter()
-        await poller.sweep()
+        await monitor.refresh()
         elapsed = time.perf_counter() - started
-    bad = [st.id for st in fleet if st.failures]
+    bad = [st.id for st in monitor.fleet if st.failures]
     if bad:
-        raise RuntimeError(f"{len(bad)} polls failed during the sweep: {fleet.get(bad[0]).last_error}")
+        raise RuntimeError(f"{len(bad)} polls failed during the sweep: {monitor.state(bad[0]).last_error}")
     return elapsed
 
 
@@ -164,22 +85,33 @@ def _sequential(url: str, configs, sample: int) -> float:
 # -- the app, headless -------------------------------------------------------------------
 
 
+def _set_status(url: str, ids: list[str], word: str | None) -> None:
+    """What the server says these instances' status is (None: their own again)."""
+    httpx.post(f"{url}/_sim/set", json={"instance_ids": ids, "raw_status": word}, timeout=60)
+
+
+async def _apply(app, url: str, ids: list[str], word: str | None) -> float:
+    """Time the UI takes to draw one refresh in which `ids` changed (their polls excluded)."""
+    _set_status(url, ids, word)
+    await app.fleet_screen.refresh_now(ids)
+    return app.fleet_screen.last_draw_seconds
+
+
 async def _ui_figures(url: str, configs, concurrency: int, seconds: float) -> dict[str, Any]:
     from wawp_tui.ui.app import build_app
     from wawp_tui.ui.widgets.fleet_table import FleetTable
 
-    config = _config(url, configs, concurrency)
-    client = WawpClient(url, timeout=30, max_concurrency=concurrency)
-    app = build_app(config, client, poll=False)
+    config = bench_config(url, configs, concurrency)
+    app = build_app(config, client_for(config), poll=False)
     out: dict[str, Any] = {}
     async with app.run_test(size=(160, 48)) as pilot:
-        await app.poller.sweep()
-        app._flush_polls()
+        await app.fleet_screen.refresh_now()
         await pilot.pause()
-        ids = list(app.fleet.instances)
-        out["ui_apply_10pct"] = f"{_apply(app, ids[: max(1, len(ids) // 10)], 'STARTING') * 1000:.1f} ms"
-        out["ui_apply_all"] = f"{_apply(app, ids, 'STOPPED') * 1000:.1f} ms"
-        _apply(app, ids, "WORKING")
+        ids = list(app.monitor.fleet.instances)
+        tenth = ids[: max(1, len(ids) // 10)]
+        out["ui_apply_10pct"] = f"{await _apply(app, url, tenth, 'STARTING') * 1000:.1f} ms"
+        out["ui_apply_all"] = f"{await _apply(app, url, ids, 'STOPPED') * 1000:.1f} ms"
+        await _apply(app, url, ids, None)
         await pilot.pause()
         # Key latency while refreshes flow: a background 10 % change every 250 ms.
         stop = asyncio.Event()
@@ -188,15 +120,13 @@ async def _ui_figures(url: str, configs, concurrency: int, seconds: float) -> di
             n = 0
             while not stop.is_set():
                 chunk = ids[(n * len(ids) // 10) % len(ids):][: max(1, len(ids) // 10)]
-                word = "STARTING" if n % 2 else "WORKING"
-                for i in chunk:
-                    app.fleet.apply_poll_ok(i, word, None, 10.0)
-                    app._mark_dirty(i)
+                await asyncio.to_thread(_set_status, url, chunk, "STARTING" if n % 2 else None)
+                await app.monitor.refresh(chunk)
                 n += 1
                 await asyncio.sleep(0.25)
 
         task = asyncio.create_task(churn())
-        table = app.query_one(FleetTable)
+        table = app.fleet_screen.query_one(FleetTable)
         table.focus()
         await pilot.pause()
         latencies = await _key_latencies(app, table, 40)
@@ -205,7 +135,6 @@ async def _ui_figures(url: str, configs, concurrency: int, seconds: float) -> di
         latencies.sort()
         out["key_latency_p95"] = f"{latencies[int(len(latencies) * 0.95) - 1] * 1000:.1f} ms"
         out["key_latency_p50"] = f"{statistics.median(latencies) * 1000:.1f} ms"
-    await client.aclose()
     return out
 
 
@@ -242,15 +171,6 @@ async def _key_latencies(app, table, presses: int) -> list[float]:
     return latencies
 
 
-def _apply(app, ids, word: str) -> float:
-    """Time to apply one refresh in which `ids` changed, on the UI thread."""
-    for i in ids:
-        app.fleet.apply_poll_ok(i, word, None, 10.0)
-    started = time.perf_counter()
-    app._render_rows(set(ids))
-    return time.perf_counter() - started
-
-
 def _idle_cpu(url: str, n: int, seconds: float) -> tuple[float, float]:
     """CPU share of one core and RSS of the real app left alone (a child process)."""
     code = (
@@ -276,10 +196,11 @@ def idle_child(url: str, n: int, seconds: float) -> str:
 
     state = httpx.get(f"{url}/_sim/state", timeout=30).json()[:n]
     configs = tuple(InstanceConfig(id=i["id"], label=i["label"], token=Secret(SIM_TOKEN)) for i in state)
-    app = build_app(_config(url, configs, 16), WawpClient(url, timeout=30), poll=True)
+    config = bench_config(url, configs, 16)
+    app = build_app(config, client_for(config), poll=True)
 
     async def run() -> str:
-        async with app.run_test(size=(160, 48)) as pilot:
+        async with app.run_test(size=(160, 48)):
             # Left running for a while: steady instances have slowed to their ceiling.
             await asyncio.sleep(IDLE_WARMUP)
             cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -313,20 +234,18 @@ def _process_age() -> float:
 
 
 def first_paint_child() -> str:
-    from wawp_tui.cli import make_client
-    from wawp_tui.demo import demo_config
+    from wawp_tui.demo import demo_config, demo_transport
     from wawp_tui.ui.app import build_app
     from wawp_tui.ui.widgets.fleet_table import FleetTable
 
     config = demo_config()
-    app = build_app(config, make_client(config, demo=True), demo=True)
+    app = build_app(config, client_for(config, demo_transport()), demo=True)
 
     async def run() -> str:
         async with app.run_test(size=(120, 40)) as pilot:
-            table = app.query_one(FleetTable)
-            while not any(st.status for st in app.fleet) or table.row_count == 0:
-                await asyncio.sleep(0.005)
-            app._flush_polls()
+            table = app.fleet_screen.query_one(FleetTable)
+            while not any("WORKING" in str(table.get_row_at(r)[1]) for r in range(table.row_count)):  # noqa: ASYNC110
+                await asyncio.sleep(0.005)  # (polling the screen is what is measured)
             await pilot.pause()
             return f"{_process_age():.3f}"
 

@@ -11,13 +11,14 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import httpx
+from textual.pilot import Pilot
 
-from wawp_tui.client.api import WawpClient
-from wawp_tui.demo import DEMO_BASE_URL, DEMO_SEED, demo_config_for
+from wawp_tui.core import client_for
+from wawp_tui.demo import DEMO_SEED, demo_config_for
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import WawpApp, build_app
 
@@ -63,21 +64,20 @@ def frozen_demo_app(theme: str = "wawp-dark") -> tuple[WawpApp, FrozenClock, Sim
         # A real delay would only make pictures slower, not different.
         inst.faults = [f for f in inst.faults if f.kind != "slow"]
     config = demo_config_for(sim, theme=theme)
-    client = WawpClient(DEMO_BASE_URL, transport=httpx.ASGITransport(app=sim, raise_app_exceptions=False))
+    client = client_for(config, httpx.ASGITransport(app=sim, raise_app_exceptions=False))
     app = build_app(config, client, clock=clock, poll=False, demo=True, timer=StepTimer())
     return app, clock, sim
 
 
-async def settle(app: WawpApp, pilot) -> None:
-    """One poll of every instance, drawn."""
-    await app.poller.sweep()
-    app._flush_polls()
-    app._tick()
+async def settle(app: WawpApp, pilot: Pilot[int]) -> None:
+    """One poll of every instance, drawn, and one tick of the clock's cells."""
+    await app.fleet_screen.refresh_now()
+    app.fleet_screen.tick()
     await pilot.pause()
 
 
 def first_with_status(app: WawpApp, status: str) -> str:
-    return next(st.id for st in app.fleet if st.status == status)
+    return next(st.id for st in app.monitor.fleet if st.status == status)
 
 
 async def highlight(app: WawpApp, pilot, instance_id: str) -> None:
@@ -99,14 +99,14 @@ async def show_qr(app: WawpApp, pilot) -> None:
     await pilot.pause()
 
 
-async def confirm_restart(app: WawpApp, pilot) -> None:
+async def confirm_restart(app: WawpApp, pilot: Pilot[int]) -> None:
     await highlight(app, pilot, first_with_status(app, "FAILED"))
     await pilot.press("r")
     await pilot.pause()
 
 
 #: name -> (theme, size, steps after the first poll)
-SHOTS: dict[str, tuple[str, tuple[int, int], Callable[[WawpApp, object], Awaitable[None]] | None]] = {
+SHOTS: dict[str, tuple[str, tuple[int, int], Callable[[WawpApp, Pilot[int]], Awaitable[None]] | None]] = {
     "fleet": ("wawp-dark", (160, 48), None),
     "fleet-80x24": ("wawp-dark", (80, 24), None),
     "scan-qr": ("wawp-dark", (110, 45), show_qr),

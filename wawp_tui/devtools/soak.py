@@ -23,10 +23,10 @@ from typing import Any
 
 import httpx
 
-from wawp_tui.core import runbook
-from wawp_tui.client.api import WawpClient
-from wawp_tui.devtools.bench import SimulatorProcess, _config, machine
+from wawp_tui.core import client_for, runbook
+from wawp_tui.devtools.harness import SimulatorProcess, bench_config, machine
 from wawp_tui.simulator import SIM_TOKEN
+from wawp_tui.ui.widgets.event_log import EventLog
 
 #: Faults the chaos loop injects, with their parameters (count is chosen per event).
 CHAOS_FAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
@@ -91,15 +91,15 @@ async def _soak(sim: SimulatorProcess, report: SoakReport, seconds: float, rng: 
     folder = Path(tempfile.mkdtemp(prefix="wawp-soak-"))
     # Auto-heal on: it is an entry point of the fault matrix, and it must not turn the
     # chaos into a restart storm.
-    config = _config(sim.url, sim.configs(), 16, timeout=5.0, auto_heal=True)
-    client = WawpClient(sim.url, timeout=5.0, connect_timeout=2.0, max_concurrency=16)
+    config = bench_config(sim.url, sim.configs(), 16, timeout=5.0, auto_heal=True)
+    client = client_for(config)
     audit_path = folder / "audit.jsonl"
     app = build_app(config, client, audit=AuditLog(audit_path), poll=True)
     v = report.values
     crashed: list[str] = []
     try:
         async with app.run_test(size=(160, 48)):
-            await _until(lambda: all(st.status or st.failures for st in app.fleet), 120)
+            await _until(lambda: all(st.status or st.failures for st in app.monitor.fleet), 120)
             v["rss_start_mb"] = round(_rss_mb(), 1)
             v["detect_hang_s"] = await _detect_hang(app, sim, rng)
             chaos_for = max(0.0, seconds - OUTAGE_SECONDS - 60.0)
@@ -118,10 +118,10 @@ async def _soak(sim: SimulatorProcess, report: SoakReport, seconds: float, rng: 
             # One sample a minute: a plateau is warm-up, a steady climb is a leak.
             v["rss_by_minute_mb"] = " ".join(f"{m:.0f}" for m in samples)
             v["rss_drift_mb"] = round(v["rss_end_mb"] - v["rss_start_mb"], 1)
-            v["history_max_entries"] = max(len(st.history) for st in app.fleet)
+            v["history_max_entries"] = max(len(st.history) for st in app.monitor.fleet)
             screen = app.export_screenshot()
-            log_text = "\n".join(strip.text for strip in app.query_one("#events").lines)
-    except Exception as exc:  # the figure we report, not a traceback
+            log_text = "\n".join(app.fleet_screen.query_one(EventLog).plain_lines)
+    except Exception as exc:  # noqa: BLE001 - the figure we report, not a traceback
         import traceback
 
         where = traceback.extract_tb(exc.__traceback__)[-1]
@@ -149,19 +149,19 @@ async def _until(predicate, limit: float) -> float:
 
 async def _detect_hang(app, sim: SimulatorProcess, rng: random.Random) -> float:
     """A healthy instance stops answering: seconds until the app shows it is not fine."""
-    target = rng.choice([st.id for st in app.fleet if st.status == "WORKING" and not st.failures])
+    target = rng.choice([st.id for st in app.monitor.fleet if st.status == "WORKING" and not st.failures])
     async with httpx.AsyncClient(base_url=sim.url, timeout=10) as control:
         await control.post("/_sim/fault", json={"instance_id": target, "kind": "hang"})
         try:
             return await _until(lambda: runbook.display_status(
-                app.fleet.get(target), time.time(), app.stale_basis) != "WORKING", 180)
+                app.monitor.fleet.get(target), time.time(), app.monitor.stale_basis) != "WORKING", 180)
         finally:
             await control.post("/_sim/clear", json={"instance_id": target})
 
 
 async def _chaos(control: httpx.AsyncClient, app, report: SoakReport, rng: random.Random,
                  seconds: float, samples: list[float]) -> None:
-    ids = list(app.fleet.instances)
+    ids = list(app.monitor.fleet.instances)
     deadline = time.monotonic() + seconds
     next_sample = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -191,10 +191,10 @@ async def _chaos(control: httpx.AsyncClient, app, report: SoakReport, rng: rando
 async def _outage(sim: SimulatorProcess, app) -> tuple[float, float]:
     """Take the server down, then back up on the same port: detection and recovery."""
     sim.kill()
-    banner = await _until(lambda: app.query_one("#banner").display, 180)
+    banner = await _until(lambda: app.fleet_screen.query_one("#banner").display, 180)
     await asyncio.sleep(max(0.0, OUTAGE_SECONDS - banner))
     await asyncio.to_thread(sim.restart)
-    back = await _until(lambda: sum(1 for st in app.fleet if st.error_kind == "network"
+    back = await _until(lambda: sum(1 for st in app.monitor.fleet if st.error_kind == "network"
                                     and st.failures) == 0, 180)
     return banner, back
 
@@ -203,15 +203,15 @@ async def _settle(app, control: httpx.AsyncClient, report: SoakReport) -> float 
     """After the faults are cleared: seconds until every row matches the simulator."""
     started = time.monotonic()
     # Jitter stretches an interval by 10 % at most; failing rows back off up to the cap.
-    limit = 1.1 * max(app.poller.steady_target or 0.0, runbook.BACKOFF_CAP) + SETTLE_MARGIN
+    limit = 1.1 * max(app.monitor.stale_basis, runbook.BACKOFF_CAP) + SETTLE_MARGIN
     truth: dict[str, str] = {}
     while time.monotonic() - started < limit:
         truth = {row["id"]: row["status"] for row in (await control.get("/_sim/state")).json()}
-        if all(_agrees(app.fleet.get(i), truth[i]) for i in truth):
+        if all(_agrees(app.monitor.fleet.get(i), truth[i]) for i in truth):
             return round(time.monotonic() - started, 1)
         await asyncio.sleep(1.0)
     for instance_id, status in truth.items():
-        st = app.fleet.get(instance_id)
+        st = app.monitor.fleet.get(instance_id)
         if not _agrees(st, status):
             report.mismatches.append(f"{instance_id}: app {st.status} ({st.last_error}), "
                                      f"server {status}")

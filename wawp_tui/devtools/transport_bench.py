@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import statistics
 import subprocess
@@ -69,7 +68,7 @@ async def child(variant, url, ids, requests, concurrency):
         transport = None
         if variant == "httpx-aiohttp":
             import httpx
-            from httpx_aiohttp import AiohttpTransport
+            from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found]
             transport = AiohttpTransport(limits=httpx.Limits(max_connections=64,
                                                              max_keepalive_connections=32))
         elif variant == "wawp-transport":
@@ -183,7 +182,7 @@ def main():
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("simulator did not start")
+                    raise SystemExit("simulator did not start") from None
                 time.sleep(0.1)
         results: dict[str, list[dict]] = {v: [] for v in variants}
         for round_no in range(args.rounds):
@@ -201,7 +200,6 @@ def main():
                     print(f"{variant}: skipped ({result['skip']})", file=sys.stderr)
                     continue
                 results[variant].append(result)
-        base = None
         print(f"{args.requests} requests, concurrency {args.concurrency}, {args.rounds} rounds, "
               f"medians (all runs in ms CPU/request)")
         print(f"{'variant':28} {'CPU ms/req':>10} {'req/s wall':>10} {'x floor':>8}  runs")

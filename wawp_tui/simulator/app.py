@@ -12,7 +12,8 @@ import base64
 import hashlib
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
 from urllib.parse import parse_qs
 
 from wawp_tui.models import SCAN_QR_CODE
@@ -95,7 +96,9 @@ class Simulator:
 
     # -- ASGI -------------------------------------------------------------------------
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any],
+                       receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+                       send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -130,21 +133,21 @@ class Simulator:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})
 
-    async def _handle(self, scope: dict, raw_body: bytes) -> tuple[int, list, bytes]:
+    async def _handle(self, scope: MutableMapping[str, Any], raw_body: bytes) -> tuple[int, list, bytes]:
         path = scope["path"].rstrip("/") or "/"
         query = {k: v[-1] for k, v in parse_qs(scope.get("query_string", b"").decode()).items()}
         method = scope["method"]
         try:
             body = json.loads(raw_body) if raw_body.strip() else {}
         except ValueError:
-            return _json(400, {"error": "Bad Request", "message": "body is not valid JSON", "statusCode": 400})
+            return _error(400, "body is not valid JSON")
         if not isinstance(body, dict):
             body = {}
         if path.startswith("/_sim/"):
             return self._control(path, method, body)
-        if path.startswith("/v2/session/") or path.startswith("/v2/auth/"):
+        if path.startswith(("/v2/session/", "/v2/auth/")):
             return await self._api(path, method, query, body)
-        return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
+        return _error(404, f"no route {path}")
 
     async def _api(self, path: str, method: str, query: dict, body: dict) -> tuple[int, list, bytes]:
         self.in_flight += 1
@@ -164,13 +167,13 @@ class Simulator:
                            "credentials_in": where if token else None, "at": self.clock()})
         if not instance_id or not token:
             missing = "instance_id" if not instance_id else "access_token"
-            return _json(400, {"error": "Bad Request", "message": f"Missing parameter {missing}", "statusCode": 400})
+            return _error(400, f"Missing parameter {missing}")
         # Auth before existence: a wrong token never learns whether an id exists.
         inst = self.instances.get(instance_id)
         if token not in self._tokens or (inst is not None and token != inst.token):
-            return _json(401, {"error": "Unauthorized", "message": "Invalid access token", "statusCode": 401})
+            return _error(401, "Invalid access token")
         if inst is None:
-            return _json(404, {"error": "Not Found", "message": "Instance not found", "statusCode": 404})
+            return _error(404, "Instance not found")
         fault = inst.take_fault(path.rsplit("/", 1)[-1])
         if fault is not None:
             if fault.kind in HOSTILE_KINDS:
@@ -192,7 +195,7 @@ class Simulator:
         if path == "/v2/session/me":
             me = inst.me(now)
             if me is None:
-                return _json(400, {"error": "Bad Request", "message": "Session is not logged in", "statusCode": 400})
+                return _error(400, "Session is not logged in")
             return _json(200, me)
         if path == "/v2/auth/qr":
             if inst.status_at(now) != SCAN_QR_CODE:
@@ -210,13 +213,12 @@ class Simulator:
             phone = str(body.get("phone_number") or query.get("phone_number") or "")
             digits = phone.lstrip("+")
             if not digits.isdigit() or not 7 <= len(digits) <= 15:
-                return _json(400, {"error": "Bad Request", "message": "phone_number must be digits in international format",
-                                   "statusCode": 400})
+                return _error(400, "phone_number must be digits in international format")
             if inst.status_at(now) != SCAN_QR_CODE:
-                return _json(400, {"error": "Bad Request", "message": "Session is already logged in", "statusCode": 400})
+                return _error(400, "Session is already logged in")
             code = hashlib.sha256(f"{inst.id}:{digits}".encode()).hexdigest()[:8].upper()
             return _json(200, {"code": inst.pairing_code or f"{code[:4]}-{code[4:]}"})
-        return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
+        return _error(404, f"no route {path}")
 
     @staticmethod
     def _hostile(fault: Fault, path: str, query: dict, body: dict):
@@ -255,11 +257,11 @@ class Simulator:
         if kind == "drop":
             raise DropConnection("connection dropped on purpose")
         if kind == "unauthorized":
-            return _json(401, {"error": "Unauthorized", "message": "Invalid access token", "statusCode": 401})
+            return _error(401, "Invalid access token")
         if kind == "forbidden":
-            return _json(403, {"error": "Forbidden", "message": "Instance quota reached for your plan", "statusCode": 403})
+            return _error(403, "Instance quota reached for your plan")
         if kind == "not_found":
-            return _json(404, {"error": "Not Found", "message": "Instance not found", "statusCode": 404})
+            return _error(404, "Instance not found")
         if kind == "unknown_status":
             body = inst.session(self.clock())
             body["status"] = params.get("status", "PASSKEY_REQUIRED")
@@ -278,30 +280,43 @@ class Simulator:
             try:
                 self.inject(str(body.get("instance_id")), str(body.get("kind")), body.get("count"), **params)
             except (KeyError, ValueError) as exc:
-                return _json(400, {"error": "Bad Request", "message": str(exc), "statusCode": 400})
+                return _error(400, str(exc))
             return _json(200, {"ok": True})
         if path == "/_sim/scan" and method == "POST":
             try:
                 linked = self.scan(str(body.get("instance_id")), str(body.get("value")))
             except KeyError as exc:
-                return _json(400, {"error": "Bad Request", "message": f"no instance {exc}", "statusCode": 400})
+                return _error(400, f"no instance {exc}")
             return _json(200, {"linked": linked})
         if path == "/_sim/set" and method == "POST":
-            # Hostile tests: what this instance says about itself (status word, name, QR).
-            inst = self.instances.get(str(body.get("instance_id")))
-            if inst is None:
-                return _json(400, {"error": "Bad Request", "message": "no such instance", "statusCode": 400})
-            for key in ("raw_status", "push_name", "qr_value", "pairing_code"):
-                if key in body:
-                    setattr(inst, key, body[key])
+            # What instances say about themselves (status word, name, QR): hostile tests,
+            # and the bench, which changes many at once ("instance_ids").
+            wanted = body.get("instance_ids") or [body.get("instance_id")]
+            targets = [self.instances.get(str(i)) for i in wanted]
+            if not wanted or None in targets:
+                return _error(400, "no such instance")
+            for inst in targets:
+                for key in ("raw_status", "push_name", "qr_value", "pairing_code"):
+                    if key in body:
+                        setattr(inst, key, body[key])
             return _json(200, {"ok": True})
         if path == "/_sim/clear" and method == "POST":
             try:
                 self.clear_faults(body.get("instance_id"))
             except KeyError as exc:
-                return _json(400, {"error": "Bad Request", "message": str(exc), "statusCode": 400})
+                return _error(400, str(exc))
             return _json(200, {"ok": True})
-        return _json(404, {"error": "Not Found", "message": f"no route {path}", "statusCode": 404})
+        return _error(404, f"no route {path}")
+
+
+#: The reason phrase NestJS puts in "error".
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def _error(status: int, message: str) -> tuple[int, list, bytes]:
+    """An error reply in NestJS's shape: {statusCode, message, error}."""
+    return _json(status, {"error": _REASONS.get(status, "Error"), "message": message, "statusCode": status})
 
 
 def _json(status: int, payload: Any) -> tuple[int, list, bytes]:

@@ -11,7 +11,8 @@ import functools
 import html
 import json
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlencode
 
 HOSTILE_KINDS = (
@@ -62,7 +63,7 @@ def hostile_error(params: dict[str, Any]) -> Reply:
 
 
 @functools.cache
-def _bomb(inflated_mb: int) -> bytes:
+def gzip_bomb_bytes(inflated_mb: int) -> bytes:
     packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     zeros = b"0" * (1 << 20)  # "0" digits: a JSON number that never ends
     chunks = [packer.compress(zeros) for _ in range(inflated_mb)]
@@ -72,7 +73,7 @@ def _bomb(inflated_mb: int) -> bytes:
 
 def gzip_bomb(params: dict[str, Any]) -> Reply:
     """A 200 whose gzip body inflates to `inflated_mb` MB (default 1024)."""
-    data = _bomb(int(params.get("inflated_mb", 1024)))
+    data = gzip_bomb_bytes(int(params.get("inflated_mb", 1024)))
     return 200, [_JSON, ("content-encoding", "gzip"), ("content-length", str(len(data)))], data
 
 

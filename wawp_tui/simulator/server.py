@@ -60,7 +60,7 @@ class ServerHandle:
         self.server.should_exit = True
         self._thread.join(timeout=10)
 
-    def __enter__(self) -> "ServerHandle":
+    def __enter__(self) -> ServerHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,9 +7,8 @@ a fake clock instead of sleeping.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
 
@@ -145,7 +144,3 @@ class SimInstance:
                     self.faults.pop(index)
             return fault
         return None
-
-
-def default_clock() -> Callable[[], float]:
-    return time.time

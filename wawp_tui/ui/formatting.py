@@ -11,12 +11,12 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.color import Color, ColorParseError
-from rich.console import Group, RenderableType
 from rich.text import Text
 
 from wawp_tui.core import runbook
-from wawp_tui.core.fleet import NETWORK_KINDS, FleetState, InstanceState
+from wawp_tui.core.fleet import FleetState, InstanceState
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STALE, UNREACHABLE, WORKING
+from wawp_tui.vocab import Severity
 
 #: Theme variable behind each severity class the runbook hands out.
 SEVERITY_VARIABLE = {
@@ -53,7 +53,7 @@ class Palette:
     styles: dict[str, str]
 
     @classmethod
-    def from_variables(cls, variables: dict[str, str]) -> "Palette":
+    def from_variables(cls, variables: dict[str, str]) -> Palette:
         styles = {}
         for severity, name in SEVERITY_VARIABLE.items():
             styles[severity] = _colour(variables, name, "foreground")
@@ -96,7 +96,7 @@ def badge_text(word: str, palette: Palette, stuck: bool = False, age: float | No
         label = f"{label} {runbook.fmt_duration(age)}"
     severity = runbook.severity(word)
     if stuck:
-        label, severity = "STUCK", "bad"
+        label, severity = "STUCK", Severity.BAD
     colour = palette.style(severity)
     style = f"bold {colour}" if colour else "bold"
     if word in ALARM_WORDS or stuck:
@@ -167,11 +167,6 @@ def latency_text(ms: float | None) -> str:
 def sort_key(state: InstanceState, now: float, refresh: float) -> tuple:
     """Worst first; then by label so equal rows keep a stable, readable order."""
     return (runbook.rank(state, now, refresh), state.label.lower(), state.id)
-
-
-def detail(state: InstanceState, now: float, refresh: float, palette: Palette) -> RenderableType:
-    """The detail pane as one renderable."""
-    return Group(*detail_parts(state, now, refresh, palette))
 
 
 def signature(parts: list[Text] | Text) -> tuple:
@@ -295,6 +290,7 @@ def summary(
     shown: int | None = None,
     alert: str | None = None,
     audit_off: bool = False,
+    selected: int = 0,
 ) -> Text:
     """The summary line: counts per status worst first, freshness and modes."""
     counts: dict[str, int] = {}
@@ -324,6 +320,8 @@ def summary(
         line.append("  ")
     if shown is not None and shown != len(fleet):
         line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
+    if selected:
+        line.append(f"│ {selected} selected ", style=f"bold reverse {palette.style('unknown')}")
     if fleet.last_refresh_at is not None:
         line.append(f"│ refreshed {ago(now - fleet.last_refresh_at)} ")
     line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
@@ -331,28 +329,3 @@ def summary(
     if alert:
         line.append(f"│ {alert} ", style=f"bold reverse {palette.style('bad')}")
     return line
-
-
-#: Polls in a row that must fail on the network before the banner says so (fewer for a
-#: smaller fleet: all of them).
-NETWORK_STREAK = 10
-
-
-def outage_banner(fleet: FleetState, now: float, refresh: float) -> str | None:
-    """A banner when a large share of the fleet fails at once, saying which kind it is:
-    the API unreachable from here (check your side) or instances failing (platform)."""
-    total = len(fleet)
-    if total and fleet.network_streak >= min(NETWORK_STREAK, total):
-        return (f"⚠ The Wawp API is unreachable from here: the last {fleet.network_streak} polls "
-                f"all failed ({fleet.last_network_error}). Check this machine's network, VPN, "
-                "proxy or base_url; the instances themselves may be fine. Restarts cannot help.")
-    failing = [st for st in fleet if st.failures or st.status == FAILED]
-    if len(failing) < 3 or len(failing) / total < 0.5:
-        return None
-    network = sum(1 for st in failing if st.failures and st.error_kind in NETWORK_KINDS)
-    if network >= 0.8 * len(failing):
-        return (f"⚠ The Wawp API is unreachable from here: {network}/{total} polls fail with "
-                "network errors. Check this machine's network, VPN, proxy or base_url; the "
-                "instances themselves may be fine. Restarts cannot help.")
-    return (f"⚠ {len(failing)}/{total} instances failing at once: likely a Wawp platform "
-            "outage, not the instances. Restarts will not fix it (auto-heal holds).")

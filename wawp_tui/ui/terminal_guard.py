@@ -23,7 +23,7 @@ import signal
 import termios
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 #: Seconds between looks at the terminal.
 POLL_SECONDS = 0.25
@@ -55,7 +55,7 @@ class TerminalGuard:
         #: Why the process is leaving ("SIGHUP", "terminal closed"), for the caller.
         self.reason: str | None = None
 
-    def __enter__(self) -> "TerminalGuard":
+    def __enter__(self) -> TerminalGuard:
         self.install()
         return self
 

@@ -41,7 +41,7 @@ def theme_from_toml(text: str, source: str) -> Theme:
                          "e.g. name = \"my-wall\"")
     try:
         return Theme(**data)
-    except Exception as exc:  # Textual validates colours lazily; report, never crash
+    except Exception as exc:  # noqa: BLE001 - Textual validates colours lazily; report, never crash
         raise ValueError(str(exc)) from None
 
 
@@ -57,7 +57,8 @@ def builtin_themes() -> list[Theme]:
 
 def user_themes(folder: Path) -> tuple[list[Theme], list[ThemeProblem]]:
     """Themes from the user's folder; invalid files are reported, not fatal."""
-    themes, problems = [], []
+    themes: list[Theme] = []
+    problems: list[ThemeProblem] = []
     if not folder.is_dir():
         return themes, problems
     for path in sorted(folder.glob("*.toml")):

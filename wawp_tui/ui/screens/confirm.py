@@ -1,11 +1,10 @@
-"""Modal screens: confirmation, help, fleet history."""
+"""Modal questions: a yes/no confirmation and a pick-one choice."""
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -41,34 +40,6 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
-
-
-class TextScreen(ModalScreen[None]):
-    """A scrollable page of text (help, history); any of escape / q / ? closes it."""
-
-    BINDINGS = [Binding("escape,q,question_mark,h", "close", "Close", id="page.close")]
-
-    DEFAULT_CSS = """
-    TextScreen { align: center middle; }
-    TextScreen > VerticalScroll {
-        width: 96; max-width: 98%; height: 90%;
-        border: thick $primary; background: $surface; padding: 0 1;
-    }
-    TextScreen #page-title { text-style: bold; color: $primary; }
-    """
-
-    def __init__(self, title: str, body: Text) -> None:
-        super().__init__()
-        self._title = title
-        self._body = body
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(self._title + "   (escape closes)", id="page-title", markup=False)
-            yield Static(self._body, id="page-body")
-
-    def action_close(self) -> None:
-        self.dismiss(None)
 
 
 class ChoiceScreen(ModalScreen[str | None]):

@@ -1,25 +1,29 @@
 """QrScreen: the pairing QR of a SCAN_QR_CODE instance, drawn to be scanned by a phone.
 
-The screen only draws; the app fetches the QR in a worker and hands it over with
-`show_qr`, and answers a pairing-code request (a message up) with `show_code`.
+It fetches the QR through the monitor (audited) in a worker, again shortly before each
+code expires, and at once when the fleet screen says the instance's code rotated or the
+user presses f; it draws it black on white; `k` asks for a pairing code instead.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import asyncio
+from collections.abc import Callable
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Center, Vertical
-from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from wawp_tui.ui import qr_drawing as qrdraw
 from wawp_tui.core import runbook
-from wawp_tui.models import QrCode
+from wawp_tui.core.actions import QrUnavailable
+from wawp_tui.core.monitor import Monitor
+from wawp_tui.models import WORKING, QrCode
+from wawp_tui.safe_text import clean
+from wawp_tui.ui import qr_drawing as qrdraw
 
 #: Lines of text around the code (title, instructions, expiry, keys).
 CHROME_LINES = 7
@@ -50,40 +54,21 @@ class QrScreen(ModalScreen[None]):
     QrScreen #qr-phone.-shown { display: block; }
     """
 
-    class PairingRequested(Message):
-        """The user typed a phone number for a pairing code; handled by the app."""
-
-        def __init__(self, instance_id: str, phone: str) -> None:
-            super().__init__()
-            self.instance_id = instance_id
-            self.phone = phone
-
-    class DemoScanRequested(Message):
-        """Demo only: let the simulated phone scan `value`."""
-
-        def __init__(self, instance_id: str, value: str) -> None:
-            super().__init__()
-            self.instance_id = instance_id
-            self.value = value
-
-    class RefetchRequested(Message):
-        """The user asked for a fresh QR now."""
-
-        def __init__(self, instance_id: str) -> None:
-            super().__init__()
-            self.instance_id = instance_id
-
-    def __init__(self, instance_id: str, label: str, clock: Callable[[], float],
-                 demo: bool = False) -> None:
+    def __init__(self, monitor: Monitor, instance_id: str, *,
+                 demo_scan: Callable[[str, str], bool] | None = None) -> None:
         super().__init__()
-        self.demo = demo
+        self.monitor = monitor
         self.instance_id = instance_id
-        self.label = label
-        self.clock = clock
+        self.label = monitor.state(instance_id).label
+        self.clock = monitor.clock
+        #: Demo only: the simulated phone that scans the code on screen.
+        self.demo_scan = demo_scan
+        self.demo = demo_scan is not None
         self.current: QrCode | None = None
         self.error: str | None = None
         self.code_line: str = ""
         self.linked = False
+        self._wake = asyncio.Event()
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -97,6 +82,33 @@ class QrScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.set_interval(1.0, self._draw_info)
         self._draw()
+        self.run_worker(self._fetch_loop(), group="qr", exit_on_error=False)
+
+    async def _fetch_loop(self) -> None:
+        """Fetch the QR, then again shortly before it expires, until linked or closed."""
+        while not self.linked:
+            wait = 3.0
+            try:
+                code = await self.monitor.fetch_qr(self.instance_id)
+            except QrUnavailable as exc:
+                self.show_qr(None, str(exc))
+            else:
+                self.show_qr(code)
+                expires = code.expires_at
+                wait = 15.0 if expires is None else min(max(1.0, expires - self.clock() - 2.0), 30.0)
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), wait)
+            except TimeoutError:
+                pass
+
+    def instance_changed(self) -> None:
+        """The fleet screen saw a new poll of this instance: linked, or a new code."""
+        st = self.monitor.state(self.instance_id)
+        if st.status == WORKING:
+            self.show_linked()
+        elif st.qr_hint and self.current is not None and st.qr_hint != self.current.value:
+            self._wake.set()
 
     def on_resize(self) -> None:
         self._draw()
@@ -171,11 +183,18 @@ class QrScreen(ModalScreen[None]):
         self.dismiss(None)
 
     def action_demo_scan(self) -> None:
-        if self.demo and self.current is not None:
-            self.post_message(self.DemoScanRequested(self.instance_id, self.current.value))
+        if self.demo_scan is None or self.current is None:
+            return
+        try:
+            linked = self.demo_scan(self.instance_id, self.current.value)
+        except KeyError:  # not an instance of the simulated fleet
+            linked = False
+        self.show_code("demo phone: linked, the instance is starting" if linked
+                       else "demo phone: that code has expired; wait for the new one")
+        self.monitor.poke(self.instance_id)
 
     def action_refetch(self) -> None:
-        self.post_message(self.RefetchRequested(self.instance_id))
+        self._wake.set()
 
     def action_pairing_code(self) -> None:
         box = self.query_one("#qr-phone", Input)
@@ -190,6 +209,9 @@ class QrScreen(ModalScreen[None]):
         event.input.disabled = True
         self.set_focus(None)
         if phone:
-            self.code_line = f"requesting a pairing code for {phone}…"
+            self.code_line = f"requesting a pairing code for {clean(phone, 20)}…"
             self._draw_info()
-            self.post_message(self.PairingRequested(self.instance_id, phone))
+            self.run_worker(self._pairing_code(phone), group="qr-code", exit_on_error=False)
+
+    async def _pairing_code(self, phone: str) -> None:
+        self.show_code(await self.monitor.request_code(self.instance_id, phone))

@@ -1,8 +1,13 @@
-"""The fleet banner: network trouble on our side versus instances failing, and how fast."""
+"""Outage detection: network trouble on our side versus instances failing, and how fast."""
 
 from wawp_tui.core.fleet import FleetState
+from wawp_tui.core.outage import detect
 from wawp_tui.models import InstanceConfig, Secret
-from wawp_tui.ui.formatting import outage_banner
+
+
+def outage_banner(fleet, now, refresh):
+    found = detect(fleet)
+    return None if found is None else found.text
 
 T0 = 1_800_000_000.0
 

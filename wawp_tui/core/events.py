@@ -1,0 +1,47 @@
+"""What the monitor core tells whoever watches it (the TUI, the exporter, a test).
+
+Plain frozen dataclasses, delivered synchronously to each subscriber in the order they
+happen. The core never waits on a subscriber and never imports one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Polled:
+    """A poll of `instance_id` finished; `changed` when its status word changed."""
+
+    instance_id: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class StateTouched:
+    """Something a person did changed an instance (in flight, a countdown): draw it now."""
+
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """A line for the event log: an action's progress or outcome, a hold, a problem.
+
+    `instance_id` is None for fleet-wide notes.
+    """
+
+    text: str
+    ok: bool = True
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """An instance moved to a new word after its first poll (the alert manager's input)."""
+
+    instance_id: str
+    word: str
+
+
+Event = Polled | StateTouched | Note | StatusChanged

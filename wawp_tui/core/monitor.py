@@ -1,0 +1,271 @@
+"""Monitor: the fleet monitor without a screen. Its public API is all any front end uses.
+
+It owns the fleet state, the poller, the action runner, the history and the audit log;
+it runs the once-a-second tick (auto-heal decisions); it detects outages; and it tells
+its subscribers what happened through events (core/events.py). The TUI, `status`,
+`rollout`, the bench, the soak and the screenshot tool all drive it and nothing below it.
+
+    monitor = Monitor(config, client)
+    monitor.subscribe(print)
+    await monitor.refresh()                  # one poll of every instance
+    report = await monitor.act("restart", [instance_id])
+
+No Textual, no I/O of its own beyond what its parts do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wawp_tui.client.api import WawpClient
+from wawp_tui.config import Config
+from wawp_tui.core import autoheal, runbook
+from wawp_tui.core.actions import ActionRunner, Outcome, Report, Sleep
+from wawp_tui.core.audit import AuditLog
+from wawp_tui.core.consequences import CONSEQUENCES
+from wawp_tui.core.events import Event, Note, Polled, StatusChanged
+from wawp_tui.core.fleet import Clock, FleetState, InstanceState
+from wawp_tui.core.history_store import HistoryStore
+from wawp_tui.core.outage import Outage, detect
+from wawp_tui.core.poller import Poller
+from wawp_tui.core.rollout import Progress, Rollout, RolloutState
+from wawp_tui.models import QrCode
+from wawp_tui.safe_text import clean
+from wawp_tui.vocab import Action, Trigger
+
+_log = logging.getLogger(__name__)
+Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class ActionCheck:
+    """What an action would do now, before anyone confirms it."""
+
+    action: str
+    allowed: list[str]
+    refused: list[Outcome]
+    #: Runbook warnings for the allowed instances (each said once).
+    warnings: list[str]
+    #: What it does to an instance (the purged queue, the webhook pause, the phone).
+    consequence: str
+
+
+class Monitor:
+    """Everything a front end needs to watch and act on a fleet (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: Config,
+        client: WawpClient,
+        *,
+        clock: Clock = time.time,
+        timer: Callable[[], float] = time.perf_counter,
+        audit: AuditLog | None = None,
+        history: HistoryStore | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.clock = clock
+        self.fleet = FleetState(config.instances, clock=clock)
+        self.history = history if history is not None else HistoryStore(None)
+        for instance_id, entries in self.history.load(set(self.fleet.instances)).items():
+            self.fleet.restore(instance_id, entries)
+        self.fleet.on_record = self.history.append
+        self.audit = audit if audit is not None else AuditLog(None)
+        monitor = config.monitor
+        self.poller = Poller(client, self.fleet, config.instances, refresh=monitor.refresh,
+                             max_interval=monitor.steady_max, steady_rate=monitor.steady_rate,
+                             concurrency=config.api.max_concurrency, clock=clock,
+                             on_update=self._polled, timer=timer)
+        self.runner = ActionRunner(client, self.fleet, config.instances, clock=clock,
+                                   audit=self.audit, read_only=monitor.read_only,
+                                   emit=self._emit, repoll=self.poller.poke, sleep=sleep)
+        #: Auto-heal switched on (the config's default; front ends toggle it).
+        self.auto_heal = bool(monitor.auto_heal)
+        self.heal_policy = autoheal.HealPolicy()
+        self._listeners: list[Listener] = []
+        self._seen: set[str] = set()
+        self._heal_notes: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        #: Instances whose automatic restart is under way (decided, maybe not yet sent).
+        self._healing: set[str] = set()
+
+    # -- facts -----------------------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        """No action reaches the API."""
+        return self.runner.read_only
+
+    @property
+    def paused(self) -> bool:
+        return self.poller.paused
+
+    @property
+    def refresh_interval(self) -> float:
+        """Seconds between polls of a steady instance in a small fleet."""
+        return self.poller.refresh
+
+    @property
+    def stale_basis(self) -> float:
+        """The longest a healthy instance waits between polls: data older than two of
+        these (plus a margin) is stale."""
+        return max(self.poller.refresh, self.poller.steady_target or 0.0)
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """Instance id -> label, for messages."""
+        return {st.id: st.label for st in self.fleet}
+
+    def state(self, instance_id: str) -> InstanceState:
+        """What is known about one instance (read it; never write it)."""
+        return self.fleet.get(instance_id)
+
+    def outage(self) -> Outage | None:
+        """The fleet-wide failure under way, if any."""
+        return detect(self.fleet)
+
+    def problems(self) -> list[str]:
+        """Why something the operator relies on is not being kept (audit log, history)."""
+        return [p for p in (self.audit.error, self.history.error, self.history.warning) if p]
+
+    # -- events ----------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener` with every event from now on."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _polled(self, instance_id: str, changed: bool) -> None:
+        first = instance_id not in self._seen
+        self._seen.add(instance_id)
+        self._emit(Polled(instance_id, changed))
+        if changed and not first:
+            word = runbook.display_status(self.fleet.get(instance_id), self.clock(),
+                                          self.stale_basis)
+            self._emit(StatusChanged(instance_id, word))
+
+    # -- polling ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Poll forever (cancel to stop)."""
+        await self.poller.run()
+
+    async def refresh(self, ids: Iterable[str] | None = None, *,
+                      deadline: float | None = None) -> set[str]:
+        """Poll every instance (or `ids`) once now; returns those not finished within
+        `deadline` seconds (their polls are cancelled)."""
+        wanted = list(ids) if ids is not None else list(self.fleet.instances)
+        tasks = {i: asyncio.ensure_future(self.poller.poll_one(i)) for i in wanted}
+        if not tasks:
+            return set()
+        _, unfinished = await asyncio.wait(tasks.values(), timeout=deadline)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        return {i for i, task in tasks.items() if task in unfinished}
+
+    def pause(self, paused: bool) -> None:
+        """Stop or resume polling; resuming polls what came due meanwhile."""
+        self.poller.set_paused(paused)
+
+    def poll_interval(self, instance_id: str) -> float:
+        """Seconds until this instance would be polled again, by the runbook's pace."""
+        return self.poller.interval(instance_id)
+
+    def poke(self, instance_id: str, delay: float = 0.0) -> None:
+        """Poll this instance soon."""
+        self.poller.poke(instance_id, delay)
+
+    # -- the heartbeat ---------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Once a second: auto-heal decides (when on and not paused) and acts."""
+        if not self.auto_heal or self.paused:
+            return
+        decisions, notes = autoheal.decide(self.fleet, self.clock(), self.heal_policy,
+                                           outage=self.outage() is not None, busy=self._healing)
+        for note in notes:
+            if note not in self._heal_notes:
+                self._emit(Note(note, ok=False))
+        self._heal_notes = set(notes)
+        for decision in decisions:
+            label = self.fleet.get(decision.instance_id).label
+            self._emit(Note(f"{label}: [auto] restarting ({decision.reason})",
+                            instance_id=decision.instance_id))
+            self._healing.add(decision.instance_id)
+            self._spawn(self._heal(decision.instance_id))
+
+    async def _heal(self, instance_id: str) -> None:
+        try:
+            report = await self.act(Action.RESTART, [instance_id], trigger=Trigger.AUTO)
+        finally:
+            self._healing.discard(instance_id)
+        self._emit(Note(f"auto-heal: {report.summary(self.labels)}", ok=not report.failed))
+
+    async def idle(self) -> None:
+        """Wait until what the monitor started on its own (auto-heal restarts) is done."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _spawn(self, job: asyncio.Future[None] | object) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(job)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            _log.error("background job failed", exc_info=exc)
+            self._emit(Note(f"internal error: {clean(type(exc).__name__)}: {clean(exc)}", ok=False))
+
+    # -- actions ---------------------------------------------------------------------
+
+    def check(self, action: str, ids: Iterable[str]) -> ActionCheck:
+        """What `action` on `ids` would do now: who is allowed, who refused and why."""
+        allowed, refused = self.runner.check(action, ids)
+        now = self.clock()
+        warnings = list(dict.fromkeys(
+            w for w in (runbook.check_action(self.fleet.get(i), action, now).warning
+                        for i in allowed) if w))
+        return ActionCheck(action, allowed, refused, warnings, CONSEQUENCES.get(action, ""))
+
+    async def act(self, action: str, ids: Iterable[str], *,
+                  trigger: Trigger = Trigger.MANUAL) -> Report:
+        """Send a guarded action; the instances are polled again a second later."""
+        ids = list(ids)
+        report = await self.runner.run(action, ids, trigger=trigger)
+        for instance_id in ids:
+            self.poller.poke(instance_id, delay=1.0)
+        return report
+
+    async def fetch_qr(self, instance_id: str) -> QrCode:
+        """The current pairing QR of an instance in SCAN_QR_CODE (audited)."""
+        return await self.runner.fetch_qr(instance_id)
+
+    async def request_code(self, instance_id: str, phone: str) -> str:
+        """A pairing code for phone-number login, or the line saying why there is none."""
+        return await self.runner.request_code(instance_id, phone)
+
+    def rollout(self, state: RolloutState, *, state_path: Path | None,
+                progress: Progress | None = None, continue_on_error: bool = False,
+                sleep: Sleep = asyncio.sleep) -> Rollout:
+        """A rolling operation in waves over this monitor (run it with `await r.run()`)."""
+        return Rollout(state, self, clock=self.clock, progress=progress,
+                       continue_on_error=continue_on_error, state_path=state_path, sleep=sleep)
+
+    async def aclose(self) -> None:
+        """Cancel what the monitor started on its own (auto-heal restarts)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,62 @@
+"""From command-line options to the things every command needs: the config, the client,
+the log file. Shared by the command line, the commands and the developer tools."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from wawp_tui.client.api import WawpClient
+from wawp_tui.config import Config, load_config, state_dir
+from wawp_tui.core import client_for
+from wawp_tui.logs import log_to_file
+from wawp_tui.safe_text import clean
+
+
+class UsageError(Exception):
+    """A bad command line: one line on stderr, exit 2."""
+
+
+def say(line: str) -> None:
+    """One line on stderr, through the text boundary (it may quote a file or a server)."""
+    print(clean(line, 2000, strip=False), file=sys.stderr)
+
+
+def out(line: str) -> None:
+    """One line on stdout, through the text boundary."""
+    print(clean(line, 2000, strip=False))
+
+
+def load(args: argparse.Namespace) -> Config:
+    """The Config for these options (the demo fleet with --demo); warnings on stderr."""
+    if args.demo:
+        from wawp_tui.demo import demo_config
+
+        return demo_config(refresh=args.refresh, read_only=args.read_only, theme=args.theme)
+    config = load_config(
+        args.config,
+        env=os.environ,
+        base_url_override=args.base_url,
+        refresh_override=args.refresh,
+        read_only_override=args.read_only,
+        theme_override=args.theme,
+    )
+    for warning in config.warnings:
+        say(f"wawp-tui: {warning}")
+    return config
+
+
+def make_client(config: Config, demo: bool = False) -> WawpClient:
+    """The WawpClient for a config; the demo's talks to the in-process simulator."""
+    transport = None
+    if demo:
+        from wawp_tui.demo import demo_transport
+
+        transport = demo_transport()
+    return client_for(config, transport)
+
+
+def start_logging() -> None:
+    """Warnings and worker errors go to a private file, never into the terminal."""
+    log_to_file(state_dir() / "wawp-tui.log")

@@ -1,0 +1,188 @@
+"""ActionFlows: check -> confirm -> act, for the fleet screen's keys.
+
+Each flow asks the monitor what the action would do (who is allowed, who is refused and
+why, the runbook's warnings, the consequence), shows it in a confirmation, and sends it
+in a worker. Refusals are said at once, with the runbook's reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.worker import Worker
+
+from wawp_tui.core.actions import Outcome, Report
+from wawp_tui.core.consequences import CONSEQUENCES
+from wawp_tui.core.monitor import ActionCheck, Monitor
+from wawp_tui.core.rollout import DEFAULT_WAVE, Rollout, RolloutState, describe, plan
+from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen
+from wawp_tui.ui.widgets.quiet_static import QuietStatic
+from wawp_tui.vocab import TITLES, Action
+
+if TYPE_CHECKING:
+    from wawp_tui.ui.fleet_screen import FleetScreen
+
+
+class ActionFlows:
+    """The action, reset and rollout flows of one fleet screen."""
+
+    def __init__(self, screen: FleetScreen, rollout_state_path: Path | None) -> None:
+        self.screen = screen
+        self.rollout_state_path = rollout_state_path
+        #: The rollout under way, if any (W).
+        self.rollout: Rollout | None = None
+        self._resets: dict[str, Worker[None]] = {}
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.screen.monitor
+
+    def _label(self, instance_id: str) -> str:
+        return self.monitor.state(instance_id).label
+
+    # -- start / stop / restart / logout ---------------------------------------------
+
+    def act(self, action: str, ids: list[str]) -> None:
+        if not ids:
+            self.screen.toast("No instance highlighted.", severity="warning")
+            return
+        check = self.monitor.check(action, ids)
+        if not check.allowed:
+            self._refused(action, check.refused)
+            return
+        self.screen.app.push_screen(self._confirmation(check),
+                                    callback=lambda yes: self._confirmed(yes, action, check.allowed))
+
+    def _refused(self, action: str, refused: list[Outcome]) -> None:
+        title = TITLES[Action(action)]
+        if len(refused) == 1:
+            o = refused[0]
+            text = f"{title} {self._label(o.instance_id)} refused: {o.message}"
+        else:
+            text = f"{title} refused for all {len(refused)}: {refused[0].message}"
+        self.screen.toast(text, severity="warning", timeout=8)
+        self.screen.log_line(text, ok=False)
+
+    def _confirmation(self, check: ActionCheck) -> ConfirmScreen:
+        names = [f"{self._label(i)} ({i})" for i in check.allowed]
+        who = names[0] if len(names) == 1 else f"{len(names)} instances: " + ", ".join(names[:5]) + (
+            f", +{len(names) - 5} more" if len(names) > 5 else "")
+        body = [check.consequence, *check.warnings]
+        if check.refused:
+            body.append(f"Skipped ({len(check.refused)}): " + "; ".join(
+                f"{self._label(o.instance_id)}: {o.message}" for o in check.refused[:3]))
+        if self.monitor.audit.error:
+            body.append(f"AUDIT LOG OFF ({self.monitor.audit.error}): this will not be recorded.")
+        return ConfirmScreen(f"{TITLES[Action(check.action)]} {who}?", "\n\n".join(body))
+
+    def _confirmed(self, yes: bool | None, action: str, ids: list[str]) -> None:
+        if not yes:
+            self.screen.log_line(f"{TITLES[Action(action)]} cancelled: nothing sent")
+            return
+        self.screen.run_worker(self._run(action, ids), group="actions", exit_on_error=False)
+
+    async def _run(self, action: str, ids: list[str]) -> None:
+        report: Report = await self.monitor.act(action, ids)
+        summary = report.summary(self.monitor.labels)
+        severity = "information" if not (report.failed or report.refused) else "warning"
+        self.screen.toast(summary, severity=severity, timeout=8)
+        if len(ids) > 1:
+            self.screen.log_line(summary, ok=not report.failed)
+
+    # -- the full reset --------------------------------------------------------------
+
+    def reset(self, ids: list[str]) -> None:
+        waiting = [i for i in ids if self.monitor.state(i).reset_start_at is not None]
+        if waiting:
+            def cancel(yes: bool | None) -> None:
+                if yes:
+                    for i in waiting:
+                        worker = self._resets.pop(i, None)
+                        if worker is not None:
+                            worker.cancel()
+            self.screen.app.push_screen(ConfirmScreen(
+                "Cancel the full reset?", "The instance stays STOPPED; press s later to start it."),
+                callback=cancel)
+            return
+        if not ids:
+            return
+        check = self.monitor.check(Action.RESET, ids)
+        if not check.allowed:
+            self._refused(Action.RESET, check.refused)
+            return
+
+        def go(yes: bool | None) -> None:
+            if not yes:
+                self.screen.log_line("Full reset cancelled: nothing sent")
+                return
+            for i in check.allowed:
+                self._resets[i] = self.screen.run_worker(self._run(Action.RESET, [i]),
+                                                         group="reset", exit_on_error=False)
+
+        self.screen.app.push_screen(self._confirmation(check), callback=go)
+
+    # -- rollouts (W) ----------------------------------------------------------------
+
+    def waves(self) -> None:
+        if self.rollout is not None:
+            self._offer_cancel(self.rollout)
+            return
+        screen = self.screen
+        ids = [i for i in screen.visible_ids() if i in screen.selected] if screen.selected \
+            else screen.visible_ids()
+        if not ids:
+            screen.toast("No instances to roll out: select some (space) or filter (/).",
+                         severity="warning")
+            return
+        if self.monitor.read_only:
+            self._refused(Action.RESTART, [Outcome(ids[0], False, "read-only mode: nothing sent", True)])
+            return
+        scope = "selected" if screen.selected else ("filtered" if screen.filter_text else "ALL")
+        choices = {"r": (Action.RESTART.value, "restart in waves (maintenance pulse, after a webhook/proxy change)"),
+                   "x": (Action.STOP.value, "stop in waves (end of the business day)"),
+                   "s": (Action.START.value, "start in waves")}
+
+        def chosen(action: str | None) -> None:
+            if not action:
+                return
+            state = plan(action, ids, DEFAULT_WAVE)
+            body = describe(state) + "\n\n" + CONSEQUENCES[action]
+            screen.app.push_screen(
+                ConfirmScreen(f"Rollout: {action} {len(ids)} {scope} instances?", body),
+                callback=lambda yes: self._start_rollout(state) if yes else None)
+
+        screen.app.push_screen(ChoiceScreen(f"Rolling operation on {len(ids)} {scope} instances",
+                                            choices), callback=chosen)
+
+    def _offer_cancel(self, rollout: Rollout) -> None:
+        def cancel(yes: bool | None) -> None:
+            if yes:
+                rollout.cancel_requested = True
+                self.screen.log_line("rollout: cancel requested; it stops after the current wave")
+        self.screen.app.push_screen(ConfirmScreen(
+            "Cancel the rollout?", "It stops after the current wave; instances already done stay "
+            f"done. Resume later with: wawp-tui rollout {rollout.state.action} --resume"),
+            callback=cancel)
+
+    def _start_rollout(self, state: RolloutState) -> None:
+        self.rollout = self.monitor.rollout(state, state_path=self.rollout_state_path,
+                                            progress=self._progress)
+        self.screen.run_worker(self._run_rollout(self.rollout), group="rollout", exit_on_error=False)
+
+    async def _run_rollout(self, rollout: Rollout) -> None:
+        try:
+            final = await rollout.run()
+        finally:
+            self.rollout = None
+            self.screen.query_one("#rollout").display = False
+        self.screen.toast(final.summary(), timeout=15,
+                          severity="information" if final.status == "done" else "warning")
+
+    def _progress(self, line: str) -> None:
+        self.screen.log_line(f"rollout: {line}")
+        widget = self.screen.query_one("#rollout", QuietStatic)
+        widget.display = True
+        widget.show(Text(f"ROLLOUT {line.strip()}   (W cancels after this wave)", style="bold"))
+

@@ -1,0 +1,35 @@
+"""The messages the core's events become on their way to the screen (attributes down,
+messages up: the bridge posts them, the fleet screen handles them)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class FleetChanged(Message):
+    """Instances changed; the handler takes the changed ids from the bridge.
+
+    Floods merge: a pending FleetChanged is replaced by the next one (`can_replace`),
+    so a thousand polls landing together cost one redraw.
+    """
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FleetChanged)
+
+
+class EventNote(Message):
+    """A line for the event log."""
+
+    def __init__(self, text: str, ok: bool = True) -> None:
+        super().__init__()
+        self.text = text
+        self.ok = ok
+
+
+class StatusAlert(Message):
+    """An instance moved to a new status word after its first poll."""
+
+    def __init__(self, instance_id: str, word: str) -> None:
+        super().__init__()
+        self.instance_id = instance_id
+        self.word = word

@@ -14,8 +14,7 @@ from wawp_tui.client.api import WawpClient
 from wawp_tui.config import state_dir
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.history_store import HistoryStore
-from wawp_tui.simulator import Simulator, build_scenario
-from wawp_tui.simulator.app import FAULT_KINDS
+from wawp_tui.simulator import FAULT_KINDS, Simulator, build_scenario
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 

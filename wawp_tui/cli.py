@@ -41,7 +41,10 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The whole command line, for `main` and for the tests."""
+    """The whole command line, for `main` and for the tests.
+
+    (Long on purpose: one declaration per option, so the command line reads in one place.)
+    """
     parser = _Parser(prog="wawp-tui", description="Terminal fleet monitor for Wawp WhatsApp instances.")
     parser.add_argument("--version", action="version", version=f"wawp-tui {__version__}")
     _common_options(parser, suppress=False)

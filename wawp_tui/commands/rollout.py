@@ -10,10 +10,8 @@ from pathlib import Path
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import Config, audit_log_path, state_dir
-from wawp_tui.core.audit import AuditLog
-from wawp_tui.core.consequences import CONSEQUENCES
-from wawp_tui.core.monitor import Monitor
-from wawp_tui.core.rollout import RolloutState, RolloutStateError, describe, plan
+from wawp_tui.core import CONSEQUENCES, AuditLog, Monitor, RolloutState, RolloutStateError, describe, plan
+from wawp_tui.launch import UsageError
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import ExitCode
 
@@ -44,40 +42,9 @@ def _select(args: argparse.Namespace, config: Config) -> list[str]:
 
 
 def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
-    """`wawp-tui rollout ...`: plan, confirm, run (or resume); the exit code."""
+    """`wawp-tui rollout ...`: plan (or resume), confirm, run; the exit code."""
     path = state_dir() / "rollout.json"
-    if args.resume:
-        if not path.exists():
-            _say("wawp-tui: nothing to resume (no interrupted rollout)")
-            return ExitCode.USAGE
-        try:
-            state = RolloutState.load(path)
-        except RolloutStateError as exc:
-            _say(f"wawp-tui: the saved rollout {path} is damaged ({exc}); nothing was sent. "
-                 f"To start fresh: rm {path}, then run the rollout again without --resume")
-            return ExitCode.USAGE
-        if state.status == "done":
-            _say("wawp-tui: the last rollout finished; nothing to resume")
-            return ExitCode.USAGE
-        if state.action != args.action:
-            _say(f"wawp-tui: the interrupted rollout is a {state.action}, not a {args.action}")
-            return ExitCode.USAGE
-        known = {i.id for i in config.instances}
-        missing = [i for w in state.waves for i in w if i not in known]
-        if missing:
-            _say(f"wawp-tui: the saved rollout names instances no longer configured: "
-                 f"{', '.join(missing[:5])}")
-            return ExitCode.USAGE
-    else:
-        try:
-            ids = _select(args, config)
-            state = plan(args.action, ids, args.wave)
-        except ValueError as exc:
-            _say(f"wawp-tui: {exc}")
-            return ExitCode.USAGE
-        if not ids:
-            _say("wawp-tui: no instance matches the selection")
-            return ExitCode.USAGE
+    state = _resumed(args, config, path) if args.resume else _planned(args, config)
     _line(f"plan: {describe(state)}")
     _line(f"each instance: {CONSEQUENCES[state.action]}")
     for n, wave in enumerate(state.waves, 1):
@@ -87,16 +54,10 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
         _line("dry run: nothing sent")
         return ExitCode.OK
     if config.monitor.read_only:
-        _say("wawp-tui: read-only mode: a rollout would send actions; nothing sent")
-        return ExitCode.USAGE
-    if not args.yes:
-        if not sys.stdin.isatty():
-            _say("wawp-tui: refusing to run a rollout unattended without --yes")
-            return ExitCode.USAGE
-        answer = input(f"Proceed with the {state.action} rollout? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            _line("cancelled: nothing sent")
-            return ExitCode.OK
+        raise UsageError("read-only mode: a rollout would send actions; nothing sent")
+    if not args.yes and not _confirmed(state):
+        _line("cancelled: nothing sent")
+        return ExitCode.OK
     try:
         final = asyncio.run(_run(state, config, client, args.continue_on_error, path))
     except KeyboardInterrupt:
@@ -104,6 +65,48 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
               f"{state.action} --resume")
         return ExitCode.NOT_ALL_WELL
     return ExitCode.OK if final.status == "done" and not final.failed else ExitCode.NOT_ALL_WELL
+
+
+def _resumed(args: argparse.Namespace, config: Config, path: Path) -> RolloutState:
+    """The interrupted rollout, checked against this command line and config."""
+    if not path.exists():
+        raise UsageError("nothing to resume (no interrupted rollout)")
+    try:
+        state = RolloutState.load(path)
+    except RolloutStateError as exc:
+        raise UsageError(f"the saved rollout {path} is damaged ({exc}); nothing was sent. "
+                         f"To start fresh: rm {path}, then run the rollout again without "
+                         "--resume") from None
+    if state.status == "done":
+        raise UsageError("the last rollout finished; nothing to resume")
+    if state.action != args.action:
+        raise UsageError(f"the interrupted rollout is a {state.action}, not a {args.action}")
+    known = {i.id for i in config.instances}
+    missing = [i for w in state.waves for i in w if i not in known]
+    if missing:
+        raise UsageError("the saved rollout names instances no longer configured: "
+                         f"{', '.join(missing[:5])}")
+    return state
+
+
+def _planned(args: argparse.Namespace, config: Config) -> RolloutState:
+    """A new rollout of the instances the command line selects."""
+    try:
+        ids = _select(args, config)
+        state = plan(args.action, ids, args.wave)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not ids:
+        raise UsageError("no instance matches the selection")
+    return state
+
+
+def _confirmed(state: RolloutState) -> bool:
+    """Asked on a terminal; refused unattended (cron must say --yes)."""
+    if not sys.stdin.isatty():
+        raise UsageError("refusing to run a rollout unattended without --yes")
+    answer = input(f"Proceed with the {state.action} rollout? [y/N] ").strip().lower()
+    return answer in ("y", "yes")
 
 
 async def _run(state: RolloutState, config: Config, client: WawpClient,

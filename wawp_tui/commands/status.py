@@ -15,8 +15,7 @@ from typing import Any, TextIO
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import Config
-from wawp_tui.core import runbook
-from wawp_tui.core.monitor import Monitor
+from wawp_tui.core import Monitor, runbook
 from wawp_tui.models import UNREACHABLE, WORKING
 from wawp_tui.safe_text import clean, clean_data, clean_word
 from wawp_tui.vocab import ExitCode

@@ -1,7 +1,7 @@
 """The monitor core: everything about a fleet except how it is drawn.
 
 The public API, for front ends (the TUI, `status`, `rollout`, the exporter) and for the
-tools (bench, soak, screenshots): nothing else of the core is to be imported by them.
+tools (bench, soak, screenshots): these names, and the pure rules in `core.runbook`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,14 @@ import httpx
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import Config
 from wawp_tui.core.actions import Outcome, QrUnavailable, Report
+from wawp_tui.core.audit import AuditLog
+from wawp_tui.core.consequences import CONSEQUENCES
 from wawp_tui.core.events import Event, Note, Polled, StateTouched, StatusChanged
+from wawp_tui.core.fleet import FleetState, HistoryEntry, InstanceState
+from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.core.monitor import ActionCheck, Monitor
 from wawp_tui.core.outage import Outage
-from wawp_tui.core.rollout import Rollout, RolloutState
+from wawp_tui.core.rollout import DEFAULT_WAVE, Rollout, RolloutState, RolloutStateError, describe, plan
 
 
 def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None) -> WawpClient:
@@ -29,6 +33,7 @@ def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None
     )
 
 
-__all__ = ["ActionCheck", "Event", "Monitor", "Note", "Outage", "Outcome", "Polled",
-           "QrUnavailable", "Report", "Rollout", "RolloutState", "StateTouched",
-           "StatusChanged", "client_for"]
+__all__ = ["CONSEQUENCES", "DEFAULT_WAVE", "ActionCheck", "AuditLog", "Event", "FleetState",
+           "HistoryEntry", "HistoryStore", "InstanceState", "Monitor", "Note", "Outage", "Outcome",
+           "Polled", "QrUnavailable", "Report", "Rollout", "RolloutState", "RolloutStateError",
+           "StateTouched", "StatusChanged", "client_for", "describe", "plan"]

@@ -94,7 +94,7 @@ async def _apply(app, url: str, ids: list[str], word: str | None) -> float:
     """Time the UI takes to draw one refresh in which `ids` changed (their polls excluded)."""
     _set_status(url, ids, word)
     await app.fleet_screen.refresh_now(ids)
-    return app.fleet_screen.last_draw_seconds
+    return app.fleet_screen.painter.last_draw_seconds
 
 
 async def _ui_figures(url: str, configs, concurrency: int, seconds: float) -> dict[str, Any]:

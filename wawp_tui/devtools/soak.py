@@ -85,7 +85,7 @@ def run_soak(minutes: float, instances: int, seed: int = 0) -> SoakReport:
 
 
 async def _soak(sim: SimulatorProcess, report: SoakReport, seconds: float, rng: random.Random) -> None:
-    from wawp_tui.core.audit import AuditLog
+    from wawp_tui.core import AuditLog
     from wawp_tui.ui.app import build_app
 
     folder = Path(tempfile.mkdtemp(prefix="wawp-soak-"))

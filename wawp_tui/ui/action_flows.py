@@ -10,15 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual.worker import Worker
 
-from wawp_tui.core.actions import Outcome, Report
-from wawp_tui.core.consequences import CONSEQUENCES
-from wawp_tui.core.monitor import ActionCheck, Monitor
-from wawp_tui.core.rollout import DEFAULT_WAVE, Rollout, RolloutState, describe, plan
+from wawp_tui.core import (
+    CONSEQUENCES,
+    DEFAULT_WAVE,
+    ActionCheck,
+    Monitor,
+    Outcome,
+    Report,
+    Rollout,
+    RolloutState,
+    describe,
+    plan,
+)
+from wawp_tui.ui.messages import ActionFinished, RolloutProgress
 from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen
-from wawp_tui.ui.widgets.quiet_static import QuietStatic
 from wawp_tui.vocab import TITLES, Action
 
 if TYPE_CHECKING:
@@ -85,11 +92,7 @@ class ActionFlows:
 
     async def _run(self, action: str, ids: list[str]) -> None:
         report: Report = await self.monitor.act(action, ids)
-        summary = report.summary(self.monitor.labels)
-        severity = "information" if not (report.failed or report.refused) else "warning"
-        self.screen.toast(summary, severity=severity, timeout=8)
-        if len(ids) > 1:
-            self.screen.log_line(summary, ok=not report.failed)
+        self.screen.post_message(ActionFinished(report, len(ids)))
 
     # -- the full reset --------------------------------------------------------------
 
@@ -176,13 +179,9 @@ class ActionFlows:
             final = await rollout.run()
         finally:
             self.rollout = None
-            self.screen.query_one("#rollout").display = False
-        self.screen.toast(final.summary(), timeout=15,
-                          severity="information" if final.status == "done" else "warning")
+        self.screen.post_message(RolloutProgress(final.summary(), done=True,
+                                                 ok=final.status == "done"))
 
     def _progress(self, line: str) -> None:
-        self.screen.log_line(f"rollout: {line}")
-        widget = self.screen.query_one("#rollout", QuietStatic)
-        widget.display = True
-        widget.show(Text(f"ROLLOUT {line.strip()}   (W cancels after this wave)", style="bold"))
+        self.screen.post_message(RolloutProgress(line))
 

@@ -21,9 +21,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from wawp_tui.config import Config, audit_log_path, state_dir, user_themes_dir
-from wawp_tui.core.audit import AuditLog
-from wawp_tui.core.history_store import HistoryStore
-from wawp_tui.core.monitor import Monitor
+from wawp_tui.core import AuditLog, HistoryStore, Monitor
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import theming as themes
 from wawp_tui.ui.commands import FleetCommands

@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from wawp_tui.core.events import Event, Note, Polled, StateTouched, StatusChanged
-from wawp_tui.core.monitor import Monitor
+from wawp_tui.core import Event, Monitor, Note, Polled, StateTouched, StatusChanged
 from wawp_tui.ui.messages import EventNote, FleetChanged, StatusAlert
 
 

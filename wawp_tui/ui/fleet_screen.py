@@ -8,27 +8,25 @@ worker: no handler ever waits on the network.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Static
 
-from wawp_tui.core import runbook
-from wawp_tui.core.monitor import Monitor
-from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE
+from wawp_tui.core import Monitor
+from wawp_tui.models import SCAN_QR_CODE
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.action_flows import ActionFlows
 from wawp_tui.ui.bridge import MonitorBridge
-from wawp_tui.ui.messages import EventNote, FleetChanged, StatusAlert
+from wawp_tui.ui.fleet_painter import FleetPainter
+from wawp_tui.ui.messages import ActionFinished, EventNote, FleetChanged, RolloutProgress, StatusAlert
+from wawp_tui.ui.notices import Notices
 from wawp_tui.ui.screens.qr_screen import QrScreen
 from wawp_tui.ui.screens.text_page import TextScreen, help_page, timeline_page
 from wawp_tui.ui.widgets.detail_pane import DetailPane
@@ -39,18 +37,16 @@ from wawp_tui.ui.widgets.quiet_static import QuietStatic
 if TYPE_CHECKING:
     from wawp_tui.ui.app import WawpApp
 
-#: Transitions into these words raise an alert (notification + bell).
-ALERT_WORDS = {FAILED, SCAN_QR_CODE, UNREACHABLE}
-#: How long the newest alert stays in the summary line.
-ALERT_SHOWN_FOR = 300.0
-#: Poll results are drawn together at most this often (a repaint of a big table is costly).
-FLUSH_DELAY = 0.25
 #: Below this width the detail pane goes under the table and the event log hides.
 NARROW_WIDTH = 120
 
 
 class FleetScreen(Screen[None]):
-    """The fleet monitor's one screen; modals (confirmations, QR, help) go on top."""
+    """The fleet monitor's one screen; modals (confirmations, QR, help) go on top.
+
+    (About 300 lines, a third of them the key table and one short method per key: the
+    drawing lives in FleetPainter, the telling in Notices, the action flows in ActionFlows.)
+    """
 
     BINDINGS = [
         Binding("s", "act('start')", "Start", id="start", tooltip="Start the highlighted/selected instances"),
@@ -93,17 +89,11 @@ class FleetScreen(Screen[None]):
         self.clock = monitor.clock
         self.palette = view.Palette({})
         self.flows = ActionFlows(self, rollout_state_path)
-        #: The newest alert, shown in the summary line for a while: (at, text).
-        self.last_alert: tuple[float, str] | None = None
+        self.painter = FleetPainter(self, on_drawn=self._drawn)
+        self.notices = Notices(self)
         self._bridge = MonitorBridge(monitor, self.post_message)
         self._mounted = False
-        self._time_sigs: dict[str, tuple[object, ...]] = {}
         self._qr_screens: dict[str, QrScreen] = {}
-        self._problems_said: set[str] = set()
-        self._draw_timer: Timer | None = None
-        self._last_draw = 0.0
-        #: Seconds the last batch of changed rows took to draw (read by the bench).
-        self.last_draw_seconds = 0.0
         self._ticks = 0
         self.set_reactive(FleetScreen.auto_heal, monitor.auto_heal)
 
@@ -137,7 +127,7 @@ class FleetScreen(Screen[None]):
         self.set_interval(1.0, self.tick)
         if self.demo:
             self.log_line("demo fleet: a simulated Wawp server in this process; nothing leaves this machine")
-        self._say_problems()
+        self.notices.say_problems()
 
     def on_resize(self) -> None:
         self._apply_size(self.app.size.width)
@@ -153,126 +143,47 @@ class FleetScreen(Screen[None]):
         if self._mounted:
             self.render_all()
 
-    # -- drawing ---------------------------------------------------------------------
-
-    @on(FleetChanged)
-    def _fleet_changed(self) -> None:
-        if self._draw_timer is not None and not self._bridge.urgent:
-            return  # a batch is already waiting to be drawn
-        waited = time.monotonic() - self._last_draw
-        if self._bridge.urgent or waited >= FLUSH_DELAY:
-            self._draw_changes()
-        else:
-            self._draw_timer = self.set_timer(FLUSH_DELAY - waited, self._draw_changes)
+    # -- drawing and telling ---------------------------------------------------------
 
     def _alive(self) -> bool:
         """False once the app is leaving: a late poll or timer must not touch widgets."""
         return self._mounted and self.is_attached and not getattr(self.app, "_leaving", False)
 
-    def _draw_changes(self) -> None:
-        if not self._alive():
-            return
-        if self._draw_timer is not None:
-            self._draw_timer.stop()
-            self._draw_timer = None
-        self._last_draw = time.monotonic()
-        changed = self._bridge.take()
-        if changed:
-            started = time.perf_counter()
-            self._render_rows(changed)
-            self.last_draw_seconds = time.perf_counter() - started
+    @on(FleetChanged)
+    def _fleet_changed(self) -> None:
+        if self._alive():
+            self.painter.changed(self._bridge)
+
+    def _drawn(self, changed: set[str]) -> None:
+        """After a batch was drawn: open QR screens hear about their instance."""
         for instance_id in changed & set(self._qr_screens):
             self._qr_screens[instance_id].instance_changed()
 
-    def _visible(self, instance_id: str) -> bool:
-        needle = self.filter_text.strip().lower()
-        if not needle:
-            return True
-        st = self.monitor.state(instance_id)
-        word = runbook.display_status(st, self.clock(), self.monitor.stale_basis)
-        hay = " ".join((st.label, st.id, word, " ".join(st.tags), runbook.badge(word)[1])).lower()
-        return all(part in hay for part in needle.split())
-
-    def _row(self, instance_id: str, now: float) -> tuple[tuple[object, ...], tuple[object, ...]]:
-        st = self.monitor.state(instance_id)
-        basis = self.monitor.stale_basis
-        cells = view.row_cells(st, now, basis, self.palette, instance_id in self.selected)
-        return cells, view.sort_key(st, now, basis)
-
-    def render_all(self) -> None:
-        """Every row (after a filter or theme change), then the header and the detail."""
-        now = self.clock()
-        rows = {i: self._row(i, now) for i in self.monitor.fleet.instances if self._visible(i)}
-        self.query_one(FleetTable).sync(rows, full=True)
-        self._render_chrome()
-
-    def _render_rows(self, ids: set[str]) -> None:
-        if self.filter_text:
-            self.render_all()  # a status change can move a row in or out of the filter
-            return
-        now, table = self.clock(), self.query_one(FleetTable)
-        table.sync({i: self._row(i, now) for i in ids}, full=False)
-        for i in ids:
-            self._time_sigs[i] = view.time_signature(self.monitor.state(i), now,
-                                                     self.monitor.stale_basis)
-        self._render_chrome(detail=table.highlighted_id in ids)
-
-    def _render_chrome(self, detail: bool = True) -> None:
-        now, table = self.clock(), self.query_one(FleetTable)
-        self.query_one("#summary", QuietStatic).show(view.summary(
-            self.monitor.fleet, now, self.monitor.stale_basis, self.palette, paused=self.paused,
-            auto_heal=self.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
-            alert=self._recent_alert(now), audit_off=self.monitor.audit.error is not None,
-            selected=len(self.selected)))
-        outage = self.monitor.outage()
-        banner = self.query_one("#banner", QuietStatic)
-        banner.display = outage is not None
-        if outage is not None:
-            banner.show(Text(outage.text))
-        if detail:
-            self._render_detail()
-
-    def _recent_alert(self, now: float) -> str | None:
-        if self.last_alert and now - self.last_alert[0] < ALERT_SHOWN_FOR:
-            return f"NEW {runbook.fmt_duration(now - self.last_alert[0])} ago: {self.last_alert[1]}"
-        return None
-
-    def _render_detail(self) -> None:
-        instance_id = self.query_one(FleetTable).highlighted_id
-        pane = self.query_one(DetailPane)
-        if instance_id is None:
-            pane.show(Text("No instance matches the filter. Press escape to clear it."
-                           if self.filter_text else "No instances configured."))
-            return
-        pane.show(view.detail_parts(self.monitor.state(instance_id), self.clock(),
-                                    self.monitor.stale_basis, self.palette))
-
     def tick(self) -> None:
         """The once-a-second heartbeat: the monitor's tick (auto-heal), then countdowns,
-        "since" and staleness; only rows whose time-dependent cells changed are redrawn."""
+        "since" and staleness (only rows whose time-dependent cells changed are redrawn)."""
         if not self._alive():
             return
         self.monitor.tick()
-        table, now = self.query_one(FleetTable), self.clock()
-        changed = {}
-        for instance_id in table.ids():
-            sig = view.time_signature(self.monitor.state(instance_id), now, self.monitor.stale_basis)
-            if self._time_sigs.get(instance_id) != sig:
-                self._time_sigs[instance_id] = sig
-                changed[instance_id] = self._row(instance_id, now)
-        if changed:
-            table.sync(changed, full=False)
-        self._render_chrome()
+        self.painter.time_cells()
         self._ticks += 1
         if self._ticks % 5 == 0:
-            self._say_problems()
+            self.notices.say_problems()
 
-    # -- what the core says --------------------------------------------------------
+    def render_all(self) -> None:
+        """Every row (after a filter or theme change), then the header and the detail."""
+        self.painter.all()
 
     def log_line(self, text: str, ok: bool = True) -> None:
         """A line in the event log."""
         if self._alive():
             self.query_one(EventLog).add(self.clock(), text, ok, self.palette)
+
+    def toast(self, message: str, *, title: str = "", severity: str = "information",
+              timeout: float | None = None) -> None:
+        """A notification of plain text (see WawpApp.toast)."""
+        app: WawpApp = self.app  # type: ignore[assignment]
+        app.toast(message, title=title, severity=severity, timeout=timeout)
 
     @on(EventNote)
     def _event_note(self, message: EventNote) -> None:
@@ -280,34 +191,17 @@ class FleetScreen(Screen[None]):
 
     @on(StatusAlert)
     def _status_alert(self, message: StatusAlert) -> None:
-        if not self._alive():
-            return
-        st = self.monitor.state(message.instance_id)
-        text = f"{st.label} ({st.id}) -> {message.word}" + (f": {st.last_error}" if st.failures else "")
-        alarming = message.word in ALERT_WORDS
-        self.log_line(text, ok=not alarming)
-        if alarming:
-            self.last_alert = (self.clock(), text)
-            self._render_chrome(detail=False)
-            self.toast(text, title="new problem", severity="error", timeout=10)
-            if self.bell_enabled:
-                self.app.bell()
+        if self._alive():
+            self.notices.status_alert(message.instance_id, message.word)
 
-    def _say_problems(self) -> None:
-        """Once each, in the event log: the audit log or the history cannot be kept."""
-        for problem in self.monitor.problems():
-            if problem not in self._problems_said:
-                self._problems_said.add(problem)
-                self.log_line(problem, ok=False)
-                if problem == self.monitor.audit.error:
-                    self.toast(f"{problem}: actions still work but are not recorded",
-                               severity="error", timeout=15)
+    @on(ActionFinished)
+    def _action_finished(self, message: ActionFinished) -> None:
+        self.notices.action_finished(message.report, message.count)
 
-    def toast(self, message: str, *, title: str = "", severity: str = "information",
-              timeout: float | None = None) -> None:
-        """A notification of plain text (see WawpApp.toast)."""
-        app: WawpApp = self.app  # type: ignore[assignment]
-        app.toast(message, title=title, severity=severity, timeout=timeout)
+    @on(RolloutProgress)
+    def _rollout_progress(self, message: RolloutProgress) -> None:
+        if self._alive():
+            self.notices.rollout_progress(message.line, done=message.done, ok=message.ok)
 
     # -- selection, filter, modes ----------------------------------------------------
 
@@ -326,7 +220,7 @@ class FleetScreen(Screen[None]):
 
     def watch_selected(self, old: frozenset[str], new: frozenset[str]) -> None:
         if self._mounted:
-            self._render_rows(set(old ^ new))
+            self.painter.rows(set(old ^ new))
 
     def watch_filter_text(self) -> None:
         if self._mounted:
@@ -336,13 +230,13 @@ class FleetScreen(Screen[None]):
         self.monitor.pause(paused)
         if self._mounted:
             self.log_line("refresh paused" if paused else "refresh resumed")
-            self._render_chrome(detail=False)
+            self.painter.chrome(detail=False)
 
     def watch_auto_heal(self, on_: bool) -> None:
         self.monitor.auto_heal = on_
         if self._mounted:
             self.log_line(f"auto-heal {'ON' if on_ else 'off'}")
-            self._render_chrome(detail=False)
+            self.painter.chrome(detail=False)
 
     def action_toggle_select(self) -> None:
         table = self.query_one(FleetTable)
@@ -391,7 +285,8 @@ class FleetScreen(Screen[None]):
         """Poll every instance (or `ids`) and draw the result at once (ctrl+r; tools, tests)."""
         await self.monitor.refresh(ids)
         self._bridge.mark_urgent()
-        self._draw_changes()
+        if self._alive():
+            self.painter.changed(self._bridge)
 
     # -- actions (the flows live in ActionFlows) -------------------------------------
 
@@ -435,7 +330,7 @@ class FleetScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted)
     def _row_highlighted(self) -> None:
-        self._render_detail()
+        self.painter.detail()
 
     def action_copy_id(self) -> None:
         instance_id = self.query_one(FleetTable).highlighted_id

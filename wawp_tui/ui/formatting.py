@@ -13,8 +13,7 @@ from rich.cells import cell_len
 from rich.color import Color, ColorParseError
 from rich.text import Text
 
-from wawp_tui.core import runbook
-from wawp_tui.core.fleet import FleetState, InstanceState
+from wawp_tui.core import FleetState, InstanceState, runbook
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STALE, UNREACHABLE, WORKING
 from wawp_tui.vocab import Severity
 
@@ -226,16 +225,7 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     if state.in_flight:
         parts.append(Text(f"{state.in_flight} in flight: waiting for the API's reply", style="italic"))
     parts.append(Text(""))
-    facts = Text()
-    if state.status_since is not None:
-        age = runbook.fmt_duration(now - state.status_since)
-        facts.append(f"in {state.status or word} for {age}" if state.status_since_known
-                     else f"{state.status or word} since before this session (seen {age})")
-    if state.latency_shown is not None:
-        # The steadied figure, as in the table: jitter of a few ms is not news.
-        facts.append(f" · poll {state.latency_shown:.0f}ms")
-    if state.last_ok_at is not None:
-        facts.append(f" · last good poll {ago(now - state.last_ok_at)}")
+    facts = _facts(state, now, word)
     if facts.plain:
         parts.append(facts)
     if state.last_error:
@@ -248,17 +238,37 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
         parts.append(Text("Press enter to show the QR; then on the phone: WhatsApp > Linked "
                           "devices > Link a device. No camera? k in the QR screen asks for a "
                           "pairing code.", style="bold"))
-    history = list(state.history)[-8:]
-    if history:
-        parts.append(Text(""))
-        parts.append(Text("recent:", style="bold"))
-        for entry in reversed(history):
-            when = time.strftime("%H:%M:%S", time.localtime(entry.at))
-            line = Text(f" {when} ", style=palette.style("muted"))
-            style = "" if entry.ok else palette.style("bad")
-            line.append(("[auto] " if entry.auto else "") + entry.text, style=style)
-            parts.append(line)
-    return parts
+    return parts + _recent(state, palette)
+
+
+def _facts(state: InstanceState, now: float, word: str) -> Text:
+    """Since when, poll latency, last good poll: one line."""
+    facts = Text()
+    if state.status_since is not None:
+        age = runbook.fmt_duration(now - state.status_since)
+        facts.append(f"in {state.status or word} for {age}" if state.status_since_known
+                     else f"{state.status or word} since before this session (seen {age})")
+    if state.latency_shown is not None:
+        # The steadied figure, as in the table: jitter of a few ms is not news.
+        facts.append(f" · poll {state.latency_shown:.0f}ms")
+    if state.last_ok_at is not None:
+        facts.append(f" · last good poll {ago(now - state.last_ok_at)}")
+    return facts
+
+
+def _recent(state: InstanceState, palette: Palette, count: int = 8) -> list[Text]:
+    """The newest history entries, newest first, under a heading."""
+    history = list(state.history)[-count:]
+    if not history:
+        return []
+    lines = [Text(""), Text("recent:", style="bold")]
+    for entry in reversed(history):
+        when = time.strftime("%H:%M:%S", time.localtime(entry.at))
+        line = Text(f" {when} ", style=palette.style("muted"))
+        line.append(("[auto] " if entry.auto else "") + entry.text,
+                    style="" if entry.ok else palette.style("bad"))
+        lines.append(line)
+    return lines
 
 
 def _countdown_lines(state: InstanceState, now: float) -> list[Text]:

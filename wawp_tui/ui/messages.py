@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from wawp_tui.core import Report
+
 
 class FleetChanged(Message):
     """Instances changed; the handler takes the changed ids from the bridge.
@@ -33,3 +35,22 @@ class StatusAlert(Message):
         super().__init__()
         self.instance_id = instance_id
         self.word = word
+
+
+class ActionFinished(Message):
+    """An action the operator confirmed has its report."""
+
+    def __init__(self, report: Report, count: int) -> None:
+        super().__init__()
+        self.report = report
+        self.count = count
+
+
+class RolloutProgress(Message):
+    """A line of a rollout's progress; `done` once it has ended (with its summary)."""
+
+    def __init__(self, line: str, *, done: bool = False, ok: bool = True) -> None:
+        super().__init__()
+        self.line = line
+        self.done = done
+        self.ok = ok

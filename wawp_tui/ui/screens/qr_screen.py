@@ -18,9 +18,7 @@ from textual.containers import Center, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from wawp_tui.core import runbook
-from wawp_tui.core.actions import QrUnavailable
-from wawp_tui.core.monitor import Monitor
+from wawp_tui.core import Monitor, QrUnavailable, runbook
 from wawp_tui.models import WORKING, QrCode
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import qr_drawing as qrdraw

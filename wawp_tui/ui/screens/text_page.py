@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from wawp_tui.core.fleet import FleetState
+from wawp_tui.core import FleetState
 from wawp_tui.ui.formatting import Palette
 
 #: How keys are spelled on the help page.

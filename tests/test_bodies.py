@@ -3,18 +3,23 @@
 import httpx
 import pytest
 
-from wawp_tui.client.api import error_for_response, parse_qr, parse_retry_after, parse_session
+from wawp_tui.client import envelopes
+from wawp_tui.client.api import error_for_response, parse_retry_after, parse_session
 from wawp_tui.client.bodies import MAX_MESSAGE, message_from_body
 from wawp_tui.client.errors import (
+    AlreadyStarted,
+    ApiError,
     BadGateway,
     BadRequest,
     Forbidden,
     MalformedResponse,
     NotFound,
+    NotLoaded,
     RateLimited,
     ServerError,
     Unauthorized,
 )
+from wawp_tui.client.qr_forms import parse_qr
 
 
 @pytest.mark.parametrize(
@@ -57,7 +62,7 @@ def _response(code, body="", ctype="application/json", headers=None):
         (400, BadRequest, "bad request"),
         (401, Unauthorized, "access token rejected"),
         (403, Forbidden, "quota"),
-        (404, NotFound, "deleted or wrong id"),
+        (404, NotLoaded, "session not loaded"),
         (500, ServerError, "server error"),
         (502, BadGateway, "bad gateway"),
         (503, ServerError, "unavailable"),
@@ -68,6 +73,56 @@ def test_status_codes_map_to_typed_errors(code, cls, words):
     assert isinstance(err, cls)
     assert words in str(err) and "detail here" in str(err)
     assert err.status_code == code
+
+
+@pytest.mark.parametrize("body, cls, words", [
+    ('{"statusCode": 404, "message": "Session not found", "error": "Not Found"}', NotLoaded,
+     "session not loaded (404): a start brings it back"),
+    ('{"statusCode": 404, "message": "We didn\'t find a session with name \'default\'.\\nPlease start '
+     'it first by using POST /api/sessions/default/start request", "error": "Not Found"}', NotLoaded,
+     "start it first"),
+    ('{"code": "invalid_session", "message": "Session expired"}', NotLoaded, "session not loaded"),
+    ('{"statusCode": 404, "message": "Instance not found"}', NotFound, "deleted or wrong id"),
+    ('{"message": "the instance_id is incorrect"}', NotFound, "deleted or wrong id"),
+    ("", NotLoaded, "session not loaded"),
+])
+def test_a_404_says_not_loaded_unless_it_names_a_missing_instance(body, cls, words):
+    err = error_for_response(_response(404, body))
+    assert type(err) is cls and words in str(err)
+
+
+@pytest.mark.parametrize("body, words", [
+    ('{"statusCode": 400, "message": ["phone_number must be a string", "instance_id should not be '
+     'empty"], "error": "Bad Request"}', "phone_number must be a string; instance_id should not be empty"),
+    ('{"error": "Session status is not as expected. Try again later or restart the session", '
+     '"session": "default", "status": "FAILED", "expected": ["SCAN_QR_CODE"]}',
+     "not as expected. Try again later or restart the session (it is FAILED, expected SCAN_QR_CODE)"),
+    ('{"code": "quota_reached", "message": "Instance quota reached"}', "Instance quota reached (quota_reached)"),
+    ('{"statusCode": 500, "exception": {"name": "Error", "message": "engine crashed"}, "request": {}}',
+     "engine crashed"),
+])
+def test_every_error_shape_yields_one_readable_line(body, words):
+    err = error_for_response(_response(422 if "expected" in body else 400, body))
+    assert words in str(err) and "{" not in str(err)
+
+
+def test_a_redundant_start_is_already_started():
+    body = '{"statusCode": 422, "message": "Session \'default\' is already started.", "error": "Unprocessable Entity"}'
+    err = error_for_response(_response(422, body))
+    assert isinstance(err, AlreadyStarted) and "already started (422)" in str(err)
+
+
+@pytest.mark.parametrize("payload, cls, words", [
+    ({"status": "error", "message": "Instance ID Invalidated"}, NotFound, "deleted or wrong id"),
+    ({"status": "error", "message": "engine busy"}, ApiError, "the API reported an error: engine busy"),
+    ({"code": "invalid_session", "message": "Session expired"}, NotLoaded, "session not loaded"),
+    ({"success": False, "error": "Session is not ready"}, ApiError, "Session is not ready"),
+])
+def test_an_error_inside_a_200_is_an_error(payload, cls, words):
+    err = envelopes.in_reply(payload)
+    assert type(err) is cls and words in str(err)
+    assert envelopes.in_reply({"status": "WORKING", "name": "x"}) is None
+    assert envelopes.in_reply({"code": "ABCD-1234"}) is None  # a pairing code, not an error
 
 
 def test_html_502_reads_as_one_line_without_markup():
@@ -90,8 +145,9 @@ def test_retry_after_as_http_date():
 
 
 def test_unknown_status_is_kept_not_raised():
-    info = parse_session({"status": "PASSKEY_REQUIRED", "name": "x"})
-    assert info.status == "PASSKEY_REQUIRED" and not info.known
+    info = parse_session({"status": "MAINTENANCE", "name": "x"})
+    assert info.status == "MAINTENANCE" and not info.known
+    assert parse_session({"status": "PASSKEY_REQUIRED"}).known
 
 
 @pytest.mark.parametrize("payload", [[], "WORKING", {"name": "x"}, {"status": 3}, {"status": ""}])

@@ -34,7 +34,7 @@ FAULTS = [
     ("unauthorized", {}, "token", False),
     ("forbidden", {}, "quota", False),
     ("not_found", {}, "deleted or wrong id", False),
-    ("unknown_status", {"status": "PASSKEY_REQUIRED"}, None, False),
+    ("unknown_status", {"status": "MAINTENANCE"}, None, False),
 ]
 IDS = [f[0] for f in FAULTS]
 N = 4
@@ -76,7 +76,7 @@ def test_status_command(fleet, capsys, tmp_path, kind, params, words, server_sid
     code, rows = status_json(capsys, config, tmp_path, server.url)
     assert code == 1
     if words is None:
-        assert rows[target]["status"] == "PASSKEY_REQUIRED" and rows[target]["error"] is None
+        assert rows[target]["status"] == "MAINTENANCE" and rows[target]["error"] is None
     else:
         check_one_line(rows[target]["error"])
         assert words in rows[target]["error"]
@@ -132,8 +132,8 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
         await pilot.pause()
         st = app.monitor.fleet.get(target)
         if words is None:
-            assert status_cell(app, target).startswith("? PASSKEY_REQUIR")  # cut to the column
-            assert "PASSKEY_REQUIRED" in detail_text(app) and "dashboard" in detail_text(app)
+            assert status_cell(app, target).startswith("? MAINTENANCE")
+            assert "MAINTENANCE" in detail_text(app) and "dashboard" in detail_text(app)
         else:
             assert "UNREACHABLE" in status_cell(app, target)
             check_one_line(st.last_error)

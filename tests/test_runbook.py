@@ -148,9 +148,11 @@ def test_failed_after_a_restart_suggests_logout():
 
 
 def test_worst_first_order():
-    words = ["WORKING", "STOPPED", "PASSKEY_REQUIRED", "STARTING", "STUCK", "SCAN_QR_CODE",
-             "UNREACHABLE", "FAILED"]
+    words = ["WORKING", "STOPPED", "STARTING", "STUCK", "SCAN_QR_CODE", "UNREACHABLE", "FAILED"]
     assert sorted(words, key=runbook.word_rank) == list(reversed(words))
+    # Words only a phone moves on rank with SCAN_QR_CODE; an unknown word among the problems.
+    assert runbook.word_rank("PASSKEY_REQUIRED") == runbook.word_rank("SCAN_QR_CODE")
+    assert runbook.word_rank("SCAN_QR_CODE") < runbook.word_rank("MAINTENANCE") < runbook.word_rank("STARTING")
 
 
 def test_display_status_unreachable_and_stale():
@@ -196,7 +198,19 @@ def test_poll_intervals():
 
 
 def test_unknown_status_advice():
-    _, _, st = make("PASSKEY_REQUIRED")
+    _, _, st = make("MAINTENANCE")
     advice = runbook.advise(st, T0, 5)
-    assert "PASSKEY_REQUIRED" in advice.meaning and "dashboard" in advice.todo
-    assert runbook.badge("PASSKEY_REQUIRED") == ("?", "PASSKEY_REQUIRED")
+    assert "MAINTENANCE" in advice.meaning and "dashboard" in advice.todo
+    assert runbook.badge("MAINTENANCE") == ("?", "MAINTENANCE")
+
+
+@pytest.mark.parametrize("word", ["PASSKEY_REQUIRED", "PASSKEY_CONFIRMATION_REQUIRED"])
+def test_passkey_statuses_need_the_phone_not_a_restart(word):
+    _, _, st = make(word)
+    advice = runbook.advise(st, T0, 5)
+    assert "phone" in advice.todo and "restart will not help" in advice.meaning.lower() or \
+        "A restart will not help" in advice.meaning
+    refused = runbook.check_action(st, "restart", T0)
+    assert not refused.allowed and "passkey" in refused.reason
+    assert runbook.check_action(st, "stop", T0).allowed
+    assert runbook.badge(word)[0] == "▣"

@@ -67,6 +67,8 @@ class MonitorSettings:
     #: polled every `refresh`, a big one slows down to this rate (up to `steady_max`).
     steady_rate: float = 8.0
     auto_heal: bool = False
+    #: Seconds a WORKING instance may show no activity before it is flagged (0: never).
+    quiet_after: float = 3600.0
     theme: str = "wawp-dark"
     bell: bool = True
     read_only: bool = False
@@ -118,6 +120,7 @@ _MONITOR_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "steady_max": ((int, float), "a number of seconds"),
     "steady_rate": ((int, float), "a number of polls per second"),
     "auto_heal": ((bool,), "true or false"),
+    "quiet_after": ((int, float), "a number of seconds (0 turns the warning off)"),
     "theme": ((str,), "a theme name"),
     "bell": ((bool,), "true or false"),
     "read_only": ((bool,), "true or false"),
@@ -355,6 +358,11 @@ def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only:
             values[key] = float(values[key])
             if values[key] <= 0:
                 raise src.error(f"[monitor] {key} must be positive", "monitor", key)
+    if "quiet_after" in values:
+        values["quiet_after"] = float(values["quiet_after"])
+        if values["quiet_after"] < 0:
+            raise src.error("[monitor] quiet_after must be 0 (off) or more seconds", "monitor",
+                            "quiet_after")
     if refresh is not None:
         if refresh < 1:
             raise ConfigError("--refresh must be at least 1 second")

@@ -15,9 +15,16 @@ STARTING = "STARTING"
 SCAN_QR_CODE = "SCAN_QR_CODE"
 STOPPED = "STOPPED"
 FAILED = "FAILED"
+#: WAHA 2026.7 (GOWS engine): the phone must approve a passkey (WebAuthn) to finish pairing.
+PASSKEY_REQUIRED = "PASSKEY_REQUIRED"
+#: ... and the user must check a code on the phone before the pairing completes.
+PASSKEY_CONFIRMATION_REQUIRED = "PASSKEY_CONFIRMATION_REQUIRED"
 
-#: Statuses the Wawp API documents; anything else is kept as an unknown raw word.
-KNOWN_STATUSES: tuple[str, ...] = (WORKING, STARTING, SCAN_QR_CODE, STOPPED, FAILED)
+#: Statuses the API and its engine document; anything else is kept as an unknown raw word.
+KNOWN_STATUSES: tuple[str, ...] = (WORKING, STARTING, SCAN_QR_CODE, STOPPED, FAILED,
+                                   PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED)
+#: Statuses only a person with the phone can move on (a restart does not help).
+NEEDS_PHONE: tuple[str, ...] = (SCAN_QR_CODE, PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED)
 
 #: Shown instead of a status when the last poll failed (network, 5xx, 401, 404 ...).
 UNREACHABLE = "UNREACHABLE"
@@ -26,7 +33,7 @@ STALE = "STALE"
 
 
 def is_known_status(word: str | None) -> bool:
-    """True for one of the five statuses the API documents."""
+    """True for a status the API or its engine documents."""
     return word in KNOWN_STATUSES
 
 
@@ -86,6 +93,14 @@ class SessionInfo:
     name: str | None = None
     me: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: The engine behind the session ("NOWEB", "WEBJS", "GOWS"), when the reply says.
+    engine: str | None = None
+    #: "online" / "offline", when the reply says.
+    presence: str | None = None
+    #: Unix time (seconds) of the session's last activity, when the reply says.
+    activity_at: float | None = None
+    #: The value of the QR the reply carries in SCAN_QR_CODE (tells the QR screen to refetch).
+    qr_hint: str | None = None
 
     @property
     def known(self) -> bool:
@@ -100,3 +115,5 @@ class QrCode:
     value: str
     #: Unix time in seconds when the code stops being valid (None if the server did not say).
     expires_at: float | None
+    #: Which form the server sent: "wawp" (base64 JSON), "raw" ({"value"}), "image" (PNG).
+    form: str = "wawp"

@@ -41,6 +41,13 @@ class ErrorKind(StrEnum):
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
+    #: 404 "Session not found / start it first": the session is not loaded; a start may
+    #: bring it back (only a 404 that persists after a start means deleted or wrong id).
+    NOT_LOADED = "not_loaded"
+    #: 422 on a start: the engine says the session is already started.
+    ALREADY_STARTED = "already_started"
+    #: An error inside a 2xx reply ({"status": "error"}, {"success": false}, ...).
+    API_ERROR = "api_error"
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
     BAD_GATEWAY = "bad_gateway"

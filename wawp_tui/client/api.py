@@ -8,8 +8,6 @@ for the documentation samples' query-string form. Every failure becomes a typed
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import email.utils
 import errno
 import logging
@@ -20,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from wawp_tui.client import envelopes
 from wawp_tui.client.bodies import message_from_body, shorten
 from wawp_tui.client.errors import (
     BadGateway,
@@ -27,7 +26,6 @@ from wawp_tui.client.errors import (
     Forbidden,
     MalformedResponse,
     NetworkError,
-    NotFound,
     RateLimited,
     ReplyTooLarge,
     ServerError,
@@ -35,6 +33,7 @@ from wawp_tui.client.errors import (
     Unauthorized,
     WawpError,
 )
+from wawp_tui.client.qr_forms import decode_image, parse_qr, value_from_data_url
 from wawp_tui.client.reply_body import (
     ACCEPT_ENCODING,
     MAX_BODY,
@@ -47,7 +46,7 @@ from wawp_tui.client.reply_body import (
 from wawp_tui.client.transport import make_transport
 from wawp_tui.logs import RedactingFilter
 from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
-from wawp_tui.safe_text import clean, clean_data, clean_word, redact
+from wawp_tui.safe_text import clean, clean_data, clean_word
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
 for _name in ("httpx", "httpcore"):
@@ -61,6 +60,7 @@ _LABELS = {
     401: "access token rejected",
     403: "forbidden: quota or limit reached",
     404: "instance not found (deleted or wrong id)",
+    422: "refused by the engine",
     500: "server error",
     502: "bad gateway",
     503: "service unavailable",
@@ -109,6 +109,10 @@ def _error_for(code: int, headers: httpx.Headers, content: bytes) -> WawpError:
     if detail and detail.lower() not in message.lower() and not _is_echo(detail, code):
         message = f"{message}: {detail}"
     message = shorten(message)
+    if code == 422:
+        redundant = envelopes.for_422(detail)
+        if redundant is not None:
+            return redundant
     if code == 400 or (400 <= code < 500 and code not in (401, 403, 404)):
         return BadRequest(message, code)
     if code == 401:
@@ -116,7 +120,7 @@ def _error_for(code: int, headers: httpx.Headers, content: bytes) -> WawpError:
     if code == 403:
         return Forbidden(message, code)
     if code == 404:
-        return NotFound(message, code)
+        return envelopes.for_404(detail)
     if code == 502:
         return BadGateway(message, code)
     return ServerError(message, code)
@@ -144,47 +148,39 @@ def parse_session(payload: Any) -> SessionInfo:
         name=clean(name, 80) if isinstance(name, str) else None,
         me=clean_data(me) if isinstance(me, dict) else None,
         raw=payload,
+        **liveness(payload),
+        qr_hint=_qr_hint(payload.get("qr")),
     )
 
 
-#: Longest QR value accepted: the largest QR code holds 2,953 bytes; the QR screen says
-#: so for values in between.
-MAX_QR_VALUE = 8192
-#: Expiry times outside 2000-2100 are nonsense, not a countdown to show.
-_PLAUSIBLE_TIME = (946_684_800.0, 4_102_444_800.0)
+def liveness(payload: dict[str, Any]) -> dict[str, Any]:
+    """engine, presence and last activity, where a WAHA-style reply carries them."""
+    engine = payload.get("engine")
+    if isinstance(engine, dict):
+        engine = engine.get("engine")
+    presence = payload.get("presence")
+    timestamps = payload.get("timestamps")
+    activity = timestamps.get("activity") if isinstance(timestamps, dict) else None
+    at = None
+    if isinstance(activity, (int, float)) and not isinstance(activity, bool) and math.isfinite(activity):
+        at = activity / 1000.0 if activity > 1e11 else float(activity)  # WAHA: ms; Wawp `ts`: s
+        at = at if 946_684_800.0 < at < 4_102_444_800.0 else None
+    return {"engine": clean(engine, 20) or None if isinstance(engine, str) else None,
+            "presence": clean(presence, 20) or None if isinstance(presence, str) else None,
+            "activity_at": at}
 
 
-def parse_qr(payload: Any) -> QrCode:
-    """A QrCode from `/v2/auth/qr?format=raw`: base64 `data` holding JSON value + expiry (ms)."""
-    if not isinstance(payload, dict):
-        raise MalformedResponse("malformed QR reply: expected a JSON object")
-    inner: Any = payload
-    data = payload.get("data")
-    if isinstance(data, str):
+def _qr_hint(qr: Any) -> str | None:
+    """The value of the QR an info reply carries: {"value": ...} or a PNG data URL."""
+    value = qr.get("value") if isinstance(qr, dict) else None
+    if isinstance(value, str):
+        return value
+    if isinstance(qr, str) and qr.startswith("data:image/"):
         try:
-            decoded = base64.b64decode(data, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            raise MalformedResponse("malformed QR reply: data is not base64 text") from None
-        try:
-            inner = loads_bounded(decoded)
-        except BadBody:
-            inner = {"value": decoded}
-    elif isinstance(data, dict):
-        inner = data
-    if not isinstance(inner, dict) or not isinstance(inner.get("value"), str):
-        raise MalformedResponse("malformed QR reply: no QR value")
-    value = inner["value"]
-    if len(value) > MAX_QR_VALUE:
-        raise MalformedResponse(f"QR value of {len(value)} characters: too long for any QR code")
-    expiry = inner.get("expiry")
-    expires_at = None
-    if isinstance(expiry, (int, float)) and not isinstance(expiry, bool) and math.isfinite(expiry):
-        # The API gives milliseconds; tolerate seconds from servers that send them.
-        when = expiry / 1000.0 if expiry > 1e11 else float(expiry)
-        expires_at = when if _PLAUSIBLE_TIME[0] < when < _PLAUSIBLE_TIME[1] else None
-    # The value is data for the phone (never shown as text): it keeps its bytes, but a
-    # token echoed into it is still redacted, since a QR on screen is a screenshot away.
-    return QrCode(value=redact(value), expires_at=expires_at)
+            return value_from_data_url(qr)
+        except MalformedResponse:
+            return None
+    return None
 
 
 class WawpClient:
@@ -273,8 +269,12 @@ class WawpClient:
         return clean_data(me) if isinstance(me, dict) else {}
 
     async def qr(self, inst: InstanceConfig) -> QrCode:
-        """The current pairing QR (only meaningful in SCAN_QR_CODE)."""
-        return parse_qr(await self._call(inst, "/v2/auth/qr", params={"format": "raw"}))
+        """The current pairing QR (only meaningful in SCAN_QR_CODE), in whichever form the
+        server sends it: Wawp's base64 JSON, WAHA's raw value, or a PNG image."""
+        code, headers, content = await self._fetch(inst, "/v2/auth/qr", params={"format": "raw"})
+        if headers.get("content-type", "").lower().startswith("image/"):
+            return QrCode(value=decode_image(content), expires_at=None, form="image")
+        return parse_qr(_payload(code, headers, content))
 
     async def request_code(self, inst: InstanceConfig, phone_number: str) -> str:
         """A pairing code for phone-number login, the alternative to scanning a QR."""
@@ -286,14 +286,21 @@ class WawpClient:
 
     # -- transport -------------------------------------------------------------------
 
-    async def _call(
+    async def _call(self, inst: InstanceConfig, path: str, *,
+                    params: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Any:
+        """One call, its JSON reply decoded and checked for an error in any envelope."""
+        return _payload(*await self._fetch(inst, path, params=params, extra=extra))
+
+    async def _fetch(
         self,
         inst: InstanceConfig,
         path: str,
         *,
         params: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
-    ) -> Any:
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """One request with every bound (deadline, size, concurrency): status, headers and
+        the decoded body of a 2xx reply; any other reply raises its typed error."""
         token = inst.token.reveal()
         creds = {"instance_id": inst.id, "access_token": token}
         query = dict(params or {})
@@ -329,7 +336,16 @@ class WawpClient:
             raise _error_for(code, headers, content)
         if code >= 300:
             raise MalformedResponse(f"unexpected redirect ({code}); check base_url")
-        return _decode_json(code, headers, content)
+        return code, headers, content
+
+
+def _payload(code: int, headers: httpx.Headers, content: bytes) -> Any:
+    """The JSON of a 2xx reply; an error hidden inside it is raised as the error it is."""
+    payload = _decode_json(code, headers, content)
+    hidden = envelopes.in_reply(payload)
+    if hidden is not None:
+        raise hidden
+    return payload
 
 
 def _decode_json(code: int, headers: httpx.Headers, content: bytes) -> Any:

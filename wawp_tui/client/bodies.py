@@ -14,7 +14,7 @@ from wawp_tui.client.reply_body import BadBody, loads_bounded
 from wawp_tui.safe_text import clean
 
 #: Longest message we show for a server's error text.
-MAX_MESSAGE = 120
+MAX_MESSAGE = 200
 #: How much of an error body is looked at: the message is always near the top.
 MAX_SCANNED = 64 * 1024
 
@@ -59,19 +59,31 @@ def _from_json(text: str) -> str | None:
 
 
 def _json_message(data: object) -> str | None:
+    """The message of every error shape the real service and its engine use:
+    NestJS {statusCode, message, error} (message a string or a list), WAHA's 422
+    {error, status, expected}, {code, message}, WAHA's 500 {exception: {message}}."""
     if isinstance(data, str):
         return data
-    if isinstance(data, dict):
-        for key in _JSON_KEYS:
-            if key in data:
-                found = _json_message(data[key])
-                if found:
-                    return found
-        errors = data.get("errors")
-        if isinstance(errors, list) and errors:
-            return _json_message(errors[0])
-    if isinstance(data, list) and data:
-        return _json_message(data[0])
+    if isinstance(data, list):
+        messages = [m for m in (_json_message(item) for item in data[:5]) if m]
+        return "; ".join(messages) or None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("error"), str) and "status" in data and "expected" in data:
+        expected = data["expected"]
+        wanted = ", ".join(expected) if isinstance(expected, list) else expected
+        return f"{data['error']} (it is {data['status']}, expected {wanted})"
+    for key in _JSON_KEYS:
+        if key in data:
+            found = _json_message(data[key])
+            if found:
+                code = data.get("code")
+                if isinstance(code, str) and code and key == "message" and code not in found:
+                    return f"{found} ({code})"
+                return found
+    errors = data.get("errors")
+    if isinstance(errors, list) and errors:
+        return _json_message(errors[0])
     return None
 
 

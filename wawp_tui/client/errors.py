@@ -50,6 +50,27 @@ class NotFound(WawpError):
     kind: ErrorKind = ErrorKind.NOT_FOUND
 
 
+class NotLoaded(WawpError):
+    """404 "Session not found" / "start it first": the session is not loaded on the server.
+
+    A start may bring it back; the fleet state turns it into NotFound if a start does not.
+    """
+
+    kind: ErrorKind = ErrorKind.NOT_LOADED
+
+
+class AlreadyStarted(BadRequest):
+    """422 on a start: the engine says the session is already started (even when FAILED)."""
+
+    kind: ErrorKind = ErrorKind.ALREADY_STARTED
+
+
+class ApiError(WawpError):
+    """The server answered 2xx with an error inside ({"status": "error"}, {"success": false})."""
+
+    kind: ErrorKind = ErrorKind.API_ERROR
+
+
 class RateLimited(WawpError):
     """429: too many requests; `retry_after` seconds come from the Retry-After header."""
 

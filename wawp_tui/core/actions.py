@@ -176,7 +176,7 @@ class ActionRunner:
                 message = f"outcome unknown ({exc}); check its status: re-polling now"
                 self._repoll(instance_id)
             self.fleet.apply_action_result(instance_id, action, False, message, auto=auto,
-                                           maybe_done=exc.maybe_sent)
+                                           maybe_done=exc.maybe_sent, error_kind=exc.kind)
             outcome = AuditOutcome.UNKNOWN if exc.maybe_sent else AuditOutcome.FAILED
             self._audit(action, instance_id, outcome, message, trigger)
             self._note(instance_id, f"{action} failed: {message}", False)

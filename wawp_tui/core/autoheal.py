@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from wawp_tui.core import runbook
 from wawp_tui.core.fleet import FleetState, InstanceState
 from wawp_tui.models import FAILED
-from wawp_tui.vocab import SERVER_SIDE_KINDS
+from wawp_tui.vocab import SERVER_SIDE_KINDS, Action, ErrorKind
 
 #: Poll failures in a row (server-side kinds only) that call for a restart.
 FAILURES_BEFORE_HEAL = 3
@@ -32,57 +32,66 @@ class HealPolicy:
 
 @dataclass(frozen=True)
 class HealDecision:
-    """Restart `instance_id` because of `reason`."""
+    """Send `action` (a restart; a start for a session the server has unloaded) to
+    `instance_id` because of `reason`."""
 
     instance_id: str
     reason: str
+    action: str = Action.RESTART
 
 
-def needs_heal(state: InstanceState) -> str | None:
-    """Why this instance calls for a restart, or None."""
+def needs_heal(state: InstanceState) -> tuple[str, str] | None:
+    """(action, why) when this instance calls for auto-heal, or None."""
     if state.status == FAILED and not state.failures:
-        return "status FAILED"
+        return Action.RESTART, "status FAILED"
+    if state.failures and state.error_kind == ErrorKind.NOT_LOADED:
+        return Action.START, "the session is not loaded (404)"
     if state.failures >= FAILURES_BEFORE_HEAL and state.error_kind in SERVER_SIDE_KINDS:
-        return f"{state.failures} failed polls in a row ({state.error_kind})"
+        return Action.RESTART, f"{state.failures} failed polls in a row ({state.error_kind})"
     return None
 
 
-def auto_restarts(state: InstanceState, since: float) -> list[float]:
-    """Times of automatic restarts of this instance after `since`."""
+def auto_actions(state: InstanceState, since: float, action: str = Action.RESTART) -> list[float]:
+    """Times of automatic `action`s sent to this instance after `since`."""
     return [e.at for e in state.history
-            if e.auto and e.kind == "action" and e.subject == "restart" and e.at >= since]
+            if e.auto and e.kind == "action" and e.subject == action and e.at >= since]
 
 
 def decide(
     fleet: FleetState, now: float, policy: HealPolicy, *, outage: bool,
     busy: Collection[str] = (),
 ) -> tuple[list[HealDecision], list[str]]:
-    """The restarts to send now (at most one: fleet-wide pacing), and notes on holds.
+    """What to send now (at most one action: fleet-wide pacing), and notes on holds.
 
-    With the outage banner up nothing is restarted: a platform-wide failure is not
-    fixed by restarting instances, and restarting them all would make it worse.
+    With the outage banner up nothing is sent: a platform-wide failure is not fixed by
+    restarting instances, and restarting them all would make it worse.
     """
-    candidates = [(st, why) for st in fleet if (why := needs_heal(st))]
+    candidates = [(st, need) for st in fleet if (need := needs_heal(st))]
     if not candidates:
         return [], []
     if outage:
         return [], ["auto-heal holding: most of the fleet fails at once (outage?); restarts will not fix that"]
-    last_auto = max((t for st in fleet for t in auto_restarts(st, now - policy.fleet_pace)), default=None)
-    if last_auto is not None and now - last_auto < policy.fleet_pace:
+    recent = [t for st in fleet for a in (Action.RESTART, Action.START)
+              for t in auto_actions(st, now - policy.fleet_pace, a)]
+    if recent and now - max(recent) < policy.fleet_pace:
         return [], []
-    notes = []
-    for st, why in sorted(candidates, key=lambda pair: runbook.rank(pair[0], now, 5.0)):
+    notes: list[str] = []
+    for st, (action, why) in sorted(candidates, key=lambda pair: runbook.rank(pair[0], now, 5.0)):
         if st.in_flight or st.id in busy:
             continue
-        if auto_restarts(st, now - runbook.RESTART_LOOP_GUARD):
+        if action == Action.START:
+            # Once: a start answered "not found" again means deleted or wrong id.
+            if not auto_actions(st, now - 3600.0, Action.START) \
+                    and runbook.check_action(st, Action.START, now).allowed:
+                return [HealDecision(st.id, why, Action.START)], notes
+            continue
+        if auto_actions(st, now - runbook.RESTART_LOOP_GUARD):
             # Tried within the loop-guard window, whatever the server answered: a restart
             # it refused leaves no guard (nothing happened), but auto-heal does not hammer.
             continue
-        if len(auto_restarts(st, now - 3600.0)) >= policy.max_per_hour:
+        if len(auto_actions(st, now - 3600.0)) >= policy.max_per_hour:
             notes.append(f"{st.label}: auto-heal gave up ({policy.max_per_hour} restarts this hour); needs a person")
             continue
-        verdict = runbook.check_action(st, "restart", now)
-        if not verdict.allowed:
-            continue
-        return [HealDecision(st.id, why)], notes
+        if runbook.check_action(st, Action.RESTART, now).allowed:
+            return [HealDecision(st.id, why)], notes
     return [], notes

@@ -13,7 +13,12 @@ from typing import Any
 
 from wawp_tui.models import WORKING, InstanceConfig
 from wawp_tui.safe_text import clean
-from wawp_tui.vocab import NETWORK_KINDS
+from wawp_tui.vocab import NETWORK_KINDS, Action, ErrorKind
+
+GONE_AFTER_START = ("instance not found (404) even after a start: deleted or wrong id; "
+                    "check the id in your config")
+#: Errors of an action that describe the instance, not the action: recorded as a poll too.
+_ALSO_A_POLL = frozenset({ErrorKind.NOT_LOADED, ErrorKind.NOT_FOUND, ErrorKind.UNAUTHORIZED})
 
 #: How many history entries each instance keeps (bounded: a wall monitor runs for days).
 HISTORY_LIMIT = 50
@@ -74,6 +79,12 @@ class InstanceState:
     me: dict[str, Any] | None = None
     #: The QR value an info reply carried in SCAN_QR_CODE (tells the QR screen to refetch).
     qr_hint: str | None = None
+    #: Liveness, where the replies carry it (WAHA): the engine, presence, last activity.
+    engine: str | None = None
+    presence: str | None = None
+    activity_at: float | None = None
+    #: When the current run of failed polls began (None while polls succeed).
+    failing_since: float | None = None
 
     #: Last time we sent each action ("start", "stop", "restart", "logout", "reset").
     last_action_at: dict[str, float] = field(default_factory=dict)
@@ -160,11 +171,18 @@ class FleetState:
         me: dict[str, Any] | None,
         latency_ms: float | None,
         qr_hint: str | None = None,
+        *,
+        engine: str | None = None,
+        presence: str | None = None,
+        activity_at: float | None = None,
     ) -> bool:
         """Record a good poll; returns True when the status word changed."""
         now = self.clock()
         st = self.instances[instance_id]
         st.qr_hint = qr_hint
+        st.engine, st.presence = engine or st.engine, presence
+        st.activity_at = activity_at if activity_at is not None else st.activity_at
+        st.failing_since = None
         self.last_refresh_at = now
         self.network_streak = 0
         st.last_poll_at = now
@@ -200,6 +218,12 @@ class FleetState:
         st.last_poll_at = now
         self._note_latency(st, latency_ms)
         st.failures += 1
+        if st.failing_since is None:
+            st.failing_since = now
+        start = st.last_action_at.get(Action.START)
+        if kind == ErrorKind.NOT_LOADED and start is not None and start >= st.failing_since:
+            # "Session not found" even after a start: the runbook's "deleted or wrong id".
+            kind, message = ErrorKind.NOT_FOUND, GONE_AFTER_START
         if kind in NETWORK_KINDS:
             self.network_streak += 1
             self.last_network_error = message
@@ -248,6 +272,7 @@ class FleetState:
         status: str | None = None,
         auto: bool = False,
         maybe_done: bool | None = None,
+        error_kind: str | None = None,
     ) -> None:
         """Record a command's reply; a reply that carries a status counts as a poll.
 
@@ -266,6 +291,12 @@ class FleetState:
                 st.last_action_at[action] = previous
             st.restarts_since_working = restarts
         text = f"{action} {'ok' if ok else 'failed'}" + (f": {detail}" if detail else "")
+        if not ok and error_kind in _ALSO_A_POLL:
+            # A refusal about the instance itself (404, 401) says as much as a poll would;
+            # and a start answered "not found" means the runbook's "deleted or wrong id".
+            if action == Action.START and error_kind == ErrorKind.NOT_LOADED:
+                error_kind, detail = ErrorKind.NOT_FOUND, GONE_AFTER_START
+            self.apply_poll_error(instance_id, error_kind, detail, st.latency_ms)
         self._record(st, HistoryEntry(now, "outcome", text, subject=action, auto=auto, ok=ok))
         if ok and status:
             self.apply_poll_ok(instance_id, status, st.me, st.latency_ms)

@@ -119,6 +119,11 @@ class Monitor:
         return max(self.poller.refresh, self.poller.steady_target or 0.0)
 
     @property
+    def quiet_after(self) -> float:
+        """Seconds a WORKING instance may show no activity before it is flagged (0: never)."""
+        return self.config.monitor.quiet_after
+
+    @property
     def labels(self) -> dict[str, str]:
         """Instance id -> label, for messages."""
         return {st.id: st.label for st in self.fleet}
@@ -200,14 +205,15 @@ class Monitor:
         self._heal_notes = set(notes)
         for decision in decisions:
             label = self.fleet.get(decision.instance_id).label
-            self._emit(Note(f"{label}: [auto] restarting ({decision.reason})",
+            verb = "starting" if decision.action == Action.START else "restarting"
+            self._emit(Note(f"{label}: [auto] {verb} ({decision.reason})",
                             instance_id=decision.instance_id))
             self._healing.add(decision.instance_id)
-            self._spawn(self._heal(decision.instance_id))
+            self._spawn(self._heal(decision.instance_id, decision.action))
 
-    async def _heal(self, instance_id: str) -> None:
+    async def _heal(self, instance_id: str, action: str) -> None:
         try:
-            report = await self.act(Action.RESTART, [instance_id], trigger=Trigger.AUTO)
+            report = await self.act(action, [instance_id], trigger=Trigger.AUTO)
         finally:
             self._healing.discard(instance_id)
         self._emit(Note(f"auto-heal: {report.summary(self.labels)}", ok=not report.failed))

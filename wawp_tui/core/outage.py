@@ -12,7 +12,9 @@ from typing import Literal
 
 from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import FAILED
-from wawp_tui.vocab import NETWORK_KINDS
+from wawp_tui.vocab import NETWORK_KINDS, SERVER_SIDE_KINDS
+
+_OUTAGE_KINDS = NETWORK_KINDS | SERVER_SIDE_KINDS
 
 #: Polls in a row that must fail on the network before the fleet counts as cut off (fewer
 #: for a smaller fleet: all of them).
@@ -35,7 +37,10 @@ def detect(fleet: FleetState) -> Outage | None:
             f"⚠ The Wawp API is unreachable from here: the last {fleet.network_streak} polls "
             f"all failed ({fleet.last_network_error}). Check this machine's network, VPN, "
             "proxy or base_url; the instances themselves may be fine. Restarts cannot help."))
-    failing = [st for st in fleet if st.failures or st.status == FAILED]
+    # Only what an outage looks like counts: 5xx, timeouts, refused connections, FAILED.
+    # A 404 or a 401 is about one instance's id or token, not about the platform.
+    failing = [st for st in fleet
+               if (st.failures and st.error_kind in _OUTAGE_KINDS) or (not st.failures and st.status == FAILED)]
     if len(failing) < 3 or len(failing) / total < 0.5:
         return None
     network = sum(1 for st in failing if st.failures and st.error_kind in NETWORK_KINDS)

@@ -110,9 +110,9 @@ class Poller:
             else:
                 latency = (self.timer() - started) * 1000.0
                 self._retry_after.pop(instance_id, None)
-                qr = info.raw.get("qr")
-                hint = qr.get("value") if isinstance(qr, dict) and isinstance(qr.get("value"), str) else None
-                changed = self.fleet.apply_poll_ok(instance_id, info.status, info.me, latency, hint)
+                changed = self.fleet.apply_poll_ok(
+                    instance_id, info.status, info.me, latency, info.qr_hint, engine=info.engine,
+                    presence=info.presence, activity_at=info.activity_at)
         if self.on_update is not None:
             self.on_update(instance_id, changed)
         if self._host_was_down and self.fleet.get(instance_id).failures == 0:

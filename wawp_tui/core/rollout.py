@@ -284,8 +284,13 @@ class Rollout:
         return None
 
     def _skip_reason(self, instance_id: str) -> str | None:
-        status = self.fleet.get(instance_id).status
+        st = self.fleet.get(instance_id)
+        status = st.status
         action = self.state.action
+        if st.failures or status is None:
+            # No fresh status (404 "not loaded", unreachable...): never "done" by default;
+            # the runbook decides, and a refusal is reported as not done.
+            return None
         if action == "stop" and status == STOPPED:
             return "already STOPPED"
         if action == "start" and status in (WORKING, STARTING):

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from wawp_tui.core.fleet import InstanceState
 from wawp_tui.models import (
     FAILED,
+    PASSKEY_CONFIRMATION_REQUIRED,
+    PASSKEY_REQUIRED,
     SCAN_QR_CODE,
     STALE,
     STARTING,
@@ -55,6 +57,14 @@ RETRIES_AT_PACE = 3
 #: Poll interval for instances that are gone or unauthorized: no hammering (the docs:
 #: do not retry a 404 blindly), yet a fixed token or a restored id is seen within a minute.
 GONE_POLL = 60.0
+#: A WORKING instance with no activity for this long is suspected dead (WAHA #1931, #2151);
+#: `[monitor] quiet_after` sets it, 0 turns the warning off.
+QUIET_AFTER = 3600.0
+#: WAHA's QR rhythm (issue #1799): the first code lives 60 s, then 20 s each, 6 codes in
+#: all; after the last the session goes FAILED and needs a restart.
+QR_FIRST_LIFE = 60.0
+QR_NEXT_LIFE = 20.0
+QR_CODES = 6
 #: Pseudo-words shown in place of a status.
 PENDING = "PENDING"
 STUCK = "STUCK"
@@ -64,6 +74,8 @@ _BADGES = {
     STARTING: ("◐", "STARTING"),
     STUCK: ("◐", "STUCK"),
     SCAN_QR_CODE: ("▣", "SCAN QR"),
+    PASSKEY_REQUIRED: ("▣", "PASSKEY"),
+    PASSKEY_CONFIRMATION_REQUIRED: ("▣", "PASSKEY CODE"),
     STOPPED: ("■", "STOPPED"),
     FAILED: ("✗", "FAILED"),
     UNREACHABLE: ("!", "UNREACHABLE"),
@@ -73,15 +85,16 @@ _BADGES = {
 _SEVERITY = {
     WORKING: Severity.OK, STARTING: Severity.WARN, STUCK: Severity.BAD, SCAN_QR_CODE: Severity.WARN,
     STOPPED: Severity.IDLE, FAILED: Severity.BAD, UNREACHABLE: Severity.BAD, STALE: Severity.WARN,
-    PENDING: Severity.IDLE,
+    PENDING: Severity.IDLE, PASSKEY_REQUIRED: Severity.WARN,
+    PASSKEY_CONFIRMATION_REQUIRED: Severity.WARN,
 }
-#: Worst first. Unknown words sit after STARTING: they need a look, but they are not
-#: known to be broken the way FAILED or an unreachable instance is.
+#: Worst first. An unknown word sits among the problems (with STUCK): it needs a look,
+#: though it is not known to be broken the way FAILED or an unreachable instance is.
 _RANK = {
-    FAILED: 0, UNREACHABLE: 1, STALE: 1, SCAN_QR_CODE: 2, STUCK: 3, STARTING: 4,
-    STOPPED: 6, WORKING: 7, PENDING: 8,
+    FAILED: 0, UNREACHABLE: 1, STALE: 1, SCAN_QR_CODE: 2, PASSKEY_REQUIRED: 2,
+    PASSKEY_CONFIRMATION_REQUIRED: 2, STUCK: 3, STARTING: 4, STOPPED: 6, WORKING: 7, PENDING: 8,
 }
-_UNKNOWN_RANK = 5
+_UNKNOWN_RANK = 3
 
 
 # -- formatting ----------------------------------------------------------------------
@@ -234,6 +247,12 @@ def check_action(state: InstanceState, action: str, now: float) -> Verdict:
         return _refuse(f"{state.in_flight} already in flight: wait for its reply")
     if state.error_kind == "not_found" and state.failures:
         return _refuse("instance not found (404): deleted or wrong id; check the id in your config")
+    if state.error_kind == "not_loaded" and state.failures:
+        if action == "start":
+            return Verdict(True, warning="the API says the session is not loaded (404): a start "
+                                         "brings it back; if the start gets 404 too, the id is "
+                                         "wrong or the instance was deleted")
+        return _refuse("the session is not loaded on the server (404): start it first (s)")
     if state.error_kind == "unauthorized" and state.failures:
         return _refuse("access token rejected (401): fix token / token_env in your config")
     status = state.status
@@ -248,6 +267,9 @@ def check_action(state: InstanceState, action: str, now: float) -> Verdict:
     if action == "restart":
         return _check_restart(state, now)
     if action == "logout":
+        if status in (PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED):
+            return Verdict(True, warning="logging out abandons this pairing: the phone must "
+                                         "scan a new QR afterwards")
         if status == SCAN_QR_CODE:
             return _refuse("already logged out: scan the QR code")
         if status == STOPPED:
@@ -278,6 +300,9 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     if status == SCAN_QR_CODE:
         return _refuse("restart will not help: the phone is logged out; scan the QR code "
                        "(WhatsApp > Linked devices > Link a device)")
+    if status in (PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED):
+        return _refuse("restart will not help: the phone must approve the passkey to finish "
+                       "pairing")
     if status == STOPPED:
         return _refuse("instance is STOPPED: press s to start it")
     restart = _last_restart(state)
@@ -327,8 +352,20 @@ class Advice:
 
 _ERROR_ADVICE = {
     "not_found": ("The API says this instance does not exist (404): it was deleted or the id "
-                  "is wrong. Polling slowed to every 5 min.",
+                  "is wrong. It is polled again once a minute.",
                   "check the id in your config (c copies it)", None),
+    "not_loaded": ("The API says the session is not loaded (404, \"session not found, start it "
+                   "first\"): it was stopped or unloaded on the server, or the phone dropped.",
+                   "press s to start it (if the start also gets 404, the id is wrong or the "
+                   "instance was deleted)", "s"),
+    "api_error": ("The API answered with an error instead of a status.",
+                  "read the error below; check the instance in the Wawp dashboard", None),
+    "too_large": ("The server (or a proxy) sent a reply far too large to be a status; it was "
+                  "dropped.", "check base_url and any proxy in between", None),
+    "internal": ("This tool failed to read the reply (a bug: see wawp-tui.log in the state "
+                 "folder).", "wait for the next poll; report the log line", None),
+    "config": ("This instance's configuration is incomplete.",
+               "fix it in the config file (see the error below)", None),
     "unauthorized": ("The access token was rejected (401).",
                      "fix token / token_env for this instance in the config", None),
     "forbidden": ("The API refused with 403: quota or plan limit reached.",
@@ -350,7 +387,16 @@ _ERROR_ADVICE = {
 }
 
 
-def advise(state: InstanceState, now: float, refresh: float) -> Advice:
+def qr_code_number(state: InstanceState, now: float) -> int | None:
+    """Which of WAHA's 6 QR codes is live now, when we saw SCAN_QR_CODE begin."""
+    if state.status != SCAN_QR_CODE or not state.status_since_known or state.status_since is None:
+        return None
+    elapsed = now - state.status_since
+    return 1 if elapsed < QR_FIRST_LIFE else 2 + int((elapsed - QR_FIRST_LIFE) // QR_NEXT_LIFE)
+
+
+def advise(state: InstanceState, now: float, refresh: float, *,
+           quiet_after: float = QUIET_AFTER) -> Advice:
     """Plain-language meaning and next step, for someone who never read the Wawp docs."""
     word = display_status(state, now, refresh)
     sev = severity(word)
@@ -379,6 +425,11 @@ def advise(state: InstanceState, now: float, refresh: float) -> Advice:
             left = fmt_duration(restart + STABILIZE_AFTER_RESTART - now)
             return Advice(word, "Connected and authenticated; just restarted.",
                           f"stabilizing: wait {left} before heavy traffic", None, sev)
+        quiet = quiet_for(state, now, quiet_after)
+        if quiet is not None:
+            return Advice(word, f"WORKING, but no activity for {fmt_duration(quiet)}: engines can "
+                                "report WORKING while dead (no messages, no webhooks).",
+                          "if messages are not flowing, press r to restart", "r", Severity.WARN)
         return Advice(word, "Connected and authenticated.", "nothing to do", None, sev)
     if word == STARTING:
         return _advise_starting(state, now, sev)
@@ -386,6 +437,14 @@ def advise(state: InstanceState, now: float, refresh: float) -> Advice:
         return Advice(word, "Logged out from the phone: the instance is alive but needs a "
                             "fresh link. A restart will not help.",
                       "scan the QR (WhatsApp > Linked devices > Link a device)", "enter", sev)
+    if word == PASSKEY_REQUIRED:
+        return Advice(word, "Pairing waits for a passkey: the phone must approve it (WebAuthn). "
+                            "A restart will not help.",
+                      "approve the passkey on the phone; if it does not finish, press L and "
+                      "pair again with a new QR", None, sev)
+    if word == PASSKEY_CONFIRMATION_REQUIRED:
+        return Advice(word, "Pairing waits for a code to be confirmed on the phone. A restart "
+                            "will not help.", "confirm the code on the phone", None, sev)
     if word == STOPPED:
         stop = state.last_action_at.get("stop")
         if stop is not None and now - stop < STOP_TO_START_GAP:
@@ -395,6 +454,10 @@ def advise(state: InstanceState, now: float, refresh: float) -> Advice:
                             "incoming messages only 24-72 h.", "press s to start", "s", sev)
     if word == FAILED:
         restart = _last_restart(state)
+        if _came_from(state, SCAN_QR_CODE):
+            return Advice(word, f"The QR codes ran out before anyone scanned ({QR_CODES} codes, "
+                                "about 2 min): the engine gave up pairing.",
+                          "have the phone ready, then press r: a restart brings new codes", "r", sev)
         if restart is not None and state.restarts_since_working >= 1:
             return Advice(word, "Still FAILED after a restart.",
                           "press L to log out, then s to start and scan a new QR; notify an "
@@ -403,6 +466,24 @@ def advise(state: InstanceState, now: float, refresh: float) -> Advice:
                       "press r to restart (fixes most transient failures)", "r", sev)
     return Advice(word, f"Status {word!r} is not one this tool knows.",
                   "check the instance in the Wawp dashboard", None, sev)
+
+
+def _came_from(state: InstanceState, word: str) -> bool:
+    """True when the latest status change was from `word` (e.g. SCAN_QR_CODE -> FAILED)."""
+    for entry in reversed(state.history):
+        if entry.kind == "status":
+            return entry.text.startswith(f"{word} -> ")
+    return False
+
+
+def quiet_for(state: InstanceState, now: float, after: float | None = None) -> float | None:
+    """Seconds a WORKING instance has shown no activity, once that is past `after`
+    (default QUIET_AFTER); None when it is active, not WORKING, or the reply has no clock."""
+    limit = QUIET_AFTER if after is None else after
+    if state.status != WORKING or state.activity_at is None or limit <= 0 or state.failures:
+        return None
+    quiet = now - state.activity_at
+    return quiet if quiet > limit else None
 
 
 def _advise_starting(state: InstanceState, now: float, sev: str) -> Advice:

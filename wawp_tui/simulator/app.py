@@ -19,10 +19,11 @@ from urllib.parse import parse_qs
 from wawp_tui.models import SCAN_QR_CODE
 from wawp_tui.simulator import hostile
 from wawp_tui.simulator.control import control
-from wawp_tui.simulator.faults import FAULT_KINDS, DropConnection, classic_fault
+from wawp_tui.simulator.faults import FAULT_KINDS, REALITY_KINDS, DropConnection, classic_fault
 from wawp_tui.simulator.hostile import HOSTILE_KINDS
 from wawp_tui.simulator.replies import error_reply, json_reply
-from wawp_tui.simulator.state import Fault, SimInstance
+from wawp_tui.simulator.state import Fault, SimInstance, qr_png
+from wawp_tui.simulator.waha import waha_refusal
 
 SESSION_ENDPOINTS = ("info", "start", "stop", "restart", "logout")
 
@@ -54,9 +55,9 @@ class Simulator:
 
     def inject(self, instance_id: str, kind: str, count: int | None = None, **params: Any) -> None:
         """Make the next `count` requests for this instance misbehave (None: until cleared)."""
-        if kind not in FAULT_KINDS + HOSTILE_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; one of "
-                             f"{', '.join(FAULT_KINDS + HOSTILE_KINDS)}")
+        kinds = FAULT_KINDS + REALITY_KINDS + HOSTILE_KINDS
+        if kind not in kinds:
+            raise ValueError(f"unknown fault kind {kind!r}; one of {', '.join(kinds)}")
         self.instances[instance_id].faults.append(Fault(kind, count, dict(params)))
 
     def clear_faults(self, instance_id: str | None = None) -> None:
@@ -182,6 +183,10 @@ class Simulator:
     def _endpoint(self, path: str, method: str, inst: SimInstance, body: dict, query: dict):
         now = self.clock()
         name = path.rsplit("/", 1)[-1]
+        if inst.flavour == "waha":
+            refused = waha_refusal(inst, name, now)
+            if refused is not None:
+                return refused
         if path.startswith("/v2/session/") and name in SESSION_ENDPOINTS:
             if name != "info":
                 getattr(inst, name)(now)
@@ -197,8 +202,11 @@ class Simulator:
                                    "message": f"QR is only available in SCAN_QR_CODE (status {inst.status_at(now)})",
                                    "statusCode": 400})
             qr = inst.qr(now)
-            if inst.qr_value is not None:
-                qr = {"value": inst.qr_value, "expiry": qr["expiry"]}
+            if inst.qr_form == "raw":
+                return json_reply(200, {"value": qr["value"]})
+            if inst.qr_form == "image":
+                png = base64.b64encode(qr_png(qr["value"])).decode()
+                return json_reply(200, {"mimetype": "image/png", "data": png})
             if query.get("format") == "raw":
                 data = base64.b64encode(json.dumps(qr).encode()).decode()
                 return json_reply(200, {"mimetype": "application/json", "data": data})

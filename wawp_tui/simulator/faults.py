@@ -13,6 +13,19 @@ FAULT_KINDS = (
     "rate_limit", "slow", "hang", "drop", "unauthorized", "forbidden", "not_found",
     "unknown_status",
 )
+#: How the real service and its engine answer besides the documented shapes (issue 13).
+REALITY_KINDS = (
+    "error_envelope",  # 200 with an error inside; `shape`: status_error, invalid_session, success_false
+    "nest_list",       # 400 NestJS body whose message is a list
+    "gone",            # 404 whose body names a missing instance (deleted or wrong id)
+    "not_loaded",      # 404 "Session not found" (WAHA: not loaded; start it first)
+)
+#: The bodies of `error_envelope`, by shape.
+ENVELOPES = {
+    "status_error": {"status": "error", "message": "Instance ID Invalidated"},
+    "invalid_session": {"code": "invalid_session", "message": "Session expired: the phone dropped"},
+    "success_false": {"success": False, "error": "Session is not ready"},
+}
 
 
 class DropConnection(Exception):
@@ -56,8 +69,17 @@ async def classic_fault(fault: Fault, inst: SimInstance, now: float,
         return error_reply(403, "Instance quota reached for your plan")
     if kind == "not_found":
         return error_reply(404, "Instance not found")
+    if kind == "gone":
+        return error_reply(404, "Instance not found: the instance_id is incorrect or was deleted")
+    if kind == "not_loaded":
+        return error_reply(404, "Session not found")
+    if kind == "error_envelope":
+        return json_reply(200, ENVELOPES[str(params.get("shape", "status_error"))])
+    if kind == "nest_list":
+        return json_reply(400, {"statusCode": 400, "error": "Bad Request", "message": [
+            "phone_number must be a string", "instance_id should not be empty"]})
     if kind == "unknown_status":
         body = inst.session(now)
-        body["status"] = params.get("status", "PASSKEY_REQUIRED")
+        body["status"] = params.get("status", "MAINTENANCE")
         return json_reply(200, body)
     return None

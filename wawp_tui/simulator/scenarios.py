@@ -18,6 +18,8 @@ SCENARIOS: dict[str, str] = {
     "fleet": "a big fleet (default 1000), ~5% not WORKING",
     "outage": "most instances answer 502 (a platform-wide outage)",
     "hostile": "a server that attacks its client: echoed tokens, markup, escapes, bombs",
+    "waha": "the engine as it really answers: 404 until started, errors inside 200, 422 on a "
+            "redundant start, passkey statuses, PNG QR, 6 QR codes then FAILED, liveness",
 }
 
 _PLACES = ["EU", "US", "APAC", "UK", "MENA", "LATAM"]
@@ -72,7 +74,8 @@ def build_scenario(
         raise KeyError(name)
     rng = random.Random(seed)
     now = clock()
-    count = instances or {"demo": 25, "healthy": 10, "fleet": 1000, "outage": 20, "hostile": 16}[name]
+    count = instances or {"demo": 25, "healthy": 10, "fleet": 1000, "outage": 20, "hostile": 16,
+                          "waha": 14}[name]
     fleet = [_instance(rng, n, seed, now) for n in range(count)]
     if name == "demo":
         _demo_mix(fleet, rng, now)
@@ -89,6 +92,8 @@ def build_scenario(
                 _set(inst, STARTING, now)
     elif name == "hostile":
         _hostile_mix(fleet)
+    elif name == "waha":
+        _waha_mix(fleet, now)
     elif name == "outage":
         for inst in fleet[: max(1, int(count * 0.8))]:
             inst.faults.append(Fault("html_502"))
@@ -126,6 +131,11 @@ def _demo_mix(fleet: list[SimInstance], rng: random.Random, now: float) -> None:
             inst.faults.append(Fault("rate_limit", None, {"retry_after": 15}))
         elif extra == "flaky":
             inst.fail_at, inst.recover_at = now + 40, now + 100
+    # A few of the real engine's ways (issue 13): a session the server has unloaded (404
+    # until started), a WORKING instance with no activity for two hours, a QR sent as a PNG.
+    for slot, how in ((13, "unloaded"), (14, "quiet"), (3, "png_qr")):
+        if slot < len(order):
+            _waha_way(fleet[order[slot]], how, now)
 
 
 #: One attack per instance, in order; instances past the list stay healthy neighbours.
@@ -155,3 +165,53 @@ def _hostile_mix(fleet: list[SimInstance]) -> None:
         elif how == "qr":
             inst.base_status, inst.logged_in = SCAN_QR_CODE, False
             inst.qr_value = params["value"]
+
+
+def _waha_way(inst: SimInstance, how: str, now: float) -> None:
+    """Make one instance answer in one of the real engine's ways."""
+    inst.flavour = "waha"
+    if how == "unloaded":
+        inst.loaded = False
+    elif how == "quiet":
+        inst.quiet_since = now - 2 * 3600
+    elif how == "png_qr":
+        inst.qr_form = "image"
+
+
+#: The waha scenario, one way per instance; instances past the list are plain WAHA sessions.
+WAHA_PLAN: tuple[tuple[str, object], ...] = (
+    ("unloaded", None),
+    ("raw_status", "PASSKEY_REQUIRED"),
+    ("raw_status", "PASSKEY_CONFIRMATION_REQUIRED"),
+    ("scan", "image"),
+    ("scan_late", "raw"),
+    ("status", FAILED),
+    ("quiet", None),
+    ("fault", "invalid_session"),
+    ("fault", "status_error"),
+    ("fault", "success_false"),
+    ("gone", None),
+)
+
+
+def _waha_mix(fleet: list[SimInstance], now: float) -> None:
+    for inst in fleet:
+        inst.flavour = "waha"
+    for inst, (how, what) in zip(fleet, WAHA_PLAN):
+        inst.label = f"waha {how} {what or ''}".strip()
+        if how == "unloaded":
+            inst.loaded = False
+        elif how == "raw_status":
+            inst.raw_status = str(what)
+        elif how in ("scan", "scan_late"):
+            inst.base_status, inst.logged_in, inst.qr_form = SCAN_QR_CODE, False, str(what)
+            # scan_late: five codes have gone by; the last one is live for 10 more seconds.
+            inst.scan_since = now if how == "scan" else now - 150
+        elif how == "status":
+            _set(inst, str(what), now)
+        elif how == "quiet":
+            inst.quiet_since = now - 2 * 3600
+        elif how == "fault":
+            inst.faults.append(Fault("error_envelope", None, {"shape": str(what)}))
+        elif how == "gone":
+            inst.faults.append(Fault("gone"))

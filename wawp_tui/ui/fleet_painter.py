@@ -84,7 +84,8 @@ class FleetPainter:
     def _row(self, instance_id: str, now: float) -> tuple[tuple[object, ...], tuple[object, ...]]:
         st = self.monitor.state(instance_id)
         basis = self.monitor.stale_basis
-        cells = view.row_cells(st, now, basis, self.screen.palette, instance_id in self.screen.selected)
+        cells = view.row_cells(st, now, basis, self.screen.palette, instance_id in self.screen.selected,
+                               self.monitor.quiet_after)
         return cells, view.sort_key(st, now, basis)
 
     def all(self) -> None:
@@ -103,7 +104,7 @@ class FleetPainter:
         table.sync({i: self._row(i, now) for i in ids}, full=False)
         for i in ids:
             self._time_sigs[i] = view.time_signature(self.monitor.state(i), now,
-                                                     self.monitor.stale_basis)
+                                                     self.monitor.stale_basis, self.monitor.quiet_after)
         self.chrome(detail=table.highlighted_id in ids)
 
     def chrome(self, detail: bool = True) -> None:
@@ -137,7 +138,8 @@ class FleetPainter:
                            if self.screen.filter_text else "No instances configured."))
             return
         pane.show(view.detail_parts(self.monitor.state(instance_id), self.monitor.clock(),
-                                    self.monitor.stale_basis, self.screen.palette))
+                                    self.monitor.stale_basis, self.screen.palette,
+                                    self.monitor.quiet_after))
 
     def time_cells(self) -> None:
         """Countdowns, "since" and staleness, once a second: only rows whose time-dependent
@@ -145,7 +147,8 @@ class FleetPainter:
         table, now = self.table, self.monitor.clock()
         changed = {}
         for instance_id in table.ids():
-            sig = view.time_signature(self.monitor.state(instance_id), now, self.monitor.stale_basis)
+            sig = view.time_signature(self.monitor.state(instance_id), now, self.monitor.stale_basis,
+                                      self.monitor.quiet_after)
             if self._time_sigs.get(instance_id) != sig:
                 self._time_sigs[instance_id] = sig
                 changed[instance_id] = self._row(instance_id, now)

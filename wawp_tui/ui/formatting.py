@@ -126,7 +126,8 @@ def since_text(state: InstanceState, now: float) -> str:
 
 
 def row_cells(
-    state: InstanceState, now: float, refresh: float, palette: Palette, selected: bool
+    state: InstanceState, now: float, refresh: float, palette: Palette, selected: bool,
+    quiet_after: float = runbook.QUIET_AFTER,
 ) -> tuple:
     """The cells of one table row, in COLUMNS order (compared to send only changes).
 
@@ -137,10 +138,13 @@ def row_cells(
     stuck = runbook.is_stuck(state, now)
     error = state.last_error or ""
     latency = latency_text(state.latency_shown)
+    quiet = runbook.quiet_for(state, now, quiet_after)
     if state.in_flight:
         error = f"{state.in_flight} in flight…"
     elif word == STALE and not error:
         error = "no poll has finished"
+    elif quiet is not None:
+        error = f"no activity for {_minutes(quiet)}"
     return (
         Text("●" if selected else " "),
         badge_text(word, palette, stuck, runbook.data_age(state, now)),
@@ -194,17 +198,26 @@ def ago(seconds: float) -> str:
     return "just now" if seconds < JUST_NOW else f"{runbook.fmt_duration(seconds)} ago"
 
 
-def time_signature(state: InstanceState, now: float, refresh: float) -> tuple:
+def time_signature(state: InstanceState, now: float, refresh: float,
+                   quiet_after: float = runbook.QUIET_AFTER) -> tuple:
     """The parts of a row that change with time alone (checked every second)."""
     word = runbook.display_status(state, now, refresh)
+    quiet = runbook.quiet_for(state, now, quiet_after)
     return (guard_text(state, now), since_text(state, now), word, runbook.is_stuck(state, now),
-            runbook.fmt_duration(runbook.data_age(state, now) or 0.0) if word == STALE else "")
+            runbook.fmt_duration(runbook.data_age(state, now) or 0.0) if word == STALE else "",
+            _minutes(quiet) if quiet is not None else "")
 
 
-def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette) -> list[Text]:
+def _minutes(seconds: float) -> str:
+    """A duration to the minute ("1h10m", "45m"): what changes once a minute."""
+    return runbook.fmt_duration(seconds // 60 * 60).replace("m00s", "m")
+
+
+def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette,
+                 quiet_after: float = runbook.QUIET_AFTER) -> list[Text]:
     """The detail pane: meaning, what to do and which key, countdowns, account, history."""
     word = runbook.display_status(state, now, refresh)
-    advice = runbook.advise(state, now, refresh)
+    advice = runbook.advise(state, now, refresh, quiet_after=quiet_after)
     stuck = runbook.is_stuck(state, now)
     head = Text()
     head.append_text(badge_text(word, palette, stuck, runbook.data_age(state, now)))
@@ -228,6 +241,9 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     facts = _facts(state, now, word)
     if facts.plain:
         parts.append(facts)
+    live = _liveness(state, now)
+    if live is not None:
+        parts.append(live)
     if state.last_error:
         parts.append(Text(f"last error ({state.failures}x): {state.last_error}", style=palette.style("bad")))
     if state.me:
@@ -254,6 +270,18 @@ def _facts(state: InstanceState, now: float, word: str) -> Text:
     if state.last_ok_at is not None:
         facts.append(f" · last good poll {ago(now - state.last_ok_at)}")
     return facts
+
+
+def _liveness(state: InstanceState, now: float) -> Text | None:
+    """Engine, presence, last activity: where the replies carry them (WAHA)."""
+    found = []
+    if state.engine:
+        found.append(f"engine {state.engine}")
+    if state.presence:
+        found.append(state.presence)
+    if state.activity_at is not None:
+        found.append(f"last activity {ago(max(0.0, now - state.activity_at))}")
+    return Text(" · ".join(found)) if found else None
 
 
 def _recent(state: InstanceState, palette: Palette, count: int = 8) -> list[Text]:

@@ -159,6 +159,18 @@ class QrScreen(ModalScreen[None]):
                 code.update(Text("\n".join(drawing.lines), style="#000000 on #ffffff", no_wrap=True))
         self._draw_info()
 
+    @staticmethod
+    def _rhythm(number: int) -> str:
+        """Where we are in the engine's QR rhythm (6 codes, then FAILED)."""
+        total = runbook.QR_CODES
+        if number < total:
+            return (f"code {number} of {total} (the first lives {runbook.QR_FIRST_LIFE:g} s, the "
+                    f"next {runbook.QR_NEXT_LIFE:g} s each)")
+        if number == total:
+            return (f"code {total} of {total}, the last: after it the session goes FAILED; a "
+                    "restart (r on the fleet screen) brings new codes")
+        return "the codes have run out: restart it (r on the fleet screen) for new ones"
+
     def _draw_info(self) -> None:
         info = Text()
         info.append(INSTRUCTIONS + "\n")
@@ -166,6 +178,12 @@ class QrScreen(ModalScreen[None]):
             left = self.current.expires_at - self.clock()
             info.append(f"expires in {runbook.fmt_duration(max(0.0, left))}; a new code is fetched "
                         "before it does\n", style="bold")
+        if self.current is not None and self.current.expires_at is None and not self.linked:
+            how = "sent as an image, redrawn here; " if self.current.form == "image" else ""
+            info.append(f"{how}the server gave no expiry: a new code is fetched every 15 s\n")
+        number = runbook.qr_code_number(self.monitor.state(self.instance_id), self.clock())
+        if number is not None and not self.linked:
+            info.append(self._rhythm(number) + "\n")
         if self.error and self.current is not None:
             info.append(f"last refresh failed: {self.error}\n")
         if self.code_line:

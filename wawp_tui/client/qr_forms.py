@@ -1,0 +1,123 @@
+"""Every form a QR reply takes, turned into the one value a phone scans.
+
+- Wawp's documented form: {"mimetype": "application/json", "data": base64 of
+  {"value": ..., "expiry": ms}};
+- WAHA's raw form: {"value": ...} with no expiry;
+- an image: {"mimetype": "image/png", "data": base64 PNG}, or the PNG bytes themselves;
+- the `qr` field of an info reply or a webhook: "data:image/png;base64,...".
+
+An image is decoded (zxing-cpp reads the code, Pillow opens the PNG) so the terminal can
+redraw it at module resolution; the image is bounded in bytes and pixels first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import io
+import math
+from typing import Any
+
+from wawp_tui.client.errors import MalformedResponse
+from wawp_tui.client.reply_body import BadBody, loads_bounded
+from wawp_tui.models import QrCode
+from wawp_tui.safe_text import redact
+
+#: Longest QR value accepted: the largest QR code holds 2,953 bytes; the QR screen says
+#: so for values in between.
+MAX_QR_VALUE = 8192
+#: Largest QR image decoded (a QR PNG is a few hundred pixels a side).
+MAX_IMAGE_PIXELS = 2048 * 2048
+MAX_IMAGE_BYTES = 512 * 1024
+#: Expiry times outside 2000-2100 are nonsense, not a countdown to show.
+_PLAUSIBLE_TIME = (946_684_800.0, 4_102_444_800.0)
+_DATA_URL = "data:image/"
+
+
+def parse_qr(payload: Any) -> QrCode:
+    """A QrCode from a decoded JSON QR reply, whichever of the forms above it is."""
+    if not isinstance(payload, dict):
+        raise MalformedResponse("malformed QR reply: expected a JSON object")
+    inner: Any = payload
+    data = payload.get("data")
+    mimetype = str(payload.get("mimetype") or "").lower()
+    if isinstance(data, str) and mimetype.startswith("image/"):
+        return QrCode(value=_checked(decode_image(_unbase64(data))), expires_at=None, form="image")
+    if isinstance(data, str):
+        try:
+            decoded = _unbase64(data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedResponse("malformed QR reply: data is not base64 text") from None
+        try:
+            inner = loads_bounded(decoded)
+        except BadBody:
+            inner = {"value": decoded}
+    elif isinstance(data, dict):
+        inner = data
+    value = inner.get("value") if isinstance(inner, dict) else None
+    if isinstance(value, str) and value.startswith(_DATA_URL):
+        return QrCode(value=_checked(value_from_data_url(value)), expires_at=None, form="image")
+    if not isinstance(value, str):
+        raise MalformedResponse("malformed QR reply: no QR value")
+    return QrCode(value=_checked(value), expires_at=_expiry(inner.get("expiry")),
+                  form="raw" if payload is inner else "wawp")
+
+
+def value_from_data_url(url: str) -> str:
+    """The QR value inside a "data:image/png;base64,..." URL (the info reply's `qr`)."""
+    head, _, body = url.partition(",")
+    if not head.startswith(_DATA_URL) or ";base64" not in head:
+        raise MalformedResponse("malformed QR: not a base64 image data URL")
+    return decode_image(_unbase64(body))
+
+
+def decode_image(data: bytes) -> str:
+    """The value of the QR code in an image (PNG, or anything Pillow opens)."""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise MalformedResponse(f"QR image of {len(data)} bytes: too large to decode")
+    return _decode_image(data)
+
+
+@functools.lru_cache(maxsize=32)
+def _decode_image(data: bytes) -> str:
+    # Imported here: most fleets never see an image QR, and the import costs start-up.
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise MalformedResponse(f"QR image of {width}x{height} pixels: too large to decode")
+            image.load()
+            found = zxingcpp.read_barcodes(image.convert("L"))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise MalformedResponse("malformed QR reply: the image cannot be read") from None
+    codes = [r.text for r in found if r.text]
+    if not codes:
+        raise MalformedResponse("malformed QR reply: no QR code in the image")
+    return codes[0]
+
+
+def _unbase64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedResponse("malformed QR reply: data is not base64") from None
+
+
+def _checked(value: str) -> str:
+    if len(value) > MAX_QR_VALUE:
+        raise MalformedResponse(f"QR value of {len(value)} characters: too long for any QR code")
+    # The value is data for the phone (never shown as text): it keeps its bytes, but a
+    # token echoed into it is still redacted, since a QR on screen is a screenshot away.
+    return redact(value)
+
+
+def _expiry(expiry: Any) -> float | None:
+    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or not math.isfinite(expiry):
+        return None
+    # The API gives milliseconds; tolerate seconds from servers that send them.
+    when = expiry / 1000.0 if expiry > 1e11 else float(expiry)
+    return when if _PLAUSIBLE_TIME[0] < when < _PLAUSIBLE_TIME[1] else None

@@ -134,7 +134,7 @@ async def test_stuck_starting_escalation_follows_the_rules(rig, clock):
     clock.advance(15)
     await poller.sweep([target])
     blocked = await runner.run("restart", [target])
-    assert "did not reach WORKING; wait 45s or press R" in blocked.refused[0].message
+    assert "wait 45s or press R for a full reset" in blocked.refused[0].message
     assert len(sim.calls_to("restart", target)) == 2
     sim.instances[target].stuck_starting = False
     before = len(sim.calls)

@@ -4,7 +4,7 @@ import pytest
 from textual.widgets import DataTable
 
 from tests.conftest import make_config
-from tests.drive import highlight, record_toasts, refresh, table_ids, tick
+from tests.drive import events_text, highlight, record_toasts, refresh, table_ids, tick
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
@@ -140,21 +140,30 @@ async def test_runs_at_small_and_large_sizes(rig, size):
         assert app.query_one("#main").has_class("-narrow") == (size[0] < 120)
 
 
-async def test_transition_into_failed_alerts_once(rig, monkeypatch):
+async def test_a_new_problem_is_one_alert_with_one_bell_until_it_resolves(rig, monkeypatch, clock):
     sim, app = rig("healthy", n=3)
     bells = []
     monkeypatch.setattr(app, "bell", lambda: bells.append(1))
-    toasts = record_toasts(app)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         await refresh(app, pilot)
         target = table_ids(app)[0]
+        label = app.monitor.state(target).label
         sim.inject(target, "html_502")
-        await refresh(app, pilot)
-        await refresh(app, pilot)
+        for _ in range(4):  # the same condition seen again and again: still one alert
+            clock.advance(5)
+            await refresh(app, pilot)
+            await tick(app, pilot)
         assert len(bells) == 1
-        assert "new problem" in [t.title for t in toasts]
-        summary = str(app.query_one("#summary").render())
-        assert "NEW" in summary and target in summary
+        strip = str(app.query_one("#alerts").content)
+        assert strip.startswith(f"▲ {label} UNREACHABLE: bad gateway (502)")
+        assert [a.text for a in app.monitor.alerts.firing()] == [f"{label} UNREACHABLE: bad gateway (502)"]
+        sim.clear_faults(target)
+        clock.advance(5)
+        await refresh(app, pilot)
+        await tick(app, pilot)
+        assert not app.query_one("#alerts").display  # resolved: the strip empties by itself
+        assert "resolved after 15s: " in events_text(app)
+        assert app.monitor.alerts.all()[0].state == "resolved" and len(bells) == 1
 
 
 async def test_rollout_from_the_tui_in_waves(rig, clock):
@@ -224,18 +233,19 @@ async def test_old_data_is_marked_stale_with_its_age_and_counted(rig, clock):
         clock.advance(10)
         await tick(app, pilot)
         table = app.query_one(FleetTable)
-        assert "STALE" not in str(table.get_cell(ids[1], "status"))  # one missed poll: not yet
+        assert "~" not in str(table.get_cell(ids[1], "status"))  # one missed poll: not yet
         clock.advance(10)
         await refresh(app, pilot, [ids[0]])
         await tick(app, pilot)
-        assert str(table.get_cell(ids[1], "status")) == "~ STALE 20s"
-        assert str(table.get_cell(ids[1], "error")) == "no poll has finished"
+        # The last known word stays, marked stale with the age of its data.
+        assert str(table.get_cell(ids[1], "status")) == "✓ WORKING ~20s"
+        assert str(table.get_cell(ids[1], "error")) == "no poll has finished since"
         assert str(table.get_cell(ids[0], "status")) == "✓ WORKING"
         summary = str(app.query_one("#summary").content)
-        assert "2 STALE" in summary and "1 WORKING" in summary
+        assert "3 WORKING" in summary and "~ 2 stale" in summary
         clock.advance(1)
         await tick(app, pilot)  # the age keeps counting, second by second
-        assert str(table.get_cell(ids[1], "status")) == "~ STALE 21s"
+        assert str(table.get_cell(ids[1], "status")) == "✓ WORKING ~21s"
 
 
 async def test_failing_polls_read_unreachable_then_stale_with_the_age_of_good_data(rig, clock):
@@ -253,7 +263,7 @@ async def test_failing_polls_read_unreachable_then_stale_with_the_age_of_good_da
             await app.monitor.refresh([target])
         await refresh(app, pilot, [])
         await tick(app, pilot)
-        assert str(table.get_cell(target, "status")) == "~ STALE 1m10s"
+        assert str(table.get_cell(target, "status")) == "✓ WORKING ~1m10s"
         assert str(table.get_cell(target, "error")) == "bad gateway (502)"
         sim.clear_faults()
         await refresh(app, pilot, [target])

@@ -97,8 +97,6 @@ def test_explicit_missing_file(tmp_path):
          ["line 2", "'auto_heal' must be true or false"]),
         ('[[instances]]\nid = "A1"\nlabel = "a"\n[[instances]]\nid = "A1"\nlabel = "b"\n',
          ["line 5", "duplicate instance id 'A1'", "first at line 2"]),
-        ('[[instances]]\nid = "A1"\nlabel = "a"\ntoken_env = "NOT_SET_VAR"\n',
-         ["line 4", "NOT_SET_VAR", "not set"]),
         ('[[instances]]\nid = "A1"\nlabel = "a"\ntoken = "x"\ntoken_env = "X"\n',
          ["both 'token' and 'token_env'"]),
         ('[[instances]]\nid = "A1"\n', ["needs a non-empty 'label'"]),
@@ -127,8 +125,18 @@ def test_invalid_files_name_file_line_key_and_fix(tmp_path, text, words):
 
 def test_missing_token_without_default_env(tmp_path):
     path = write(tmp_path, '[[instances]]\nid = "A1"\nlabel = "a"\n')
-    with pytest.raises(ConfigError, match="has no token: set WAWP_ACCESS_TOKEN"):
-        load(path, env={})
+    config = load(path, env={})
+    assert "has no token (config.toml line 1): set WAWP_ACCESS_TOKEN" in config.instances[0].problem
+    assert any("1 instance(s) cannot be polled" in w for w in config.warnings)
+
+
+def test_an_unset_token_env_marks_that_instance_only(tmp_path):
+    path = write(tmp_path, '[[instances]]\nid = "A1"\nlabel = "a"\ntoken_env = "NOT_SET_VAR"\n'
+                           '[[instances]]\nid = "B2"\nlabel = "b"\ntoken = "x"\n')
+    config = load(path, env={})
+    first, second = config.instances
+    assert first.problem and "NOT_SET_VAR is not set (config.toml line 4)" in first.problem
+    assert second.problem is None
 
 
 def test_insecure_http_allowed_for_loopback_or_with_flag(tmp_path):

@@ -63,8 +63,10 @@ async def test_status_transitions_are_recorded(serve, clock):
         await poller.sweep()
         clock.advance(30)
         await poller.sweep()
-    texts = [e.text for e in fleet.get(inst.id).history]
+    texts = [e.text for e in fleet.get(inst.id).history if e.kind == "status"]
     assert texts == ["WORKING", "WORKING -> STARTING", "STARTING -> WORKING"]
+    # The restart was sent behind the poller's back: it counts as seen on the server.
+    assert fleet.get(inst.id).seen_actions == {"restart"}
 
 
 async def test_run_loop_polls_without_overlap_and_stops_on_cancel(serve, clock):

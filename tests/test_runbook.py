@@ -53,7 +53,7 @@ def test_restart_ladder_and_loop_guard():
     # At t=30 (15 s after the second), still STARTING: the loop guard refuses, no override.
     v = runbook.check_action(st, "restart", at(clock, 30))
     assert not v.allowed
-    assert v.reason == ("restart blocked: last restart 15s ago did not reach WORKING; "
+    assert v.reason == ("restart blocked: restarted 15s ago; the API asks for 30s to stabilize; "
                         "wait 45s or press R for a full reset")
     assert v.retry_in == pytest.approx(45)
     fleet.apply_poll_ok("ID1", "STARTING", None, 5)
@@ -63,14 +63,15 @@ def test_restart_ladder_and_loop_guard():
     assert runbook.check_action(st, "restart", at(clock, 75)).allowed
 
 
-def test_restart_that_reached_working_only_warns_inside_stabilization():
+def test_a_restart_inside_stabilization_is_refused_not_warned():
     fleet, clock, st = make("WORKING")
     fleet.apply_action_sent("ID1", "restart")
     at(clock, 8)
     fleet.apply_poll_ok("ID1", "WORKING", None, 5)
     v = runbook.check_action(st, "restart", at(clock, 12))
-    assert v.allowed and "30s to stabilize" in v.warning
-    assert runbook.check_action(st, "restart", at(clock, 31)).warning == ""
+    assert not v.allowed and "30s to stabilize; wait 18s" in v.reason and v.retry_in == pytest.approx(18)
+    assert runbook.check_action(st, "restart", at(clock, 12)) == v  # the same moment, the same answer
+    assert runbook.check_action(st, "restart", at(clock, 31)) == runbook.Verdict(True)
     assert "stabilizing" in runbook.advise(st, at(clock, 12), 5).todo
     labels = [c.label for c in runbook.countdowns(st, at(clock, 12))]
     assert any("stabiliz" in label for label in labels)
@@ -155,21 +156,27 @@ def test_worst_first_order():
     assert runbook.word_rank("SCAN_QR_CODE") < runbook.word_rank("MAINTENANCE") < runbook.word_rank("STARTING")
 
 
-def test_display_status_unreachable_and_stale():
-    fleet, clock, st = make("WORKING")
-    assert runbook.display_status(st, at(clock, 14), 5) == "WORKING"
-    assert runbook.display_status(st, at(clock, 16), 5) == "STALE"
+def test_old_data_keeps_its_word_marked_stale():
+    fleet, clock, st = make("FAILED")
+    assert runbook.display_status(st, at(clock, 14), 5) == "FAILED"
+    assert runbook.stale_age(st, clock.now, 5) is None
+    # No poll for two missed polls (a pause): still FAILED, and marked stale with its age.
+    assert runbook.display_status(st, at(clock, 16), 5) == "FAILED"
+    assert runbook.stale_age(st, clock.now, 5) == 16
+    assert runbook.rank(st, clock.now, 5) == runbook.word_rank("FAILED")
     fleet.apply_poll_ok("ID1", "WORKING", None, 3)  # at 16 s
     at(clock, 20)
     fleet.apply_poll_error("ID1", "timeout", "no reply within 10s (timeout)", 10000)
     assert runbook.display_status(st, clock.now, 5) == "UNREACHABLE"
-    # Still failing once the last good data is older than two missed polls: STALE, aged.
+    # Still failing once the last good data is older than two missed polls: the last
+    # known word again, aged.
     at(clock, 32)
     fleet.apply_poll_error("ID1", "timeout", "no reply within 10s (timeout)", 10000)
-    assert runbook.display_status(st, clock.now, 5) == "STALE"
+    assert runbook.display_status(st, clock.now, 5) == "WORKING"
+    assert runbook.stale_age(st, clock.now, 5) == 16
     assert runbook.data_age(st, clock.now) == 16
     assert "3 polls failed" not in runbook.advise(st, clock.now, 5).meaning
-    assert "2 polls failed in a row" in runbook.advise(st, clock.now, 5).meaning
+    assert "Last known WORKING, 16s ago; 2 polls failed since" in runbook.advise(st, clock.now, 5).meaning
 
 
 def test_poll_intervals():
@@ -181,7 +188,9 @@ def test_poll_intervals():
     fleet.apply_poll_ok("ID1", "STOPPED", None, 3)
     fleet.apply_poll_ok("ID1", "WORKING", None, 3)
     assert st.status_since_known
-    assert runbook.poll_interval(st, T0 + 10, 5, steady_cap=30) == 5
+    # A stop seen on the server: watched closely for the stabilization window...
+    assert runbook.poll_interval(st, T0 + 10, 5, steady_cap=30) == runbook.FAST_POLL
+    # ...then slowed down gradually.
     assert runbook.poll_interval(st, T0 + 40, 5, steady_cap=30) == 20
     assert runbook.poll_interval(st, T0 + 600, 5, steady_cap=30) == 30
     _, _, starting = make("STARTING")

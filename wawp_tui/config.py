@@ -249,6 +249,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def base_url_path_warning(url: str) -> str | None:
+    """A warning when the base URL has a path: the API's paths start at /v2/ on the host,
+    so `https://api.wawp.net/v2` makes every call /v2/v2/... and every instance "not found"."""
+    path = urlsplit(url).path.strip("/")
+    if not path:
+        return None
+    return (f"warning: base_url {url} has a path (/{path}); the API's paths (/v2/...) are added "
+            "to it, so every call goes to /" + path + "/v2/...; remove the path unless a proxy "
+            "needs it")
+
+
 def check_base_url(url: str, allow_insecure_http: bool) -> str:
     """A normalized base URL, or ValueError saying what is wrong and how to fix it."""
     parts = urlsplit(url.strip())
@@ -308,6 +319,15 @@ def load_config(
         warning = permission_warning(path)
         if warning:
             warnings.append(warning)
+    untokened = [i for i in instances if i.problem]
+    if untokened:
+        shown = ", ".join(f"{i.id} ({i.problem})" for i in untokened[:3])
+        more = f" and {len(untokened) - 3} more" if len(untokened) > 3 else ""
+        warnings.append(f"warning: {len(untokened)} instance(s) cannot be polled: {shown}{more}; "
+                        "the others are")
+    path_warning = base_url_path_warning(api.base_url)
+    if path_warning:
+        warnings.append(path_warning)
     return Config(api=api, monitor=monitor, instances=tuple(instances), path=path,
                   warnings=tuple(warnings))
 
@@ -403,16 +423,17 @@ def _instances(src: _Source, raw: list, env: Mapping[str, str]) -> list[Instance
         if not all(isinstance(t, str) for t in tags):
             raise src.error(f"{_where('instances', index)} tags must be a list of strings",
                             "instances", "tags", index)
-        token, origin = _token(src, entry, env, index, tokens)
+        token, origin, problem = _token(src, entry, env, index, tokens)
         # Labels and tags are shown everywhere: they cross the text boundary here, once.
         found.append(InstanceConfig(id=instance_id, label=clean(entry["label"], MAX_LABEL),
                                     token=token, tags=tuple(clean(t, 40) for t in tags),
-                                    token_source=origin))
+                                    token_source=origin, problem=problem))
     return found
 
 
 def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
-           cache: dict[str, str] | None = None) -> tuple[Secret, str]:
+           cache: dict[str, str] | None = None) -> tuple[Secret, str, str | None]:
+    """The instance's token, where it came from, and the problem when it has none."""
     def where() -> str:
         return f"{_where('instances', index)} ({entry['id']})"
 
@@ -421,7 +442,7 @@ def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
     if "token" in entry:
         if not entry["token"].strip():
             raise src.error(f"{where()} 'token' is empty", "instances", "token", index)
-        return Secret(entry["token"].strip()), "config file"
+        return Secret(entry["token"].strip()), "config file", None
     var = entry.get("token_env", DEFAULT_TOKEN_ENV)
     value = cache.get(var) if cache is not None else None
     if value is None:
@@ -432,12 +453,16 @@ def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
         if value and cache is not None:
             cache[var] = value
     if not value:
+        # One instance's missing token is that instance's problem: the rest of the fleet
+        # is still monitored (its row says what to export).
+        line = src.line_of("instances", "token_env" if "token_env" in entry else None, index)
+        at = f" ({src.path.name} line {line})" if line else ""
         if "token_env" in entry:
-            raise src.error(f"{where()} token_env names {var}, which is not set or empty; "
-                            f"export {var}=... before starting", "instances", "token_env", index)
-        raise src.error(f"{where()} has no token: set {DEFAULT_TOKEN_ENV}, or give it token_env = "
-                        "\"VAR\" naming a variable that holds its token", "instances", None, index)
-    return Secret(value), f"env {var}"
+            return Secret(""), f"env {var}", (f"token_env {var} is not set{at}: export {var}=... "
+                                              "and start again")
+        return Secret(""), f"env {var}", (f"has no token{at}: set {DEFAULT_TOKEN_ENV}, or give it "
+                                          "token_env naming a variable that holds its token")
+    return Secret(value), f"env {var}", None
 
 
 def _zero_config(path: Path, env, base_url, refresh, read_only, theme) -> Config:

@@ -83,6 +83,9 @@ class InstanceConfig:
     tags: tuple[str, ...] = ()
     #: Where the token came from, for messages ("env WAWP_TOKEN_SUPPORT", "config file").
     token_source: str = ""
+    #: Why this one instance cannot be polled (its token variable is unset...), or None.
+    #: The rest of the fleet is monitored all the same.
+    problem: str | None = None
 
 
 @dataclass(frozen=True)

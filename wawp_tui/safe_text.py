@@ -148,14 +148,19 @@ def clean(value: object, limit: int = MAX_LINE, *, strip: bool = True) -> str:
         text = text.strip(" ")
     if len(text) > limit:
         text = text[: max(0, limit - 1)].rstrip() + "…"
-        # The cut may have split a token's URL-encoded form: redact what is left again.
+        # The cut may have split a token's URL-encoded form: redact what is left again
+        # (the marker may be longer than what it hides: cut once more, nothing to redact).
         text = redact(text)
+        if len(text) > limit:
+            text = text[: max(0, limit - 1)] + "…"
     return text
 
 
 def clean_word(value: object) -> str:
     """A status word from a server: one short clean token, upper-cased."""
-    return clean(value, MAX_WORD).upper()
+    word = clean(value, MAX_WORD).upper()
+    # Upper-casing may lengthen ("ß" -> "SS"): the cap holds after it.
+    return word if len(word) <= MAX_WORD else word[: MAX_WORD - 1] + "…"
 
 
 #: Bounds for structured data from outside (the `me` object, saved state).

@@ -61,9 +61,12 @@ async def collect(monitor: Monitor, deadline: float | None = None) -> list[Statu
     rows = []
     for cfg in monitor.config.instances:
         st = monitor.state(cfg.id)
-        if cfg.id in unfinished:
+        error: str | None
+        if cfg.problem:
+            status, error = NOT_POLLED, f"not polled: {cfg.problem}"
+        elif cfg.id in unfinished:
             status = NOT_POLLED
-            error: str | None = f"not polled: the {limit}deadline passed first (raise it with --deadline)"
+            error = f"not polled: the {limit}deadline passed first (raise it with --deadline)"
         else:
             status = UNREACHABLE if st.failures else (st.status or UNREACHABLE)
             error = st.last_error

@@ -11,9 +11,10 @@ import httpx
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import Config
 from wawp_tui.core.actions import Outcome, QrUnavailable, Report
+from wawp_tui.core.alerts import Alert, AlertBook
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.consequences import CONSEQUENCES
-from wawp_tui.core.events import Event, Note, Polled, StateTouched, StatusChanged
+from wawp_tui.core.events import AlertsChanged, Event, Note, Polled, StateTouched, StatusChanged
 from wawp_tui.core.fleet import FleetState, HistoryEntry, InstanceState
 from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.core.monitor import ActionCheck, Monitor
@@ -33,7 +34,8 @@ def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None
     )
 
 
-__all__ = ["CONSEQUENCES", "DEFAULT_WAVE", "ActionCheck", "AuditLog", "Event", "FleetState",
-           "HistoryEntry", "HistoryStore", "InstanceState", "Monitor", "Note", "Outage", "Outcome",
-           "Polled", "QrUnavailable", "Report", "Rollout", "RolloutState", "RolloutStateError",
-           "StateTouched", "StatusChanged", "client_for", "describe", "plan"]
+__all__ = ["CONSEQUENCES", "DEFAULT_WAVE", "ActionCheck", "Alert", "AlertBook",
+           "AlertsChanged", "AuditLog", "Event", "FleetState", "HistoryEntry", "HistoryStore",
+           "InstanceState", "Monitor", "Note", "Outage", "Outcome", "Polled", "QrUnavailable",
+           "Report", "Rollout", "RolloutState", "RolloutStateError", "StateTouched",
+           "StatusChanged", "client_for", "describe", "plan"]

@@ -7,6 +7,10 @@ happen. The core never waits on a subscriber and never imports one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wawp_tui.core.alerts import Alert
 
 
 @dataclass(frozen=True)
@@ -44,4 +48,13 @@ class StatusChanged:
     word: str
 
 
-Event = Polled | StateTouched | Note | StatusChanged
+@dataclass(frozen=True)
+class AlertsChanged:
+    """Alerts fired, resolved or changed their text at this tick (see core/alerts.py)."""
+
+    fired: tuple[Alert, ...]
+    resolved: tuple[Alert, ...]
+    updated: tuple[Alert, ...] = ()
+
+
+Event = Polled | StateTouched | Note | StatusChanged | AlertsChanged

@@ -11,10 +11,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from wawp_tui.models import WORKING, InstanceConfig
+from wawp_tui.models import STARTING, STOPPED, WORKING, InstanceConfig
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import NETWORK_KINDS, Action, ErrorKind
 
+#: A status change within this many seconds of an action sent from here is its effect,
+#: not someone else's action.
+OWN_ACTION_WINDOW = 30.0
 GONE_AFTER_START = ("instance not found (404) even after a start: deleted or wrong id; "
                     "check the id in your config")
 #: Errors of an action that describe the instance, not the action: recorded as a poll too.
@@ -86,8 +89,13 @@ class InstanceState:
     #: When the current run of failed polls began (None while polls succeed).
     failing_since: float | None = None
 
-    #: Last time we sent each action ("start", "stop", "restart", "logout", "reset").
+    #: Last time each action ("start", "stop", "restart", "logout", "reset") happened:
+    #: sent from here, or seen on the server (a STARTING we did not cause is a restart).
     last_action_at: dict[str, float] = field(default_factory=dict)
+    #: Last time this process itself sent each action.
+    sent_at: dict[str, float] = field(default_factory=dict)
+    #: Actions whose latest occurrence was seen on the server, not sent from here.
+    seen_actions: set[str] = field(default_factory=set)
     #: When a poll last saw WORKING (None if never seen).
     last_working_at: float | None = None
     #: Restarts sent since the instance was last seen WORKING (for the stuck-STARTING ladder).
@@ -112,6 +120,8 @@ class FleetState:
 
     def __init__(self, instances: Iterable[InstanceConfig], clock: Clock) -> None:
         self.clock = clock
+        instances = list(instances)
+        instances_with_problems = [cfg for cfg in instances if cfg.problem]
         # Labels and tags are shown everywhere: cleaned here too, for configs that did
         # not come through the config loader (the demo, tools, tests).
         self.instances: dict[str, InstanceState] = {
@@ -119,8 +129,13 @@ class FleetState:
                                   tags=tuple(clean(t, 40) for t in cfg.tags))
             for cfg in instances
         }
-        #: When the last poll of any instance finished.
+        #: When the last poll of any instance finished (good or bad).
         self.last_refresh_at: float | None = None
+        #: When the last poll that brought a status finished ("refreshed ... ago").
+        self.last_success_at: float | None = None
+        for cfg in instances_with_problems:
+            st = self.instances[cfg.id]
+            st.failures, st.error_kind, st.last_error = 1, ErrorKind.CONFIG, clean(cfg.problem)
         #: Called with (instance id, entry) for every history entry (persistence).
         self.on_record: Callable[[str, HistoryEntry], None] | None = None
         #: Polls in a row, across the fleet, that could not reach the API at all (reset by
@@ -180,6 +195,7 @@ class FleetState:
         now = self.clock()
         st = self.instances[instance_id]
         st.qr_hint = qr_hint
+        self.last_success_at = now
         st.engine, st.presence = engine or st.engine, presence
         st.activity_at = activity_at if activity_at is not None else st.activity_at
         st.failing_since = None
@@ -203,10 +219,32 @@ class FleetState:
             st.status_since_known = previous is not None
             arrow = f"{previous} -> {status}" if previous else status
             self._record(st, HistoryEntry(now, "status", arrow, subject=status))
+            if previous is not None:
+                self._infer_action(st, previous, status, now)
         if status == WORKING:
             st.last_working_at = now
             st.restarts_since_working = 0
         return changed
+
+    def _infer_action(self, st: InstanceState, previous: str, status: str, now: float) -> None:
+        """A change this process did not cause counts like an action sent from here:
+        another operator's restart, a cron rollout, the engine's own reboot. The guards
+        then hold just the same (no double restart whoever acted)."""
+        if st.in_flight or any(now - t < OWN_ACTION_WINDOW for t in st.sent_at.values()):
+            return
+        action = None
+        if status == STARTING:
+            action = Action.START if previous == STOPPED else Action.RESTART
+        elif status == STOPPED:
+            action = Action.STOP
+        if action is None:
+            return
+        st.last_action_at[action] = now
+        st.seen_actions.add(action)
+        if action == Action.RESTART:
+            st.restarts_since_working += 1
+        self._record(st, HistoryEntry(now, "action", f"{action} seen on the server (not sent "
+                                                     "from here)", subject=action))
 
     def apply_poll_error(
         self, instance_id: str, kind: str, message: str, latency_ms: float | None
@@ -258,6 +296,8 @@ class FleetState:
         # Counted from the moment it leaves: until the reply says otherwise, the guards
         # must assume it happened (a second key press must not stack a second restart).
         st.last_action_at[action] = now
+        st.sent_at[action] = now
+        st.seen_actions.discard(action)
         if action == "restart":
             st.restarts_since_working += 1
         who = "auto-heal" if auto else "you"

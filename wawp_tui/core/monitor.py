@@ -26,9 +26,10 @@ from wawp_tui.client.api import WawpClient
 from wawp_tui.config import Config
 from wawp_tui.core import autoheal, runbook
 from wawp_tui.core.actions import ActionRunner, Outcome, Report, Sleep
+from wawp_tui.core.alerts import AlertBook
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.consequences import CONSEQUENCES
-from wawp_tui.core.events import Event, Note, Polled, StatusChanged
+from wawp_tui.core.events import AlertsChanged, Event, Note, Polled, StatusChanged
 from wawp_tui.core.fleet import Clock, FleetState, InstanceState
 from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.core.outage import Outage, detect
@@ -89,6 +90,8 @@ class Monitor:
         #: Auto-heal switched on (the config's default; front ends toggle it).
         self.auto_heal = bool(monitor.auto_heal)
         self.heal_policy = autoheal.HealPolicy()
+        #: Alerts, grouped and deduplicated, firing -> resolved (updated every tick).
+        self.alerts = AlertBook()
         self._listeners: list[Listener] = []
         self._seen: set[str] = set()
         self._heal_notes: set[str] = set()
@@ -134,7 +137,7 @@ class Monitor:
 
     def outage(self) -> Outage | None:
         """The fleet-wide failure under way, if any."""
-        return detect(self.fleet)
+        return detect(self.fleet, self.config.api.base_url)
 
     def problems(self) -> list[str]:
         """Why something the operator relies on is not being kept (audit log, history)."""
@@ -170,6 +173,8 @@ class Monitor:
         """Poll every instance (or `ids`) once now; returns those not finished within
         `deadline` seconds (their polls are cancelled)."""
         wanted = list(ids) if ids is not None else list(self.fleet.instances)
+        # An instance whose configuration is unusable (no token) is never polled.
+        wanted = [i for i in wanted if i in self.poller.configs]
         tasks = {i: asyncio.ensure_future(self.poller.poll_one(i)) for i in wanted}
         if not tasks:
             return set()
@@ -194,11 +199,17 @@ class Monitor:
     # -- the heartbeat ---------------------------------------------------------------
 
     def tick(self) -> None:
-        """Once a second: auto-heal decides (when on and not paused) and acts."""
+        """Once a second: the alerts are brought up to date; auto-heal decides (when on
+        and not paused) and acts."""
+        outage = self.outage()
+        changes = self.alerts.update(self.fleet, self.clock(), self.stale_basis, outage)
+        if changes:
+            self._emit(AlertsChanged(tuple(changes.fired), tuple(changes.resolved),
+                                     tuple(changes.updated)))
         if not self.auto_heal or self.paused:
             return
         decisions, notes = autoheal.decide(self.fleet, self.clock(), self.heal_policy,
-                                           outage=self.outage() is not None, busy=self._healing)
+                                           outage=outage is not None, busy=self._healing)
         for note in notes:
             if note not in self._heal_notes:
                 self._emit(Note(note, ok=False))

@@ -47,7 +47,8 @@ class Poller:
     ) -> None:
         self.client = client
         self.fleet = fleet
-        self.configs = {cfg.id: cfg for cfg in instances}
+        # An instance with a configuration problem (no token) is shown, never polled.
+        self.configs = {cfg.id: cfg for cfg in instances if not cfg.problem}
         self.refresh = refresh
         self.clock = clock
         self.on_update = on_update

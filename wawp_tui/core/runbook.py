@@ -1,18 +1,21 @@
 """The runbook: the Wawp documentation's operational rules as pure functions.
 
-Input is an InstanceState and `now` (Unix seconds); no I/O, no clock of its own. The
-table, the detail pane, the confirmations, the action runner and auto-heal all ask here.
+Input is an InstanceState and `now` (Unix seconds); no I/O, no clock of its own.
+`assess()` gives ONE answer for an instance at one moment (its word, freshness, rank,
+the verdict on every action, the countdowns, the advice and what auto-heal would do);
+the table, the detail pane, the confirmations, the action runner, rollouts and auto-heal
+all take it from here, so they can never disagree.
 
-How the restart rules fit together:
-- A restart is always allowed when the instance reached WORKING since our last restart
-  (inside the 30 s stabilization window it carries a warning, not a refusal).
-- After a restart that has not reached WORKING, the restart-loop guard refuses another
-  one for 60 s. One exception, the stuck-STARTING ladder: when the first restart leaves
-  the instance in STARTING for 15 s, ONE more restart is allowed. After that second one
-  the guard holds until 60 s, and the advice is the full reset (R).
-- The guard has no "are you sure" override; R (stop, wait 5 s, start) is the escape
-  hatch and is allowed for every instance that is not STOPPED.
-- SCAN_QR_CODE is never fixed by a restart: the phone must scan the QR.
+How the restart rules fit together (a restart counts whoever sent it: this process,
+another operator, cron, or the engine itself when the status went to STARTING):
+- Within 30 s of a restart (the API's stabilization) no other restart is sent, with one
+  exception, the stuck-STARTING ladder: when the first restart leaves the instance in
+  STARTING for 15 s, ONE more restart is allowed.
+- After 30 s a restart is allowed again if the last one reached WORKING; if it did not,
+  the restart-loop guard holds until 60 s, and the advice is the full reset (R).
+- No guard has an "are you sure" override; R (stop, wait 5 s, start) is the escape
+  hatch, allowed for every instance that is not STOPPED.
+- SCAN_QR_CODE and the passkey statuses are never fixed by a restart: the phone is.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from wawp_tui.models import (
     UNREACHABLE,
     WORKING,
 )
-from wawp_tui.vocab import SERVER_SIDE_KINDS, Severity
+from wawp_tui.vocab import SERVER_SIDE_KINDS, STATE_ACTIONS, Action, ErrorKind, Severity
 
 #: Quiet period after a restart before heavy traffic (docs: 30 s).
 STABILIZE_AFTER_RESTART = 30.0
@@ -68,6 +71,8 @@ QR_CODES = 6
 #: Pseudo-words shown in place of a status.
 PENDING = "PENDING"
 STUCK = "STUCK"
+#: The instance's own configuration is unusable (e.g. its token variable is unset).
+CONFIG = "CONFIG"
 
 _BADGES = {
     WORKING: ("✓", "WORKING"),
@@ -81,29 +86,32 @@ _BADGES = {
     UNREACHABLE: ("!", "UNREACHABLE"),
     STALE: ("~", "STALE"),
     PENDING: ("·", "PENDING"),
+    CONFIG: ("!", "NO TOKEN"),
 }
 _SEVERITY = {
     WORKING: Severity.OK, STARTING: Severity.WARN, STUCK: Severity.BAD, SCAN_QR_CODE: Severity.WARN,
     STOPPED: Severity.IDLE, FAILED: Severity.BAD, UNREACHABLE: Severity.BAD, STALE: Severity.WARN,
     PENDING: Severity.IDLE, PASSKEY_REQUIRED: Severity.WARN,
-    PASSKEY_CONFIRMATION_REQUIRED: Severity.WARN,
+    PASSKEY_CONFIRMATION_REQUIRED: Severity.WARN, CONFIG: Severity.BAD,
 }
 #: Worst first. An unknown word sits among the problems (with STUCK): it needs a look,
 #: though it is not known to be broken the way FAILED or an unreachable instance is.
 _RANK = {
-    FAILED: 0, UNREACHABLE: 1, STALE: 1, SCAN_QR_CODE: 2, PASSKEY_REQUIRED: 2,
+    FAILED: 0, UNREACHABLE: 1, STALE: 1, CONFIG: 1, SCAN_QR_CODE: 2, PASSKEY_REQUIRED: 2,
     PASSKEY_CONFIRMATION_REQUIRED: 2, STUCK: 3, STARTING: 4, STOPPED: 6, WORKING: 7, PENDING: 8,
 }
 _UNKNOWN_RANK = 3
 
 
-# -- formatting ----------------------------------------------------------------------
+# -- words ---------------------------------------------------------------------------
 
 
 def fmt_duration(seconds: float) -> str:
     """"0s", "28s", "1m05s", "59m59s", "1h02m", "3d04h"; fractions round up, so a
     countdown never reads 0s while it still blocks."""
-    s = max(0, math.ceil(seconds - 1e-9))
+    if not math.isfinite(seconds):
+        return "?"
+    s = min(max(0, math.ceil(seconds - 1e-9)), 99 * 86400)
     if s < 60:
         return f"{s}s"
     if s < 3600:
@@ -111,6 +119,11 @@ def fmt_duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+def fmt_ago(seconds: float) -> str:
+    """Elapsed time, rounded down ("stopped 1s ago; wait 2s" adds up)."""
+    return fmt_duration(math.floor(max(0.0, seconds)))
 
 
 def badge(word: str) -> tuple[str, str]:
@@ -128,29 +141,12 @@ def word_rank(word: str) -> int:
     return _RANK.get(word, _UNKNOWN_RANK)
 
 
-# -- status --------------------------------------------------------------------------
+# -- freshness -----------------------------------------------------------------------
 
 
 def stale_after(refresh: float) -> float:
     """Seconds without any finished poll after which data counts as stale (two missed polls)."""
     return 2 * refresh + 5.0
-
-
-def display_status(state: InstanceState, now: float, refresh: float) -> str:
-    """The word for the badge: the API's word, UNREACHABLE, STALE or PENDING.
-
-    A failing poll reads UNREACHABLE; once the last good data is older than two missed
-    polls it reads STALE (with its age, see `data_age`), as does data no poll refreshed.
-    """
-    if state.failures:
-        if state.last_ok_at is not None and now - state.last_ok_at > stale_after(refresh):
-            return STALE
-        return UNREACHABLE
-    if state.status is None:
-        return PENDING
-    if state.last_poll_at is not None and now - state.last_poll_at > stale_after(refresh):
-        return STALE
-    return state.status
 
 
 def data_age(state: InstanceState, now: float) -> float | None:
@@ -159,8 +155,38 @@ def data_age(state: InstanceState, now: float) -> float | None:
     return None if last is None else max(0.0, now - last)
 
 
-def _last_restart(state: InstanceState) -> float | None:
-    return state.last_action_at.get("restart")
+def stale_age(state: InstanceState, now: float, refresh: float) -> float | None:
+    """The age of the last known status once it is old (two missed polls), else None.
+
+    Old data keeps its word and its rank, marked stale with its age: an outage or a
+    pause must never hide that an instance was FAILED.
+    """
+    if state.status is None or state.error_kind == ErrorKind.CONFIG:
+        return None
+    age = data_age(state, now)
+    return age if age is not None and age > stale_after(refresh) else None
+
+
+def display_status(state: InstanceState, now: float, refresh: float) -> str:
+    """The word for the badge: the API's word (also when stale: see `stale_age`),
+    UNREACHABLE while polls fail and the data is recent, CONFIG, or PENDING."""
+    if state.error_kind == ErrorKind.CONFIG:
+        return CONFIG
+    if state.failures:
+        if state.status is not None and stale_age(state, now, refresh) is not None:
+            return state.status
+        return UNREACHABLE
+    return state.status if state.status is not None else PENDING
+
+
+def _last(state: InstanceState, action: str) -> float | None:
+    return state.last_action_at.get(action)
+
+
+def _last_boot(state: InstanceState) -> float | None:
+    """When the latest restart or start (a full reset ends with one) was sent or seen."""
+    times = [t for t in (_last(state, Action.RESTART), _last(state, Action.START)) if t is not None]
+    return max(times, default=None)
 
 
 def _reached_working_since(state: InstanceState, when: float) -> bool:
@@ -168,14 +194,18 @@ def _reached_working_since(state: InstanceState, when: float) -> bool:
 
 
 def is_stuck(state: InstanceState, now: float) -> bool:
-    """STARTING for 15 s after our restart, or for over 60 s in any case."""
+    """STARTING for 15 s after a restart, or for over 60 s in any case; the clock starts
+    again at the latest restart or start (so a full reset is not stuck 5 s later)."""
     if state.status != STARTING or state.failures:
         return False
-    restart = _last_restart(state)
-    if restart is not None and not _reached_working_since(state, restart) \
-            and now - restart >= STUCK_AFTER_RESTART:
+    boot = _last_boot(state)
+    since = max((t for t in (boot, state.status_since) if t is not None), default=None)
+    if since is None:
+        return False
+    restart = _last(state, Action.RESTART)
+    if restart is not None and restart == boot and now - restart >= STUCK_AFTER_RESTART:
         return True
-    return state.status_since is not None and now - state.status_since > STUCK_STARTING_ANY
+    return now - since > STUCK_STARTING_ANY
 
 
 def rank(state: InstanceState, now: float, refresh: float) -> int:
@@ -201,25 +231,25 @@ class Countdown:
 
 
 def countdowns(state: InstanceState, now: float) -> list[Countdown]:
-    """The active guardrail countdowns, soonest first."""
+    """The active guardrail countdowns, soonest first (each one a refusal in progress)."""
     found: list[Countdown] = []
-    restart = _last_restart(state)
-    if restart is not None:
-        if _reached_working_since(state, restart):
-            if now < restart + STABILIZE_AFTER_RESTART:
-                found.append(Countdown("stabilizing after restart (avoid heavy traffic)",
-                                       restart + STABILIZE_AFTER_RESTART))
-        else:
-            if state.status == STARTING and state.restarts_since_working == 1 \
-                    and now < restart + STUCK_AFTER_RESTART:
-                found.append(Countdown("one more restart allowed if still STARTING in",
-                                       restart + STUCK_AFTER_RESTART))
-            if now < restart + RESTART_LOOP_GUARD:
-                found.append(Countdown("restart-loop guard (no new restart) for",
-                                       restart + RESTART_LOOP_GUARD))
-    stop = state.last_action_at.get("stop")
+    restart = _last(state, Action.RESTART)
+    if restart is not None and state.status not in (STOPPED, SCAN_QR_CODE):
+        if now < restart + STABILIZE_AFTER_RESTART:
+            found.append(Countdown("stabilizing after restart (no new restart)",
+                                   restart + STABILIZE_AFTER_RESTART))
+        elif not _reached_working_since(state, restart) and now < restart + RESTART_LOOP_GUARD:
+            found.append(Countdown("restart-loop guard (no new restart) for",
+                                   restart + RESTART_LOOP_GUARD))
+        if state.status == STARTING and state.restarts_since_working == 1 \
+                and not _reached_working_since(state, restart) and now < restart + STUCK_AFTER_RESTART:
+            found.append(Countdown("one more restart allowed if still STARTING in",
+                                   restart + STUCK_AFTER_RESTART))
+    stop = _last(state, Action.STOP)
     if stop is not None and state.status == STOPPED and now < stop + STOP_TO_START_GAP:
         found.append(Countdown("start allowed in", stop + STOP_TO_START_GAP))
+    if state.reset_start_at is not None and state.reset_start_at > now:
+        found.append(Countdown("full reset: start in", state.reset_start_at))
     return sorted(found, key=lambda c: c.ends_at)
 
 
@@ -245,51 +275,65 @@ def check_action(state: InstanceState, action: str, now: float) -> Verdict:
     """May `action` (start, stop, restart, logout, reset) be sent to this instance now?"""
     if state.in_flight:
         return _refuse(f"{state.in_flight} already in flight: wait for its reply")
-    if state.error_kind == "not_found" and state.failures:
-        return _refuse("instance not found (404): deleted or wrong id; check the id in your config")
-    if state.error_kind == "not_loaded" and state.failures:
-        if action == "start":
-            return Verdict(True, warning="the API says the session is not loaded (404): a start "
-                                         "brings it back; if the start gets 404 too, the id is "
-                                         "wrong or the instance was deleted")
-        return _refuse("the session is not loaded on the server (404): start it first (s)")
-    if state.error_kind == "unauthorized" and state.failures:
-        return _refuse("access token rejected (401): fix token / token_env in your config")
+    if state.failures:
+        blocked = _blocked_by_error(state, action)
+        if blocked is not None:
+            return blocked
     status = state.status
     if status is None:
         return _refuse("no status yet: wait for the first successful poll")
-    if action == "start":
+    if action == Action.START:
         return _check_start(state, now)
-    if action == "stop":
-        if status == STOPPED:
-            return _refuse("already STOPPED")
-        return Verdict(True)
-    if action == "restart":
+    if action == Action.STOP:
+        return _refuse("already STOPPED") if status == STOPPED else Verdict(True)
+    if action == Action.RESTART:
         return _check_restart(state, now)
-    if action == "logout":
-        if status in (PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED):
-            return Verdict(True, warning="logging out abandons this pairing: the phone must "
-                                         "scan a new QR afterwards")
-        if status == SCAN_QR_CODE:
-            return _refuse("already logged out: scan the QR code")
-        if status == STOPPED:
-            return _refuse("instance is STOPPED: start it first (s)")
-        return Verdict(True)
-    if action == "reset":
+    if action == Action.LOGOUT:
+        return _check_logout(status)
+    if action == Action.RESET:
         if status == STOPPED:
             return _refuse("instance is STOPPED: a reset starts with a stop; press s to start it")
         return Verdict(True)
     return _refuse(f"unknown action {action!r}")
 
 
+def _blocked_by_error(state: InstanceState, action: str) -> Verdict | None:
+    """The refusal a failing instance's error implies, or None to judge by its status."""
+    kind = state.error_kind
+    if kind == ErrorKind.CONFIG:
+        return _refuse(f"not configured: {state.last_error}")
+    if kind == ErrorKind.NOT_FOUND:
+        return _refuse("instance not found (404): deleted or wrong id; check the id in your config")
+    if kind == ErrorKind.UNAUTHORIZED:
+        return _refuse("access token rejected (401): fix token / token_env in your config")
+    if kind == ErrorKind.NOT_LOADED:
+        if action == Action.START:
+            return Verdict(True, warning="the API says the session is not loaded (404): a start "
+                                         "brings it back; if the start gets 404 too, the id is "
+                                         "wrong or the instance was deleted")
+        return _refuse("the session is not loaded on the server (404): start it first (s)")
+    return None
+
+
+def _check_logout(status: str) -> Verdict:
+    if status in (PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED):
+        return Verdict(True, warning="logging out abandons this pairing: the phone must scan a "
+                                     "new QR afterwards")
+    if status == SCAN_QR_CODE:
+        return _refuse("already logged out: scan the QR code")
+    if status == STOPPED:
+        return _refuse("instance is STOPPED: start it first (s)")
+    return Verdict(True)
+
+
 def _check_start(state: InstanceState, now: float) -> Verdict:
     if state.status not in (STOPPED, FAILED):
         return _refuse(f"start only applies to STOPPED or FAILED (it is {state.status}); "
                        "never call start blindly")
-    stop = state.last_action_at.get("stop")
+    stop = _last(state, Action.STOP)
     if stop is not None and now - stop < STOP_TO_START_GAP:
         wait = STOP_TO_START_GAP - (now - stop)
-        return _refuse(f"start blocked: stopped {fmt_duration(now - stop)} ago; the API needs "
+        return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago; the API needs "
                        f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
                        wait)
     return Verdict(True)
@@ -305,35 +349,40 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
                        "pairing")
     if status == STOPPED:
         return _refuse("instance is STOPPED: press s to start it")
-    restart = _last_restart(state)
+    restart = _last(state, Action.RESTART)
     if restart is None:
         return Verdict(True)
     elapsed = now - restart
-    if _reached_working_since(state, restart):
-        if elapsed < STABILIZE_AFTER_RESTART:
-            return Verdict(True, warning=(
-                f"restarted {fmt_duration(elapsed)} ago; the API asks for "
-                f"{STABILIZE_AFTER_RESTART:g}s to stabilize"))
-        return Verdict(True)
-    if elapsed >= RESTART_LOOP_GUARD:
-        return Verdict(True)
-    if status == STARTING and state.restarts_since_working <= 1:
-        if elapsed >= STUCK_AFTER_RESTART:
-            return Verdict(True, warning="still STARTING after a restart: this is the one more "
-                                         "restart the runbook allows; next comes the full reset (R)")
+    reached = _reached_working_since(state, restart)
+    one_more = status == STARTING and not reached and state.restarts_since_working <= 1
+    if elapsed < STUCK_AFTER_RESTART and one_more:
         wait = STUCK_AFTER_RESTART - elapsed
-        return _refuse(f"restart blocked: restarted {fmt_duration(elapsed)} ago and still "
-                       f"STARTING; one more restart is allowed at {STUCK_AFTER_RESTART:g}s "
-                       f"(wait {fmt_duration(wait)}) or press R for a full reset", wait)
+        return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago and still STARTING; "
+                       f"one more restart is allowed at {STUCK_AFTER_RESTART:g}s (wait "
+                       f"{fmt_duration(wait)}) or press R for a full reset", wait)
+    if one_more:
+        return Verdict(True, warning="still STARTING after a restart: this is the one more "
+                                     "restart the runbook allows; next comes the full reset (R)")
+    if elapsed < STABILIZE_AFTER_RESTART:
+        wait = (STABILIZE_AFTER_RESTART if reached else RESTART_LOOP_GUARD) - elapsed
+        return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago; the API asks for "
+                       f"{STABILIZE_AFTER_RESTART:g}s to stabilize; wait {fmt_duration(wait)}"
+                       + ("" if reached else " or press R for a full reset"), wait)
+    if reached or elapsed >= RESTART_LOOP_GUARD:
+        return Verdict(True)
     wait = RESTART_LOOP_GUARD - elapsed
-    return _refuse(f"restart blocked: last restart {fmt_duration(elapsed)} ago did not reach "
+    return _refuse(f"restart blocked: the last restart {fmt_ago(elapsed)} ago did not reach "
                    f"WORKING; wait {fmt_duration(wait)} or press R for a full reset", wait)
+
+
+def verdicts(state: InstanceState, now: float) -> dict[str, Verdict]:
+    """The verdict on every state-changing action, at one moment."""
+    return {str(a): check_action(state, a, now) for a in STATE_ACTIONS}
 
 
 def allowed_actions(state: InstanceState, now: float) -> set[str]:
     """Every action check_action allows now."""
-    return {a for a in ("start", "stop", "restart", "logout", "reset")
-            if check_action(state, a, now).allowed}
+    return {a for a, v in verdicts(state, now).items() if v.allowed}
 
 
 # -- advice --------------------------------------------------------------------------
@@ -348,6 +397,12 @@ class Advice:
     todo: str
     key: str | None
     severity: str
+
+
+#: The key that sends each action (advice names a key only when its action is allowed).
+ACTION_KEYS = {Action.START: "s", Action.STOP: "x", Action.RESTART: "r", Action.RESET: "R",
+               Action.LOGOUT: "L"}
+KEY_ACTIONS = {key: action for action, key in ACTION_KEYS.items()}
 
 
 _ERROR_ADVICE = {
@@ -387,87 +442,6 @@ _ERROR_ADVICE = {
 }
 
 
-def qr_code_number(state: InstanceState, now: float) -> int | None:
-    """Which of WAHA's 6 QR codes is live now, when we saw SCAN_QR_CODE begin."""
-    if state.status != SCAN_QR_CODE or not state.status_since_known or state.status_since is None:
-        return None
-    elapsed = now - state.status_since
-    return 1 if elapsed < QR_FIRST_LIFE else 2 + int((elapsed - QR_FIRST_LIFE) // QR_NEXT_LIFE)
-
-
-def advise(state: InstanceState, now: float, refresh: float, *,
-           quiet_after: float = QUIET_AFTER) -> Advice:
-    """Plain-language meaning and next step, for someone who never read the Wawp docs."""
-    word = display_status(state, now, refresh)
-    sev = severity(word)
-    if word == UNREACHABLE:
-        meaning, todo, key = _ERROR_ADVICE.get(
-            state.error_kind or "", ("The last poll failed.", "wait for the next poll", None))
-        if state.failures >= 3 and state.error_kind in SERVER_SIDE_KINDS:
-            todo = (f"{state.failures} failed polls in a row: press r to restart "
-                    "(fixes most transient failures)")
-            key = "r"
-        return Advice(word, meaning, todo, key, sev)
-    if word == PENDING:
-        return Advice(word, "Waiting for the first poll.", "nothing yet", None, sev)
-    if word == STALE:
-        age = fmt_duration(data_age(state, now) or 0.0)
-        if state.failures:
-            meaning, todo, key = _ERROR_ADVICE.get(
-                state.error_kind or "", ("Polls keep failing.", "wait for the next poll", None))
-            return Advice(word, f"No good data for {age}; {state.failures} polls failed in a "
-                          f"row. {meaning}", todo, key, sev)
-        return Advice(word, f"No poll has finished for {age}: the data shown is old.",
-                      "p resumes polling if paused; otherwise check the network", "p", sev)
-    if word == WORKING:
-        restart = _last_restart(state)
-        if restart is not None and now - restart < STABILIZE_AFTER_RESTART:
-            left = fmt_duration(restart + STABILIZE_AFTER_RESTART - now)
-            return Advice(word, "Connected and authenticated; just restarted.",
-                          f"stabilizing: wait {left} before heavy traffic", None, sev)
-        quiet = quiet_for(state, now, quiet_after)
-        if quiet is not None:
-            return Advice(word, f"WORKING, but no activity for {fmt_duration(quiet)}: engines can "
-                                "report WORKING while dead (no messages, no webhooks).",
-                          "if messages are not flowing, press r to restart", "r", Severity.WARN)
-        return Advice(word, "Connected and authenticated.", "nothing to do", None, sev)
-    if word == STARTING:
-        return _advise_starting(state, now, sev)
-    if word == SCAN_QR_CODE:
-        return Advice(word, "Logged out from the phone: the instance is alive but needs a "
-                            "fresh link. A restart will not help.",
-                      "scan the QR (WhatsApp > Linked devices > Link a device)", "enter", sev)
-    if word == PASSKEY_REQUIRED:
-        return Advice(word, "Pairing waits for a passkey: the phone must approve it (WebAuthn). "
-                            "A restart will not help.",
-                      "approve the passkey on the phone; if it does not finish, press L and "
-                      "pair again with a new QR", None, sev)
-    if word == PASSKEY_CONFIRMATION_REQUIRED:
-        return Advice(word, "Pairing waits for a code to be confirmed on the phone. A restart "
-                            "will not help.", "confirm the code on the phone", None, sev)
-    if word == STOPPED:
-        stop = state.last_action_at.get("stop")
-        if stop is not None and now - stop < STOP_TO_START_GAP:
-            left = fmt_duration(STOP_TO_START_GAP - (now - stop))
-            return Advice(word, "Hibernating (just stopped).", f"start is allowed in {left}", None, sev)
-        return Advice(word, "Hibernating: no webhooks are delivered, and WhatsApp buffers "
-                            "incoming messages only 24-72 h.", "press s to start", "s", sev)
-    if word == FAILED:
-        restart = _last_restart(state)
-        if _came_from(state, SCAN_QR_CODE):
-            return Advice(word, f"The QR codes ran out before anyone scanned ({QR_CODES} codes, "
-                                "about 2 min): the engine gave up pairing.",
-                          "have the phone ready, then press r: a restart brings new codes", "r", sev)
-        if restart is not None and state.restarts_since_working >= 1:
-            return Advice(word, "Still FAILED after a restart.",
-                          "press L to log out, then s to start and scan a new QR; notify an "
-                          "administrator", "L", sev)
-        return Advice(word, "Something broke (lost auth, device unlinked or engine crash).",
-                      "press r to restart (fixes most transient failures)", "r", sev)
-    return Advice(word, f"Status {word!r} is not one this tool knows.",
-                  "check the instance in the Wawp dashboard", None, sev)
-
-
 def _came_from(state: InstanceState, word: str) -> bool:
     """True when the latest status change was from `word` (e.g. SCAN_QR_CODE -> FAILED)."""
     for entry in reversed(state.history):
@@ -486,24 +460,183 @@ def quiet_for(state: InstanceState, now: float, after: float | None = None) -> f
     return quiet if quiet > limit else None
 
 
+def qr_code_number(state: InstanceState, now: float) -> int | None:
+    """Which of WAHA's 6 QR codes is live now, when we saw SCAN_QR_CODE begin."""
+    if state.status != SCAN_QR_CODE or not state.status_since_known or state.status_since is None:
+        return None
+    elapsed = now - state.status_since
+    return 1 if elapsed < QR_FIRST_LIFE else 2 + int((elapsed - QR_FIRST_LIFE) // QR_NEXT_LIFE)
+
+
+def advise(state: InstanceState, now: float, refresh: float, *,
+           quiet_after: float = QUIET_AFTER) -> Advice:
+    """Plain-language meaning and next step; a key is named only when its action is
+    allowed at this moment (otherwise the advice says what blocks it and for how long)."""
+    return assess(state, now, refresh, quiet_after=quiet_after).advice
+
+
+def _raw_advice(state: InstanceState, now: float, refresh: float, quiet_after: float) -> Advice:
+    """What the runbook would suggest, before it is held against the verdicts."""
+    word = display_status(state, now, refresh)
+    sev = severity(word)
+    if word in (UNREACHABLE, CONFIG):
+        meaning, todo, key = _ERROR_ADVICE.get(
+            state.error_kind or "", ("The last poll failed.", "wait for the next poll", None))
+        if state.failures >= 3 and state.error_kind in SERVER_SIDE_KINDS:
+            todo = (f"{state.failures} failed polls in a row: press r to restart "
+                    "(fixes most transient failures)")
+            key = "r"
+        return Advice(word, meaning, todo, key, sev)
+    if word == PENDING:
+        return Advice(word, "Waiting for the first poll.", "nothing yet", None, sev)
+    stale = stale_age(state, now, refresh)
+    if stale is not None:
+        return _advise_stale(state, word, stale, sev)
+    if word == WORKING:
+        return _advise_working(state, now, quiet_after, sev)
+    if word == STARTING:
+        return _advise_starting(state, now, sev)
+    return _advise_other(state, now, word, sev)
+
+
+def _advise_stale(state: InstanceState, word: str, age: float, sev: str) -> Advice:
+    if state.failures:
+        meaning, todo, key = _ERROR_ADVICE.get(
+            state.error_kind or "", ("Polls keep failing.", "wait for the next poll", None))
+        return Advice(word, f"Last known {word}, {fmt_duration(age)} ago; {state.failures} polls "
+                            f"failed since. {meaning}", todo, key, sev)
+    return Advice(word, f"Last known {word}, {fmt_duration(age)} ago: no poll has finished since.",
+                  "p resumes polling if paused; otherwise check the network", "p", sev)
+
+
+def _advise_working(state: InstanceState, now: float, quiet_after: float, sev: str) -> Advice:
+    restart = _last(state, Action.RESTART)
+    if restart is not None and now - restart < STABILIZE_AFTER_RESTART:
+        left = fmt_duration(restart + STABILIZE_AFTER_RESTART - now)
+        return Advice(WORKING, "Connected and authenticated; just restarted.",
+                      f"stabilizing: wait {left} before heavy traffic", None, sev)
+    quiet = quiet_for(state, now, quiet_after)
+    if quiet is not None:
+        return Advice(WORKING, f"WORKING, but no activity for {fmt_duration(quiet)}: engines can "
+                               "report WORKING while dead (no messages, no webhooks).",
+                      "if messages are not flowing, press r to restart", "r", Severity.WARN)
+    return Advice(WORKING, "Connected and authenticated.", "nothing to do", None, sev)
+
+
+def _advise_other(state: InstanceState, now: float, word: str, sev: str) -> Advice:
+    if word == SCAN_QR_CODE:
+        return Advice(word, "Logged out from the phone: the instance is alive but needs a "
+                            "fresh link. A restart will not help.",
+                      "scan the QR (WhatsApp > Linked devices > Link a device)", "enter", sev)
+    if word == PASSKEY_REQUIRED:
+        return Advice(word, "Pairing waits for a passkey: the phone must approve it (WebAuthn). "
+                            "A restart will not help.",
+                      "approve the passkey on the phone; if it does not finish, press L and "
+                      "pair again with a new QR", "L", sev)
+    if word == PASSKEY_CONFIRMATION_REQUIRED:
+        return Advice(word, "Pairing waits for a code to be confirmed on the phone. A restart "
+                            "will not help.", "confirm the code on the phone", None, sev)
+    if word == STOPPED:
+        return Advice(word, "Hibernating: no webhooks are delivered, and WhatsApp buffers "
+                            "incoming messages only 24-72 h.", "press s to start", "s", sev)
+    if word == FAILED:
+        if _came_from(state, SCAN_QR_CODE):
+            return Advice(word, f"The QR codes ran out before anyone scanned ({QR_CODES} codes, "
+                                "about 2 min): the engine gave up pairing.",
+                          "have the phone ready, then press r: a restart brings new codes", "r", sev)
+        if _last(state, Action.RESTART) is not None and state.restarts_since_working >= 1:
+            return Advice(word, "Still FAILED after a restart.",
+                          "press L to log out, then s to start and scan a new QR; notify an "
+                          "administrator", "L", sev)
+        return Advice(word, "Something broke (lost auth, device unlinked or engine crash).",
+                      "press r to restart (fixes most transient failures)", "r", sev)
+    return Advice(word, f"Status {word!r} is not one this tool knows.",
+                  "check the instance in the Wawp dashboard", None, sev)
+
+
 def _advise_starting(state: InstanceState, now: float, sev: str) -> Advice:
-    restart = _last_restart(state)
-    since = fmt_duration(now - (state.status_since or now))
-    if restart is not None and not _reached_working_since(state, restart):
+    restart = _last(state, Action.RESTART)
+    boot = _last_boot(state)
+    since = fmt_duration(now - max(t for t in (state.status_since, boot, now) if t is not None)) \
+        if state.status_since is not None or boot is not None else "a while"
+    if restart is not None and restart == boot and not _reached_working_since(state, restart):
         elapsed = now - restart
         if elapsed >= STUCK_AFTER_RESTART:
             if state.restarts_since_working <= 1:
                 return Advice(STUCK, f"Stuck in STARTING {fmt_duration(elapsed)} after a restart.",
-                              "press r for one more restart", "r", "bad")
+                              "press r for one more restart", "r", Severity.BAD)
             return Advice(STUCK, "Still STARTING after two restarts.",
-                          "press R for a full reset (stop, wait 5s, start)", "R", "bad")
+                          "press R for a full reset (stop, wait 5s, start)", "R", Severity.BAD)
         return Advice(STARTING, "Booting after a restart.",
                       f"wait: one more restart is allowed in {fmt_duration(STUCK_AFTER_RESTART - elapsed)} "
                       "if it stays STARTING", None, sev)
     if is_stuck(state, now):
         return Advice(STUCK, f"STARTING for {since}, longer than the 60s it should take.",
-                      "press r to restart", "r", "bad")
+                      "press r to restart", "r", Severity.BAD)
     return Advice(STARTING, "The engine is booting.", "wait; it is polled every 2s", None, sev)
+
+
+def _held_to(advice: Advice, verdict_of: dict[str, Verdict]) -> Advice:
+    """The advice, made to agree with the verdicts: a key whose action is refused now is
+    replaced by what blocks it (and the full reset when that is the way out)."""
+    action = KEY_ACTIONS.get(advice.key or "")
+    if action is None or verdict_of[action].allowed:
+        return advice
+    refusal = verdict_of[action].reason
+    reset = verdict_of[Action.RESET]
+    if action == Action.RESTART and reset.allowed and "full reset" in refusal:
+        return Advice(advice.word, advice.meaning, f"{refusal}", "R", advice.severity)
+    return Advice(advice.word, advice.meaning, refusal, None, advice.severity)
+
+
+# -- the one answer ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Glance:
+    """What a table row shows of an instance at one moment (cheap: no advice)."""
+
+    #: The word on the badge (the API's word even when stale; STUCK for a stuck STARTING).
+    word: str
+    #: Age of the data when it is old (the badge then reads "WORD ~age"), else None.
+    stale: float | None
+    rank: int
+    severity: Severity
+    #: The guardrails running, soonest first: each is a refusal in progress.
+    countdowns: list[Countdown]
+    #: Seconds a WORKING instance has been quiet past the threshold, else None.
+    quiet: float | None
+
+
+@dataclass(frozen=True)
+class Assessment(Glance):
+    """Everything the rules say about one instance at one moment."""
+
+    verdicts: dict[str, Verdict]
+    advice: Advice
+
+
+def glance(state: InstanceState, now: float, refresh: float, *,
+           quiet_after: float = QUIET_AFTER) -> Glance:
+    """Word, freshness, rank and countdowns (the part of `assess` a row needs)."""
+    word = display_status(state, now, refresh)
+    if word == STARTING and is_stuck(state, now):
+        word = STUCK
+    quiet = quiet_for(state, now, quiet_after)
+    return Glance(word=word, stale=stale_age(state, now, refresh), rank=word_rank(word),
+                  severity=Severity.WARN if quiet is not None else severity(word),
+                  countdowns=countdowns(state, now), quiet=quiet)
+
+
+def assess(state: InstanceState, now: float, refresh: float, *,
+           quiet_after: float = QUIET_AFTER) -> Assessment:
+    """The one answer: word, freshness, rank, verdicts, countdowns and advice, agreeing."""
+    seen = glance(state, now, refresh, quiet_after=quiet_after)
+    verdict_of = verdicts(state, now)
+    advice = _held_to(_raw_advice(state, now, refresh, quiet_after), verdict_of)
+    return Assessment(word=seen.word, stale=seen.stale, rank=seen.rank, severity=seen.severity,
+                      countdowns=seen.countdowns, quiet=seen.quiet, verdicts=verdict_of,
+                      advice=advice)
 
 
 # -- polling -------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from wawp_tui.core import Event, Monitor, Note, Polled, StateTouched, StatusChanged
-from wawp_tui.ui.messages import EventNote, FleetChanged, StatusAlert
+from wawp_tui.core import AlertsChanged, Event, Monitor, Note, Polled, StateTouched, StatusChanged
+from wawp_tui.ui.messages import AlertsUpdated, EventNote, FleetChanged, StatusAlert
 
 
 class MonitorBridge:
@@ -37,6 +37,8 @@ class MonitorBridge:
             self._post(EventNote(event.text, event.ok))
         elif isinstance(event, StatusChanged):
             self._post(StatusAlert(event.instance_id, event.word))
+        elif isinstance(event, AlertsChanged):
+            self._post(AlertsUpdated(event.fired, event.resolved, event.updated))
 
     @property
     def urgent(self) -> bool:

@@ -24,8 +24,6 @@ from wawp_tui.ui.widgets.quiet_static import QuietStatic
 if TYPE_CHECKING:
     from wawp_tui.ui.fleet_screen import FleetScreen
 
-#: How long the newest alert stays in the summary line.
-ALERT_SHOWN_FOR = 300.0
 #: Poll results are drawn together at most this often (a repaint of a big table is costly).
 FLUSH_DELAY = 0.25
 
@@ -113,8 +111,11 @@ class FleetPainter:
         self.screen.query_one("#summary", QuietStatic).show(view.summary(
             self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette, paused=self.screen.paused,
             auto_heal=self.screen.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
-            alert=self._recent_alert(now), audit_off=self.monitor.audit.error is not None,
-            selected=len(self.screen.selected)))
+            audit_off=self.monitor.audit.error is not None, selected=len(self.screen.selected)))
+        config = self.monitor.config
+        source = "demo" if self.screen.demo else str(config.path or "no config file")
+        self.screen.query_one("#context", QuietStatic).show(view.context_line(
+            source, config.api.base_url, len(self.monitor.fleet), self.screen.palette))
         outage = self.monitor.outage()
         banner = self.screen.query_one("#banner", QuietStatic)
         banner.display = outage is not None
@@ -122,12 +123,6 @@ class FleetPainter:
             banner.show(Text(outage.text))
         if detail:
             self.detail()
-
-    def _recent_alert(self, now: float) -> str | None:
-        alert = self.screen.notices.last_alert
-        if alert and now - alert[0] < ALERT_SHOWN_FOR:
-            return f"NEW {runbook.fmt_duration(now - alert[0])} ago: {alert[1]}"
-        return None
 
     def detail(self) -> None:
         """The detail pane of the highlighted instance."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,10 +26,17 @@ from wawp_tui.ui import formatting as view
 from wawp_tui.ui.action_flows import ActionFlows
 from wawp_tui.ui.bridge import MonitorBridge
 from wawp_tui.ui.fleet_painter import FleetPainter
-from wawp_tui.ui.messages import ActionFinished, EventNote, FleetChanged, RolloutProgress, StatusAlert
+from wawp_tui.ui.messages import (
+    ActionFinished,
+    AlertsUpdated,
+    EventNote,
+    FleetChanged,
+    RolloutProgress,
+    StatusAlert,
+)
 from wawp_tui.ui.notices import Notices
 from wawp_tui.ui.screens.qr_screen import QrScreen
-from wawp_tui.ui.screens.text_page import TextScreen, help_page, timeline_page
+from wawp_tui.ui.screens.text_page import TextScreen, alerts_page, help_page, timeline_page
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.event_log import EventLog
 from wawp_tui.ui.widgets.fleet_table import FleetTable
@@ -66,7 +74,13 @@ class FleetScreen(Screen[None]):
                 tooltip="Rolling restart/stop/start in waves of the selection or filtered rows"),
         Binding("c", "copy_id", "Copy id", id="copy", show=False, tooltip="Copy the instance id"),
         Binding("h", "history", "History", id="history", show=False, tooltip="Fleet timeline"),
+        Binding("e", "events", "Events", id="events", show=False,
+                tooltip="The event log as a page (it is hidden on narrow terminals)"),
         Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False, tooltip="Toggle auto-heal"),
+        Binding("A", "acknowledge", "Ack", id="acknowledge", show=False,
+                tooltip="Acknowledge the firing alerts (they leave the alert strip; ! still lists them)"),
+        Binding("exclamation_mark", "alerts", "Alerts", id="alerts", show=False,
+                tooltip="List the alerts: firing, acknowledged and recently resolved"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
         Binding("escape", "clear", "Clear", id="clear", show=False, tooltip="Clear filter and selection"),
     ]
@@ -101,7 +115,9 @@ class FleetScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield QuietStatic(id="summary")
+        yield QuietStatic(id="context")
         yield QuietStatic(id="banner")
+        yield QuietStatic(id="alerts")
         yield QuietStatic(id="rollout")
         with Horizontal(id="main"):
             with Vertical(id="left"):
@@ -121,6 +137,7 @@ class FleetScreen(Screen[None]):
         self.query_one("#mode").display = self.monitor.read_only
         self.query_one("#filter").display = False
         self.query_one("#rollout").display = False
+        self.query_one("#alerts").display = False
         self._mounted = True
         self.render_all()
         self.query_one(FleetTable).focus()
@@ -166,6 +183,8 @@ class FleetScreen(Screen[None]):
             return
         self.monitor.tick()
         self.painter.time_cells()
+        self.notices.flush()
+        self.notices.draw_strip()
         self._ticks += 1
         if self._ticks % 5 == 0:
             self.notices.say_problems()
@@ -192,7 +211,12 @@ class FleetScreen(Screen[None]):
     @on(StatusAlert)
     def _status_alert(self, message: StatusAlert) -> None:
         if self._alive():
-            self.notices.status_alert(message.instance_id, message.word)
+            self.notices.status_changed(message.instance_id, message.word)
+
+    @on(AlertsUpdated)
+    def _alerts_updated(self, message: AlertsUpdated) -> None:
+        if self._alive():
+            self.notices.alerts_updated(message.fired, message.resolved)
 
     @on(ActionFinished)
     def _action_finished(self, message: ActionFinished) -> None:
@@ -342,6 +366,23 @@ class FleetScreen(Screen[None]):
     def action_history(self) -> None:
         self.app.push_screen(TextScreen("Fleet timeline, newest first",
                                         timeline_page(self.monitor.fleet, self.palette)))
+
+    def action_events(self) -> None:
+        lines = list(self.query_one(EventLog).kept)
+        body = Text("\n").join(reversed(lines)) if lines else Text("Nothing logged yet.")
+        self.app.push_screen(TextScreen("Event log, newest first", body))
+
+    def action_acknowledge(self) -> None:
+        """A: acknowledge every firing alert (the strip empties; the list keeps them)."""
+        count = self.monitor.alerts.acknowledge()
+        self.log_line(f"acknowledged {count} alert{'s' if count != 1 else ''}" if count
+                      else "no firing alert to acknowledge")
+        self.notices.draw_strip()
+
+    def action_alerts(self) -> None:
+        """!: the alert list."""
+        self.app.push_screen(TextScreen("Alerts", alerts_page(self.monitor.alerts.all(),
+                                                              self.clock(), self.palette)))
 
     def action_help(self) -> None:
         """?: every key that works here, as bound now (remapped keys show as remapped)."""

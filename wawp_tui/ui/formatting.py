@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from rich.cells import cell_len
 from rich.color import Color, ColorParseError
 from rich.text import Text
 
 from wawp_tui.core import FleetState, InstanceState, runbook
-from wawp_tui.models import FAILED, SCAN_QR_CODE, STALE, UNREACHABLE, WORKING
-from wawp_tui.vocab import Severity
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, UNREACHABLE, WORKING
+from wawp_tui.safe_text import clean
 
 #: Theme variable behind each severity class the runbook hands out.
 SEVERITY_VARIABLE = {
@@ -27,7 +28,7 @@ SEVERITY_VARIABLE = {
 }
 
 #: Words that light a row up for a wall monitor (reverse video, not only colour).
-ALARM_WORDS = {FAILED, UNREACHABLE, STALE}
+ALARM_WORDS = {FAILED, UNREACHABLE, runbook.STUCK, runbook.CONFIG}
 
 #: (key, title, width): fixed widths, so a late long value never squeezes the badge.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -42,6 +43,7 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("tags", "TAGS", 20),
 )
 LABEL_WIDTH = 22
+STATUS_WIDTH = 17
 ERROR_WIDTH = 28
 
 
@@ -86,43 +88,48 @@ def clip(text: str, width: int) -> str:
     return cut.rstrip(" ,:;-") + "…"
 
 
-def badge_text(word: str, palette: Palette, stuck: bool = False, age: float | None = None) -> Text:
-    """Symbol + word, coloured by severity; alarming words in reverse video. STALE
-    carries the age of its data ("~ STALE 4m10s")."""
+def badge_text(word: str, palette: Palette, stale: float | None = None) -> Text:
+    """Symbol + word, coloured by severity; alarming words in reverse video. Old data
+    keeps its last known word, marked "~" with its age ("✗ FAILED ~2m10s"), in italics."""
     symbol, label = runbook.badge(word)
-    label = clip(label, 15)
-    if word == STALE and age is not None:
-        label = f"{label} {runbook.fmt_duration(age)}"
     severity = runbook.severity(word)
-    if stuck:
-        label, severity = "STUCK", Severity.BAD
     colour = palette.style(severity)
     style = f"bold {colour}" if colour else "bold"
-    if word in ALARM_WORDS or stuck:
+    if word in ALARM_WORDS:
         style = f"bold reverse {colour}" if colour else "bold reverse"
-    return Text(f"{symbol} {label}", style=style)
+    if stale is None:
+        return Text(f"{symbol} {clip(label, 15)}", style=style)
+    age = f" ~{runbook.fmt_duration(stale)}"
+    return Text(f"{symbol} {clip(label, STATUS_WIDTH - 2 - len(age))}{age}", style=f"italic {style}")
 
 
-def guard_text(state: InstanceState, now: float) -> str:
-    """The most urgent active countdown, e.g. "28s", or "" when none runs."""
-    if state.reset_start_at is not None and state.reset_start_at > now:
-        return runbook.fmt_duration(state.reset_start_at - now)
-    active = runbook.countdowns(state, now)
-    if not active:
+def guard_text(assessment: runbook.Glance, now: float) -> str:
+    """The most urgent active countdown (a refusal in progress), e.g. "28s", or ""."""
+    if not assessment.countdowns:
         return ""
-    soonest = min(active, key=lambda c: c.remaining(now))
-    return runbook.fmt_duration(soonest.remaining(now))
+    return runbook.fmt_duration(assessment.countdowns[0].remaining(now))
 
 
 def since_text(state: InstanceState, now: float) -> str:
-    """How long in this status, coarse enough not to change every second after a minute."""
-    if state.status_since is None or not state.status_since_known:
-        return ""  # in this status since before we started watching: unknown
+    """How long in this status, coarse enough not to change every second after a minute;
+    "≥3m" when it was so before we started watching (we know only the lower bound)."""
+    if state.status_since is None:
+        return ""
     age = max(0.0, now - state.status_since)
-    if age >= 60:
-        minutes = int(age // 60)
-        return runbook.fmt_duration(minutes * 60).replace("m00s", "m")
-    return runbook.fmt_duration(age)
+    text = runbook.fmt_duration(age) if age < 60 else _minutes(age)
+    return text if state.status_since_known else f"≥{text}"
+
+
+def why_text(state: InstanceState, word: str) -> str:
+    """Why a row is in trouble, for the LAST ERROR column: the error, or for a FAILED
+    the API reported (no error of ours) the transition that led there."""
+    if state.last_error:
+        return state.last_error
+    if word == FAILED and state.status == FAILED:
+        for entry in reversed(state.history):
+            if entry.kind == "status":
+                return entry.text if " -> " in entry.text else "FAILED when first seen"
+    return ""
 
 
 def row_cells(
@@ -134,25 +141,22 @@ def row_cells(
     Every cell is a rich Text: DataTable parses a plain str as markup, and a label or
     an error text holding "[/]" must read as itself, not crash the table.
     """
-    word = runbook.display_status(state, now, refresh)
-    stuck = runbook.is_stuck(state, now)
-    error = state.last_error or ""
-    latency = latency_text(state.latency_shown)
-    quiet = runbook.quiet_for(state, now, quiet_after)
+    assessment = runbook.glance(state, now, refresh, quiet_after=quiet_after)
+    error = why_text(state, assessment.word)
     if state.in_flight:
         error = f"{state.in_flight} in flight…"
-    elif word == STALE and not error:
-        error = "no poll has finished"
-    elif quiet is not None:
-        error = f"no activity for {_minutes(quiet)}"
+    elif assessment.stale is not None and not state.failures:
+        error = "no poll has finished since"
+    elif assessment.quiet is not None:
+        error = f"no activity for {_minutes(assessment.quiet)}"
     return (
         Text("●" if selected else " "),
-        badge_text(word, palette, stuck, runbook.data_age(state, now)),
+        badge_text(assessment.word, palette, assessment.stale),
         Text(clip(state.label, LABEL_WIDTH)),
-        Text(guard_text(state, now), style="bold"),
+        Text(guard_text(assessment, now), style="bold"),
         Text(clip(error, ERROR_WIDTH)),
         Text(since_text(state, now)),
-        Text(latency),
+        Text(latency_text(state.latency_shown)),
         Text(state.id),
         Text(clip(",".join(state.tags), 20)),
     )
@@ -168,7 +172,8 @@ def latency_text(ms: float | None) -> str:
 
 
 def sort_key(state: InstanceState, now: float, refresh: float) -> tuple:
-    """Worst first; then by label so equal rows keep a stable, readable order."""
+    """Worst first (stale rows keep the rank of their last known word); then by label
+    so equal rows keep a stable, readable order."""
     return (runbook.rank(state, now, refresh), state.label.lower(), state.id)
 
 
@@ -201,11 +206,10 @@ def ago(seconds: float) -> str:
 def time_signature(state: InstanceState, now: float, refresh: float,
                    quiet_after: float = runbook.QUIET_AFTER) -> tuple:
     """The parts of a row that change with time alone (checked every second)."""
-    word = runbook.display_status(state, now, refresh)
-    quiet = runbook.quiet_for(state, now, quiet_after)
-    return (guard_text(state, now), since_text(state, now), word, runbook.is_stuck(state, now),
-            runbook.fmt_duration(runbook.data_age(state, now) or 0.0) if word == STALE else "",
-            _minutes(quiet) if quiet is not None else "")
+    a = runbook.glance(state, now, refresh, quiet_after=quiet_after)
+    return (guard_text(a, now), since_text(state, now), a.word,
+            runbook.fmt_duration(a.stale) if a.stale is not None else "",
+            _minutes(a.quiet) if a.quiet is not None else "")
 
 
 def _minutes(seconds: float) -> str:
@@ -216,11 +220,10 @@ def _minutes(seconds: float) -> str:
 def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette,
                  quiet_after: float = runbook.QUIET_AFTER) -> list[Text]:
     """The detail pane: meaning, what to do and which key, countdowns, account, history."""
-    word = runbook.display_status(state, now, refresh)
-    advice = runbook.advise(state, now, refresh, quiet_after=quiet_after)
-    stuck = runbook.is_stuck(state, now)
+    assessment = runbook.assess(state, now, refresh, quiet_after=quiet_after)
+    word, advice = assessment.word, assessment.advice
     head = Text()
-    head.append_text(badge_text(word, palette, stuck, runbook.data_age(state, now)))
+    head.append_text(badge_text(word, palette, assessment.stale))
     head.append(f"  {state.label}", style="bold")
     head.append(f"  {state.id}", style=palette.style("muted"))
     parts: list[Text] = [head]
@@ -231,7 +234,7 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     todo = Text("→ ", style="bold")
     todo.append(advice.todo, style=f"bold {palette.style(advice.severity)}")
     parts.append(todo)
-    timers = _countdown_lines(state, now)
+    timers = _countdown_lines(state, assessment, now)
     if timers:
         parts.append(Text(""))
         parts.extend(timers)
@@ -246,6 +249,8 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
         parts.append(live)
     if state.last_error:
         parts.append(Text(f"last error ({state.failures}x): {state.last_error}", style=palette.style("bad")))
+    elif word == FAILED:
+        parts.append(Text(f"how it got here: {why_text(state, word)}", style=palette.style("bad")))
     if state.me:
         parts.append(Text(f"account: {me_line(state.me)}"))
     elif word == WORKING:
@@ -263,7 +268,7 @@ def _facts(state: InstanceState, now: float, word: str) -> Text:
     if state.status_since is not None:
         age = runbook.fmt_duration(now - state.status_since)
         facts.append(f"in {state.status or word} for {age}" if state.status_since_known
-                     else f"{state.status or word} since before this session (seen {age})")
+                     else f"{state.status or word} since before start (≥ {age})")
     if state.latency_shown is not None:
         # The steadied figure, as in the table: jitter of a few ms is not news.
         facts.append(f" · poll {state.latency_shown:.0f}ms")
@@ -299,13 +304,14 @@ def _recent(state: InstanceState, palette: Palette, count: int = 8) -> list[Text
     return lines
 
 
-def _countdown_lines(state: InstanceState, now: float) -> list[Text]:
+def _countdown_lines(state: InstanceState, assessment: runbook.Assessment, now: float) -> list[Text]:
     lines = []
-    if state.reset_start_at is not None and state.reset_start_at > now:
-        left = runbook.fmt_duration(state.reset_start_at - now)
-        lines.append(Text(f"⏱ full reset: start in {left} (press R to cancel)", style="bold"))
-    for countdown in runbook.countdowns(state, now):
-        lines.append(Text(f"⏱ {countdown.label}: {runbook.fmt_duration(countdown.remaining(now))}"))
+    for countdown in assessment.countdowns:
+        left = runbook.fmt_duration(countdown.remaining(now))
+        if countdown.ends_at == state.reset_start_at:
+            lines.append(Text(f"⏱ full reset: start in {left} (press R to cancel)", style="bold"))
+        else:
+            lines.append(Text(f"⏱ {countdown.label}: {left}"))
     return lines
 
 
@@ -326,17 +332,20 @@ def summary(
     auto_heal: bool,
     read_only: bool,
     shown: int | None = None,
-    alert: str | None = None,
     audit_off: bool = False,
     selected: int = 0,
+    sort: str = "",
 ) -> Text:
-    """The summary line: counts per status worst first, freshness and modes."""
+    """The summary line: counts of the last known statuses, worst first, how many of
+    them are stale, when the last poll succeeded, and the modes."""
     counts: dict[str, int] = {}
+    stale = 0
     for st in fleet:
         word = runbook.display_status(st, now, refresh)
-        if runbook.is_stuck(st, now):
-            word = "STUCK"
+        if word == STARTING and runbook.is_stuck(st, now):
+            word = runbook.STUCK
         counts[word] = counts.get(word, 0) + 1
+        stale += runbook.stale_age(st, now, refresh) is not None
     line = Text()
     # Modes first: at 80 columns the end of the line may be cut, and these must show.
     if paused:
@@ -348,22 +357,39 @@ def summary(
     if audit_off:
         line.append(" AUDIT LOG OFF ", style=f"bold reverse {palette.style('bad')}")
         line.append(" ")
+    if selected:
+        line.append(f" {selected} selected ", style=f"bold reverse {palette.style('unknown')}")
+        line.append(" ")
     for word in sorted(counts, key=runbook.word_rank):
-        symbol, label = runbook.badge(word) if word != "STUCK" else ("◐", "STUCK")
-        severity = runbook.severity(word) if word != "STUCK" else "bad"
+        symbol, label = runbook.badge(word)
+        severity = runbook.severity(word)
         style = f"bold {palette.style(severity)}"
-        if word in ALARM_WORDS or word == "STUCK":
+        if word in ALARM_WORDS:
             style = f"bold reverse {palette.style(severity)}"
         line.append(f"{symbol} {counts[word]} {label}", style=style)
         line.append("  ")
+    if stale:
+        line.append(f"│ ~ {stale} stale ", style=f"bold italic {palette.style('warn')}")
     if shown is not None and shown != len(fleet):
         line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
-    if selected:
-        line.append(f"│ {selected} selected ", style=f"bold reverse {palette.style('unknown')}")
-    if fleet.last_refresh_at is not None:
-        line.append(f"│ refreshed {ago(now - fleet.last_refresh_at)} ")
+    if sort:
+        line.append(f"│ sort: {sort} ")
+    if fleet.last_success_at is not None:
+        age = now - fleet.last_success_at
+        line.append(f"│ refreshed {ago(age)} ", style=f"bold {palette.style('warn')}"
+                    if age > runbook.stale_after(refresh) else "")
+    elif len(fleet):
+        line.append("│ no status yet ")
     line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
                 style="bold" if auto_heal else palette.style("muted"))
-    if alert:
-        line.append(f"│ {alert} ", style=f"bold reverse {palette.style('bad')}")
     return line
+
+
+def context_line(source: str, base_url: str, count: int, palette: Palette) -> Text:
+    """Which fleet this is: the config file (or "demo") and the base URL (never a token)."""
+    noun = "instance" if count == 1 else "instances"
+    home = str(Path.home())
+    if source.startswith(home + "/"):
+        source = "~" + source[len(home):]
+    return Text(f"{clean(source, 200)} · {clean(base_url, 200)} · {count} {noun}",
+                style=palette.style("muted"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from wawp_tui.core import Report
+from wawp_tui.core import Alert, Report
 
 
 class FleetChanged(Message):
@@ -35,6 +35,17 @@ class StatusAlert(Message):
         super().__init__()
         self.instance_id = instance_id
         self.word = word
+
+
+class AlertsUpdated(Message):
+    """Alerts fired, resolved or changed at this tick (the strip and the bell)."""
+
+    def __init__(self, fired: tuple[Alert, ...], resolved: tuple[Alert, ...],
+                 updated: tuple[Alert, ...] = ()) -> None:
+        super().__init__()
+        self.fired = fired
+        self.resolved = resolved
+        self.updated = updated
 
 
 class ActionFinished(Message):

@@ -1,7 +1,9 @@
 """Notices: what the operator is told, and how loudly.
 
-Event log lines, toasts (plain text), the bell, the newest alert in the summary line,
-and the problems that stop the audit log or the history from being kept.
+Event log lines (status changes grouped, so an outage or a recovery of a thousand
+instances is one line, not a thousand), the alert strip under the summary (firing,
+unacknowledged alerts, bounded), the bell (once per new alert), toasts for what a person
+did, and the problems that stop the audit log or the history from being kept.
 """
 
 from __future__ import annotations
@@ -10,15 +12,17 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from wawp_tui.core import Report
-from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE
+from wawp_tui.core import Alert, Report, runbook
+from wawp_tui.core.alerts import ALERT_WORDS
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
 
 if TYPE_CHECKING:
     from wawp_tui.ui.fleet_screen import FleetScreen
 
-#: Transitions into these words raise an alert (notification + bell).
-ALERT_WORDS = {FAILED, SCAN_QR_CODE, UNREACHABLE}
+#: Alerts shown in the strip at once (the rest are counted: `!` lists them all).
+STRIP_ALERTS = 3
+#: Status changes to one word, in one batch, beyond which the log line names a count.
+GROUP_AFTER = 3
 
 
 class Notices:
@@ -27,22 +31,70 @@ class Notices:
     def __init__(self, screen: FleetScreen) -> None:
         self.screen = screen
         self.monitor = screen.monitor
-        #: The newest alert, shown in the summary line for a while: (at, text).
-        self.last_alert: tuple[float, str] | None = None
         self._problems_said: set[str] = set()
+        #: Status changes waiting for the next flush: word -> [(label, id, error)].
+        self._changes: dict[str, list[tuple[str, str, str]]] = {}
 
-    def status_alert(self, instance_id: str, word: str) -> None:
-        """An instance moved to a new word: a log line; an alert when it is a problem."""
+    # -- status changes: the event log -------------------------------------------------
+
+    def status_changed(self, instance_id: str, word: str) -> None:
+        """An instance moved to a new word: logged at the next flush, grouped by word."""
         st = self.monitor.state(instance_id)
-        text = f"{st.label} ({st.id}) -> {word}" + (f": {st.last_error}" if st.failures else "")
-        alarming = word in ALERT_WORDS
-        self.screen.log_line(text, ok=not alarming)
-        if alarming:
-            self.last_alert = (self.monitor.clock(), text)
-            self.screen.painter.chrome(detail=False)
-            self.screen.toast(text, title="new problem", severity="error", timeout=10)
-            if self.screen.bell_enabled:
-                self.screen.app.bell()
+        error = st.last_error if st.failures and st.last_error else ""
+        self._changes.setdefault(word, []).append((st.label, st.id, error))
+
+    def flush(self) -> None:
+        """Write the waiting status changes: one line each, or one line per word when
+        many instances moved together."""
+        changes, self._changes = self._changes, {}
+        for word, moved in sorted(changes.items(), key=lambda pair: runbook.word_rank(pair[0])):
+            bad = word in ALERT_WORDS
+            if len(moved) <= GROUP_AFTER:
+                for label, instance_id, error in moved:
+                    self.screen.log_line(f"{label} ({instance_id}) -> {word}"
+                                         + (f": {error}" if error else ""), ok=not bad)
+                continue
+            names = ", ".join(label for label, _, _ in moved[:3])
+            self.screen.log_line(f"{len(moved)} instances -> {word}: {names}, …", ok=not bad)
+
+    # -- alerts: the strip, the bell ---------------------------------------------------
+
+    def alerts_updated(self, fired: tuple[Alert, ...], resolved: tuple[Alert, ...]) -> None:
+        """Alerts changed: log what fired and resolved, ring once for news, redraw the strip."""
+        now = self.monitor.clock()
+        for alert in fired:
+            self.screen.log_line(f"ALERT {alert.text}", ok=False)
+        for alert in resolved:
+            lasted = runbook.fmt_duration(now - alert.started_at)
+            self.screen.log_line(f"resolved after {lasted}: {alert.text}")
+        if any(alert.news for alert in fired) and self.screen.bell_enabled:
+            self.screen.app.bell()
+        self.draw_strip()
+
+    def draw_strip(self) -> None:
+        """The firing alerts nobody acknowledged, newest first (the outage on top): label
+        first, so a narrow terminal cuts the tail, never the name."""
+        strip = self.screen.query_one("#alerts", QuietStatic)
+        shown = self.monitor.alerts.unacknowledged()
+        strip.display = bool(shown)
+        if not shown:
+            return
+        now = self.monitor.clock()
+        palette = self.screen.palette
+        text = Text()
+        for index, alert in enumerate(shown[:STRIP_ALERTS]):
+            if index:
+                text.append("\n")
+            text.append("▲ ", style=f"bold {palette.style(alert.severity)}")
+            text.append(alert.text, style="bold")
+            text.append(f"  firing {runbook.fmt_duration(now - alert.started_at)}",
+                        style=palette.style("muted"))
+        more = len(shown) - STRIP_ALERTS
+        hint = (f"  +{more} more" if more > 0 else "") + "  A ack · ! list"
+        text.append(hint, style=palette.style("muted"))
+        strip.show(text)
+
+    # -- what a person did -----------------------------------------------------------
 
     def action_finished(self, report: Report, count: int) -> None:
         summary = report.summary(self.monitor.labels)

@@ -12,7 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from wawp_tui.core import FleetState
+from wawp_tui.core import Alert, FleetState
+from wawp_tui.core.runbook import fmt_duration
 from wawp_tui.ui.formatting import Palette
 
 #: How keys are spelled on the help page.
@@ -62,6 +63,28 @@ def help_page(bindings: Iterable[Binding]) -> Text:
     body.append("The runbook refuses what the API forbids: 3 s between stop and start, no "
                 "second restart within 60 s unless it reached WORKING, no restart for "
                 "SCAN_QR_CODE (scan the QR).\n")
+    return body
+
+
+def alerts_page(alerts: list[Alert], now: float, palette: Palette) -> Text:
+    """The alerts: firing first (acknowledged marked), then those resolved lately."""
+    body = Text()
+    if not alerts:
+        return Text("No alerts: nothing is firing, and nothing resolved in the last 15 minutes.")
+    for alert in alerts:
+        started = time.strftime("%H:%M:%S", time.localtime(alert.started_at))
+        if alert.firing:
+            state = "FIRING (acknowledged)" if alert.acknowledged else "FIRING"
+            style = palette.style(alert.severity)
+            age = f"for {fmt_duration(now - alert.started_at)}"
+        else:
+            state, style = "resolved", palette.style("ok")
+            age = f"lasted {fmt_duration((alert.resolved_at or now) - alert.started_at)}"
+        body.append(f"{state:<22}", style=f"bold {style}")
+        body.append(f"{started} {age:<14} ", style=palette.style("muted"))
+        body.append(alert.text + "\n")
+    body.append("\nA on the fleet screen acknowledges every firing alert; an alert resolves "
+                "by itself when its condition clears.\n")
     return body
 
 

@@ -386,7 +386,7 @@ async def test_a_restart_answered_with_500_starts_no_countdown(fleet, tmp_path, 
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
         await highlight(app, pilot, target)
-        sim.inject(target, "html_500", count=1)
+        sim.inject(target, "html_500", count=1, endpoint="restart")
         await pilot.press("r", "y")
         await app.workers.wait_for_complete()
         await pilot.pause()

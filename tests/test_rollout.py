@@ -140,7 +140,7 @@ async def test_dry_run_and_cron_cli(serve, tmp_path):
     out = subprocess.run([sys.executable, "-m", "wawp_tui", "rollout", "restart", "--tag", "support",
                           "--dry-run", "--config", str(path)], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
-    assert "restart 2 instances in 1 waves" in out.stdout and "dry run: nothing sent" in out.stdout
+    assert "restart 2 instances in 1 wave of up to 2" in out.stdout and "obeys the runbook" in out.stdout and "dry run: nothing sent" in out.stdout
     out = subprocess.run([sys.executable, "-m", "wawp_tui", "rollout", "stop", "--config", str(path)],
                          capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     assert out.returncode == 2 and "unattended without --yes" in out.stderr

@@ -43,6 +43,8 @@ class Outcome:
     refused: bool = False
     #: True when the request may have reached the server but no reply said (timeout).
     unknown: bool = False
+    #: For a refusal by a guard that runs out: seconds until it does.
+    retry_in: float | None = None
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,8 @@ class ActionRunner:
             if verdict.allowed:
                 allowed.append(instance_id)
             else:
-                refused.append(Outcome(instance_id, False, verdict.reason, True))
+                refused.append(Outcome(instance_id, False, verdict.reason, True,
+                                       retry_in=verdict.retry_in))
         return allowed, refused
 
     # -- state-changing actions ------------------------------------------------------

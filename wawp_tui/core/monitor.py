@@ -258,9 +258,16 @@ class Monitor:
         return ActionCheck(action, allowed, refused, warnings, CONSEQUENCES.get(action, ""))
 
     async def act(self, action: str, ids: Iterable[str], *,
-                  trigger: Trigger = Trigger.MANUAL) -> Report:
-        """Send a guarded action; the instances are polled again a second later."""
+                  trigger: Trigger = Trigger.MANUAL, fresh: bool = True) -> Report:
+        """Send a guarded action; the instances are polled again a second later.
+
+        `fresh`: poll the targets first, so the guards judge what the server says now:
+        another operator's restart a moment ago shows as STARTING and is counted (a
+        caller that has just polled, like a rollout wave, passes False).
+        """
         ids = list(ids)
+        if fresh and not self.read_only and ids:
+            await self.refresh(ids, deadline=self.config.api.timeout)
         report = await self.runner.run(action, ids, trigger=trigger)
         for instance_id in ids:
             self.poller.poke(instance_id, delay=1.0)

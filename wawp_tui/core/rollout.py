@@ -34,6 +34,10 @@ _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 DEFAULT_WAVE = 5
 #: How often a wave re-polls its instances while waiting for them.
 WAVE_POLL = 2.0
+#: A refusal whose guard runs out within this many seconds is waited for, then retried.
+GUARD_WAIT_LIMIT = runbook.RESTART_LOOP_GUARD + 5.0
+#: Sends per instance in a wave (the first, then after waiting out a guard, twice).
+GUARD_ATTEMPTS = 3
 #: Rough seconds per wave, for the plan shown before a rollout starts.
 WAVE_ESTIMATE = {"restart": 45.0, "stop": 5.0, "start": 20.0}
 
@@ -57,7 +61,7 @@ class RolloutState:
     failed: dict[str, str] = field(default_factory=dict)
     #: Reported but not errors (e.g. started into SCAN_QR_CODE: needs a phone).
     notes: dict[str, str] = field(default_factory=dict)
-    status: str = "planned"  # planned, running, halted, cancelled, done
+    status: str = "planned"  # planned, running, interrupted, halted, cancelled, done
     reason: str = ""
     started_at: float | None = None
 
@@ -135,7 +139,7 @@ def _checked_fields(data: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(waves, list) or not waves:
         raise RolloutStateError("it has no waves")
     status = data.get("status", "planned")
-    if status not in ("planned", "running", "halted", "cancelled", "done"):
+    if status not in ("planned", "running", "interrupted", "halted", "cancelled", "done"):
         raise RolloutStateError(f"unknown status {clean(status, 20)!r}")
     started = data.get("started_at")
     if started is not None and (isinstance(started, bool) or not isinstance(started, (int, float))
@@ -174,13 +178,21 @@ def estimate_seconds(state: RolloutState) -> float:
     return WAVE_ESTIMATE[state.action] * len(state.waves)
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 wave", "3 waves"."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
 def describe(state: RolloutState) -> str:
     """The plan in one paragraph, for a confirmation."""
-    return (f"{state.action} {state.total} instances in {len(state.waves)} waves of up to "
-            f"{max((len(w) for w in state.waves), default=0)}; about "
+    return (f"{state.action} {plural(state.total, 'instance')} in {plural(len(state.waves), 'wave')} "
+            f"of up to {max((len(w) for w in state.waves), default=0)}; about "
             f"{runbook.fmt_duration(estimate_seconds(state))}. Each wave waits for its "
             "instances to reach the target before the next starts; a stuck or failed instance "
-            "halts the rollout.")
+            "halts the rollout. Every action obeys the runbook's guards, whoever acted last "
+            "(30s to stabilize after a restart, 3s between stop and start, no second restart "
+            "within 60s unless it reached WORKING): a guarded instance is waited for, never "
+            "forced; one restarted since the rollout began is not restarted again.")
 
 
 class Rollout:
@@ -212,6 +224,25 @@ class Rollout:
         self.state.save(self.state_path)
 
     async def run(self) -> RolloutState:
+        """Run to the end or a halt. Cancelled (the program quits, the terminal goes), the
+        state is saved "interrupted": `wawp-tui rollout ACTION --resume` continues it."""
+        try:
+            return await self._run()
+        except asyncio.CancelledError:
+            self.interrupt("the program stopped while it ran")
+            raise
+
+    def interrupt(self, why: str) -> None:
+        """Mark the rollout interrupted and save it (resumable; nothing is sent twice)."""
+        if self.state.status == "running":
+            self.state.status, self.state.reason = "interrupted", why
+            self._save()
+
+    @property
+    def resume_command(self) -> str:
+        return f"wawp-tui rollout {self.state.action} --resume"
+
+    async def _run(self) -> RolloutState:
         st = self.state
         st.status = "running"
         st.started_at = st.started_at or self.clock()
@@ -255,19 +286,14 @@ class Rollout:
         if already_sent:
             self.progress(f"  resumed: waiting for {', '.join(already_sent)} (their {st.action} "
                           "was already sent; not sending it twice)")
+        meanwhile = [i for i in targets if self._done_meanwhile(i)]
+        for instance_id in meanwhile:
+            targets.remove(instance_id)
+            sent.append(instance_id)
+            self.progress(f"  {instance_id}: {st.action} already done since the rollout began "
+                          "(by you or someone else); waiting for it, not sending it twice")
         if targets:
-            # Intent first: if we die mid-send, a resume waits instead of sending twice.
-            st.sent.extend(targets)
-            self._save()
-            report = await self.monitor.act(st.action, targets, trigger=Trigger.ROLLOUT)
-            for outcome in report.outcomes:
-                if outcome.ok:
-                    sent.append(outcome.instance_id)
-                else:
-                    st.sent.remove(outcome.instance_id)
-                    st.failed[outcome.instance_id] = outcome.message
-                    self.progress(f"  {outcome.instance_id}: {st.action} not done: {outcome.message}")
-            self._save()
+            sent.extend(await self._send(targets))
         if not sent and not targets:
             return None
         problems = await self._wait(sent)
@@ -282,6 +308,52 @@ class Rollout:
             first = bad[0]
             return f"{first}: {st.failed[first]}"
         return None
+
+    def _done_meanwhile(self, instance_id: str) -> bool:
+        """The rollout's action happened to this instance after the rollout began (a
+        manual restart, another operator's, a seen one): doing it again is a second
+        restart the runbook would not allow."""
+        when = self.fleet.get(instance_id).last_action_at.get(self.state.action)
+        return when is not None and self.state.started_at is not None and when >= self.state.started_at
+
+    async def _send(self, targets: list[str]) -> list[str]:
+        """Send the action; a refusal by a guard that soon runs out is waited for and
+        retried (the same guards as a key press; never forced). Returns the ids sent."""
+        st = self.state
+        sent: list[str] = []
+        pending = list(targets)
+        for attempt in range(GUARD_ATTEMPTS):
+            if not pending:
+                break
+            # Intent first: if we die mid-send, a resume waits instead of sending twice.
+            st.sent.extend(pending)
+            self._save()
+            report = await self.monitor.act(st.action, pending, trigger=Trigger.ROLLOUT, fresh=False)
+            waits: list[tuple[float, str]] = []
+            for outcome in report.outcomes:
+                if outcome.ok:
+                    sent.append(outcome.instance_id)
+                    continue
+                st.sent.remove(outcome.instance_id)
+                if outcome.refused and outcome.retry_in is not None and attempt + 1 < GUARD_ATTEMPTS \
+                        and outcome.retry_in <= GUARD_WAIT_LIMIT and not self.cancel_requested:
+                    waits.append((outcome.retry_in, outcome.instance_id))
+                    self.progress(f"  {outcome.instance_id}: waiting "
+                                  f"{runbook.fmt_duration(outcome.retry_in)} for the runbook "
+                                  f"({outcome.message})")
+                else:
+                    st.failed[outcome.instance_id] = outcome.message
+                    self.progress(f"  {outcome.instance_id}: {st.action} not done: {outcome.message}")
+            self._save()
+            if not waits:
+                break
+            await self.sleep(max(seconds for seconds, _ in waits) + 0.5)
+            pending = [i for _, i in waits]
+            await self.monitor.refresh(pending)
+            for instance_id in [i for i in pending if self._done_meanwhile(i)]:
+                pending.remove(instance_id)
+                sent.append(instance_id)
+        return sent
 
     def _skip_reason(self, instance_id: str) -> str | None:
         st = self.fleet.get(instance_id)

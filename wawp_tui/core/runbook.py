@@ -183,6 +183,11 @@ def _last(state: InstanceState, action: str) -> float | None:
     return state.last_action_at.get(action)
 
 
+def _by_whom(state: InstanceState, action: str) -> str:
+    """ " (seen on the server: not sent from here)" for an action someone else did."""
+    return " (seen on the server: not sent from here)" if action in state.seen_actions else ""
+
+
 def _last_boot(state: InstanceState) -> float | None:
     """When the latest restart or start (a full reset ends with one) was sent or seen."""
     times = [t for t in (_last(state, Action.RESTART), _last(state, Action.START)) if t is not None]
@@ -234,7 +239,12 @@ def countdowns(state: InstanceState, now: float) -> list[Countdown]:
     """The active guardrail countdowns, soonest first (each one a refusal in progress)."""
     found: list[Countdown] = []
     restart = _last(state, Action.RESTART)
-    if restart is not None and state.status not in (STOPPED, SCAN_QR_CODE):
+    boot = _last_boot(state)
+    settling = state.status not in (STOPPED, SCAN_QR_CODE, PASSKEY_REQUIRED,
+                                    PASSKEY_CONFIRMATION_REQUIRED)
+    if boot is not None and boot != restart and settling and now < boot + STABILIZE_AFTER_RESTART:
+        found.append(Countdown("stabilizing after start (no restart)", boot + STABILIZE_AFTER_RESTART))
+    if restart is not None and restart == boot and settling:
         if now < restart + STABILIZE_AFTER_RESTART:
             found.append(Countdown("stabilizing after restart (no new restart)",
                                    restart + STABILIZE_AFTER_RESTART))
@@ -333,7 +343,8 @@ def _check_start(state: InstanceState, now: float) -> Verdict:
     stop = _last(state, Action.STOP)
     if stop is not None and now - stop < STOP_TO_START_GAP:
         wait = STOP_TO_START_GAP - (now - stop)
-        return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago; the API needs "
+        return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago{_by_whom(state, Action.STOP)}; "
+                       "the API needs "
                        f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
                        wait)
     return Verdict(True)
@@ -350,6 +361,17 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     if status == STOPPED:
         return _refuse("instance is STOPPED: press s to start it")
     restart = _last(state, Action.RESTART)
+    boot = _last_boot(state)
+    if boot is not None and boot != restart:
+        # The latest boot was a start (or the end of a full reset): it settles like a
+        # restart does before the next restart.
+        since = now - boot
+        if since < STABILIZE_AFTER_RESTART:
+            wait = STABILIZE_AFTER_RESTART - since
+            return _refuse(f"restart blocked: started {fmt_ago(since)} ago{_by_whom(state, Action.START)}; "
+                           f"the API asks for {STABILIZE_AFTER_RESTART:g}s to stabilize; wait "
+                           f"{fmt_duration(wait)}", wait)
+        return Verdict(True)
     if restart is None:
         return Verdict(True)
     elapsed = now - restart
@@ -357,7 +379,8 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     one_more = status == STARTING and not reached and state.restarts_since_working <= 1
     if elapsed < STUCK_AFTER_RESTART and one_more:
         wait = STUCK_AFTER_RESTART - elapsed
-        return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago and still STARTING; "
+        return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)} "
+                       "and still STARTING; "
                        f"one more restart is allowed at {STUCK_AFTER_RESTART:g}s (wait "
                        f"{fmt_duration(wait)}) or press R for a full reset", wait)
     if one_more:
@@ -365,7 +388,8 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
                                      "restart the runbook allows; next comes the full reset (R)")
     if elapsed < STABILIZE_AFTER_RESTART:
         wait = (STABILIZE_AFTER_RESTART if reached else RESTART_LOOP_GUARD) - elapsed
-        return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago; the API asks for "
+        return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)}; "
+                       "the API asks for "
                        f"{STABILIZE_AFTER_RESTART:g}s to stabilize; wait {fmt_duration(wait)}"
                        + ("" if reached else " or press R for a full reset"), wait)
     if reached or elapsed >= RESTART_LOOP_GUARD:

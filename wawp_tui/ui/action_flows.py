@@ -7,6 +7,7 @@ in a worker. Refusals are said at once, with the runbook's reason.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,6 @@ from textual.worker import Worker
 from wawp_tui.core import (
     CONSEQUENCES,
     DEFAULT_WAVE,
-    ActionCheck,
     Monitor,
     Outcome,
     Report,
@@ -24,12 +24,20 @@ from wawp_tui.core import (
     describe,
     plan,
 )
+from wawp_tui.core.rollout import plural
 from wawp_tui.ui.messages import ActionFinished, RolloutProgress
 from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen
 from wawp_tui.vocab import TITLES, Action
 
 if TYPE_CHECKING:
     from wawp_tui.ui.fleet_screen import FleetScreen
+
+
+def _target_list(ids: list[str], label: Callable[[str], str], shown: int = 8) -> str:
+    """ "Targets: shop-eu (ID1), shop-us (ID2), +3 more"."""
+    names = [f"{label(i)} ({i})" for i in ids[:shown]]
+    more = f", +{len(ids) - shown} more" if len(ids) > shown else ""
+    return f"Target{'s' if len(ids) != 1 else ''}: " + ", ".join(names) + more
 
 
 class ActionFlows:
@@ -59,7 +67,7 @@ class ActionFlows:
         if not check.allowed:
             self._refused(action, check.refused)
             return
-        self.screen.app.push_screen(self._confirmation(check),
+        self.screen.app.push_screen(self._confirmation(action, ids),
                                     callback=lambda yes: self._confirmed(yes, action, check.allowed))
 
     def _refused(self, action: str, refused: list[Outcome]) -> None:
@@ -72,17 +80,35 @@ class ActionFlows:
         self.screen.toast(text, severity="warning", timeout=8)
         self.screen.log_line(text, ok=False)
 
-    def _confirmation(self, check: ActionCheck) -> ConfirmScreen:
-        names = [f"{self._label(i)} ({i})" for i in check.allowed]
-        who = names[0] if len(names) == 1 else f"{len(names)} instances: " + ", ".join(names[:5]) + (
-            f", +{len(names) - 5} more" if len(names) > 5 else "")
-        body = [check.consequence, *check.warnings]
-        if check.refused:
-            body.append(f"Skipped ({len(check.refused)}): " + "; ".join(
-                f"{self._label(o.instance_id)}: {o.message}" for o in check.refused[:3]))
-        if self.monitor.audit.error:
-            body.append(f"AUDIT LOG OFF ({self.monitor.audit.error}): this will not be recorded.")
-        return ConfirmScreen(f"{TITLES[Action(check.action)]} {who}?", "\n\n".join(body))
+    def _confirmation(self, action: str, ids: list[str]) -> ConfirmScreen:
+        """The question: the targets by label (and whether they are the highlighted row),
+        what the action does, the runbook's warnings and who is skipped, as of now: the
+        body is taken again every second while the question is open."""
+        first = self.monitor.check(action, ids)
+        names = [self._label(i) for i in first.allowed]
+        who = names[0] if len(names) == 1 else f"{len(names)} instances"
+        highlighted = self.screen.highlighted_id()
+        note = ""
+        if ids != [highlighted]:
+            shown = f" ({self._label(highlighted)})" if highlighted else ""
+            note = (f"Acts on the {len(ids)} selected instance{'s' if len(ids) != 1 else ''}, not on "
+                    f"the highlighted row{shown}." if highlighted not in ids else
+                    f"Acts on all {len(ids)} selected instances, not only the highlighted row{shown}.")
+
+        def body() -> str:
+            check = self.monitor.check(action, ids)
+            parts = [_target_list(check.allowed, self._label)]
+            if note:
+                parts.append(note)
+            parts += [check.consequence, *check.warnings]
+            if check.refused:
+                parts.append(f"Skipped ({len(check.refused)}): " + "; ".join(
+                    f"{self._label(o.instance_id)}: {o.message}" for o in check.refused[:3]))
+            if self.monitor.audit.error:
+                parts.append(f"AUDIT LOG OFF ({self.monitor.audit.error}): this will not be recorded.")
+            return "\n\n".join(parts)
+
+        return ConfirmScreen(f"{TITLES[Action(action)]} {who}?", body)
 
     def _confirmed(self, yes: bool | None, action: str, ids: list[str]) -> None:
         if not yes:
@@ -124,7 +150,7 @@ class ActionFlows:
                 self._resets[i] = self.screen.run_worker(self._run(Action.RESET, [i]),
                                                          group="reset", exit_on_error=False)
 
-        self.screen.app.push_screen(self._confirmation(check), callback=go)
+        self.screen.app.push_screen(self._confirmation(Action.RESET, ids), callback=go)
 
     # -- rollouts (W) ----------------------------------------------------------------
 
@@ -151,12 +177,12 @@ class ActionFlows:
             if not action:
                 return
             state = plan(action, ids, DEFAULT_WAVE)
-            body = describe(state) + "\n\n" + CONSEQUENCES[action]
+            body = "\n\n".join((_target_list(ids, self._label), describe(state), CONSEQUENCES[action]))
             screen.app.push_screen(
-                ConfirmScreen(f"Rollout: {action} {len(ids)} {scope} instances?", body),
+                ConfirmScreen(f"Rollout: {action} {plural(len(ids), 'instance')} ({scope})?", body),
                 callback=lambda yes: self._start_rollout(state) if yes else None)
 
-        screen.app.push_screen(ChoiceScreen(f"Rolling operation on {len(ids)} {scope} instances",
+        screen.app.push_screen(ChoiceScreen(f"Rolling operation on {plural(len(ids), 'instance')} ({scope})",
                                             choices), callback=chosen)
 
     def _offer_cancel(self, rollout: Rollout) -> None:

@@ -21,11 +21,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from wawp_tui.config import Config, audit_log_path, state_dir, user_themes_dir
-from wawp_tui.core import AuditLog, HistoryStore, Monitor
+from wawp_tui.core import AuditLog, HistoryStore, Monitor, Rollout
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import theming as themes
 from wawp_tui.ui.commands import FleetCommands
 from wawp_tui.ui.fleet_screen import FleetScreen
+from wawp_tui.ui.screens.confirm import ConfirmScreen
 from wawp_tui.ui.terminal_guard import TerminalGuard
 
 if TYPE_CHECKING:
@@ -144,6 +145,31 @@ class WawpApp(App[int]):
                        "it (the running fleet is unchanged).", severity="warning", timeout=15)
 
     # -- leaving -----------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """q / ctrl+c: leave; during a rollout, ask first and leave it resumable."""
+        rollout = self.fleet_screen.flows.rollout
+        if rollout is None or self._leaving:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen) and self.screen.id == "quit-rollout":
+            self._leave_rollout(rollout)  # asked twice: the answer is yes
+            return
+        wave = rollout.state.first_unfinished_wave() + 1
+        where = "nothing to resume in the demo" if rollout.state_path is None else \
+            f"resume it later with: {rollout.resume_command}"
+        screen = ConfirmScreen(
+            "Quit during the rollout?",
+            f"The rollout ({rollout.state.action}, wave {wave} of {len(rollout.state.waves)}) "
+            f"stops here: what was sent stays sent, nothing more is sent; {where}.")
+        screen.id = "quit-rollout"
+        self.push_screen(screen, callback=lambda yes: self._leave_rollout(rollout) if yes else None)
+
+    def _leave_rollout(self, rollout: Rollout) -> None:
+        rollout.interrupt("quit from the TUI")
+        message = None if rollout.state_path is None else \
+            f"rollout interrupted; resume with: {rollout.resume_command}"
+        self.exit(message=message)
 
     async def on_unmount(self) -> None:
         # The app owns its monitor and the monitor's client (build_app took them).

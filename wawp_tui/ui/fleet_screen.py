@@ -238,6 +238,10 @@ class FleetScreen(Screen[None]):
         highlighted = table.highlighted_id
         return [highlighted] if highlighted else []
 
+    def highlighted_id(self) -> str | None:
+        """The instance under the cursor."""
+        return self.query_one(FleetTable).highlighted_id
+
     def visible_ids(self) -> list[str]:
         """The rows shown (after the filter), in table order."""
         return list(self.query_one(FleetTable).ids())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -27,16 +29,34 @@ class ConfirmScreen(ModalScreen[bool]):
     ConfirmScreen #keys { margin-top: 1; color: $text-muted; }
     """
 
-    def __init__(self, title: str, body: str) -> None:
+    def __init__(self, title: str, body: str | Callable[[], str]) -> None:
+        """`body`: the text, or a function giving it now (redrawn every second, so a
+        countdown in it never goes stale while the question is open)."""
         super().__init__()
         self._title = title
         self._body = body
 
+    def _text(self) -> str:
+        return self._body() if callable(self._body) else self._body
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self._title, id="title", markup=False)
-            yield Static(self._body, id="body", markup=False)
+            yield Static(self._text(), id="body", markup=False)
             yield Static("y / enter: yes    n / escape: no", id="keys", markup=False)
+
+    def on_mount(self) -> None:
+        if callable(self._body):
+            self.set_interval(1.0, self.redraw)
+
+    def redraw(self) -> None:
+        """Take the body again (it is a function of the moment)."""
+        self.query_one("#body", Static).update(self._text())
+
+    @property
+    def body_text(self) -> str:
+        """What the body says now (tests and tools)."""
+        return self._text()
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)

@@ -109,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="remove an instance from the config file")
     _common_options(p, suppress=True)
     p.add_argument("id")
+
+    p = sub.add_parser("exporter", help="headless: Prometheus metrics of the fleet at /metrics, /healthz")
+    _common_options(p, suppress=True)
+    p.add_argument("--listen", default="127.0.0.1:9877", metavar="HOST:PORT",
+                   help="address to serve on (default 127.0.0.1:9877; IPv6 as [::1]:9877; "
+                        "port 0 picks a free one)")
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="only instances with this tag (repeatable: any of them); one exporter "
+                        "per tag shards a big fleet")
+    p.add_argument("--auto-heal", action="store_true",
+                   help="let the runbook's auto-heal act (restart FAILED, start unloaded "
+                        "sessions); without it the exporter is read-only and sends no action")
+
     return parser
 
 
@@ -188,6 +201,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         from wawp_tui.commands.rollout import run_rollout
 
         return run_rollout(args, config, client)
+    if command == "exporter":
+        from wawp_tui.commands import exporter
+
+        return exporter.run(config, client, listen=args.listen, tags=args.tag,
+                            auto_heal=args.auto_heal, demo=args.demo)
     from wawp_tui.ui.app import run_app
 
     return run_app(config, client, demo=args.demo)

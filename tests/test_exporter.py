@@ -119,6 +119,7 @@ async def test_every_instance_reads_its_status_and_nothing_leaks(sim_fleet):
     assert health.status_code == 200 and health.text == "ok\n"
     assert missing.status_code == 404 and posted.status_code == 405
     assert om.headers["content-type"].startswith("application/openmetrics-text")
+    assert om.headers["content-encoding"] == "gzip"  # httpx accepts it, as Prometheus does
     assert om.text.rstrip().endswith("# EOF") and "_created" not in om.text
 
 

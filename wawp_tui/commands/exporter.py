@@ -4,16 +4,19 @@ The same Monitor as the TUI polls the (tagged) fleet forever and ticks once a se
 an HTTP server on the same event loop serves
 
 - ``/metrics``: prometheus-client's exposition (text or OpenMetrics, as the scraper
-  asks) of the collector in ``commands/metrics.py``, which reads the Monitor's state at
-  scrape time;
+  asks; gzip when accepted) of the collector in ``commands/metrics.py``, which reads the
+  Monitor's state at scrape time;
 - ``/healthz``: ``200 ok`` while the poller runs, ``503`` with the reason once it has
   stopped or the exporter is shutting down. It says the exporter works, not that the
   API answers: that is ``wawp_api_unreachable``.
 
-Why uvicorn and prometheus-client's ASGI app on the Monitor's loop, rather than
-``start_http_server``'s thread: a scrape then reads the fleet state between two steps
-of the poller, never while a poll is half-applied, with no lock anywhere; shutdown is
-one loop to stop; and uvicorn is already what serves the simulator.
+Why a small ASGI app on uvicorn, on the Monitor's event loop, rather than
+``start_http_server``'s thread: the collector then reads the fleet state between two
+steps of the poller, never while a poll is half-applied, with no lock anywhere; shutdown
+is one loop to stop; and uvicorn is already what serves the simulator. Only the
+encoding of the collected samples (prometheus-client's own encoders, most of a scrape's
+cost) runs in a worker thread, so a big scrape holds the poller up for the collection
+alone (about a fifth of the scrape).
 
 Read-only by default: no action reaches the API. ``--auto-heal`` lets the runbook's
 auto-heal act (restart FAILED instances, start sessions the server unloaded), and
@@ -26,14 +29,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gzip
 import ipaddress
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
 from typing import Any
 
 import uvicorn
-from prometheus_client import CollectorRegistry, ProcessCollector, make_asgi_app
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.metrics import CountingAudit, FleetCollector, FleetCounters
@@ -167,7 +174,6 @@ class Exporter:
 
     def asgi_app(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
         """/metrics, /healthz and a short index; GET and HEAD only."""
-        metrics = make_asgi_app(self.registry)
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -176,7 +182,7 @@ class Exporter:
             if method not in ("GET", "HEAD"):
                 await _reply(send, 405, "GET or HEAD only\n", extra=[(b"allow", b"GET, HEAD")])
             elif path == "/metrics":
-                await metrics(scope, receive, send)
+                await self._metrics(scope, send, head=method == "HEAD")
             elif path == "/healthz":
                 status, body = self.health()
                 await _reply(send, status, body, head=method == "HEAD")
@@ -187,6 +193,17 @@ class Exporter:
                 await _reply(send, 404, "not found: try /metrics or /healthz\n")
 
         return app
+
+    async def _metrics(self, scope: Scope, send: Send, *, head: bool) -> None:
+        """Collect now, on the loop (one consistent moment of the fleet); encode in a thread
+        with the encoder the scraper asks for (text 0.0.4 or OpenMetrics)."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        snapshot = _Snapshot(list(self.registry.collect()))
+        encoder, content_type = choose_encoder(headers.get("accept", ""))
+        zipped = gzip_accepted(headers.get("accept-encoding", ""))
+        body = await asyncio.to_thread(_encode, encoder, snapshot, zipped)
+        await _reply(send, 200, body, head=head, content_type=content_type,
+                     extra=[(b"content-encoding", b"gzip")] if zipped else None)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -260,10 +277,26 @@ async def _heartbeat(monitor: Monitor) -> None:
         await asyncio.sleep(TICK)
 
 
-async def _reply(send: Send, status: int, body: str, *, head: bool = False,
+class _Snapshot:
+    """The metric families of one scrape, already collected: what the encoder reads."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self.families)
+
+
+def _encode(encoder: Callable[[Collector], bytes], snapshot: _Snapshot, zipped: bool) -> bytes:
+    body = encoder(snapshot)
+    return gzip.compress(body, compresslevel=6) if zipped else body
+
+
+async def _reply(send: Send, status: int, body: str | bytes, *, head: bool = False,
+                 content_type: str = "text/plain; charset=utf-8",
                  extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    data = body.encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8"),
+    data = body.encode() if isinstance(body, str) else body
+    headers = [(b"content-type", content_type.encode("latin-1")),
                (b"content-length", str(len(data)).encode()), *(extra or [])]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if head else data})

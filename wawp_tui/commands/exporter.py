@@ -34,6 +34,7 @@ import ipaddress
 import signal
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -121,8 +122,8 @@ def run(config: Config, client: WawpClient, *, listen: str, tags: Sequence[str],
         raise UsageError(str(exc)) from None
     config = exporter_config(config, tags, auto_heal)
     if not config.instances:
-        say(f"wawp-tui: exporter: no instance matches{describe_tags(tags) or ' (the config is empty)'}: "
-            "serving 0 instances")
+        why = f"no instance matches --tag {' '.join(tags)}" if tags else "the config has no instance"
+        say(f"wawp-tui: exporter: {why}: serving 0 instances")
     sock = bind(host, port)
     exporter = Exporter(config, client, audit_path=None if demo else audit_log_path())
     with contextlib.closing(sock):
@@ -145,7 +146,7 @@ class _Server(uvicorn.Server):
 class Exporter:
     """One Monitor, its metrics and the HTTP server in front of them."""
 
-    def __init__(self, config: Config, client: WawpClient, *, audit_path: Any = None) -> None:
+    def __init__(self, config: Config, client: WawpClient, *, audit_path: Path | None = None) -> None:
         self.config = config
         self.client = client
         self.audit_path = audit_path
@@ -248,7 +249,7 @@ class Exporter:
         self._announce(monitor, host, port, tags)
         self.serving.set()
         try:
-            await asyncio.wait({poller, web, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({poller, ticker, web, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._stopping = True
             server.should_exit = True
@@ -257,10 +258,9 @@ class Exporter:
             await monitor.aclose()
             await asyncio.gather(poller, ticker, stopped, return_exceptions=True)
             await asyncio.gather(web, return_exceptions=True)
-        if poller.done() and not poller.cancelled() and poller.exception() is not None:
-            raise poller.exception()  # type: ignore[misc]  # a bug: main() files the report
-        if web.done() and not web.cancelled() and web.exception() is not None:
-            raise web.exception()  # type: ignore[misc]
+        for task in (poller, ticker, web):  # ended on its own: a bug, main() files the report
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
 
     def _announce(self, monitor: Monitor, host: str, port: int, tags: Sequence[str]) -> None:
         count = len(monitor.config.instances)

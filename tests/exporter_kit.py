@@ -125,6 +125,17 @@ def polled_all(ids) -> Callable[[list], bool]:
     return ready
 
 
+def settled(found) -> bool:
+    """Ready when every instance of `fleet()` reads as EXPECTED: its status, up for the
+    good ones, stale for the broken one (a poll that timed out on a loaded machine is
+    retried at the normal pace, so waiting for this is waiting for the truth)."""
+    wanted = {i: s for i, s in EXPECTED.items() if s is not None}
+    if current_status(found) != wanted:
+        return False
+    ups = {lab["id"]: v for n, lab, v in found if n == "wawp_instance_up"}
+    return all(ups.get(i) == (0 if s is None else 1) for i, s in EXPECTED.items())
+
+
 @contextlib.asynccontextmanager
 async def exporter_in_loop(config, tags=(), auto_heal=False):
     """An Exporter serving on a free loopback port in this event loop; stopped on exit."""
@@ -145,7 +156,7 @@ async def exporter_in_loop(config, tags=(), auto_heal=False):
 
 def write_config(path: Path, url: str, sims, *, refresh: float = 1.0) -> Path:
     """A config file for `sims` at `url` (token from env WAWP_ACCESS_TOKEN)."""
-    lines = [f'[api]\nbase_url = "{url}"\ntimeout = 2\nconnect_timeout = 1\n',
+    lines = [f'[api]\nbase_url = "{url}"\ntimeout = 5\nconnect_timeout = 3\n',
              f"[monitor]\nrefresh = {refresh}\n"]
     for inst in sims:
         label = inst.label.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") \

@@ -38,7 +38,8 @@ def fleet(serve, tmp_path, monkeypatch):
     sim = Simulator(sims)
     url = serve(sim).url
     path = tmp_path / "config.toml"
-    lines = [f'[api]\nbase_url = "{url}"\ntimeout = 2\nconnect_timeout = 1\n']
+    # generous timeouts: a loaded CI machine must not turn a slow reply into a problem
+    lines = [f'[api]\nbase_url = "{url}"\ntimeout = 5\nconnect_timeout = 3\n']
     for n, inst in enumerate(sims):
         lines.append(f'[[instances]]\nid = "{inst.id}"\nlabel = "{inst.label}"\n'
                      f'tags = ["{"eu" if n < 5 else "us"}"]\n')

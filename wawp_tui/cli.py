@@ -11,11 +11,15 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from wawp_tui import __version__
 from wawp_tui.launch import UsageError
 from wawp_tui.vocab import ExitCode
+
+if TYPE_CHECKING:
+    from wawp_tui.client.api import WawpClient
+    from wawp_tui.config import Config
 
 
 class _Parser(argparse.ArgumentParser):
@@ -109,6 +113,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="remove an instance from the config file")
     _common_options(p, suppress=True)
     p.add_argument("id")
+
+    p = sub.add_parser("exporter", help="headless: Prometheus metrics of the fleet at /metrics, /healthz",
+                       description="Poll the fleet (or the instances of --tag) forever and serve "
+                                   "Prometheus metrics at /metrics and 'ok' at /healthz while the "
+                                   "poller runs. Read-only unless --auto-heal. SIGTERM stops it.")
+    _common_options(p, suppress=True)
+    p.add_argument("--listen", default="127.0.0.1:9877", metavar="HOST:PORT",
+                   help="address to serve on (default 127.0.0.1:9877; IPv6 as [::1]:9877; "
+                        "port 0 picks a free one)")
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="only instances with this tag (repeatable: any of them); one exporter "
+                        "per tag shards a big fleet")
+    p.add_argument("--auto-heal", action="store_true",
+                   help="let the runbook's auto-heal act (restart FAILED, start unloaded "
+                        "sessions); without it the exporter is read-only and sends no action")
+
+    p = sub.add_parser("check", help="a Nagios/Icinga plugin: one line, exit 0 OK, 1 WARNING, "
+                                     "2 CRITICAL, 3 UNKNOWN",
+                       description="Poll the fleet (or the instances of --tag) once and print ONE "
+                                   "line with performance data: exit 0 OK, 1 WARNING, 2 CRITICAL, "
+                                   "3 UNKNOWN (a usage or config error, no instance, or the API "
+                                   "unreachable for every instance). Never sends an action.")
+    _common_options(p, suppress=True)
+    p.add_argument("--warning", default="1", metavar="N|N%",
+                   help="WARNING when at least this many instances are problems, as a count "
+                        "or a percentage of the fleet (default 1). Problems: FAILED, "
+                        "SCAN_QR_CODE, PASSKEY_*, unreachable, not found (404), unknown status; "
+                        "not STARTING or STOPPED")
+    p.add_argument("--critical", default="10%", metavar="N|N%",
+                   help="CRITICAL when at least this many instances are problems (default 10%%, "
+                        "at least one instance)")
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="only instances with this tag (repeatable: any of them)")
+    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+                   help="finish within this many seconds; instances not polled by then count "
+                        "as unreachable (default: 30, or twice timeout+connect_timeout)")
     return parser
 
 
@@ -118,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from wawp_tui.launch import say, start_logging
     from wawp_tui.safe_text import clean
 
+    if _command_of(sys.argv[1:] if argv is None else argv) == "check":
+        return _check_main(argv)
     try:
         args = build_parser().parse_args(argv)
         start_logging()
@@ -135,6 +177,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = _crash_report(exc)
         say(f"wawp-tui: internal error: {type(exc).__name__}: {clean(exc)} (details in {where})")
         return ExitCode.INTERNAL
+
+
+#: Options (before the subcommand) that take a value, for `_command_of`.
+_VALUED = frozenset({"--config", "--base-url", "--refresh", "--theme"})
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand named on a command line, without parsing it (the first word that
+    is neither an option nor an option's value)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _VALUED:
+            skip = True
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _check_main(argv: Sequence[str] | None) -> int:
+    """`wawp-tui check` speaks the plugin protocol even when it fails: a usage or config
+    error, an interrupt or a bug is one UNKNOWN line on stdout and exit 3 (never 2,
+    which a monitoring system would read as CRITICAL)."""
+    from wawp_tui.commands import check
+    from wawp_tui.config import ConfigError
+    from wawp_tui.launch import start_logging
+    from wawp_tui.safe_text import clean
+
+    try:
+        args = build_parser().parse_args(argv)
+        start_logging()
+        return int(_dispatch(args))
+    except (UsageError, ConfigError) as exc:
+        return check.unknown(str(exc))
+    except KeyboardInterrupt:
+        return check.unknown("interrupted")
+    except Exception as exc:  # noqa: BLE001 - the plugin protocol: UNKNOWN, never a traceback
+        where = _crash_report(exc)
+        return check.unknown(f"internal error: {type(exc).__name__}: {clean(exc)} (details in {where})")
 
 
 def _crash_report(exc: BaseException) -> str:
@@ -188,9 +270,30 @@ def _dispatch(args: argparse.Namespace) -> int:
         from wawp_tui.commands.rollout import run_rollout
 
         return run_rollout(args, config, client)
+    if command == "exporter":
+        from wawp_tui.commands import exporter
+
+        return exporter.run(config, client, listen=args.listen, tags=args.tag,
+                            auto_heal=args.auto_heal, demo=args.demo)
+    if command == "check":
+        return _check(args, config, client)
     from wawp_tui.ui.app import run_app
 
     return run_app(config, client, demo=args.demo)
+
+
+def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
+    from wawp_tui.commands import check
+
+    try:
+        warning = check.parse_threshold(args.warning, "--warning")
+        critical = check.parse_threshold(args.critical, "--critical")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.deadline is not None and args.deadline <= 0:
+        raise UsageError("--deadline must be more than 0 seconds")
+    return check.run(config, client, tags=args.tag, warning=warning, critical=critical,
+                     deadline=args.deadline)
 
 
 def _bench(args: argparse.Namespace) -> int:

@@ -49,6 +49,11 @@ POLL_ERROR_KINDS: tuple[str, ...] = (
     "forbidden",
     "too_large",
     "config",
+    # an error inside a 2xx reply ({"status": "error"}, {"success": false}); a 422
+    # "already started"; a reply this version could not read (a bug: see the log)
+    "api_error",
+    "already_started",
+    "internal",
 )
 
 #: Values of the ``kind`` label of ``wawp_outage``.

@@ -108,3 +108,13 @@ class ExitCode(IntEnum):
     #: A bug: the traceback went to the crash report, one line to stderr.
     INTERNAL = 70
     INTERRUPTED = 130
+
+
+class NagiosState(IntEnum):
+    """`wawp-tui check`'s exit codes: the Nagios / Icinga plugin states (its only codes:
+    a usage or configuration error is UNKNOWN there, not USAGE)."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3

@@ -220,15 +220,15 @@ def test_guards_are_the_runbooks(clock: FakeClock):
     assert guards(st, clock()) == {"stabilizing": False, "loop_guard": False, "stuck": False}
     fleet_state.apply_action_sent(cfg.id, "restart")
     fleet_state.apply_action_result(cfg.id, "restart", True, "", status=STARTING)
-    clock.advance(5)
-    assert guards(st, clock())["loop_guard"] and "restart-loop" in labels_of_countdowns()
+    clock.advance(5)  # inside the 30 s stabilization: no restart, whatever the status
+    assert guards(st, clock())["stabilizing"] and "stabilizing" in labels_of_countdowns()
     clock.advance(11)
     fleet_state.apply_poll_ok(cfg.id, STARTING, None, 10.0)
+    assert guards(st, clock()) == {"stabilizing": True, "loop_guard": False, "stuck": True}
+    clock.advance(19)  # 35 s after a restart that has not reached WORKING: the loop guard
     assert guards(st, clock()) == {"stabilizing": False, "loop_guard": True, "stuck": True}
+    assert "restart-loop" in labels_of_countdowns()
     fleet_state.apply_poll_ok(cfg.id, WORKING, None, 10.0)
-    assert guards(st, clock()) == {"stabilizing": True, "loop_guard": False, "stuck": False}
-    assert "stabilizing" in labels_of_countdowns()
-    clock.advance(30)
     assert not any(guards(st, clock()).values()) and not runbook.countdowns(st, clock())
 
 

@@ -41,7 +41,7 @@ from wawp_tui.metrics_names import (
     POLL_DURATION_BUCKETS,
     POLL_ERROR_KINDS,
 )
-from wawp_tui.models import NEEDS_PHONE, STALE, STARTING, STOPPED, UNREACHABLE, is_known_status
+from wawp_tui.models import UNREACHABLE, is_known_status
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import STATE_ACTIONS, Action, AuditOutcome, Trigger
 
@@ -55,8 +55,6 @@ TRIGGERS: tuple[str, ...] = tuple(str(t) for t in Trigger)
 #: last success + 3 guards + restarts + stuck. Before the first good poll the duration
 #: and last-success series are absent (there is no status and no success to date).
 SERIES_PER_INSTANCE = len(INSTANCE_STATUSES) + 4 + len(GUARDS) + 2
-#: An own restart (or start, or reset) this recent explains a fresh STARTING.
-_OWN_ACTION_WINDOW = runbook.RESTART_LOOP_GUARD
 
 
 def instance_labels(state: InstanceState) -> tuple[str, str, str]:
@@ -73,17 +71,12 @@ def status_label(word: str | None) -> str | None:
 
 
 def guards(state: InstanceState, now: float) -> dict[str, bool]:
-    """Which runbook guards hold now: the same conditions as `runbook.countdowns`
-    (stabilizing: 30 s after a restart that reached WORKING; loop_guard: 60 s after a
-    restart that has not) and `runbook.is_stuck`."""
-    restart = state.last_action_at.get(Action.RESTART)
-    reached = (restart is not None and state.last_working_at is not None
-               and state.last_working_at > restart)
+    """Which runbook guards hold now, from the runbook's own countdowns (the ones the
+    table's GUARD column and the refusals come from) and `runbook.is_stuck`."""
+    running = [c.label for c in runbook.countdowns(state, now)]
     return {
-        "stabilizing": restart is not None and reached
-                       and now < restart + runbook.STABILIZE_AFTER_RESTART,
-        "loop_guard": restart is not None and not reached
-                      and now < restart + runbook.RESTART_LOOP_GUARD,
+        "stabilizing": any(label.startswith("stabilizing") for label in running),
+        "loop_guard": any(label.startswith("restart-loop guard") for label in running),
         "stuck": runbook.is_stuck(state, now),
     }
 
@@ -120,8 +113,8 @@ class FleetCounters:
         self.actions = dict.fromkeys(product(ACTIONS, ACTION_OUTCOMES, TRIGGERS), 0)
         self.restarts = dict.fromkeys((cfg.id for cfg in monitor.config.instances), 0)
         self.latency = _Buckets(POLL_DURATION_BUCKETS)
-        #: The status word each instance had at its previous good poll (restart detection).
-        self._last_status: dict[str, str] = {}
+        #: When the last seen restart of each instance was counted (each counts once).
+        self._counted_seen: dict[str, float] = {}
 
     def on_event(self, event: Event) -> None:
         """Subscribed to the Monitor: count every finished poll."""
@@ -139,22 +132,14 @@ class FleetCounters:
         self._seen_restart(st)
 
     def _seen_restart(self, st: InstanceState) -> None:
-        """A fresh STARTING after WORKING or FAILED (or an unknown word) that no action of
-        ours explains: someone restarted it (another operator, a cron rollout, the
-        engine itself). From STOPPED it is a start, from SCAN_QR_CODE / PASSKEY_* a
-        pairing; neither counts."""
-        before = self._last_status.get(st.id)
-        if st.status is not None:
-            self._last_status[st.id] = st.status
-        if before is None or st.status != STARTING or before == STARTING:
+        """A restart the fleet state saw on the server (a STARTING no action of ours
+        explains: another operator, a cron rollout, the engine itself), counted once."""
+        if Action.RESTART not in st.seen_actions:
             return
-        if before == STOPPED or before in NEEDS_PHONE:
-            return
-        now = self.monitor.clock()
-        own = (st.last_action_at.get(a) for a in (Action.RESTART, Action.START, Action.RESET))
-        if any(at is not None and now - at < _OWN_ACTION_WINDOW for at in own):
-            return
-        self.restarts[st.id] = self.restarts.get(st.id, 0) + 1
+        at = st.last_action_at.get(Action.RESTART)
+        if at is not None and self._counted_seen.get(st.id) != at:
+            self._counted_seen[st.id] = at
+            self.restarts[st.id] = self.restarts.get(st.id, 0) + 1
 
     def on_audit(self, fields: dict[str, Any]) -> None:
         """An action record of the audit log: count outcomes, and restarts when sent."""
@@ -221,7 +206,8 @@ class FleetCollector:
             fam["wawp_instance_up"].add_metric(
                 labels, 1.0 if st.last_poll_at is not None and not st.failures else 0.0)
             shown = runbook.display_status(st, now, basis)
-            fam["wawp_instance_stale"].add_metric(labels, 1.0 if shown in (STALE, UNREACHABLE) else 0.0)
+            stale = shown == UNREACHABLE or runbook.stale_age(st, now, basis) is not None
+            fam["wawp_instance_stale"].add_metric(labels, 1.0 if stale else 0.0)
             if current is not None and st.status_since is not None:
                 fam["wawp_instance_status_duration_seconds"].add_metric(
                     labels, max(0.0, now - st.status_since))

@@ -133,7 +133,9 @@ def settled(found) -> bool:
     if current_status(found) != wanted:
         return False
     ups = {lab["id"]: v for n, lab, v in found if n == "wawp_instance_up"}
-    return all(ups.get(i) == (0 if s is None else 1) for i, s in EXPECTED.items())
+    stale = {lab["id"]: v for n, lab, v in found if n == "wawp_instance_stale"}
+    return all(ups.get(i) == (0 if s is None else 1) and stale.get(i) == (1 if s is None else 0)
+               for i, s in EXPECTED.items())
 
 
 @contextlib.asynccontextmanager

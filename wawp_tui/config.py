@@ -458,8 +458,8 @@ def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
         line = src.line_of("instances", "token_env" if "token_env" in entry else None, index)
         at = f" ({src.path.name} line {line})" if line else ""
         if "token_env" in entry:
-            return Secret(""), f"env {var}", (f"token_env {var} is not set{at}: export {var}=... "
-                                              "and start again")
+            return Secret(""), f"env {var}", (f"{var} is not set{at}: export {var}=... (its "
+                                              "token_env) and start again")
         return Secret(""), f"env {var}", (f"has no token{at}: set {DEFAULT_TOKEN_ENV}, or give it "
                                           "token_env naming a variable that holds its token")
     return Secret(value), f"env {var}", None

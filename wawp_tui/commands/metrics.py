@@ -71,12 +71,13 @@ def status_label(word: str | None) -> str | None:
 
 
 def guards(state: InstanceState, now: float) -> dict[str, bool]:
-    """Which runbook guards hold now, from the runbook's own countdowns (the ones the
-    table's GUARD column and the refusals come from) and `runbook.is_stuck`."""
-    running = [c.label for c in runbook.countdowns(state, now)]
+    """Which runbook guards hold a restart back now: the runbook's own verdict (the one
+    the GUARD column, the refusals and auto-heal use), and `runbook.is_stuck`."""
+    verdict = runbook.check_action(state, Action.RESTART, now)
+    guard = "" if verdict.allowed else verdict.guard
     return {
-        "stabilizing": any(label.startswith("stabilizing") for label in running),
-        "loop_guard": any(label.startswith("restart-loop guard") for label in running),
+        "stabilizing": guard in ("settle_restart", "settle_start"),
+        "loop_guard": guard in ("loop", "ladder"),
         "stuck": runbook.is_stuck(state, now),
     }
 

@@ -74,18 +74,16 @@ def _instance_alert(st: InstanceState, now: float, refresh: float,
     no bell at start-up); `folded` when its failure belongs to an outage alert."""
     if st.error_kind == ErrorKind.CONFIG:
         return f"{st.label} {runbook.badge(runbook.CONFIG)[1]}: {st.last_error}", False
-    if st.failures >= UNREACHABLE_AFTER:
+    if st.failures >= UNREACHABLE_AFTER and not folded:
         # Polls keep failing: an alert however old the last known word (the row keeps
         # showing that word, marked stale).
-        if folded:
-            return None
         return f"{st.label} UNREACHABLE: {st.last_error}", st.last_ok_at is not None
-    if st.failures:
-        return None
-    word = runbook.display_status(st, now, refresh)
+    # The last known word: while polls fail (one miss, or an outage that speaks for
+    # them) a FAILED instance stays an alert; nobody has seen it recover.
+    word = st.status if st.failures else runbook.display_status(st, now, refresh)
     if word == STARTING and runbook.is_stuck(st, now):
         word = runbook.STUCK
-    if word not in ALERT_WORDS:
+    if word is None or word not in ALERT_WORDS or word == UNREACHABLE:
         return None
     return f"{st.label} {runbook.badge(word)[1]}", st.status_since_known
 

@@ -235,29 +235,22 @@ class Countdown:
         return max(0.0, self.ends_at - now)
 
 
+#: What each guard is called on screen, before its time left.
+GUARD_LABELS = {
+    "settle_restart": "stabilizing after restart: no new restart for",
+    "settle_start": "stabilizing after start: no restart for",
+    "loop": "restart-loop guard (not WORKING yet): no new restart for",
+    "ladder": "still STARTING: one more restart allowed in",
+    "start_gap": "start allowed in",
+}
+
+
 def countdowns(state: InstanceState, now: float) -> list[Countdown]:
-    """The active guardrail countdowns, soonest first (each one a refusal in progress)."""
-    found: list[Countdown] = []
-    restart = _last(state, Action.RESTART)
-    boot = _last_boot(state)
-    settling = state.status not in (STOPPED, SCAN_QR_CODE, PASSKEY_REQUIRED,
-                                    PASSKEY_CONFIRMATION_REQUIRED)
-    if boot is not None and boot != restart and settling and now < boot + STABILIZE_AFTER_RESTART:
-        found.append(Countdown("stabilizing after start (no restart)", boot + STABILIZE_AFTER_RESTART))
-    if restart is not None and restart == boot and settling:
-        if now < restart + STABILIZE_AFTER_RESTART:
-            found.append(Countdown("stabilizing after restart (no new restart)",
-                                   restart + STABILIZE_AFTER_RESTART))
-        elif not _reached_working_since(state, restart) and now < restart + RESTART_LOOP_GUARD:
-            found.append(Countdown("restart-loop guard (no new restart) for",
-                                   restart + RESTART_LOOP_GUARD))
-        if state.status == STARTING and state.restarts_since_working == 1 \
-                and not _reached_working_since(state, restart) and now < restart + STUCK_AFTER_RESTART:
-            found.append(Countdown("one more restart allowed if still STARTING in",
-                                   restart + STUCK_AFTER_RESTART))
-    stop = _last(state, Action.STOP)
-    if stop is not None and state.status == STOPPED and now < stop + STOP_TO_START_GAP:
-        found.append(Countdown("start allowed in", stop + STOP_TO_START_GAP))
+    """The guards running out, soonest first: taken from the verdicts themselves, so a
+    countdown on screen is always a refusal in progress (and the other way round)."""
+    found = [Countdown(GUARD_LABELS[v.guard], now + v.retry_in)
+             for v in (check_action(state, Action.RESTART, now), check_action(state, Action.START, now))
+             if not v.allowed and v.guard and v.retry_in is not None]
     if state.reset_start_at is not None and state.reset_start_at > now:
         found.append(Countdown("full reset: start in", state.reset_start_at))
     return sorted(found, key=lambda c: c.ends_at)
@@ -275,10 +268,12 @@ class Verdict:
     retry_in: float | None = None
     #: Allowed, but the confirmation should say this.
     warning: str = ""
+    #: For a refusal by a guard that runs out: which one (see GUARD_LABELS).
+    guard: str = ""
 
 
-def _refuse(reason: str, retry_in: float | None = None) -> Verdict:
-    return Verdict(False, reason, retry_in)
+def _refuse(reason: str, retry_in: float | None = None, guard: str = "") -> Verdict:
+    return Verdict(False, reason, retry_in, guard=guard)
 
 
 def check_action(state: InstanceState, action: str, now: float) -> Verdict:
@@ -346,7 +341,7 @@ def _check_start(state: InstanceState, now: float) -> Verdict:
         return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago{_by_whom(state, Action.STOP)}; "
                        "the API needs "
                        f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
-                       wait)
+                       wait, "start_gap")
     return Verdict(True)
 
 
@@ -370,7 +365,7 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
             wait = STABILIZE_AFTER_RESTART - since
             return _refuse(f"restart blocked: started {fmt_ago(since)} ago{_by_whom(state, Action.START)}; "
                            f"the API asks for {STABILIZE_AFTER_RESTART:g}s to stabilize; wait "
-                           f"{fmt_duration(wait)}", wait)
+                           f"{fmt_duration(wait)}", wait, "settle_start")
         return Verdict(True)
     if restart is None:
         return Verdict(True)
@@ -382,7 +377,7 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
         return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)} "
                        "and still STARTING; "
                        f"one more restart is allowed at {STUCK_AFTER_RESTART:g}s (wait "
-                       f"{fmt_duration(wait)}) or press R for a full reset", wait)
+                       f"{fmt_duration(wait)}) or press R for a full reset", wait, "ladder")
     if one_more:
         return Verdict(True, warning="still STARTING after a restart: this is the one more "
                                      "restart the runbook allows; next comes the full reset (R)")
@@ -391,12 +386,13 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
         return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)}; "
                        "the API asks for "
                        f"{STABILIZE_AFTER_RESTART:g}s to stabilize; wait {fmt_duration(wait)}"
-                       + ("" if reached else " or press R for a full reset"), wait)
+                       + ("" if reached else " or press R for a full reset"), wait,
+                       "settle_restart" if reached else "loop")
     if reached or elapsed >= RESTART_LOOP_GUARD:
         return Verdict(True)
     wait = RESTART_LOOP_GUARD - elapsed
     return _refuse(f"restart blocked: the last restart {fmt_ago(elapsed)} ago did not reach "
-                   f"WORKING; wait {fmt_duration(wait)} or press R for a full reset", wait)
+                   f"WORKING; wait {fmt_duration(wait)} or press R for a full reset", wait, "loop")
 
 
 def verdicts(state: InstanceState, now: float) -> dict[str, Verdict]:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from wawp_tui.client.api import WawpClient
 
 _log = logging.getLogger(__name__)
+#: Toasts on screen at once (the rest go to the event log).
+MAX_TOASTS = 3
 #: Seconds between looks at the config file's modification time.
 CONFIG_WATCH = 5.0
 
@@ -61,6 +63,10 @@ class WawpApp(App[int]):
         self._poll = poll
         self._loop: asyncio.AbstractEventLoop | None = None
         self._leaving = False
+        #: When each toast on screen goes away (monotonic seconds); see toast().
+        self._toasts: list[float] = []
+        self._toasts_held = 0
+        self._held_said_until = 0.0
         self._config_mtime = self._mtime()
         config = monitor.config
         self.fleet_screen = FleetScreen(monitor, demo=demo, bell=config.monitor.bell,
@@ -102,7 +108,24 @@ class WawpApp(App[int]):
     def toast(self, message: str, *, title: str = "", severity: str = "information",
               timeout: float | None = None) -> None:
         """A notification of plain text: it often quotes a server or a config, and
-        Textual would otherwise parse it as markup (a "[@click=app.quit]" link)."""
+        Textual would otherwise parse it as markup (a "[@click=app.quit]" link).
+
+        At most MAX_TOASTS are on screen: toasts cover part of the screen, and a burst
+        must not bury the table. The rest go to the event log, and one toast says so."""
+        now = time.monotonic()
+        self._toasts = [until for until in self._toasts if until > now]
+        lasts = timeout if timeout is not None else self.NOTIFICATION_TIMEOUT
+        if len(self._toasts) >= MAX_TOASTS:
+            self._toasts_held += 1
+            if self.fleet_screen.is_mounted:
+                self.fleet_screen.log_line(f"{clean(title, 60) + ': ' if title else ''}{clean(message, 500)}",
+                                           ok=severity != "error")
+            if self._held_said_until <= now:
+                self._held_said_until = now + lasts
+                self.notify("More notifications went to the event log (e shows it).",
+                            severity="information", timeout=lasts, markup=False)
+            return
+        self._toasts.append(now + lasts)
         self.notify(clean(message, 500), title=clean(title, 60), severity=severity,  # type: ignore[arg-type]
                     timeout=timeout, markup=False)
 

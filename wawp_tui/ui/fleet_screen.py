@@ -55,7 +55,7 @@ class FleetScreen(Screen[None]):
         Binding("R", "reset", "Reset", id="reset", tooltip="Full reset: stop, wait 5 s, start"),
         Binding("L", "act('logout')", "Logout", id="logout", show=False, tooltip="Log out: needs the phone"),
         Binding("space", "toggle_select", "Select", id="select", show=False,
-                tooltip="Select / unselect for bulk actions"),
+                tooltip="Select / unselect, then move down (for bulk actions)"),
         Binding("enter", "open", "Detail/QR", id="detail", show=False,
                 tooltip="Show the QR (SCAN_QR_CODE) or focus the detail pane"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by label, id, tag, status"),
@@ -245,7 +245,7 @@ class FleetScreen(Screen[None]):
             return
         self.selected = self.selected ^ {instance_id}
         if table.cursor_row < table.row_count - 1:
-            table.move_cursor(row=table.cursor_row + 1)
+            table.move_to(table.cursor_row + 1)
 
     def action_clear(self) -> None:
         box = self.query_one("#filter", Input)

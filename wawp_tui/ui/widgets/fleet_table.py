@@ -1,10 +1,12 @@
-"""FleetTable: the fleet as a DataTable, updated by keyed diff, worst first."""
+"""FleetTable: the fleet as a DataTable, updated by keyed diff, worst first, moved with
+the keys an SRE types by habit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -17,7 +19,40 @@ class FleetTable(DataTable):
     The parent hands it the wanted rows (cells + sort key); this widget adds what came,
     removes what went, updates changed cells, and re-sorts only when an order-relevant
     value changed. The highlight follows its instance; the scroll position stays put.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Show the QR (SCAN_QR_CODE) or focus the detail pane. |
+    | down, j / up, k | Highlight the next / previous row. |
+    | ctrl+d / ctrl+u | Half a page down / up. |
+    | pagedown, ctrl+f / pageup, ctrl+b | A page down / up. |
+    | home, g, ctrl+home / end, G, ctrl+end | The first / last row. |
+    | left / right | Scroll sideways. |
     """
+
+    BINDINGS = [
+        # The same id as the screen's enter: one keymap entry remaps both (the table's
+        # wins while it has focus; it posts RowSelected, which the screen opens).
+        Binding("enter", "select_cursor", "Detail/QR", id="detail", show=False,
+                tooltip="Show the QR (SCAN_QR_CODE) or focus the detail pane"),
+        Binding("down,j", "cursor_down", "Down", id="cursor-down", show=False, tooltip="Next row"),
+        Binding("up,k", "cursor_up", "Up", id="cursor-up", show=False, tooltip="Previous row"),
+        Binding("ctrl+d", "half_page_down", "Half page down", id="half-page-down", show=False,
+                tooltip="Half a page down"),
+        Binding("ctrl+u", "half_page_up", "Half page up", id="half-page-up", show=False,
+                tooltip="Half a page up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", id="page-down", show=False,
+                tooltip="A page down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", id="page-up", show=False, tooltip="A page up"),
+        # DataTable's home/end scroll sideways; in a list of instances they mean a row.
+        Binding("home,g,ctrl+home", "first_row", "Top", id="top", show=False,
+                tooltip="First row (the worst, in the default order)"),
+        Binding("end,G,ctrl+end", "last_row", "Bottom", id="bottom", show=False, tooltip="Last row"),
+        Binding("left", "cursor_left", "Scroll left", id="scroll-left", show=False,
+                tooltip="Scroll the columns left"),
+        Binding("right", "cursor_right", "Scroll right", id="scroll-right", show=False,
+                tooltip="Scroll the columns right"),
+    ]
 
     DEFAULT_CSS = """
     FleetTable { height: 1fr; }
@@ -54,6 +89,13 @@ class FleetTable(DataTable):
     def ids(self) -> Iterable[str]:
         """The ids currently shown."""
         return self._cells.keys()
+
+    def move_to(self, row: int) -> None:
+        """Highlight `row` (clamped to the table) as the user's own move: from now on the
+        highlight follows its instance when rows re-sort."""
+        self._user_moved = True
+        if self.row_count:
+            self.move_cursor(row=max(0, min(row, self.row_count - 1)))
 
     def sync(self, rows: dict[str, tuple[tuple, tuple]], *, full: bool) -> None:
         """Bring the table to `rows` ({id: (cells, sort_key)}).
@@ -116,6 +158,49 @@ class FleetTable(DataTable):
         elif keep is not None and keep in self._cells:
             # Follow the instance, but leave the viewport where the user put it.
             self.move_cursor(row=self.get_row_index(keep), scroll=False)
+
+    # -- moving: every move is the user's own (see move_to), by key or from the command
+    # palette (where no key reaches this widget, so on_key alone would miss it) ---------
+
+    def _page_rows(self) -> int:
+        """Rows that fit in the viewport under the header."""
+        header = self.header_height if self.show_header else 0
+        return max(1, self.scrollable_content_region.height - header)
+
+    def action_cursor_down(self) -> None:
+        self._user_moved = True
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self._user_moved = True
+        super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        self._user_moved = True
+        super().action_page_down()
+
+    def action_page_up(self) -> None:
+        self._user_moved = True
+        super().action_page_up()
+
+    def action_half_page_down(self) -> None:
+        self._half_page(+1)
+
+    def action_half_page_up(self) -> None:
+        self._half_page(-1)
+
+    def _half_page(self, sign: int) -> None:
+        """As in vim and less: the view and the highlight move by half a page together,
+        so the highlight keeps its place on screen."""
+        rows = sign * max(1, self._page_rows() // 2)
+        self.scroll_relative(y=rows, animate=False)
+        self.move_to(self.cursor_row + rows)
+
+    def action_first_row(self) -> None:
+        self.move_to(0)
+
+    def action_last_row(self) -> None:
+        self.move_to(self.row_count - 1)
 
 
 def _same(before: object, after: object) -> bool:

@@ -29,6 +29,7 @@ from wawp_tui.ui.messages import ActionFinished, EventNote, FleetChanged, Rollou
 from wawp_tui.ui.notices import Notices
 from wawp_tui.ui.screens.qr_screen import QrScreen
 from wawp_tui.ui.screens.text_page import TextScreen, help_page, timeline_page
+from wawp_tui.ui.sorting import SortOrder
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.event_log import EventLog
 from wawp_tui.ui.widgets.fleet_table import FleetTable
@@ -67,6 +68,10 @@ class FleetScreen(Screen[None]):
         Binding("c", "copy_id", "Copy id", id="copy", show=False, tooltip="Copy the instance id"),
         Binding("h", "history", "History", id="history", show=False, tooltip="Fleet timeline"),
         Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False, tooltip="Toggle auto-heal"),
+        Binding("o", "sort_next", "Sort", id="sort", show=False,
+                tooltip="Sort by the next column (status, label, guard, error, since, latency, id, tags)"),
+        Binding("O", "sort_reverse", "Reverse sort", id="sort-reverse", show=False,
+                tooltip="Reverse the sort order"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
         Binding("escape", "clear", "Clear", id="clear", show=False, tooltip="Clear filter and selection"),
     ]
@@ -79,6 +84,8 @@ class FleetScreen(Screen[None]):
     """Polling paused by the user (p)."""
     auto_heal: reactive[bool] = reactive(False, init=False)
     """Auto-heal switched on (a, or monitor.auto_heal)."""
+    table_sort: reactive[SortOrder] = reactive(SortOrder(), init=False)
+    """The fleet table's order (o, O, a click on a header); worst first by default."""
 
     def __init__(self, monitor: Monitor, *, demo: bool = False, bell: bool = True,
                  rollout_state_path: Path | None = None) -> None:
@@ -237,6 +244,21 @@ class FleetScreen(Screen[None]):
         if self._mounted:
             self.log_line(f"auto-heal {'ON' if on_ else 'off'}")
             self.painter.chrome(detail=False)
+
+    def watch_table_sort(self, order: SortOrder) -> None:
+        if self._mounted:
+            self.query_one(FleetTable).show_sort(order)
+            self.render_all()
+
+    def action_sort_next(self) -> None:
+        self.table_sort = self.table_sort.next_column()
+
+    def action_sort_reverse(self) -> None:
+        self.table_sort = self.table_sort.flipped()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.table_sort = self.table_sort.clicked(str(event.column_key.value))
 
     def action_toggle_select(self) -> None:
         table = self.query_one(FleetTable)

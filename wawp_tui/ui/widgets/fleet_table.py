@@ -1,5 +1,5 @@
-"""FleetTable: the fleet as a DataTable, updated by keyed diff, worst first, moved with
-the keys an SRE types by habit."""
+"""FleetTable: the fleet as a DataTable, updated by keyed diff, worst first (or sorted
+by the column the operator chose), moved with the keys an SRE types by habit."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from wawp_tui.ui.formatting import COLUMNS
+from wawp_tui.ui.sorting import SortOrder, header_label
 
 
 class FleetTable(DataTable):
@@ -64,6 +65,9 @@ class FleetTable(DataTable):
         self._order: dict[str, tuple] = {}
         #: Until the user moves the cursor, it stays on the top (worst) row.
         self._user_moved = False
+        self._sort = SortOrder()
+        #: The sort changed: the next sync re-sorts even if no row's key changed.
+        self._sort_changed = False
 
     def on_key(self) -> None:
         self._user_moved = True
@@ -73,7 +77,7 @@ class FleetTable(DataTable):
 
     def on_mount(self) -> None:
         for key, title, width in COLUMNS:
-            self.add_column(title, key=key, width=width)
+            self.add_column(self._header(key, title, width), key=key, width=width)
 
     @property
     def highlighted_id(self) -> str | None:
@@ -89,6 +93,17 @@ class FleetTable(DataTable):
     def ids(self) -> Iterable[str]:
         """The ids currently shown."""
         return self._cells.keys()
+
+    def show_sort(self, order: SortOrder) -> None:
+        """Sort in `order` from the next sync on (its keys come with the rows), with the
+        arrow in the sorted column's header."""
+        self._sort = order
+        self._sort_changed = True
+        for key, title, width in COLUMNS:
+            self.columns[ColumnKey(key)].label = Text(self._header(key, title, width))
+
+    def _header(self, key: str, title: str, width: int) -> str:
+        return header_label(title, width, self._sort.arrow if key == self._sort.column else None)
 
     def move_to(self, row: int) -> None:
         """Highlight `row` (clamped to the table) as the user's own move: from now on the
@@ -127,8 +142,8 @@ class FleetTable(DataTable):
                 self._order[instance_id] = order
             if changed:
                 self._set_cells(changed)
-            if reorder:
-                self._resort(keep)
+            if reorder or self._sort_changed:
+                self._resort(keep, reveal=self._sort_changed)
 
     def _set_cells(self, changed: list[tuple[str, str, object]]) -> None:
         """DataTable.update_cell, for many cells at once: the same writes, one refresh.
@@ -149,15 +164,18 @@ class FleetTable(DataTable):
         self._update_count += 1
         self.refresh()
 
-    def _resort(self, keep: str | None) -> None:
+    def _resort(self, keep: str | None, *, reveal: bool = False) -> None:
+        """Re-sort, the highlight on its instance; the viewport stays where the user put
+        it, unless they asked for the new order (`reveal`): then it shows the highlight."""
         order = self._order
+        self._sort_changed = False
         # The sort key gets the "id" cell: a Text (cells are never markup-parsed strings).
-        self.sort("id", key=lambda cell: order[cell.plain])
+        # (The sort also repaints the header, whose arrow may just have moved.)
+        self.sort("id", key=lambda cell: order[cell.plain], reverse=self._sort.reverse)
         if not self._user_moved:
-            self.move_cursor(row=0, scroll=False)
+            self.move_cursor(row=0, scroll=reveal)
         elif keep is not None and keep in self._cells:
-            # Follow the instance, but leave the viewport where the user put it.
-            self.move_cursor(row=self.get_row_index(keep), scroll=False)
+            self.move_cursor(row=self.get_row_index(keep), scroll=reveal)
 
     # -- moving: every move is the user's own (see move_to), by key or from the command
     # palette (where no key reaches this widget, so on_key alone would miss it) ---------

@@ -1,7 +1,12 @@
 """Keys an SRE types by habit, driven through the keyboard (and a header click) only:
-vim/k9s navigation and sort by column."""
+vim/k9s navigation, sort by column, `:` for the palette, `?` with every key, and all of
+it still working when keys are remapped."""
+
+import io
 
 import pytest
+from rich.console import Console
+from textual.command import CommandPalette
 
 from tests.conftest import make_config
 from tests.drive import refresh, table_ids
@@ -10,7 +15,10 @@ from wawp_tui.core import InstanceState
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
+from wawp_tui.ui.commands import FleetCommands
 from wawp_tui.ui.fleet_screen import FleetScreen
+from wawp_tui.ui.keys import SECTIONS, bound_keys
+from wawp_tui.ui.screens.text_page import TextScreen
 from wawp_tui.ui.sorting import SortOrder, row_sort_key
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 
@@ -51,6 +59,14 @@ def summary(app) -> str:
 
 def labels(app) -> list[str]:
     return [app.monitor.fleet.get(i).label for i in table_ids(app)]
+
+
+def page_text(app) -> str:
+    """The open text page (help) as plain text, as a wide terminal would lay it out."""
+    console = Console(width=140, file=io.StringIO(), color_system=None)
+    with console.capture() as captured:
+        console.print(app.screen.body)
+    return captured.get()
 
 
 async def press(pilot, *keys):
@@ -227,3 +243,83 @@ def test_the_sort_order_cycles_round_every_sortable_column():
     assert SortOrder("id").clicked("sel") == SortOrder("id")
 
 
+# -- palette and help ----------------------------------------------------------------
+
+
+async def test_colon_opens_the_palette_and_a_command_runs_its_action(rig):
+    sim, app = rig()
+    async with app.run_test(size=SIZE) as pilot:
+        await refresh(app, pilot)
+        await press(pilot, "colon")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"last row")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await press(pilot, "enter")
+        assert app.screen is app.fleet_screen
+        assert table(app).cursor_row == MANY - 1
+        await press(pilot, "colon", *"next column", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert headers(app)[2] == "LABEL ▲"
+
+
+async def test_the_palette_offers_every_action_of_the_fleet_screen_with_its_key(rig):
+    sim, app = rig(n=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await refresh(app, pilot)
+        await press(pilot, "ctrl+p")
+        provider = FleetCommands(app.screen)
+        commands = {text: help_text for text, help_text, _, _ in provider._commands()}
+        wanted = {b.id for b in [*FleetScreen.BINDINGS, *FleetTable.BINDINGS]} - {"palette"}
+        offered = {e.binding.id for e in bound_keys(app.fleet_screen)}
+        assert wanted <= offered
+        assert commands["Bottom: Last row"] == "key: End, G, ctrl+End"
+        assert commands["Sort: Sort by the next column (status, label, guard, error, since, latency, id, tags)"] == "key: o"
+        assert not any("palette" in text.lower() for text in commands)
+
+
+async def test_help_lists_every_key_in_sections_navigation_included(rig):
+    sim, app = rig(n=5)
+    async with app.run_test(size=SIZE) as pilot:
+        await refresh(app, pilot)
+        await press(pilot, "question_mark")
+        assert isinstance(app.screen, TextScreen)
+        page = page_text(app)
+        lines = {line[:20].strip(): line for line in page.splitlines() if line.startswith("  ")}
+        for keys in ("down, j", "up, k", "ctrl+d", "ctrl+u", "PgDn, ctrl+f", "PgUp, ctrl+b",
+                     "Home, g, ctrl+Home", "End, G, ctrl+End", "o", "O", ":, ctrl+p", "enter",
+                     "escape", "q, ctrl+q", "space", "a", "?"):
+            assert keys in lines, keys
+        assert page.index("Actions") < page.index("Navigation") < page.index("View") < page.index("Other")
+        assert "then move down" in lines["space"]
+
+
+def test_every_fleet_binding_has_an_id_and_a_section():
+    sectioned = {name for names in SECTIONS.values() for name in names}
+    for binding in [*FleetScreen.BINDINGS, *FleetTable.BINDINGS]:
+        assert binding.id, binding
+        assert binding.id in sectioned, binding.id
+
+
+# -- remapped keys -------------------------------------------------------------------
+
+
+async def test_remapped_keys_work_and_show_as_remapped(rig):
+    sim, app = rig()
+    async with app.run_test(size=SIZE) as pilot:
+        app.set_keymap({"cursor-down": "ctrl+n", "sort": "S"})
+        await refresh(app, pilot)
+        await press(pilot, "ctrl+n", "ctrl+n")
+        assert table(app).cursor_row == 2
+        await press(pilot, "j")  # the old key is gone
+        assert table(app).cursor_row == 2
+        await press(pilot, "S")
+        assert headers(app)[2] == "LABEL ▲"
+
+        await press(pilot, "question_mark")
+        page = page_text(app)
+        assert "ctrl+n" in page and "down, j" not in page
+        await press(pilot, "escape", "ctrl+p")
+        commands = {text: help_text for text, help_text, _, _ in FleetCommands(app.screen)._commands()}
+        assert commands["Down: Next row"] == "key: ctrl+n"

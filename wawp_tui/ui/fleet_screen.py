@@ -25,6 +25,7 @@ from wawp_tui.ui import formatting as view
 from wawp_tui.ui.action_flows import ActionFlows
 from wawp_tui.ui.bridge import MonitorBridge
 from wawp_tui.ui.fleet_painter import FleetPainter
+from wawp_tui.ui.keys import bound_keys
 from wawp_tui.ui.messages import ActionFinished, EventNote, FleetChanged, RolloutProgress, StatusAlert
 from wawp_tui.ui.notices import Notices
 from wawp_tui.ui.screens.qr_screen import QrScreen
@@ -73,6 +74,8 @@ class FleetScreen(Screen[None]):
         Binding("O", "sort_reverse", "Reverse sort", id="sort-reverse", show=False,
                 tooltip="Reverse the sort order"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
+        Binding("colon", "app.command_palette", "Commands", id="palette", show=False,
+                tooltip="Command palette: every action by name, with its key"),
         Binding("escape", "clear", "Clear", id="clear", show=False, tooltip="Clear filter and selection"),
     ]
 
@@ -367,10 +370,5 @@ class FleetScreen(Screen[None]):
 
     def action_help(self) -> None:
         """?: every key that works here, as bound now (remapped keys show as remapped)."""
-        ours = [b.action for b in (*self.BINDINGS, *self.app.BINDINGS) if isinstance(b, Binding)]
-        active = [a.binding for a in self.app.active_bindings.values()
-                  if not a.binding.key.startswith("super+")]
-        # Our keys first, in their own order; then navigation and the rest.
-        active.sort(key=lambda b: ours.index(b.action) if b.action in ours else len(ours))
-        self.app.push_screen(TextScreen("Keys", help_page(active)))
+        self.app.push_screen(TextScreen("Keys", help_page(bound_keys(self))))
 

@@ -1,6 +1,6 @@
 """Keys an SRE types by habit, driven through the keyboard (and a header click) only:
-vim/k9s navigation, sort by column, `:` for the palette, `?` with every key, and all of
-it still working when keys are remapped."""
+vim/k9s navigation, sort by column, `:` for the palette, `?` with every key, auto-heal
+asked before it turns on, and all of it still working when keys are remapped."""
 
 import io
 
@@ -11,13 +11,14 @@ from textual.command import CommandPalette
 from tests.conftest import make_config
 from tests.drive import refresh, table_ids
 from wawp_tui.client.api import WawpClient
-from wawp_tui.core import InstanceState
+from wawp_tui.core import InstanceState, autoheal
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.commands import FleetCommands
 from wawp_tui.ui.fleet_screen import FleetScreen
 from wawp_tui.ui.keys import SECTIONS, bound_keys
+from wawp_tui.ui.screens.confirm import ConfirmScreen
 from wawp_tui.ui.screens.text_page import TextScreen
 from wawp_tui.ui.sorting import SortOrder, row_sort_key
 from wawp_tui.ui.widgets.fleet_table import FleetTable
@@ -302,13 +303,44 @@ def test_every_fleet_binding_has_an_id_and_a_section():
         assert binding.id in sectioned, binding.id
 
 
+# -- auto-heal -----------------------------------------------------------------------
+
+
+async def test_auto_heal_asks_before_it_turns_on_and_not_before_it_turns_off(rig):
+    sim, app = rig(n=5)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        await press(pilot, "a")
+        assert isinstance(app.screen, ConfirmScreen)
+        said = app.screen.query_one("#body").render().plain
+        for words in ("restarts", "FAILED", "SCAN_QR_CODE", "outage", "outbound queue", "10 s", "3 restarts"):
+            assert words in said, words
+        await press(pilot, "n")
+        assert app.screen is app.fleet_screen
+        assert not app.monitor.auto_heal
+        assert "auto-heal off" in summary(app)
+
+        await press(pilot, "a", "y")
+        assert app.monitor.auto_heal
+        assert "auto-heal ON" in summary(app)
+
+        await press(pilot, "a")
+        assert app.screen is app.fleet_screen  # no question to turn it off
+        assert not app.monitor.auto_heal
+
+
+def test_the_auto_heal_question_quotes_the_policy_it_runs_with():
+    said = autoheal.explain(autoheal.HealPolicy(max_per_hour=5, fleet_pace=30.0))
+    assert "every 30 s" in said and "5 restarts" in said and "60 s loop guard" in said
+
+
 # -- remapped keys -------------------------------------------------------------------
 
 
 async def test_remapped_keys_work_and_show_as_remapped(rig):
     sim, app = rig()
     async with app.run_test(size=SIZE) as pilot:
-        app.set_keymap({"cursor-down": "ctrl+n", "sort": "S"})
+        app.set_keymap({"cursor-down": "ctrl+n", "auto-heal": "A", "sort": "S"})
         await refresh(app, pilot)
         await press(pilot, "ctrl+n", "ctrl+n")
         assert table(app).cursor_row == 2
@@ -316,6 +348,9 @@ async def test_remapped_keys_work_and_show_as_remapped(rig):
         assert table(app).cursor_row == 2
         await press(pilot, "S")
         assert headers(app)[2] == "LABEL ▲"
+        await press(pilot, "A")
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "escape")
 
         await press(pilot, "question_mark")
         page = page_text(app)

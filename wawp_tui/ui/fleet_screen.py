@@ -28,6 +28,7 @@ from wawp_tui.ui.fleet_painter import FleetPainter
 from wawp_tui.ui.keys import bound_keys
 from wawp_tui.ui.messages import ActionFinished, EventNote, FleetChanged, RolloutProgress, StatusAlert
 from wawp_tui.ui.notices import Notices
+from wawp_tui.ui.screens.confirm import ConfirmScreen
 from wawp_tui.ui.screens.qr_screen import QrScreen
 from wawp_tui.ui.screens.text_page import TextScreen, help_page, timeline_page
 from wawp_tui.ui.sorting import SortOrder
@@ -68,7 +69,8 @@ class FleetScreen(Screen[None]):
                 tooltip="Rolling restart/stop/start in waves of the selection or filtered rows"),
         Binding("c", "copy_id", "Copy id", id="copy", show=False, tooltip="Copy the instance id"),
         Binding("h", "history", "History", id="history", show=False, tooltip="Fleet timeline"),
-        Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False, tooltip="Toggle auto-heal"),
+        Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False,
+                tooltip="Auto-heal on (after a confirmation that says what it does) / off"),
         Binding("o", "sort_next", "Sort", id="sort", show=False,
                 tooltip="Sort by the next column (status, label, guard, error, since, latency, id, tags)"),
         Binding("O", "sort_reverse", "Reverse sort", id="sort-reverse", show=False,
@@ -301,7 +303,20 @@ class FleetScreen(Screen[None]):
         self.paused = not self.paused
 
     def action_toggle_auto_heal(self) -> None:
-        self.auto_heal = not self.auto_heal
+        """a: off at once; on only after a confirmation that says what it will do on its
+        own (restarts nobody confirms one by one)."""
+        if self.auto_heal:
+            self.auto_heal = False
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.auto_heal = True
+            else:
+                self.log_line("auto-heal left off")
+
+        self.app.push_screen(ConfirmScreen("Turn auto-heal ON?", self.monitor.explain_auto_heal()),
+                             callback=answered)
 
     def action_refresh(self) -> None:
         self.run_worker(self.refresh_now(), group="refresh", exclusive=True, exit_on_error=False)

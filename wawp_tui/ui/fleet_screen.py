@@ -47,7 +47,7 @@ NARROW_WIDTH = 120
 class FleetScreen(Screen[None]):
     """The fleet monitor's one screen; modals (confirmations, QR, help) go on top.
 
-    (About 300 lines, a third of them the key table and one short method per key: the
+    (About 400 lines, a third of them the key table and one short method per key: the
     drawing lives in FleetPainter, the telling in Notices, the action flows in ActionFlows.)
     """
 

@@ -17,8 +17,9 @@ from rich.text import Text
 from wawp_tui.core import InstanceState, runbook
 from wawp_tui.ui.formatting import COLUMNS, sort_key
 
-#: Shown in the header of the sorted column: the values run from top to bottom...
-ASCENDING, DESCENDING = "▲", "▼"  # ...small to big / big to small
+#: The sorted column's header arrow: the values grow down the table (▲), or shrink (▼:
+#: the worst status, the slowest poll on top).
+ASCENDING, DESCENDING = "▲", "▼"
 
 
 @dataclass(frozen=True)

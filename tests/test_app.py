@@ -132,7 +132,7 @@ async def test_runs_at_small_and_large_sizes(rig, size):
     sim, app = rig()
     async with app.run_test(size=size) as pilot:
         await refresh(app, pilot)
-        for key in ("question_mark", "escape", "h", "escape", "p", "p", "a", "a", "down", "enter"):
+        for key in ("question_mark", "escape", "h", "escape", "p", "p", "a", "y", "a", "down", "enter"):
             await pilot.press(key)
         await pilot.pause()
         table = app.query_one(DataTable)

@@ -17,7 +17,7 @@ from tests.drive import events_text, highlight, refresh, table_ids, tick
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import load_config
 from wawp_tui.core import AuditLog, Monitor
-from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, WORKING
+from wawp_tui.models import SCAN_QR_CODE, STARTING, WORKING
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.screens.confirm import ConfirmScreen

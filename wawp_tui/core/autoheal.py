@@ -95,3 +95,20 @@ def decide(
         if runbook.check_action(st, Action.RESTART, now).allowed:
             return [HealDecision(st.id, why)], notes
     return [], notes
+
+
+def explain(policy: HealPolicy) -> str:
+    """What switching auto-heal on lets the monitor do with no one asked, with this
+    policy's own numbers: for the confirmation before it is turned on."""
+    guard = f"{runbook.RESTART_LOOP_GUARD:.0f} s"
+    pace = f"{policy.fleet_pace:.0f} s"
+    return (
+        "Auto-heal acts on its own, with no further question:\n"
+        f"• restarts an instance that is FAILED or failed {FAILURES_BEFORE_HEAL} polls in a row "
+        f"(server side), as the runbook allows: not within the {guard} loop guard, never for "
+        "SCAN_QR_CODE or a passkey (they need the phone);\n"
+        "• starts a session that is not loaded (404), once an hour.\n"
+        f"At most one action every {pace} fleet-wide and {policy.max_per_hour} restarts of an "
+        "instance an hour; it holds during an outage or a pause. A restart drops the "
+        "instance's outbound queue. Every action is logged and audited."
+    )

@@ -188,6 +188,13 @@ class Monitor:
         """Stop or resume polling; resuming polls what came due meanwhile."""
         self.poller.set_paused(paused)
 
+    def explain_auto_heal(self) -> str:
+        """What auto-heal would do on its own, with this monitor's limits (to ask first)."""
+        text = autoheal.explain(self.heal_policy)
+        if self.read_only:
+            text += "\n\nREAD-ONLY: its actions are refused like yours; nothing reaches the API."
+        return text
+
     def poll_interval(self, instance_id: str) -> float:
         """Seconds until this instance would be polled again, by the runbook's pace."""
         return self.poller.interval(instance_id)

@@ -50,7 +50,7 @@ class WawpApp(App[int]):
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (also ctrl+c)"),
         # Textual only hints at ctrl+q on ctrl+c; at 3 a.m. ctrl+c means "get me out".
         # Not a priority binding: in a text field ctrl+c still copies.
-        Binding("ctrl+c", "quit", "Quit", show=False, system=True),
+        Binding("ctrl+c", "quit", "Quit", id="quit-ctrl-c", show=False, system=True),
     ]
 
     def __init__(self, monitor: Monitor, *, poll: bool = True, demo: bool = False,

@@ -17,6 +17,7 @@ from textual.timer import Timer
 from wawp_tui.core import runbook
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.bridge import MonitorBridge
+from wawp_tui.ui.sorting import row_sort_key, summary_note
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
@@ -84,7 +85,7 @@ class FleetPainter:
         basis = self.monitor.stale_basis
         cells = view.row_cells(st, now, basis, self.screen.palette, instance_id in self.screen.selected,
                                self.monitor.quiet_after)
-        return cells, view.sort_key(st, now, basis)
+        return cells, row_sort_key(self.screen.table_sort.column, st, now, basis)
 
     def all(self) -> None:
         """Every row (after a filter or theme change), then the header and the detail."""
@@ -111,7 +112,8 @@ class FleetPainter:
         self.screen.query_one("#summary", QuietStatic).show(view.summary(
             self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette, paused=self.screen.paused,
             auto_heal=self.screen.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
-            audit_off=self.monitor.audit.error is not None, selected=len(self.screen.selected)))
+            audit_off=self.monitor.audit.error is not None,
+            selected=len(self.screen.selected)) + summary_note(self.screen.table_sort))
         config = self.monitor.config
         source = "demo" if self.screen.demo else str(config.path or "no config file")
         self.screen.query_one("#context", QuietStatic).show(view.context_line(

@@ -26,6 +26,7 @@ from wawp_tui.ui import formatting as view
 from wawp_tui.ui.action_flows import ActionFlows
 from wawp_tui.ui.bridge import MonitorBridge
 from wawp_tui.ui.fleet_painter import FleetPainter
+from wawp_tui.ui.keys import bound_keys
 from wawp_tui.ui.messages import (
     ActionFinished,
     AlertsUpdated,
@@ -35,8 +36,10 @@ from wawp_tui.ui.messages import (
     StatusAlert,
 )
 from wawp_tui.ui.notices import Notices
+from wawp_tui.ui.screens.confirm import ConfirmScreen
 from wawp_tui.ui.screens.qr_screen import QrScreen
 from wawp_tui.ui.screens.text_page import TextScreen, alerts_page, help_page, timeline_page
+from wawp_tui.ui.sorting import SortOrder
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.event_log import EventLog
 from wawp_tui.ui.widgets.fleet_table import FleetTable
@@ -52,7 +55,7 @@ NARROW_WIDTH = 120
 class FleetScreen(Screen[None]):
     """The fleet monitor's one screen; modals (confirmations, QR, help) go on top.
 
-    (About 300 lines, a third of them the key table and one short method per key: the
+    (About 400 lines, a third of them the key table and one short method per key: the
     drawing lives in FleetPainter, the telling in Notices, the action flows in ActionFlows.)
     """
 
@@ -63,7 +66,7 @@ class FleetScreen(Screen[None]):
         Binding("R", "reset", "Reset", id="reset", tooltip="Full reset: stop, wait 5 s, start"),
         Binding("L", "act('logout')", "Logout", id="logout", show=False, tooltip="Log out: needs the phone"),
         Binding("space", "toggle_select", "Select", id="select", show=False,
-                tooltip="Select / unselect for bulk actions"),
+                tooltip="Select / unselect, then move down (for bulk actions)"),
         Binding("enter", "open", "Detail/QR", id="detail", show=False,
                 tooltip="Show the QR (SCAN_QR_CODE) or focus the detail pane"),
         Binding("slash", "filter", "Filter", id="filter", tooltip="Filter by label, id, tag, status"),
@@ -76,12 +79,19 @@ class FleetScreen(Screen[None]):
         Binding("h", "history", "History", id="history", show=False, tooltip="Fleet timeline"),
         Binding("e", "events", "Events", id="events", show=False,
                 tooltip="The event log as a page (it is hidden on narrow terminals)"),
-        Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False, tooltip="Toggle auto-heal"),
+        Binding("a", "toggle_auto_heal", "Auto-heal", id="auto-heal", show=False,
+                tooltip="Auto-heal on (after a confirmation that says what it does) / off"),
         Binding("A", "acknowledge", "Ack", id="acknowledge", show=False,
                 tooltip="Acknowledge the firing alerts (they leave the alert strip; ! still lists them)"),
         Binding("exclamation_mark", "alerts", "Alerts", id="alerts", show=False,
                 tooltip="List the alerts: firing, acknowledged and recently resolved"),
+        Binding("o", "sort_next", "Sort", id="sort", show=False,
+                tooltip="Sort by the next column (status, label, guard, error, since, latency, id, tags)"),
+        Binding("O", "sort_reverse", "Reverse sort", id="sort-reverse", show=False,
+                tooltip="Reverse the sort order"),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key"),
+        Binding("colon", "app.command_palette", "Commands", id="palette", show=False,
+                tooltip="Command palette: every action by name, with its key"),
         Binding("escape", "clear", "Clear", id="clear", show=False, tooltip="Clear filter and selection"),
     ]
 
@@ -93,6 +103,8 @@ class FleetScreen(Screen[None]):
     """Polling paused by the user (p)."""
     auto_heal: reactive[bool] = reactive(False, init=False)
     """Auto-heal switched on (a, or monitor.auto_heal)."""
+    table_sort: reactive[SortOrder] = reactive(SortOrder(), init=False)
+    """The fleet table's order (o, O, a click on a header); worst first by default."""
 
     def __init__(self, monitor: Monitor, *, demo: bool = False, bell: bool = True,
                  rollout_state_path: Path | None = None) -> None:
@@ -266,6 +278,21 @@ class FleetScreen(Screen[None]):
             self.log_line(f"auto-heal {'ON' if on_ else 'off'}")
             self.painter.chrome(detail=False)
 
+    def watch_table_sort(self, order: SortOrder) -> None:
+        if self._mounted:
+            self.query_one(FleetTable).show_sort(order)
+            self.render_all()
+
+    def action_sort_next(self) -> None:
+        self.table_sort = self.table_sort.next_column()
+
+    def action_sort_reverse(self) -> None:
+        self.table_sort = self.table_sort.flipped()
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        self.table_sort = self.table_sort.clicked(str(event.column_key.value))
+
     def action_toggle_select(self) -> None:
         table = self.query_one(FleetTable)
         instance_id = table.highlighted_id
@@ -273,7 +300,7 @@ class FleetScreen(Screen[None]):
             return
         self.selected = self.selected ^ {instance_id}
         if table.cursor_row < table.row_count - 1:
-            table.move_cursor(row=table.cursor_row + 1)
+            table.move_to(table.cursor_row + 1)
 
     def action_clear(self) -> None:
         box = self.query_one("#filter", Input)
@@ -304,7 +331,20 @@ class FleetScreen(Screen[None]):
         self.paused = not self.paused
 
     def action_toggle_auto_heal(self) -> None:
-        self.auto_heal = not self.auto_heal
+        """a: off at once; on only after a confirmation that says what it will do on its
+        own (restarts nobody confirms one by one)."""
+        if self.auto_heal:
+            self.auto_heal = False
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.auto_heal = True
+            else:
+                self.log_line("auto-heal left off")
+
+        self.app.push_screen(ConfirmScreen("Turn auto-heal ON?", self.monitor.explain_auto_heal()),
+                             callback=answered)
 
     def action_refresh(self) -> None:
         self.run_worker(self.refresh_now(), group="refresh", exclusive=True, exit_on_error=False)
@@ -390,10 +430,5 @@ class FleetScreen(Screen[None]):
 
     def action_help(self) -> None:
         """?: every key that works here, as bound now (remapped keys show as remapped)."""
-        ours = [b.action for b in (*self.BINDINGS, *self.app.BINDINGS) if isinstance(b, Binding)]
-        active = [a.binding for a in self.app.active_bindings.values()
-                  if not a.binding.key.startswith("super+")]
-        # Our keys first, in their own order; then navigation and the rest.
-        active.sort(key=lambda b: ours.index(b.action) if b.action in ours else len(ours))
-        self.app.push_screen(TextScreen("Keys", help_page(active)))
+        self.app.push_screen(TextScreen("Keys", help_page(bound_keys(self))))
 

@@ -334,7 +334,6 @@ def summary(
     shown: int | None = None,
     audit_off: bool = False,
     selected: int = 0,
-    sort: str = "",
 ) -> Text:
     """The summary line: counts of the last known statuses, worst first, how many of
     them are stale, when the last poll succeeded, and the modes."""
@@ -372,8 +371,6 @@ def summary(
         line.append(f"│ ~ {stale} stale ", style=f"bold italic {palette.style('warn')}")
     if shown is not None and shown != len(fleet):
         line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
-    if sort:
-        line.append(f"│ sort: {sort} ")
     if fleet.last_success_at is not None:
         age = now - fleet.last_success_at
         line.append(f"│ refreshed {ago(age)} ", style=f"bold {palette.style('warn')}"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,9 +18,7 @@ from textual.widgets import Static
 from wawp_tui.core import Alert, FleetState
 from wawp_tui.core.runbook import fmt_duration
 from wawp_tui.ui.formatting import Palette
-
-#: How keys are spelled on the help page.
-_KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "space": "space"}
+from wawp_tui.ui.keys import BoundKeys
 
 
 class TextScreen(ModalScreen[None]):
@@ -34,10 +35,15 @@ class TextScreen(ModalScreen[None]):
     TextScreen #page-title { text-style: bold; color: $primary; }
     """
 
-    def __init__(self, title: str, body: Text) -> None:
+    def __init__(self, title: str, body: RenderableType) -> None:
         super().__init__()
         self._title = title
         self._body = body
+
+    @property
+    def body(self) -> RenderableType:
+        """What the page shows under its title."""
+        return self._body
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
@@ -48,22 +54,33 @@ class TextScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-def help_page(bindings: Iterable[Binding]) -> Text:
-    """Every key and what it does, from the bindings themselves (remapped keys show)."""
-    body = Text()
-    for binding in bindings:
-        if binding.system:
-            continue
-        key = ",".join(_KEY_NAMES.get(k, k) for k in binding.key.split(","))
-        body.append(f"{key:<15}", style="bold")
-        body.append(f"{binding.tooltip or binding.description}\n")
-    body.append("\nConfirmations: y / enter = yes, n / escape = no. q or ctrl+c quits.\n")
-    body.append("Statuses, worst first: ✗ FAILED, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
-                "? unknown, ■ STOPPED, ✓ WORKING.\n")
-    body.append("The runbook refuses what the API forbids: 3 s between stop and start, no "
-                "second restart within 60 s unless it reached WORKING, no restart for "
-                "SCAN_QR_CODE (scan the QR).\n")
-    return body
+#: Width of the keys column on the help page ("Home, g, ctrl+Home" fits; more wraps).
+HELP_KEYS_WIDTH = 18
+
+
+def help_page(entries: Iterable[BoundKeys]) -> Group:
+    """Every key and what it does, by section, from the bindings themselves (see
+    keys.bound_keys: remapped keys show as remapped)."""
+    parts: list[RenderableType] = []
+    table: Table | None = None
+    section = None
+    for entry in entries:
+        if entry.section != section or table is None:
+            section = entry.section
+            parts.append(Text(("\n" if parts else "") + section, style="bold underline"))
+            # A grid, not padded text: a long line wraps under its own column at 80 columns.
+            table = Table.grid(padding=(0, 2))
+            table.add_column(width=HELP_KEYS_WIDTH, style="bold")
+            table.add_column()
+            parts.append(Padding(table, (0, 0, 0, 2)))
+        table.add_row(entry.shown_keys, entry.what)
+    parts.append(Text(
+        "\nConfirmations: y / enter = yes, n / escape = no. q or ctrl+c quits.\n"
+        "Statuses, worst first: ✗ FAILED, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
+        "? unknown, ■ STOPPED, ✓ WORKING.\n"
+        "The runbook refuses what the API forbids: 3 s between stop and start, no second "
+        "restart within 60 s unless it reached WORKING, no restart for SCAN_QR_CODE (scan the QR)."))
+    return Group(*parts)
 
 
 def alerts_page(alerts: list[Alert], now: float, palette: Palette) -> Text:

@@ -1,14 +1,17 @@
-"""FleetTable: the fleet as a DataTable, updated by keyed diff, worst first."""
+"""FleetTable: the fleet as a DataTable, updated by keyed diff, worst first (or sorted
+by the column the operator chose), moved with the keys an SRE types by habit."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from wawp_tui.ui.formatting import COLUMNS
+from wawp_tui.ui.sorting import SortOrder, header_label
 
 
 class FleetTable(DataTable):
@@ -17,7 +20,40 @@ class FleetTable(DataTable):
     The parent hands it the wanted rows (cells + sort key); this widget adds what came,
     removes what went, updates changed cells, and re-sorts only when an order-relevant
     value changed. The highlight follows its instance; the scroll position stays put.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Show the QR (SCAN_QR_CODE) or focus the detail pane. |
+    | down, j / up, k | Highlight the next / previous row. |
+    | ctrl+d / ctrl+u | Half a page down / up. |
+    | pagedown, ctrl+f / pageup, ctrl+b | A page down / up. |
+    | home, g, ctrl+home / end, G, ctrl+end | The first / last row. |
+    | left / right | Scroll sideways. |
     """
+
+    BINDINGS = [
+        # The same id as the screen's enter: one keymap entry remaps both (the table's
+        # wins while it has focus; it posts RowSelected, which the screen opens).
+        Binding("enter", "select_cursor", "Detail/QR", id="detail", show=False,
+                tooltip="Show the QR (SCAN_QR_CODE) or focus the detail pane"),
+        Binding("down,j", "cursor_down", "Down", id="cursor-down", show=False, tooltip="Next row"),
+        Binding("up,k", "cursor_up", "Up", id="cursor-up", show=False, tooltip="Previous row"),
+        Binding("ctrl+d", "half_page_down", "Half page down", id="half-page-down", show=False,
+                tooltip="Half a page down"),
+        Binding("ctrl+u", "half_page_up", "Half page up", id="half-page-up", show=False,
+                tooltip="Half a page up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", id="page-down", show=False,
+                tooltip="A page down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", id="page-up", show=False, tooltip="A page up"),
+        # DataTable's home/end scroll sideways; in a list of instances they mean a row.
+        Binding("home,g,ctrl+home", "first_row", "Top", id="top", show=False,
+                tooltip="First row (the worst, in the default order)"),
+        Binding("end,G,ctrl+end", "last_row", "Bottom", id="bottom", show=False, tooltip="Last row"),
+        Binding("left", "cursor_left", "Scroll left", id="scroll-left", show=False,
+                tooltip="Scroll the columns left"),
+        Binding("right", "cursor_right", "Scroll right", id="scroll-right", show=False,
+                tooltip="Scroll the columns right"),
+    ]
 
     DEFAULT_CSS = """
     FleetTable { height: 1fr; }
@@ -29,6 +65,9 @@ class FleetTable(DataTable):
         self._order: dict[str, tuple] = {}
         #: Until the user moves the cursor, it stays on the top (worst) row.
         self._user_moved = False
+        self._sort = SortOrder()
+        #: The sort changed: the next sync re-sorts even if no row's key changed.
+        self._sort_changed = False
 
     def on_key(self) -> None:
         self._user_moved = True
@@ -38,7 +77,7 @@ class FleetTable(DataTable):
 
     def on_mount(self) -> None:
         for key, title, width in COLUMNS:
-            self.add_column(title, key=key, width=width)
+            self.add_column(self._header(key, title, width), key=key, width=width)
 
     @property
     def highlighted_id(self) -> str | None:
@@ -54,6 +93,24 @@ class FleetTable(DataTable):
     def ids(self) -> Iterable[str]:
         """The ids currently shown."""
         return self._cells.keys()
+
+    def show_sort(self, order: SortOrder) -> None:
+        """Sort in `order` from the next sync on (its keys come with the rows), with the
+        arrow in the sorted column's header."""
+        self._sort = order
+        self._sort_changed = True
+        for key, title, width in COLUMNS:
+            self.columns[ColumnKey(key)].label = Text(self._header(key, title, width))
+
+    def _header(self, key: str, title: str, width: int) -> str:
+        return header_label(title, width, self._sort.arrow if key == self._sort.column else None)
+
+    def move_to(self, row: int) -> None:
+        """Highlight `row` (clamped to the table) as the user's own move: from now on the
+        highlight follows its instance when rows re-sort."""
+        self._user_moved = True
+        if self.row_count:
+            self.move_cursor(row=max(0, min(row, self.row_count - 1)))
 
     def sync(self, rows: dict[str, tuple[tuple, tuple]], *, full: bool) -> None:
         """Bring the table to `rows` ({id: (cells, sort_key)}).
@@ -85,8 +142,8 @@ class FleetTable(DataTable):
                 self._order[instance_id] = order
             if changed:
                 self._set_cells(changed)
-            if reorder:
-                self._resort(keep)
+            if reorder or self._sort_changed:
+                self._resort(keep, reveal=self._sort_changed)
 
     def _set_cells(self, changed: list[tuple[str, str, object]]) -> None:
         """DataTable.update_cell, for many cells at once: the same writes, one refresh.
@@ -107,15 +164,61 @@ class FleetTable(DataTable):
         self._update_count += 1
         self.refresh()
 
-    def _resort(self, keep: str | None) -> None:
+    def _resort(self, keep: str | None, *, reveal: bool = False) -> None:
+        """Re-sort, the highlight on its instance; the viewport stays where the user put
+        it, unless they asked for the new order (`reveal`): then it shows the highlight."""
         order = self._order
+        self._sort_changed = False
         # The sort key gets the "id" cell: a Text (cells are never markup-parsed strings).
-        self.sort("id", key=lambda cell: order[cell.plain])
+        # (The sort also repaints the header, whose arrow may just have moved.)
+        self.sort("id", key=lambda cell: order[cell.plain], reverse=self._sort.reverse)
         if not self._user_moved:
-            self.move_cursor(row=0, scroll=False)
+            self.move_cursor(row=0, scroll=reveal)
         elif keep is not None and keep in self._cells:
-            # Follow the instance, but leave the viewport where the user put it.
-            self.move_cursor(row=self.get_row_index(keep), scroll=False)
+            self.move_cursor(row=self.get_row_index(keep), scroll=reveal)
+
+    # -- moving: every move is the user's own (see move_to), by key or from the command
+    # palette (where no key reaches this widget, so on_key alone would miss it) ---------
+
+    def _page_rows(self) -> int:
+        """Rows that fit in the viewport under the header."""
+        header = self.header_height if self.show_header else 0
+        return max(1, self.scrollable_content_region.height - header)
+
+    def action_cursor_down(self) -> None:
+        self._user_moved = True
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self._user_moved = True
+        super().action_cursor_up()
+
+    def action_page_down(self) -> None:
+        self._user_moved = True
+        super().action_page_down()
+
+    def action_page_up(self) -> None:
+        self._user_moved = True
+        super().action_page_up()
+
+    def action_half_page_down(self) -> None:
+        self._half_page(+1)
+
+    def action_half_page_up(self) -> None:
+        self._half_page(-1)
+
+    def _half_page(self, sign: int) -> None:
+        """As in vim and less: the view and the highlight move by half a page together,
+        so the highlight keeps its place on screen."""
+        rows = sign * max(1, self._page_rows() // 2)
+        self.scroll_relative(y=rows, animate=False)
+        self.move_to(self.cursor_row + rows)
+
+    def action_first_row(self) -> None:
+        self.move_to(0)
+
+    def action_last_row(self) -> None:
+        self.move_to(self.row_count - 1)
 
 
 def _same(before: object, after: object) -> bool:

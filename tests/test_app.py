@@ -155,7 +155,7 @@ async def test_a_new_problem_is_one_alert_with_one_bell_until_it_resolves(rig, m
             await tick(app, pilot)
         assert len(bells) == 1
         strip = str(app.query_one("#alerts").content)
-        assert strip.startswith(f"▲ {label} UNREACHABLE: bad gateway (502)")
+        assert strip.startswith(f"▲ 1 alert (A ack, ! list): {label} UNREACHABLE: bad gateway (502)")
         assert [a.text for a in app.monitor.alerts.firing()] == [f"{label} UNREACHABLE: bad gateway (502)"]
         sim.clear_faults(target)
         clock.advance(5)
@@ -239,7 +239,7 @@ async def test_old_data_is_marked_stale_with_its_age_and_counted(rig, clock):
         await tick(app, pilot)
         # The last known word stays, marked stale with the age of its data.
         assert str(table.get_cell(ids[1], "status")) == "✓ WORKING ~20s"
-        assert str(table.get_cell(ids[1], "error")) == "no poll has finished since"
+        assert str(table.get_cell(ids[1], "error")) == "no poll since (stale)"
         assert str(table.get_cell(ids[0], "status")) == "✓ WORKING"
         summary = str(app.query_one("#summary").content)
         assert "3 WORKING" in summary and "~ 2 stale" in summary

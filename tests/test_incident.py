@@ -79,7 +79,7 @@ async def test_an_outage_keeps_the_last_known_truth_and_is_one_alert(serve, cloc
         assert server.url in text_of(app, "#banner")
         assert len(bells) == 1
         strip = text_of(app, "#alerts")
-        assert strip.startswith("▲ API unreachable: 6 instances")
+        assert strip.startswith("▲ 3 alerts (A ack, ! list): API unreachable: 6 instances")
         # The server comes back: the outage resolves by itself; FAILED is still FAILED.
         server = serve(sim, port=port)
         clock.advance(5)

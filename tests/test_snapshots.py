@@ -39,6 +39,20 @@ def test_confirmation(snap_compare):
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
+def test_outage_at_80x24(snap_compare):
+    """The API gone for 40 s: last known words marked stale, one grouped alert, the
+    banner naming the base URL, "refreshed 40s ago"."""
+    app, clock, sim = showcase.frozen_demo_app("wawp-dark")
+    steps = showcase.outage(sim, clock)
+
+    async def run_before(pilot):
+        await showcase.settle(app, pilot)
+        await steps(app, pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_help(snap_compare):
     async def press_help(app, pilot):
         await pilot.press("question_mark")

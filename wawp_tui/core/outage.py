@@ -78,7 +78,7 @@ def detect(fleet: FleetState, base_url: str = "") -> Outage | None:
             f"API unreachable: {_plural(len(network_ids), 'instance')}", network_ids)
     return Outage("platform", (
         f"⚠ {len(failing)}/{total} instances failing at once{at}: likely a Wawp platform "
-        "outage, not the instances. Restarts will not fix it (auto-heal holds)."),
+        "outage; restarts will not fix it (auto-heal holds)."),
         f"platform outage: {_plural(len(failing), 'instance')} failing", ids)
 
 

@@ -71,6 +71,10 @@ def frozen_demo_app(theme: str = "wawp-dark") -> tuple[WawpApp, FrozenClock, Sim
 
 async def settle(app: WawpApp, pilot: Pilot[int]) -> None:
     """One poll of every instance, drawn, and one tick of the clock's cells."""
+    for _ in range(200):  # the screen mounts after the pilot starts (snapshot runner)
+        if app.fleet_screen.ready:
+            break
+        await pilot.pause(0.01)
     await app.fleet_screen.refresh_now()
     app.fleet_screen.tick()
     await pilot.pause()
@@ -105,6 +109,22 @@ async def confirm_restart(app: WawpApp, pilot: Pilot[int]) -> None:
     await pilot.pause()
 
 
+def outage(sim: Simulator, clock: FrozenClock) -> Callable[[WawpApp, Pilot[int]], Awaitable[None]]:
+    """The API stops answering (connections dropped) for 40 s: rows keep their last
+    known word, marked stale; one alert and the banner say what happened."""
+
+    async def steps(app: WawpApp, pilot: Pilot[int]) -> None:
+        for instance_id in sim.instances:
+            sim.inject(instance_id, "drop")
+        for _ in range(8):
+            clock.advance(5)
+            await app.fleet_screen.refresh_now()
+            app.fleet_screen.tick()
+            await pilot.pause()
+
+    return steps
+
+
 #: name -> (theme, size, steps after the first poll)
 SHOTS: dict[str, tuple[str, tuple[int, int], Callable[[WawpApp, Pilot[int]], Awaitable[None]] | None]] = {
     "fleet": ("wawp-dark", (160, 48), None),
@@ -112,15 +132,24 @@ SHOTS: dict[str, tuple[str, tuple[int, int], Callable[[WawpApp, Pilot[int]], Awa
     "scan-qr": ("wawp-dark", (110, 45), show_qr),
     "confirm-restart": ("wawp-dark", (120, 40), confirm_restart),
     "help": ("wawp-dark", (120, 40), lambda app, pilot: pilot.press("question_mark")),
+
     "high-contrast": ("wawp-high-contrast", (120, 40), None),
     "light": ("wawp-light", (120, 40), None),
 }
 
 
+#: Shots whose steps need the simulator and the clock: name -> (theme, size, factory).
+INCIDENT_SHOTS = {"outage-80x24": ("wawp-dark", (80, 24), outage)}
+
+
 async def take(name: str, folder: Path) -> Path:
     """Render one screenshot to folder/NAME.svg."""
-    theme, size, steps = SHOTS[name]
-    app, _, _ = frozen_demo_app(theme)
+    app, clock, sim = frozen_demo_app((SHOTS.get(name) or INCIDENT_SHOTS[name])[0])
+    if name in INCIDENT_SHOTS:
+        _, size, factory = INCIDENT_SHOTS[name]
+        steps: Callable[[WawpApp, Pilot[int]], Awaitable[None]] | None = factory(sim, clock)
+    else:
+        _, size, steps = SHOTS[name]
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         if steps is not None:
@@ -135,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path((argv or sys.argv[1:] or ["screenshots"])[0])
     folder.mkdir(parents=True, exist_ok=True)
     use_utc()
-    for name in SHOTS:
+    for name in [*SHOTS, *INCIDENT_SHOTS]:
         print(asyncio.run(take(name, folder)))
     return 0
 

@@ -174,6 +174,11 @@ class FleetScreen(Screen[None]):
 
     # -- drawing and telling ---------------------------------------------------------
 
+    @property
+    def ready(self) -> bool:
+        """Mounted and drawing (a tool driving the screen waits for this)."""
+        return self._alive()
+
     def _alive(self) -> bool:
         """False once the app is leaving: a late poll or timer must not touch widgets."""
         return self._mounted and self.is_attached and not getattr(self.app, "_leaving", False)

@@ -146,7 +146,7 @@ def row_cells(
     if state.in_flight:
         error = f"{state.in_flight} in flight…"
     elif assessment.stale is not None and not state.failures:
-        error = "no poll has finished since"
+        error = "no poll since (stale)"
     elif assessment.quiet is not None:
         error = f"no activity for {_minutes(assessment.quiet)}"
     return (

@@ -19,8 +19,10 @@ from wawp_tui.ui.widgets.quiet_static import QuietStatic
 if TYPE_CHECKING:
     from wawp_tui.ui.fleet_screen import FleetScreen
 
-#: Alerts shown in the strip at once (the rest are counted: `!` lists them all).
+#: Alerts shown in the strip at once (the rest are counted: `!` lists them all); fewer
+#: on a short terminal, where every line is a table row.
 STRIP_ALERTS = 3
+NARROW_STRIP_ALERTS = 2
 #: Status changes to one word, in one batch, beyond which the log line names a count.
 GROUP_AFTER = 3
 
@@ -81,18 +83,20 @@ class Notices:
             return
         now = self.monitor.clock()
         palette = self.screen.palette
-        text = Text()
-        for index, alert in enumerate(shown[:STRIP_ALERTS]):
-            if index:
-                text.append("\n")
-            text.append("▲ ", style=f"bold {palette.style(alert.severity)}")
-            text.append(alert.text, style="bold")
-            text.append(f"  firing {runbook.fmt_duration(now - alert.started_at)}",
-                        style=palette.style("muted"))
-        more = len(shown) - STRIP_ALERTS
-        hint = (f"  +{more} more" if more > 0 else "") + "  A ack · ! list"
-        text.append(hint, style=palette.style("muted"))
-        strip.show(text)
+        room = STRIP_ALERTS if self.screen.size.height >= 40 else NARROW_STRIP_ALERTS
+        lines = []
+        for index, alert in enumerate(shown[:room]):
+            # One line each, cut at the edge: how many and the keys first (short), then
+            # the name, the age last.
+            line = Text(no_wrap=True, overflow="ellipsis", end="")
+            line.append("▲ ", style=f"bold {palette.style(alert.severity)}")
+            if index == 0:
+                count = f"{len(shown)} alert{'s' if len(shown) != 1 else ''}"
+                line.append(f"{count} (A ack, ! list): ", style=palette.style("muted"))
+            line.append(alert.text, style="bold")
+            line.append(f"  {runbook.fmt_duration(now - alert.started_at)}", style=palette.style("muted"))
+            lines.append(line)
+        strip.show(Text("\n", no_wrap=True, overflow="ellipsis").join(lines))
 
     # -- what a person did -----------------------------------------------------------
 

@@ -91,17 +91,17 @@ def alerts_page(alerts: list[Alert], now: float, palette: Palette) -> Text:
     for alert in alerts:
         started = time.strftime("%H:%M:%S", time.localtime(alert.started_at))
         if alert.firing:
-            state = "FIRING (acknowledged)" if alert.acknowledged else "FIRING"
+            state = "ACKED" if alert.acknowledged else "FIRING"
             style = palette.style(alert.severity)
-            age = f"for {fmt_duration(now - alert.started_at)}"
+            age = fmt_duration(now - alert.started_at)
         else:
             state, style = "resolved", palette.style("ok")
-            age = f"lasted {fmt_duration((alert.resolved_at or now) - alert.started_at)}"
-        body.append(f"{state:<22}", style=f"bold {style}")
-        body.append(f"{started} {age:<14} ", style=palette.style("muted"))
+            age = fmt_duration((alert.resolved_at or now) - alert.started_at)
+        body.append(f"{state:<9}", style=f"bold {style}")
+        body.append(f"{started} {age:>6}  ", style=palette.style("muted"))
         body.append(alert.text + "\n")
-    body.append("\nA on the fleet screen acknowledges every firing alert; an alert resolves "
-                "by itself when its condition clears.\n")
+    body.append("\nFIRING / ACKED (acknowledged with A) / resolved, when it began and how long "
+                "it has lasted. An alert resolves by itself when its condition clears.\n")
     return body
 
 

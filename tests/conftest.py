@@ -77,3 +77,25 @@ def make_config(url: str, sim_instances, *, token: str | None = None, **monitor)
         path=None,
         warnings=(),
     )
+
+
+@pytest.fixture
+def rig(serve, clock, tmp_path):
+    """start(scenario, read_only, n, timer) -> (simulator, app): an app on a simulator
+    over real sockets, with the test's clock, polling only when told."""
+    from wawp_tui.client.api import WawpClient
+    from wawp_tui.core.audit import AuditLog
+    from wawp_tui.simulator import Simulator, build_scenario
+    from wawp_tui.ui.app import build_app
+
+    def start(scenario="demo", read_only=False, n=None, timer=None):
+        sim_instances = build_scenario(scenario, seed=7, instances=n, clock=clock)
+        sim = Simulator(sim_instances, clock=clock, seed=7)
+        url = serve(sim).url
+        config = make_config(url, sim_instances, read_only=read_only)
+        client = WawpClient(url, timeout=2, connect_timeout=1)
+        extra = {"timer": timer} if timer else {}
+        app = build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "audit.jsonl"),
+                        poll=False, **extra)
+        return sim, app
+    return start

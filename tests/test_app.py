@@ -3,29 +3,9 @@
 import pytest
 from textual.widgets import DataTable
 
-from tests.conftest import make_config
 from tests.drive import events_text, highlight, record_toasts, refresh, table_ids, tick
-from wawp_tui.client.api import WawpClient
-from wawp_tui.core.audit import AuditLog
-from wawp_tui.simulator import Simulator, build_scenario
-from wawp_tui.ui.app import build_app
 from wawp_tui.ui.screens.confirm import ConfirmScreen
 from wawp_tui.ui.widgets.fleet_table import FleetTable
-
-
-@pytest.fixture
-def rig(serve, clock, tmp_path):
-    def start(scenario="demo", read_only=False, n=None, timer=None):
-        sim_instances = build_scenario(scenario, seed=7, instances=n, clock=clock)
-        sim = Simulator(sim_instances, clock=clock, seed=7)
-        url = serve(sim).url
-        config = make_config(url, sim_instances, read_only=read_only)
-        client = WawpClient(url, timeout=2, connect_timeout=1)
-        extra = {"timer": timer} if timer else {}
-        app = build_app(config, client, clock=clock, audit=AuditLog(tmp_path / "audit.jsonl"),
-                        poll=False, **extra)
-        return sim, app
-    return start
 
 
 def first_with(app, status):

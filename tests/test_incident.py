@@ -17,7 +17,7 @@ from tests.drive import events_text, highlight, refresh, table_ids, tick
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import load_config
 from wawp_tui.core import AuditLog, Monitor
-from wawp_tui.models import SCAN_QR_CODE, STARTING, WORKING
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, WORKING
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.screens.confirm import ConfirmScreen
@@ -228,19 +228,22 @@ async def test_a_confirmation_counts_down_while_it_is_open(rig_two):
     sim, app, clock = rig_two
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
-        target = table_ids(app)[0]
-        await highlight(app, pilot, target)
-        await pilot.press("x", "y")
+        first, second = table_ids(app)
+        await highlight(app, pilot, first)
+        await pilot.press("r", "y")
         await app.workers.wait_for_complete()
+        clock.advance(6)
         await refresh(app, pilot)
-        clock.advance(3)
-        await pilot.press("s")  # allowed now: 3 s since the stop
+        await highlight(app, pilot, first)
+        await pilot.press("space", "space", "r")  # both selected: one is held by a guard
         screen = app.screen
         assert isinstance(screen, ConfirmScreen)
-        assert "Target: " in screen.body_text
-        await pilot.press("y")
-        await app.workers.wait_for_complete()
-        assert len(sim.calls_to("start", target)) == 1
+        assert "restarted 6s ago" in screen.body_text and "(wait 9s)" in screen.body_text
+        clock.advance(2)
+        screen.redraw()  # what its one-second timer does
+        assert "restarted 8s ago" in screen.body_text and "(wait 7s)" in screen.body_text
+        await pilot.press("n")
+        assert len(sim.calls_to("restart", first)) == 1 and not sim.calls_to("restart", second)
 
 
 async def test_a_missing_token_marks_one_row_and_the_rest_is_monitored(serve, clock, tmp_path):
@@ -336,3 +339,19 @@ def test_dataclass_config_problem_field_defaults_to_none():
     from wawp_tui.models import InstanceConfig, Secret
 
     assert dataclasses.replace(InstanceConfig("A", "a", Secret("x"))).problem is None
+
+
+async def test_read_only_says_so_at_80_columns_and_the_advice_names_no_key(rig):
+    sim, app = rig("demo", read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        mode = app.query_one("#mode")
+        assert mode.display and mode.region.width >= len("READ-ONLY: no action reaches the API")
+        assert mode.region.right <= 80
+        failed = next(st.id for st in app.monitor.fleet if st.status == FAILED)
+        await highlight(app, pilot, failed)
+        from tests.drive import detail_text
+        advice = detail_text(app)
+        assert "(read-only mode: nothing is sent from here)" in advice
+        await pilot.press("r")
+        assert not isinstance(app.screen, ConfirmScreen) and not sim.calls_to("restart")

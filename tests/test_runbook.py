@@ -222,3 +222,11 @@ def test_passkey_statuses_need_the_phone_not_a_restart(word):
     assert not refused.allowed and "passkey" in refused.reason
     assert runbook.check_action(st, "stop", T0).allowed
     assert runbook.badge(word)[0] == "▣"
+
+
+def test_the_wait_adds_up_with_the_time_already_passed():
+    fleet, clock, st = make("WORKING")
+    fleet.apply_action_sent("ID1", "stop")
+    fleet.apply_action_result("ID1", "stop", True, "", status="STOPPED")
+    verdict = runbook.check_action(st, "start", at(clock, 1.5))
+    assert "stopped 1s ago" in verdict.reason and "wait 2s" in verdict.reason

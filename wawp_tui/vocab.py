@@ -118,3 +118,8 @@ class NagiosState(IntEnum):
     WARNING = 1
     CRITICAL = 2
     UNKNOWN = 3
+
+
+def plural(count: int, noun: str) -> str:
+    """ "1 wave", "3 waves", "0 instances"."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")

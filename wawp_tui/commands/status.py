@@ -18,7 +18,7 @@ from wawp_tui.config import Config
 from wawp_tui.core import Monitor, runbook
 from wawp_tui.models import UNREACHABLE, WORKING
 from wawp_tui.safe_text import clean, clean_data, clean_word
-from wawp_tui.vocab import ExitCode
+from wawp_tui.vocab import ExitCode, plural
 
 #: The word for an instance whose poll had not finished when the deadline came.
 NOT_POLLED = "NOT_POLLED"
@@ -129,7 +129,7 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {clean_word(w)}"
                         for w, n in sorted(counts.items(), key=lambda kv: runbook.word_rank(kv[0])))
-    out.write(f"\n{len(rows)} instances: {summary}\n")
+    out.write(f"\n{plural(len(rows), 'instance')}: {summary}\n")
 
 
 def _me_line(me: dict[str, Any] | None) -> str:

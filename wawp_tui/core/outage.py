@@ -14,7 +14,7 @@ from typing import Literal
 
 from wawp_tui.core.fleet import FleetState
 from wawp_tui.models import FAILED
-from wawp_tui.vocab import NETWORK_KINDS, SERVER_SIDE_KINDS, ErrorKind
+from wawp_tui.vocab import NETWORK_KINDS, SERVER_SIDE_KINDS, ErrorKind, plural
 
 _OUTAGE_KINDS = NETWORK_KINDS | SERVER_SIDE_KINDS
 
@@ -45,10 +45,6 @@ class Outage:
     error_kind: str | None = None
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
-
-
 def detect(fleet: FleetState, base_url: str = "") -> Outage | None:
     """The outage under way, if a large share of the fleet fails at once."""
     total = len(fleet)
@@ -56,10 +52,10 @@ def detect(fleet: FleetState, base_url: str = "") -> Outage | None:
     network_ids = tuple(st.id for st in fleet if st.failures and st.error_kind in NETWORK_KINDS)
     if total and fleet.network_streak >= min(NETWORK_STREAK, total):
         return Outage("network", (
-            f"⚠ The Wawp API{at} is unreachable from here: the last {fleet.network_streak} polls "
-            f"all failed ({fleet.last_network_error}). Check this machine's network, VPN, "
-            "proxy or base_url; the instances themselves may be fine. Restarts cannot help."),
-            f"API unreachable: {_plural(len(network_ids), 'instance')}", network_ids)
+            f"⚠ The Wawp API{at} is unreachable from here: the last "
+            f"{plural(fleet.network_streak, 'poll')} failed ({fleet.last_network_error}). Check this "
+            "machine's network, VPN, proxy or base_url; the instances may be fine. Restarts cannot help."),
+            f"API unreachable: {plural(len(network_ids), 'instance')}", network_ids)
     endpoint = _endpoint(fleet, at)
     if endpoint is not None:
         return endpoint
@@ -75,11 +71,11 @@ def detect(fleet: FleetState, base_url: str = "") -> Outage | None:
             f"⚠ The Wawp API{at} is unreachable from here: {len(network_ids)}/{total} polls fail "
             "with network errors. Check this machine's network, VPN, proxy or base_url; the "
             "instances themselves may be fine. Restarts cannot help."),
-            f"API unreachable: {_plural(len(network_ids), 'instance')}", network_ids)
+            f"API unreachable: {plural(len(network_ids), 'instance')}", network_ids)
     return Outage("platform", (
         f"⚠ {len(failing)}/{total} instances failing at once{at}: likely a Wawp platform "
         "outage; restarts will not fix it (auto-heal holds)."),
-        f"platform outage: {_plural(len(failing), 'instance')} failing", ids)
+        f"platform outage: {plural(len(failing), 'instance')} failing", ids)
 
 
 def _endpoint(fleet: FleetState, at: str) -> Outage | None:

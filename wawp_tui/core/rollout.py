@@ -24,7 +24,7 @@ from wawp_tui.core import runbook
 from wawp_tui.files import atomic_write, read_lines
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
 from wawp_tui.safe_text import clean
-from wawp_tui.vocab import Trigger
+from wawp_tui.vocab import Trigger, plural
 
 if TYPE_CHECKING:
     from wawp_tui.core.monitor import Monitor
@@ -176,11 +176,6 @@ def plan(action: str, ids: Iterable[str], wave_size: int = DEFAULT_WAVE) -> Roll
 
 def estimate_seconds(state: RolloutState) -> float:
     return WAVE_ESTIMATE[state.action] * len(state.waves)
-
-
-def plural(count: int, noun: str) -> str:
-    """ "1 wave", "3 waves"."""
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def describe(state: RolloutState) -> str:

@@ -35,7 +35,7 @@ from wawp_tui.models import (
     UNREACHABLE,
     WORKING,
 )
-from wawp_tui.vocab import SERVER_SIDE_KINDS, STATE_ACTIONS, Action, ErrorKind, Severity
+from wawp_tui.vocab import SERVER_SIDE_KINDS, STATE_ACTIONS, Action, ErrorKind, Severity, plural
 
 #: Quiet period after a restart before heavy traffic (docs: 30 s).
 STABILIZE_AFTER_RESTART = 30.0
@@ -523,8 +523,8 @@ def _advise_stale(state: InstanceState, word: str, age: float, sev: str) -> Advi
     if state.failures:
         meaning, todo, key = _ERROR_ADVICE.get(
             state.error_kind or "", ("Polls keep failing.", "wait for the next poll", None))
-        return Advice(word, f"Last known {word}, {fmt_duration(age)} ago; {state.failures} polls "
-                            f"failed since. {meaning}", todo, key, sev)
+        return Advice(word, f"Last known {word}, {fmt_duration(age)} ago; "
+                            f"{plural(state.failures, 'poll')} failed since. {meaning}", todo, key, sev)
     return Advice(word, f"Last known {word}, {fmt_duration(age)} ago: no poll has finished since.",
                   "p resumes polling if paused; otherwise check the network", "p", sev)
 
@@ -648,12 +648,22 @@ def glance(state: InstanceState, now: float, refresh: float, *,
                   countdowns=countdowns(state, now), quiet=quiet)
 
 
+#: Why nothing is sent from a read-only session.
+READ_ONLY = "read-only mode: nothing is sent from here"
+
+
 def assess(state: InstanceState, now: float, refresh: float, *,
-           quiet_after: float = QUIET_AFTER) -> Assessment:
-    """The one answer: word, freshness, rank, verdicts, countdowns and advice, agreeing."""
+           quiet_after: float = QUIET_AFTER, read_only: bool = False) -> Assessment:
+    """The one answer: word, freshness, rank, verdicts, countdowns and advice, agreeing.
+    `read_only`: every action is refused, and the advice says what would be next."""
     seen = glance(state, now, refresh, quiet_after=quiet_after)
     verdict_of = verdicts(state, now)
     advice = _held_to(_raw_advice(state, now, refresh, quiet_after), verdict_of)
+    if read_only:
+        verdict_of = {action: _refuse(READ_ONLY) for action in verdict_of}
+        if advice.key in KEY_ACTIONS:
+            advice = Advice(advice.word, advice.meaning, f"{advice.todo} ({READ_ONLY})", None,
+                            advice.severity)
     return Assessment(word=seen.word, stale=seen.stale, rank=seen.rank, severity=seen.severity,
                       countdowns=seen.countdowns, quiet=seen.quiet, verdicts=verdict_of,
                       advice=advice)

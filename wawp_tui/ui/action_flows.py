@@ -24,10 +24,9 @@ from wawp_tui.core import (
     describe,
     plan,
 )
-from wawp_tui.core.rollout import plural
 from wawp_tui.ui.messages import ActionFinished, RolloutProgress
 from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen
-from wawp_tui.vocab import TITLES, Action
+from wawp_tui.vocab import TITLES, Action, plural
 
 if TYPE_CHECKING:
     from wawp_tui.ui.fleet_screen import FleetScreen

@@ -136,7 +136,7 @@ class FleetPainter:
             return
         pane.show(view.detail_parts(self.monitor.state(instance_id), self.monitor.clock(),
                                     self.monitor.stale_basis, self.screen.palette,
-                                    self.monitor.quiet_after))
+                                    self.monitor.quiet_after, self.monitor.read_only))
 
     def time_cells(self) -> None:
         """Countdowns, "since" and staleness, once a second: only rows whose time-dependent

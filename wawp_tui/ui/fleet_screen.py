@@ -140,8 +140,9 @@ class FleetScreen(Screen[None]):
                 yield DetailPane(id="detail-scroll")
                 yield EventLog(id="events")
         with Horizontal(id="bottom"):
-            yield Footer(compact=True)
+            # First, so a narrow terminal cuts the key hints, never the mode.
             yield Static("READ-ONLY: no action reaches the API", id="mode")
+            yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.restyle()

@@ -218,9 +218,9 @@ def _minutes(seconds: float) -> str:
 
 
 def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette,
-                 quiet_after: float = runbook.QUIET_AFTER) -> list[Text]:
+                 quiet_after: float = runbook.QUIET_AFTER, read_only: bool = False) -> list[Text]:
     """The detail pane: meaning, what to do and which key, countdowns, account, history."""
-    assessment = runbook.assess(state, now, refresh, quiet_after=quiet_after)
+    assessment = runbook.assess(state, now, refresh, quiet_after=quiet_after, read_only=read_only)
     word, advice = assessment.word, assessment.advice
     head = Text()
     head.append_text(badge_text(word, palette, assessment.stale))

@@ -217,3 +217,22 @@ def test_a_stuck_app_still_ends(grace, signals, most):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_the_demo_leaves_the_real_audit_log_and_history_alone(tmp_path):
+    """A restart confirmed in the demo reaches the demo's own simulator only: nothing is
+    written to the user's audit log, history or rollout state."""
+    pid, fd = spawn(str(tmp_path))
+    try:
+        read_until(fd, b"FAILED")  # the demo's top row is FAILED: r restarts it
+        os.write(fd, b"r")
+        read_until(fd, b"y / enter")
+        os.write(fd, b"y")
+        read_until(fd, b"restarted, now")  # the toast: the demo's server answered
+        os.write(fd, b"q")
+        status, _ = wait_exit(pid, fd)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    written = [p.name for p in tmp_path.rglob("*") if p.is_file()]
+    assert not [n for n in written if "audit" in n or "history" in n or "rollout" in n], written

@@ -164,6 +164,7 @@ class FleetScreen(Screen[None]):
 
     def _apply_size(self, width: int) -> None:
         self.query_one("#main").set_class(width < NARROW_WIDTH, "-narrow")
+        self.set_class(width < NARROW_WIDTH, "-narrow")
 
     def restyle(self) -> None:
         """The theme changed: take its colours and repaint everything."""

@@ -338,8 +338,9 @@ def summary(
     """The summary line: counts of the last known statuses, worst first, how many of
     them are stale, when the last poll succeeded, and the modes."""
     counts: dict[str, int] = {}
-    stale = 0
+    stale = failing = 0
     for st in fleet:
+        failing += bool(st.failures)
         word = runbook.display_status(st, now, refresh)
         if word == STARTING and runbook.is_stuck(st, now):
             word = runbook.STUCK
@@ -373,7 +374,9 @@ def summary(
         line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
     if fleet.last_success_at is not None:
         age = now - fleet.last_success_at
-        line.append(f"│ refreshed {ago(age)} ", style=f"bold {palette.style('warn')}"
+        # While polls fail, every second counts: no "just now" rounding.
+        when = f"{runbook.fmt_ago(age)} ago" if failing and age >= 1 else ago(age)
+        line.append(f"│ refreshed {when} ", style=f"bold {palette.style('warn')}"
                     if age > runbook.stale_after(refresh) else "")
     elif len(fleet):
         line.append("│ no status yet ")

@@ -119,6 +119,25 @@ class ActionFlows:
         report: Report = await self.monitor.act(action, ids)
         self.screen.post_message(ActionFinished(report, len(ids)))
 
+    # -- auto-heal -------------------------------------------------------------------
+
+    def auto_heal(self) -> None:
+        """a: off at once; on only after a confirmation that says what it will do on its
+        own (restarts nobody confirms one by one)."""
+        screen = self.screen
+        if screen.auto_heal:
+            screen.auto_heal = False
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                screen.auto_heal = True
+            else:
+                screen.log_line("auto-heal left off")
+
+        screen.app.push_screen(ConfirmScreen("Turn auto-heal ON?", self.monitor.explain_auto_heal()),
+                               callback=answered)
+
     # -- the full reset --------------------------------------------------------------
 
     def reset(self, ids: list[str]) -> None:

@@ -105,6 +105,12 @@ def alerts_page(alerts: list[Alert], now: float, palette: Palette) -> Text:
     return body
 
 
+def events_page(lines: Iterable[Text]) -> Text:
+    """The event log, newest first (its lines are already clean and stamped)."""
+    kept = list(lines)
+    return Text("\n").join(reversed(kept)) if kept else Text("Nothing logged yet.")
+
+
 def timeline_page(fleet: FleetState, palette: Palette, limit: int = 300) -> Text:
     """The fleet's history, newest first."""
     entries = sorted(((e, st) for st in fleet for e in st.history), key=lambda pair: pair[0].at,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import errno
+import hashlib
 import logging
 import math
 import socket
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -33,7 +35,7 @@ from wawp_tui.client.errors import (
     Unauthorized,
     WawpError,
 )
-from wawp_tui.client.qr_forms import decode_image, parse_qr, value_from_data_url
+from wawp_tui.client.qr_forms import MAX_QR_VALUE, decode_image, parse_qr
 from wawp_tui.client.reply_body import (
     ACCEPT_ENCODING,
     MAX_BODY,
@@ -45,10 +47,12 @@ from wawp_tui.client.reply_body import (
 )
 from wawp_tui.client.transport import make_transport
 from wawp_tui.logs import RedactingFilter
-from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
-from wawp_tui.safe_text import clean, clean_data, clean_word
+from wawp_tui.models import SCAN_QR_CODE, InstanceConfig, QrCode, SessionInfo
+from wawp_tui.safe_text import clean, clean_data, clean_word, holds_secret
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 for _name in ("httpx", "httpcore"):
     # Records made by the HTTP stack can carry URLs (query mode puts the token there).
     logging.getLogger(_name).addFilter(RedactingFilter())
@@ -149,7 +153,7 @@ def parse_session(payload: Any) -> SessionInfo:
         me=clean_data(me) if isinstance(me, dict) else None,
         raw=payload,
         **liveness(payload),
-        qr_hint=_qr_hint(payload.get("qr")),
+        qr_hint=_qr_hint(payload.get("qr")) if word == SCAN_QR_CODE else None,
     )
 
 
@@ -171,15 +175,18 @@ def liveness(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _qr_hint(qr: Any) -> str | None:
-    """The value of the QR an info reply carries: {"value": ...} or a PNG data URL."""
-    value = qr.get("value") if isinstance(qr, dict) else None
-    if isinstance(value, str):
-        return value
+    """What tells the QR screen a new code is out, from the `qr` field of a reply in
+    SCAN_QR_CODE: the code's value ({"value": ...}), or for an image data URL a digest of
+    it. Never a decoding: this runs for every poll of every instance, and reading a QR
+    image costs Pillow and zxing tens of milliseconds; the QR screen fetches (and decodes,
+    in a thread) the one code it shows."""
+    if isinstance(qr, dict):
+        value = qr.get("value")
+        if isinstance(value, str) and len(value) <= MAX_QR_VALUE and not holds_secret(value):
+            return value
+        return None
     if isinstance(qr, str) and qr.startswith("data:image/"):
-        try:
-            return value_from_data_url(qr)
-        except MalformedResponse:
-            return None
+        return "image:" + hashlib.sha256(qr.encode("utf-8", "surrogatepass")).hexdigest()
     return None
 
 
@@ -273,8 +280,9 @@ class WawpClient:
         server sends it: Wawp's base64 JSON, WAHA's raw value, or a PNG image."""
         code, headers, content = await self._fetch(inst, "/v2/auth/qr", params={"format": "raw"})
         if headers.get("content-type", "").lower().startswith("image/"):
-            return QrCode(value=decode_image(content), expires_at=None, form="image")
-        return parse_qr(_payload(code, headers, content))
+            value = await _off_loop(decode_image, content)
+            return QrCode(value=value, expires_at=None, form="image")
+        return await _off_loop(parse_qr, _payload(code, headers, content))
 
     async def request_code(self, inst: InstanceConfig, phone_number: str) -> str:
         """A pairing code for phone-number login, the alternative to scanning a QR."""
@@ -337,6 +345,23 @@ class WawpClient:
         if code >= 300:
             raise MalformedResponse(f"unexpected redirect ({code}); check base_url")
         return code, headers, content
+
+
+#: Longest a QR reply may take to read (an image is bounded in bytes and pixels, so the
+#: thread ends soon after anyway; the caller stops waiting for it here).
+QR_DECODE_BUDGET = 5.0
+
+
+async def _off_loop(read: Callable[[_T], _R], data: _T) -> _R:
+    """`read(data)` in a thread, within QR_DECODE_BUDGET: reading a QR image is CPU work
+    (Pillow, zxing) that must not stop the event loop, so the screen and the polls of
+    every other instance go on meanwhile."""
+    try:
+        async with asyncio.timeout(QR_DECODE_BUDGET):
+            return await asyncio.to_thread(read, data)
+    except TimeoutError:
+        raise MalformedResponse(f"QR reply not read within {QR_DECODE_BUDGET:g}s; "
+                                "ignored") from None
 
 
 def _payload(code: int, headers: httpx.Headers, content: bytes) -> Any:

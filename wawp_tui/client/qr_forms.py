@@ -7,7 +7,9 @@
 - the `qr` field of an info reply or a webhook: "data:image/png;base64,...".
 
 An image is decoded (zxing-cpp reads the code, Pillow opens the PNG) so the terminal can
-redraw it at module resolution; the image is bounded in bytes and pixels first.
+redraw it at module resolution; the image is bounded in bytes and pixels first, and it
+must be a PNG: Pillow would otherwise open whatever format the bytes claim, EPS included,
+which it hands to Ghostscript (PostScript from the network run on the operator's machine).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import binascii
 import functools
 import io
 import math
+import struct
 from typing import Any
 
 from wawp_tui.client.errors import MalformedResponse
@@ -33,6 +36,7 @@ MAX_IMAGE_BYTES = 512 * 1024
 #: Expiry times outside 2000-2100 are nonsense, not a countdown to show.
 _PLAUSIBLE_TIME = (946_684_800.0, 4_102_444_800.0)
 _DATA_URL = "data:image/"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def parse_qr(payload: Any) -> QrCode:
@@ -73,9 +77,17 @@ def value_from_data_url(url: str) -> str:
 
 
 def decode_image(data: bytes) -> str:
-    """The value of the QR code in an image (PNG, or anything Pillow opens)."""
+    """The value of the QR code in a PNG image (CPU work: callers run it in a thread)."""
     if len(data) > MAX_IMAGE_BYTES:
         raise MalformedResponse(f"QR image of {len(data)} bytes: too large to decode")
+    # The PNG header is checked here, before Pillow sees a byte: the signature (no other
+    # format reaches a decoder) and the size from IHDR (no pixel is inflated for a
+    # 20000x20000 claim in a 50 KB file).
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        raise MalformedResponse("malformed QR reply: the image is not a PNG")
+    width, height = struct.unpack(">II", data[16:24])
+    if width * height > MAX_IMAGE_PIXELS:
+        raise MalformedResponse(f"QR image of {width}x{height} pixels: too large to decode")
     return _decode_image(data)
 
 
@@ -86,7 +98,7 @@ def _decode_image(data: bytes) -> str:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise MalformedResponse(f"QR image of {width}x{height} pixels: too large to decode")

@@ -15,7 +15,8 @@ import logging
 import math
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import httpx
@@ -35,7 +36,7 @@ from wawp_tui.client.errors import (
     Unauthorized,
     WawpError,
 )
-from wawp_tui.client.qr_forms import MAX_QR_VALUE, decode_image, parse_qr
+from wawp_tui.client.qr_forms import MAX_QR_VALUE, decode_image, parse_qr, plausible_time
 from wawp_tui.client.reply_body import (
     ACCEPT_ENCODING,
     MAX_BODY,
@@ -103,7 +104,10 @@ def error_for_response(response: httpx.Response) -> WawpError:
 
 
 def _error_for(code: int, headers: httpx.Headers, content: bytes) -> WawpError:
-    detail = message_from_body(content, headers.get("content-type", ""))
+    try:
+        detail = message_from_body(content, headers.get("content-type", ""))
+    except Exception:  # noqa: BLE001 - an unreadable error body still has its status code to go by
+        detail = ""
     if code == 429:
         retry = parse_retry_after(headers.get("retry-after"))
         wait = f", retry in {math.ceil(retry)}s" if retry is not None else ""
@@ -165,13 +169,9 @@ def liveness(payload: dict[str, Any]) -> dict[str, Any]:
     presence = payload.get("presence")
     timestamps = payload.get("timestamps")
     activity = timestamps.get("activity") if isinstance(timestamps, dict) else None
-    at = None
-    if isinstance(activity, (int, float)) and not isinstance(activity, bool) and math.isfinite(activity):
-        at = activity / 1000.0 if activity > 1e11 else float(activity)  # WAHA: ms; Wawp `ts`: s
-        at = at if 946_684_800.0 < at < 4_102_444_800.0 else None
-    return {"engine": clean(engine, 20) or None if isinstance(engine, str) else None,
-            "presence": clean(presence, 20) or None if isinstance(presence, str) else None,
-            "activity_at": at}
+    return {"engine": (clean(engine, 20) or None) if isinstance(engine, str) else None,
+            "presence": (clean(presence, 20) or None) if isinstance(presence, str) else None,
+            "activity_at": plausible_time(activity)}
 
 
 def _qr_hint(qr: Any) -> str | None:
@@ -249,31 +249,32 @@ class WawpClient:
 
     async def info(self, inst: InstanceConfig) -> SessionInfo:
         """Status of one instance (the heartbeat the poller calls)."""
-        return parse_session(await self._call(inst, "/v2/session/info"))
+        return await self._session(inst, "/v2/session/info")
 
     async def start(self, inst: InstanceConfig) -> SessionInfo:
         """STOPPED -> STARTING."""
-        return parse_session(await self._call(inst, "/v2/session/start"))
+        return await self._session(inst, "/v2/session/start")
 
     async def stop(self, inst: InstanceConfig) -> SessionInfo:
         """Graceful shutdown that keeps the login."""
-        return parse_session(await self._call(inst, "/v2/session/stop"))
+        return await self._session(inst, "/v2/session/stop")
 
     async def restart(self, inst: InstanceConfig) -> SessionInfo:
         """Atomic stop + start; answers at once with STARTING."""
-        return parse_session(await self._call(inst, "/v2/session/restart"))
+        return await self._session(inst, "/v2/session/restart")
 
     async def logout(self, inst: InstanceConfig) -> SessionInfo:
         """Unlink the phone; the instance stays alive in SCAN_QR_CODE."""
-        return parse_session(await self._call(inst, "/v2/session/logout"))
+        return await self._session(inst, "/v2/session/logout")
 
     async def me(self, inst: InstanceConfig) -> dict[str, Any]:
         """Profile of the connected WhatsApp account."""
         payload = await self._call(inst, "/v2/session/me")
         if not isinstance(payload, dict):
             raise MalformedResponse("malformed response: expected a JSON object")
-        me = payload.get("me", payload)
-        return clean_data(me) if isinstance(me, dict) else {}
+        with _reading("the account reply"):
+            me = payload.get("me", payload)
+            return clean_data(me) if isinstance(me, dict) else {}
 
     async def qr(self, inst: InstanceConfig) -> QrCode:
         """The current pairing QR (only meaningful in SCAN_QR_CODE), in whichever form the
@@ -288,16 +289,25 @@ class WawpClient:
         """A pairing code for phone-number login, the alternative to scanning a QR."""
         payload = await self._call(inst, "/v2/auth/request-code", extra={"phone_number": phone_number})
         code = payload.get("code") if isinstance(payload, dict) else None
-        if not isinstance(code, str) or not clean(code, 40):
-            raise MalformedResponse("malformed response: no pairing code in the reply")
-        return clean(code, 40)
+        with _reading("the pairing code reply"):
+            if not isinstance(code, str) or not clean(code, 40):
+                raise MalformedResponse("malformed response: no pairing code in the reply")
+            return clean(code, 40)
 
     # -- transport -------------------------------------------------------------------
+
+    async def _session(self, inst: InstanceConfig, path: str) -> SessionInfo:
+        """One info/start/stop/restart/logout call and its reply read."""
+        payload = await self._call(inst, path)
+        with _reading("the session reply"):
+            return parse_session(payload)
 
     async def _call(self, inst: InstanceConfig, path: str, *,
                     params: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Any:
         """One call, its JSON reply decoded and checked for an error in any envelope."""
-        return _payload(*await self._fetch(inst, path, params=params, extra=extra))
+        reply = await self._fetch(inst, path, params=params, extra=extra)
+        with _reading("the reply"):
+            return _payload(*reply)
 
     async def _fetch(
         self,
@@ -347,6 +357,22 @@ class WawpClient:
         return code, headers, content
 
 
+@contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """The reply boundary: reading a reply raises the client's own errors and nothing
+    else. The parsers check every shape they know; this is the net under them, so a
+    shape nobody thought of (a number where text was read, a 400-digit integer) makes a
+    malformed reply of that one instance, never a TypeError that loses a whole report
+    or an action's audit."""
+    try:
+        yield
+    except WawpError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the promise above: only WawpError leaves a reply
+        raise MalformedResponse(f"malformed response: {what} could not be read "
+                                f"({type(exc).__name__})") from None
+
+
 #: Longest a QR reply may take to read (an image is bounded in bytes and pixels, so the
 #: thread ends soon after anyway; the caller stops waiting for it here).
 QR_DECODE_BUDGET = 5.0
@@ -356,9 +382,13 @@ async def _off_loop(read: Callable[[_T], _R], data: _T) -> _R:
     """`read(data)` in a thread, within QR_DECODE_BUDGET: reading a QR image is CPU work
     (Pillow, zxing) that must not stop the event loop, so the screen and the polls of
     every other instance go on meanwhile."""
+    def guarded(value: _T) -> _R:
+        with _reading("the QR reply"):
+            return read(value)
+
     try:
         async with asyncio.timeout(QR_DECODE_BUDGET):
-            return await asyncio.to_thread(read, data)
+            return await asyncio.to_thread(guarded, data)
     except TimeoutError:
         raise MalformedResponse(f"QR reply not read within {QR_DECODE_BUDGET:g}s; "
                                 "ignored") from None

@@ -64,7 +64,7 @@ def parse_qr(payload: Any) -> QrCode:
         return QrCode(value=_checked(value_from_data_url(value)), expires_at=None, form="image")
     if not isinstance(value, str):
         raise MalformedResponse("malformed QR reply: no QR value")
-    return QrCode(value=_checked(value), expires_at=_expiry(inner.get("expiry")),
+    return QrCode(value=_checked(value), expires_at=plausible_time(inner.get("expiry")),
                   form="raw" if payload is inner else "wawp")
 
 
@@ -127,9 +127,16 @@ def _checked(value: str) -> str:
     return redact(value)
 
 
-def _expiry(expiry: Any) -> float | None:
-    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or not math.isfinite(expiry):
+def plausible_time(value: Any) -> float | None:
+    """Unix time in seconds from a server's number (milliseconds, or seconds from servers
+    that send them), or None for anything that is not a time between 2000 and 2100: a
+    string, a bool, NaN, or a 400-digit integer (which float() cannot even hold)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    # The API gives milliseconds; tolerate seconds from servers that send them.
-    when = expiry / 1000.0 if expiry > 1e11 else float(expiry)
+    if isinstance(value, int) and not -(10**16) < value < 10**16:
+        return None  # checked as an int: float(10**400) raises OverflowError
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        return None
+    when = seconds / 1000.0 if seconds > 1e11 else seconds
     return when if _PLAUSIBLE_TIME[0] < when < _PLAUSIBLE_TIME[1] else None

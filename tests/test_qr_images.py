@@ -100,3 +100,71 @@ async def test_postscript_sent_as_the_qr_image_is_refused_over_the_wire(serve, g
         with pytest.raises(MalformedResponse):
             await client.qr(cfg)
     assert ghostscript == []
+
+
+# -- a QR whose content holds the token ----------------------------------------------------
+
+TOKEN = "fake-token-QRIMAGE-0123456789abcdef"
+
+
+def _png_of(value: str) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(value, error="m").save(buffer, kind="png", scale=6)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("reply", [
+    ("image/png", _png_of(f"2@leak,{TOKEN},x")),
+    ("application/json", __import__("json").dumps(
+        {"mimetype": "image/png", "data": base64.b64encode(_png_of(f"2@{TOKEN.upper()},x")).decode()}).encode()),
+    ("application/json", __import__("json").dumps({"value": "2@leak,%66ake-token-QRIMAGE-0123456789abcdef,x"}).encode()),
+])
+async def test_a_qr_that_holds_the_token_is_refused_with_the_reason(serve, reply):
+    sim_instances = build_scenario("healthy", seed=4, instances=2)
+    for inst in sim_instances:
+        inst.token = TOKEN
+    sim = Simulator(sim_instances, seed=4)
+    server = serve(sim)
+    target = sim_instances[0]
+    cfg = InstanceConfig(id=target.id, label="x", token=Secret(TOKEN))
+    ctype, body = reply
+    sim.inject(target.id, "raw", count=1, code=200, headers={"content-type": ctype}, body=body)
+    async with WawpClient(server.url, timeout=2, connect_timeout=1) as client:
+        with pytest.raises(MalformedResponse, match="QR not drawn: the code the server sent holds an access token"):
+            await client.qr(cfg)
+
+
+async def test_the_qr_screen_says_why_it_draws_no_code(serve, clock, tmp_path):
+    from tests.conftest import make_config
+    from tests.drive import highlight, refresh
+    from wawp_tui.core.audit import AuditLog
+    from wawp_tui.ui.app import build_app
+    from wawp_tui.ui.screens.qr_screen import QrScreen
+
+    sim_instances = build_scenario("healthy", seed=4, instances=2, clock=clock)
+    for inst in sim_instances:
+        inst.token = TOKEN
+    sim = Simulator(sim_instances, clock=clock, seed=4)
+    server = serve(sim)
+    target = sim_instances[0].id
+    sim.instances[target].logout(clock())
+    sim.inject(target, "raw", endpoint="qr", code=200, headers={"content-type": "image/png"},
+               body=_png_of(f"2@leak,{TOKEN},x"))
+    client = WawpClient(server.url, timeout=2, connect_timeout=1)
+    app = build_app(make_config(server.url, sim_instances), client, clock=clock,
+                    audit=AuditLog(tmp_path / "audit.jsonl"), poll=False)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await refresh(app, pilot)
+        await highlight(app, pilot, target)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, QrScreen)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.error:
+                break
+        shown = screen.query_one("#qr-code").content.plain
+        assert "QR not drawn" in shown and "pairing code (k)" in shown
+        assert screen.current is None and "▀" not in shown and "█" not in shown
+    await client.aclose()
+    assert TOKEN not in (tmp_path / "audit.jsonl").read_text()

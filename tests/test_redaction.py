@@ -16,16 +16,20 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import re
 import time
 import unicodedata
 from urllib.parse import quote, unquote
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wawp_tui import cli
 from wawp_tui.models import Secret
 from wawp_tui.safe_text import clean, clean_word, holds_secret, register_secret
+from wawp_tui.simulator import Simulator, build_scenario
 
 TOKEN = "Zq8mR2vT5wX1yB4nC7kL0pD3sF6gH9jA"
 Secret(TOKEN)
@@ -180,3 +184,55 @@ def test_many_distinct_tokens_register_in_linear_time():
         clean(text)
     assert time.perf_counter() - started < 1.0
     assert clean(f"x {tokens(3000, 'bulk')[2042]} y") == "x *** y"
+
+
+# -- over the wire: the shapes the review's server sent, through `status` ------------------
+
+def _leak_replies() -> dict[str, tuple[int, str, str]]:
+    """mode -> (HTTP code, content type, body), as a hostile server echoes the token."""
+    tok = TOKEN
+    b64 = base64.b64encode(tok.encode()).decode()
+    creds = base64.b64encode(f"ABCDEF123456:{tok}".encode()).decode()
+    half = len(tok) // 2
+    return {
+        "zwj": (500, "application/json", json.dumps({"message": f"echo: {tok[:4]}\u200d{tok[4:]}"})),
+        "zwsp": (500, "application/json", json.dumps({"message": f"echo: {tok[:4]}\u200b{tok[4:]}"})),
+        "split": (500, "application/json", json.dumps({"message": f"echo: {tok[:half]}\n{tok[half:]}"})),
+        "nbsp": (500, "application/json", json.dumps({"message": f"echo: {tok[:half]}\u00a0{tok[half:]}"})),
+        "upper": (200, "application/json", json.dumps({"name": "x", "status": tok.lower()})),
+        "hex_upper": (200, "application/json", json.dumps({"name": "x", "status": HEX_TOKEN.lower()})),
+        "partial": (401, "application/json", json.dumps({"message": f"invalid access token {tok[:-4]}..."})),
+        "b64": (500, "application/json", json.dumps({"message": f"request id {b64} failed"})),
+        "b64_creds": (500, "application/json", json.dumps({"message": f"auth {creds}"})),
+        "pct_double": (500, "text/plain", f"Cannot POST /v2/session/info?x={pct(tok, 2)}"),
+        "json_escaped": (500, "application/json",
+                         '{"message": "echo ' + "".join(f"\\u{ord(c):04x}" for c in tok) + '"'),
+        "code": (200, "application/json", json.dumps({"code": "bad_" + tok.lower(), "message": "nope"})),
+        "esc_depth3": (500, "text/plain", f"E {pct(chr(27) + ']52;c;cHduZWQ=' + chr(27) + chr(92), 3)} "
+                                          f"{pct(tok, 3, first_only=True)}"),
+    }
+
+
+@pytest.mark.parametrize("mode", list(_leak_replies()))
+def test_no_shape_of_the_token_leaves_through_status(serve, tmp_path, capsys, monkeypatch, mode):
+    from tests.test_hostile import write_config
+
+    sim_instances = build_scenario("healthy", seed=9, instances=2)
+    for inst in sim_instances:
+        inst.token = TOKEN
+    sim = Simulator(sim_instances, seed=9)
+    server = serve(sim)
+    code, ctype, body = _leak_replies()[mode]
+    for inst in sim_instances:
+        sim.inject(inst.id, "raw", code=code, headers={"content-type": ctype}, body=body.encode())
+    path = write_config(tmp_path / "config.toml", server.url, sim_instances)
+    monkeypatch.setenv("WAWP_ACCESS_TOKEN", TOKEN)
+    seen = []
+    for argv in (["status"], ["status", "--json"]):
+        assert cli.main([*argv, "--config", str(path)]) == 1
+        out, err = capsys.readouterr()
+        seen.append(out + err)
+    shown = "\n".join(seen)
+    assert "***" in shown
+    assert _visible_token_runs(shown, TOKEN) == [] and HEX_TOKEN not in shown.upper()
+    assert _controls(shown.replace("\n", "")) == []

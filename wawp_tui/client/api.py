@@ -36,7 +36,7 @@ from wawp_tui.client.errors import (
     Unauthorized,
     WawpError,
 )
-from wawp_tui.client.qr_forms import MAX_QR_VALUE, decode_image, parse_qr, plausible_time
+from wawp_tui.client.qr_forms import MAX_QR_VALUE, parse_qr, plausible_time, qr_from_image
 from wawp_tui.client.reply_body import (
     ACCEPT_ENCODING,
     MAX_BODY,
@@ -281,8 +281,7 @@ class WawpClient:
         server sends it: Wawp's base64 JSON, WAHA's raw value, or a PNG image."""
         code, headers, content = await self._fetch(inst, "/v2/auth/qr", params={"format": "raw"})
         if headers.get("content-type", "").lower().startswith("image/"):
-            value = await _off_loop(decode_image, content)
-            return QrCode(value=value, expires_at=None, form="image")
+            return await _off_loop(qr_from_image, content)
         return await _off_loop(parse_qr, _payload(code, headers, content))
 
     async def request_code(self, inst: InstanceConfig, phone_number: str) -> str:

@@ -68,6 +68,11 @@ def parse_qr(payload: Any) -> QrCode:
                   form="raw" if payload is inner else "wawp")
 
 
+def qr_from_image(data: bytes) -> QrCode:
+    """A QrCode from the bytes of a QR image (WAHA's image reply)."""
+    return QrCode(value=_checked(decode_image(data)), expires_at=None, form="image")
+
+
 def value_from_data_url(url: str) -> str:
     """The QR value inside a "data:image/png;base64,..." URL (the info reply's `qr`)."""
     head, _, body = url.partition(",")
@@ -122,9 +127,13 @@ def _unbase64(text: str) -> bytes:
 def _checked(value: str) -> str:
     if len(value) > MAX_QR_VALUE:
         raise MalformedResponse(f"QR value of {len(value)} characters: too long for any QR code")
-    # The value is data for the phone (never shown as text): it keeps its bytes, but a
-    # token echoed into it is still redacted, since a QR on screen is a screenshot away.
-    return redact(value)
+    # The value is data for the phone (never shown as text), and a QR on screen is a
+    # screenshot away: a code that holds a token (in any shape the text boundary finds)
+    # is not drawn at all; redacting inside it would only draw a different, useless code.
+    if redact(value) != value:
+        raise MalformedResponse("QR not drawn: the code the server sent holds an access token "
+                                "(a server echo); link with a pairing code (k) instead")
+    return value
 
 
 def plausible_time(value: Any) -> float | None:

@@ -195,7 +195,9 @@ async def test_a_png_qr_is_redrawn_scannable_with_its_rhythm(waha, tmp_path, clo
         clock.advance(30)  # the first code lives 60 s
         await refresh(app, pilot)
         st = app.monitor.state(target)
-        assert st.qr_hint == sim.instances[target].qr(clock())["value"]  # from the info's data URL
+        # The info's data URL is a hint (a digest: never decoded on a poll) that the code
+        # changed; the screen fetches and reads the image itself.
+        assert st.qr_hint and st.qr_hint.startswith("image:")
         await highlight(app, pilot, target)
         await pilot.press("enter")
         screen = app.screen
@@ -207,6 +209,31 @@ async def test_a_png_qr_is_redrawn_scannable_with_its_rhythm(waha, tmp_path, clo
         assert screen.current.form == "image"
         decoded = [r.text for r in zxingcpp.read_barcodes(_to_image(drawn(screen)))]
         assert decoded == [sim.instances[target].qr(clock())["value"]]
+
+
+async def test_a_png_qr_that_rotates_is_fetched_again_when_a_poll_shows_a_new_one(waha, tmp_path, clock):
+    """The info reply's image is not decoded; its digest changing is enough to fetch the
+    new code at once (not at the 15 s refetch of a code with no expiry)."""
+    sim, sim_instances, server, by_label = waha
+    target = by_label["waha scan image"]
+    app = app_for(server, sim_instances, clock, tmp_path)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await refresh(app, pilot)
+        await highlight(app, pilot, target)
+        await pilot.press("enter")
+        screen = app.screen
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.current is not None:
+                break
+        first = screen.current.value
+        clock.advance(61)  # the first code lives 60 s
+        await refresh(app, pilot, [target])
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.current.value != first:
+                break
+        assert screen.current.value == sim.instances[target].qr(clock())["value"] != first
 
 
 async def test_six_codes_then_failed_with_the_reason(waha, tmp_path, clock):

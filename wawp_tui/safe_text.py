@@ -4,8 +4,9 @@ Everything that reaches a screen, a terminal, a file or a log passes through `cl
 (one line) or `clean_data` (a JSON-like value such as `me`). The result:
 
 - holds no access token: every token this process knows (registered by `Secret`) is
-  redacted raw, URL-encoded and JSON-escaped, and so is any value written after an
-  `access_token=` / `"access_token": ` / `Authorization: Bearer` key, known or not;
+  redacted in whatever shape a server echoes it (see "Finding a token" below), and so is
+  any value written after an `access_token=` / `"access_token": ` / `Authorization:
+  Bearer` key, known or not;
 - holds no control character or escape sequence: they are made visible as Unicode
   control pictures (ESC reads as "␛"), so `\\x1b]0;title\\x07` can neither retitle a
   window nor write the clipboard, yet an operator can still see that it was sent;
@@ -14,18 +15,30 @@ Everything that reaches a screen, a terminal, a file or a log passes through `cl
 
 The function is idempotent, so a value cleaned at ingestion can be cleaned again at
 output at no risk. No I/O, no Textual.
+
+Finding a token: the text is searched through a *view* of it in which percent-escapes
+(to any depth, %25 by %25), JSON `\\uXXXX` escapes and HTML character references are
+decoded, white space, format characters (zero-width joiners and spaces, bidi marks),
+control pictures and replacement characters are dropped, and case is folded. Every view
+character remembers the span of the original text it came from, so a hit replaces that
+span of the *original* text: decoding is only ever used to look, never shown (a decoded
+`%1b` would be a live ESC). A hit is any run of 12 characters of a token (so a token cut
+short, "all but the last 4", is still hidden), the whole of a shorter token, or the
+token's base64 (standard or URL-safe, with or without padding, at any byte alignment, so
+`base64(id:token)` too). Tokens are kept as a set of those runs: registering one costs
+its own length, and a lookup costs the length of the text, however many tokens there are.
 """
 
 from __future__ import annotations
 
-import json
+import base64
+import codecs
 import math
 import re
 import threading
 import unicodedata
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote_plus
 
 #: Default cap for one line of text from outside (error messages, labels, names).
 MAX_LINE = 200
@@ -36,11 +49,36 @@ REDACTED = "***"
 #: Secrets shorter than this are not redacted by value (too many false hits); the
 #: keyed patterns still catch them.
 MIN_SECRET = 6
+#: Any run of this many characters of a token is redacted (a token cut short still
+#: gives the attacker all but a few characters to guess).
+RUN = 12
 
 _lock = threading.Lock()
-_secrets: set[str] = set()
-_secret_pattern: re.Pattern[str] | None = None
-_shortest = 1 << 30
+#: Tokens registered so far (raw), so a fleet sharing one token registers it once.
+_known: set[str] = set()
+#: window width -> the folded pieces of that width taken from tokens (RUN characters, or
+#: the whole folded token when it is shorter): a text window equal to one is redacted.
+_runs: dict[int, set[str]] = {}
+#: window width -> the shorter probes (see `_probe`) taken from the same tokens.
+_probes: dict[int, set[str]] = {}
+#: RUN-width probe -> (a folded base64 form of a token, where the probe sits in it).
+_form_probes: dict[str, list[tuple[str, int]]] = {}
+#: The window widths to scan, replaced (never mutated) so readers need no lock.
+_windows: tuple[int, ...] = ()
+
+
+def _probe(width: int) -> tuple[int, int]:
+    """(probe length, stride) for windows of `width`.
+
+    Looking up every window of a text costs a set lookup per character. Instead, probes
+    of `length` characters are looked up every `stride` characters: any window of
+    `width` holds one whole probe that starts on the stride (stride = width - length +
+    1), so no hit is missed, and only the few windows around a probe that matched are
+    then looked up in full.
+    """
+    length = max(4, width - 4)
+    return length, width - length + 1
+
 
 #: A value after a key that names a credential, in URL, JSON, header or prose form.
 _KEYED = re.compile(
@@ -54,39 +92,242 @@ _KEYED = re.compile(
 #: Characters to make visible: C0 and C1 controls and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r" *[\t\n\r\v\f\u2028\u2029\u0085][ \t\n\r\v\f\u2028\u2029\u0085]*")
+_HEX = frozenset("0123456789abcdefABCDEF")
+#: Characters that can end an escape (the only ones after which the view decodes).
+_CLOSERS = _HEX | frozenset(";\\/\"'")
+#: Characters that start an escape the view decodes.
+_ESCAPE_STARTS = ("%", "\\", "&")
+#: Named HTML references a token's characters can hide behind.
+_ENTITIES = {"amp": "&", "quot": '"', "apos": "'", "lt": "<", "gt": ">", "sol": "/",
+             "plus": "+", "equals": "=", "percnt": "%", "nbsp": "\u00a0"}
+#: Longest HTML reference looked for ("&#x10ffff;").
+_MAX_ENTITY = 10
 
 
 def register_secret(value: str) -> None:
-    """Remember a token so every later `clean` redacts it (Secret calls this)."""
-    global _secret_pattern, _shortest
+    """Remember a token so every later `clean` redacts it (Secret calls this).
+
+    Costs the token's own length, whatever was registered before (a fleet of 1,000
+    accounts loads as fast as one).
+    """
+    global _windows
     value = value.strip()
-    if len(value) < MIN_SECRET or value in _secrets:
+    if len(value) < MIN_SECRET or value in _known:
         return  # (a fleet of 50,000 instances shares a few tokens: the common case)
-    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    folded = _view(value)[0]
+    if len(folded) < MIN_SECRET:
+        return  # mostly white space or format characters: nothing to look for
+    width = min(RUN, len(folded))
+    length = _probe(width)[0]
+    runs = {folded[i:i + width] for i in range(len(folded) - width + 1)}
+    probes = {folded[i:i + length] for i in range(len(folded) - length + 1)}
+    forms = [form for form in _base64_forms(value.encode("utf-8", "surrogatepass"))
+             if len(form) >= RUN]
     with _lock:
-        if forms <= _secrets:
-            return
-        _secrets.update(forms)
-        _shortest = min(len(f) for f in _secrets)
-        # Longest first, so a token that contains another is redacted whole.
-        alternatives = sorted(_secrets, key=len, reverse=True)
-        _secret_pattern = re.compile("|".join(re.escape(f) for f in alternatives))
+        _known.add(value)
+        _runs.setdefault(width, set()).update(runs)
+        _probes.setdefault(width, set()).update(probes)
+        run_length, run_stride = _probe(RUN)
+        for form in forms:
+            for offset in range(run_stride):
+                entry = (form, offset)
+                siblings = _form_probes.setdefault(form[offset:offset + run_length], [])
+                if entry not in siblings:
+                    siblings.append(entry)
+        widths = {*_windows, width, *((RUN,) if forms else ())}
+        for each in widths:
+            _runs.setdefault(each, set())
+            _probes.setdefault(each, set())
+        _windows = tuple(sorted(widths))  # published last: readers index the tables by it
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """The folded base64 characters that depend only on `raw`, at each of the three
+    byte alignments it can have inside a longer value ("id:token"), standard and
+    URL-safe (padding and the characters shared with unknown neighbours left out)."""
+    forms = set()
+    for offset, skip in ((0, 0), (1, 2), (2, 3)):
+        total = offset + len(raw)
+        known = 4 * (total // 3) + total % 3
+        encoded = base64.b64encode(bytes(offset) + raw).decode("ascii")[skip:known]
+        forms.add(encoded.casefold())
+        forms.add(encoded.replace("+", "-").replace("/", "_").casefold())
+    return forms
+
+
+def holds_secret(text: str) -> bool:
+    """True when `text` holds a registered token in any shape `redact` finds."""
+    return bool(_windows) and bool(_hits(text))
 
 
 def redact(text: str) -> str:
-    """`text` with every known token and every credential-looking value replaced."""
-    pattern = _secret_pattern
-    if pattern is not None and len(text) >= _shortest:
-        text = pattern.sub(REDACTED, text)
-        if "%" in text or "+" in text:
-            # Percent-encoded in some other way (%2D for "-", lower-case hex): look at
-            # the decoded text, and show that one if it held a token.
-            decoded = unquote_plus(text)
-            if decoded != text and pattern.search(decoded):
-                text = pattern.sub(REDACTED, decoded)
-    if _might_hold_key(text):
-        text = _KEYED.sub(_keep_key, text)
+    """`text` with every known token and every credential-looking value replaced.
+
+    Repeated until nothing more is found, so redact(redact(x)) == redact(x): a redaction
+    never leaves a token's shape that a later pass would find.
+    """
+    for _ in range(len(text) + 1):  # each pass that changes anything shortens the text
+        done = _redact_tokens(text)
+        if _might_hold_key(done):
+            done = _KEYED.sub(_keep_key, done)
+        if done == text:
+            return text
+        text = done
     return text
+
+
+def _redact_tokens(text: str) -> str:
+    hits = _hits(text) if _windows else []
+    if not hits:
+        return text
+    out, at = [], 0
+    for start, end in hits:
+        out.append(text[at:start])
+        out.append(REDACTED)
+        at = end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _hits(text: str) -> list[tuple[int, int]]:
+    """Spans of `text` that hold a token in some shape, sorted and merged."""
+    windows = _windows
+    if not windows or len(text) < windows[0]:
+        return []
+    view, starts, ends = _view(text)
+    found: list[tuple[int, int]] = []
+    for width in windows:
+        runs, probes = _runs[width], _probes[width]
+        length, stride = _probe(width)
+        last = len(view) - width  # the last window's start
+        checked = -1  # windows up to here were looked up already
+        for at in range(0, len(view) - length + 1, stride):
+            probe = view[at:at + length]
+            if width == RUN:
+                for form, offset in _form_probes.get(probe, ()):
+                    if at >= offset and view.startswith(form, at - offset):
+                        found.append((at - offset, at - offset + len(form)))
+            if probe in probes:
+                for i in range(max(checked + 1, at - stride + 1, 0), min(at, last) + 1):
+                    if view[i:i + width] in runs:
+                        found.append((i, i + width))
+                checked = min(at, last)
+    if not found:
+        return []
+    spans = sorted((starts[i] if starts else i, ends[j - 1] if ends else j) for i, j in found)
+    merged = [spans[0]]
+    for start, end in spans[1:]:
+        if start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _view(text: str) -> tuple[str, list[int] | None, list[int] | None]:
+    """The text as a token is looked for in it (see the module docstring), with, for each
+    view character, the start and end of the original span it stands for (None: the
+    same positions, for plain printable ASCII with no space and no escape)."""
+    if text.isascii() and text.isprintable() and not any(c in text for c in _ESCAPE_STARTS):
+        if " " not in text:
+            return text.lower(), None, None
+        kept = [i for i, c in enumerate(text) if c != " "]
+        return text.replace(" ", "").lower(), kept, [i + 1 for i in kept]
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    escapes = any(c in text for c in _ESCAPE_STARTS)
+    for pos, ch in enumerate(text):
+        chars.append(ch)
+        starts.append(pos)
+        ends.append(pos + 1)
+        if escapes and ch in _CLOSERS:
+            while _decode_tail(chars, starts, ends):
+                pass
+    view: list[str] = []
+    view_starts: list[int] = []
+    view_ends: list[int] = []
+    for ch, start, end in zip(chars, starts, ends):
+        if _dropped(ch):
+            continue
+        for folded in ch.casefold():
+            view.append(folded)
+            view_starts.append(start)
+            view_ends.append(end)
+    return "".join(view), view_starts, view_ends
+
+
+def _dropped(ch: str) -> bool:
+    """Characters that may sit inside a token without hiding it from a reader."""
+    if ch.isascii():
+        return ch <= " " or ch == "\x7f"
+    if ch.isspace() or ch == "\ufffd" or "\u2400" <= ch <= "\u2426":
+        return True
+    return unicodedata.category(ch)[0] == "C"  # format, control, surrogate, private, unassigned
+
+
+def _decode_tail(chars: list[str], starts: list[int], ends: list[int]) -> bool:
+    """Decode the escape that ends the view so far, if one does (True when it did).
+
+    Called after every character, so an escape whose decoding completes another one
+    (%2541 -> %41 -> A) is decoded in the same pass: any depth costs one pass.
+    """
+    last = chars[-1]
+    n = len(chars)
+    if last in _HEX and n >= 3 and chars[-3] == "%" and chars[-2] in _HEX:
+        byte = int(chars[-2] + last, 16)
+        _replace(chars, starts, ends, 3, chr(byte) if byte < 0x80 else chr(0xDC00 + byte))
+        if byte >= 0x80:
+            _join_utf8(chars, starts, ends)
+        return True
+    if last in _HEX and n >= 6 and chars[-6] == "\\" and chars[-5] in "uU" \
+            and all(c in _HEX for c in chars[-4:-1]):
+        _replace(chars, starts, ends, 6, chr(int("".join(chars[-4:]), 16)))
+        return True
+    if n >= 2 and chars[-2] == "\\" and last in "\\/\"'":
+        _replace(chars, starts, ends, 2, last)
+        return True
+    if last == ";" and "&" in chars[-_MAX_ENTITY:]:
+        at = n - 1 - chars[-_MAX_ENTITY:][::-1].index("&")
+        name = "".join(chars[at + 1:-1])
+        decoded = _ENTITIES.get(name.lower())
+        if decoded is None and name[:1] == "#":
+            digits = name[2:] if name[1:2] in ("x", "X") else name[1:]
+            base = 16 if name[1:2] in ("x", "X") else 10
+            try:
+                code = int(digits, base) if digits.isascii() and digits.isalnum() else -1
+            except ValueError:
+                code = -1
+            decoded = chr(code) if 0 <= code < 0x110000 else None
+        if decoded is not None:
+            _replace(chars, starts, ends, n - at, decoded)
+            return True
+    return False
+
+
+def _replace(chars: list[str], starts: list[int], ends: list[int], count: int, ch: str) -> None:
+    start, end = starts[-count], ends[-1]
+    del chars[-count:], starts[-count:], ends[-count:]
+    chars.append(ch)
+    starts.append(start)
+    ends.append(end)
+
+
+def _join_utf8(chars: list[str], starts: list[int], ends: list[int]) -> None:
+    """Percent-escaped bytes >= 0x80 are held as U+DC80..U+DCFF; once they spell one
+    UTF-8 character (%E2%80%8B: a zero-width space), they become it."""
+    tail = 0
+    while tail < min(4, len(chars)) and "\udc80" <= chars[-1 - tail] <= "\udcff":
+        tail += 1
+    for size in range(min(tail, 4), 1, -1):
+        raw = bytes(ord(c) - 0xDC00 for c in chars[-size:])
+        try:
+            decoded = codecs.decode(raw, "utf-8")
+        except UnicodeDecodeError:
+            continue
+        if len(decoded) == 1:
+            _replace(chars, starts, ends, size, decoded)
+            return
 
 
 def _might_hold_key(text: str) -> bool:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import errno
+import hashlib
 import logging
 import math
 import socket
 import time
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import httpx
 
@@ -33,7 +36,7 @@ from wawp_tui.client.errors import (
     Unauthorized,
     WawpError,
 )
-from wawp_tui.client.qr_forms import decode_image, parse_qr, value_from_data_url
+from wawp_tui.client.qr_forms import MAX_QR_VALUE, parse_qr, plausible_time, qr_from_image
 from wawp_tui.client.reply_body import (
     ACCEPT_ENCODING,
     MAX_BODY,
@@ -45,10 +48,12 @@ from wawp_tui.client.reply_body import (
 )
 from wawp_tui.client.transport import make_transport
 from wawp_tui.logs import RedactingFilter
-from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
-from wawp_tui.safe_text import clean, clean_data, clean_word
+from wawp_tui.models import SCAN_QR_CODE, InstanceConfig, QrCode, SessionInfo
+from wawp_tui.safe_text import clean, clean_data, clean_word, holds_secret
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 for _name in ("httpx", "httpcore"):
     # Records made by the HTTP stack can carry URLs (query mode puts the token there).
     logging.getLogger(_name).addFilter(RedactingFilter())
@@ -99,7 +104,10 @@ def error_for_response(response: httpx.Response) -> WawpError:
 
 
 def _error_for(code: int, headers: httpx.Headers, content: bytes) -> WawpError:
-    detail = message_from_body(content, headers.get("content-type", ""))
+    try:
+        detail = message_from_body(content, headers.get("content-type", ""))
+    except Exception:  # noqa: BLE001 - an unreadable error body still has its status code to go by
+        detail = ""
     if code == 429:
         retry = parse_retry_after(headers.get("retry-after"))
         wait = f", retry in {math.ceil(retry)}s" if retry is not None else ""
@@ -149,7 +157,7 @@ def parse_session(payload: Any) -> SessionInfo:
         me=clean_data(me) if isinstance(me, dict) else None,
         raw=payload,
         **liveness(payload),
-        qr_hint=_qr_hint(payload.get("qr")),
+        qr_hint=_qr_hint(payload.get("qr")) if word == SCAN_QR_CODE else None,
     )
 
 
@@ -161,25 +169,24 @@ def liveness(payload: dict[str, Any]) -> dict[str, Any]:
     presence = payload.get("presence")
     timestamps = payload.get("timestamps")
     activity = timestamps.get("activity") if isinstance(timestamps, dict) else None
-    at = None
-    if isinstance(activity, (int, float)) and not isinstance(activity, bool) and math.isfinite(activity):
-        at = activity / 1000.0 if activity > 1e11 else float(activity)  # WAHA: ms; Wawp `ts`: s
-        at = at if 946_684_800.0 < at < 4_102_444_800.0 else None
-    return {"engine": clean(engine, 20) or None if isinstance(engine, str) else None,
-            "presence": clean(presence, 20) or None if isinstance(presence, str) else None,
-            "activity_at": at}
+    return {"engine": (clean(engine, 20) or None) if isinstance(engine, str) else None,
+            "presence": (clean(presence, 20) or None) if isinstance(presence, str) else None,
+            "activity_at": plausible_time(activity)}
 
 
 def _qr_hint(qr: Any) -> str | None:
-    """The value of the QR an info reply carries: {"value": ...} or a PNG data URL."""
-    value = qr.get("value") if isinstance(qr, dict) else None
-    if isinstance(value, str):
-        return value
+    """What tells the QR screen a new code is out, from the `qr` field of a reply in
+    SCAN_QR_CODE: the code's value ({"value": ...}), or for an image data URL a digest of
+    it. Never a decoding: this runs for every poll of every instance, and reading a QR
+    image costs Pillow and zxing tens of milliseconds; the QR screen fetches (and decodes,
+    in a thread) the one code it shows."""
+    if isinstance(qr, dict):
+        value = qr.get("value")
+        if isinstance(value, str) and len(value) <= MAX_QR_VALUE and not holds_secret(value):
+            return value
+        return None
     if isinstance(qr, str) and qr.startswith("data:image/"):
-        try:
-            return value_from_data_url(qr)
-        except MalformedResponse:
-            return None
+        return "image:" + hashlib.sha256(qr.encode("utf-8", "surrogatepass")).hexdigest()
     return None
 
 
@@ -242,54 +249,64 @@ class WawpClient:
 
     async def info(self, inst: InstanceConfig) -> SessionInfo:
         """Status of one instance (the heartbeat the poller calls)."""
-        return parse_session(await self._call(inst, "/v2/session/info"))
+        return await self._session(inst, "/v2/session/info")
 
     async def start(self, inst: InstanceConfig) -> SessionInfo:
         """STOPPED -> STARTING."""
-        return parse_session(await self._call(inst, "/v2/session/start"))
+        return await self._session(inst, "/v2/session/start")
 
     async def stop(self, inst: InstanceConfig) -> SessionInfo:
         """Graceful shutdown that keeps the login."""
-        return parse_session(await self._call(inst, "/v2/session/stop"))
+        return await self._session(inst, "/v2/session/stop")
 
     async def restart(self, inst: InstanceConfig) -> SessionInfo:
         """Atomic stop + start; answers at once with STARTING."""
-        return parse_session(await self._call(inst, "/v2/session/restart"))
+        return await self._session(inst, "/v2/session/restart")
 
     async def logout(self, inst: InstanceConfig) -> SessionInfo:
         """Unlink the phone; the instance stays alive in SCAN_QR_CODE."""
-        return parse_session(await self._call(inst, "/v2/session/logout"))
+        return await self._session(inst, "/v2/session/logout")
 
     async def me(self, inst: InstanceConfig) -> dict[str, Any]:
         """Profile of the connected WhatsApp account."""
         payload = await self._call(inst, "/v2/session/me")
         if not isinstance(payload, dict):
             raise MalformedResponse("malformed response: expected a JSON object")
-        me = payload.get("me", payload)
-        return clean_data(me) if isinstance(me, dict) else {}
+        with _reading("the account reply"):
+            me = payload.get("me", payload)
+            return clean_data(me) if isinstance(me, dict) else {}
 
     async def qr(self, inst: InstanceConfig) -> QrCode:
         """The current pairing QR (only meaningful in SCAN_QR_CODE), in whichever form the
         server sends it: Wawp's base64 JSON, WAHA's raw value, or a PNG image."""
         code, headers, content = await self._fetch(inst, "/v2/auth/qr", params={"format": "raw"})
         if headers.get("content-type", "").lower().startswith("image/"):
-            return QrCode(value=decode_image(content), expires_at=None, form="image")
-        return parse_qr(_payload(code, headers, content))
+            return await _off_loop(qr_from_image, content)
+        return await _off_loop(parse_qr, _payload(code, headers, content))
 
     async def request_code(self, inst: InstanceConfig, phone_number: str) -> str:
         """A pairing code for phone-number login, the alternative to scanning a QR."""
         payload = await self._call(inst, "/v2/auth/request-code", extra={"phone_number": phone_number})
         code = payload.get("code") if isinstance(payload, dict) else None
-        if not isinstance(code, str) or not clean(code, 40):
-            raise MalformedResponse("malformed response: no pairing code in the reply")
-        return clean(code, 40)
+        with _reading("the pairing code reply"):
+            if not isinstance(code, str) or not clean(code, 40):
+                raise MalformedResponse("malformed response: no pairing code in the reply")
+            return clean(code, 40)
 
     # -- transport -------------------------------------------------------------------
+
+    async def _session(self, inst: InstanceConfig, path: str) -> SessionInfo:
+        """One info/start/stop/restart/logout call and its reply read."""
+        payload = await self._call(inst, path)
+        with _reading("the session reply"):
+            return parse_session(payload)
 
     async def _call(self, inst: InstanceConfig, path: str, *,
                     params: dict[str, str] | None = None, extra: dict[str, Any] | None = None) -> Any:
         """One call, its JSON reply decoded and checked for an error in any envelope."""
-        return _payload(*await self._fetch(inst, path, params=params, extra=extra))
+        reply = await self._fetch(inst, path, params=params, extra=extra)
+        with _reading("the reply"):
+            return _payload(*reply)
 
     async def _fetch(
         self,
@@ -337,6 +354,43 @@ class WawpClient:
         if code >= 300:
             raise MalformedResponse(f"unexpected redirect ({code}); check base_url")
         return code, headers, content
+
+
+@contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """The reply boundary: reading a reply raises the client's own errors and nothing
+    else. The parsers check every shape they know; this is the net under them, so a
+    shape nobody thought of (a number where text was read, a 400-digit integer) makes a
+    malformed reply of that one instance, never a TypeError that loses a whole report
+    or an action's audit."""
+    try:
+        yield
+    except WawpError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the promise above: only WawpError leaves a reply
+        raise MalformedResponse(f"malformed response: {what} could not be read "
+                                f"({type(exc).__name__})") from None
+
+
+#: Longest a QR reply may take to read (an image is bounded in bytes and pixels, so the
+#: thread ends soon after anyway; the caller stops waiting for it here).
+QR_DECODE_BUDGET = 5.0
+
+
+async def _off_loop(read: Callable[[_T], _R], data: _T) -> _R:
+    """`read(data)` in a thread, within QR_DECODE_BUDGET: reading a QR image is CPU work
+    (Pillow, zxing) that must not stop the event loop, so the screen and the polls of
+    every other instance go on meanwhile."""
+    def guarded(value: _T) -> _R:
+        with _reading("the QR reply"):
+            return read(value)
+
+    try:
+        async with asyncio.timeout(QR_DECODE_BUDGET):
+            return await asyncio.to_thread(guarded, data)
+    except TimeoutError:
+        raise MalformedResponse(f"QR reply not read within {QR_DECODE_BUDGET:g}s; "
+                                "ignored") from None
 
 
 def _payload(code: int, headers: httpx.Headers, content: bytes) -> Any:

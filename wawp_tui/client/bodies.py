@@ -70,9 +70,8 @@ def _json_message(data: object) -> str | None:
     if not isinstance(data, dict):
         return None
     if isinstance(data.get("error"), str) and "status" in data and "expected" in data:
-        expected = data["expected"]
-        wanted = ", ".join(expected) if isinstance(expected, list) else expected
-        return f"{data['error']} (it is {data['status']}, expected {wanted})"
+        # WAHA's 422: `status` and `expected` are status words, but any JSON may come.
+        return f"{data['error']} (it is {_words(data['status'])}, expected {_words(data['expected'])})"
     for key in _JSON_KEYS:
         if key in data:
             found = _json_message(data[key])
@@ -85,6 +84,13 @@ def _json_message(data: object) -> str | None:
     if isinstance(errors, list) and errors:
         return _json_message(errors[0])
     return None
+
+
+def _words(value: object) -> str:
+    """A status word, or a list of them, as one short line; other shapes as "?"."""
+    items = value[:5] if isinstance(value, list) else [value]
+    words = [clean(v, 40) for v in items if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+    return ", ".join(w for w in words if w) or "?"
 
 
 def _from_xml(text: str) -> str:

@@ -7,7 +7,9 @@
 - the `qr` field of an info reply or a webhook: "data:image/png;base64,...".
 
 An image is decoded (zxing-cpp reads the code, Pillow opens the PNG) so the terminal can
-redraw it at module resolution; the image is bounded in bytes and pixels first.
+redraw it at module resolution; the image is bounded in bytes and pixels first, and it
+must be a PNG: Pillow would otherwise open whatever format the bytes claim, EPS included,
+which it hands to Ghostscript (PostScript from the network run on the operator's machine).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import binascii
 import functools
 import io
 import math
+import struct
 from typing import Any
 
 from wawp_tui.client.errors import MalformedResponse
@@ -33,6 +36,7 @@ MAX_IMAGE_BYTES = 512 * 1024
 #: Expiry times outside 2000-2100 are nonsense, not a countdown to show.
 _PLAUSIBLE_TIME = (946_684_800.0, 4_102_444_800.0)
 _DATA_URL = "data:image/"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def parse_qr(payload: Any) -> QrCode:
@@ -60,8 +64,13 @@ def parse_qr(payload: Any) -> QrCode:
         return QrCode(value=_checked(value_from_data_url(value)), expires_at=None, form="image")
     if not isinstance(value, str):
         raise MalformedResponse("malformed QR reply: no QR value")
-    return QrCode(value=_checked(value), expires_at=_expiry(inner.get("expiry")),
+    return QrCode(value=_checked(value), expires_at=plausible_time(inner.get("expiry")),
                   form="raw" if payload is inner else "wawp")
+
+
+def qr_from_image(data: bytes) -> QrCode:
+    """A QrCode from the bytes of a QR image (WAHA's image reply)."""
+    return QrCode(value=_checked(decode_image(data)), expires_at=None, form="image")
 
 
 def value_from_data_url(url: str) -> str:
@@ -73,9 +82,17 @@ def value_from_data_url(url: str) -> str:
 
 
 def decode_image(data: bytes) -> str:
-    """The value of the QR code in an image (PNG, or anything Pillow opens)."""
+    """The value of the QR code in a PNG image (CPU work: callers run it in a thread)."""
     if len(data) > MAX_IMAGE_BYTES:
         raise MalformedResponse(f"QR image of {len(data)} bytes: too large to decode")
+    # The PNG header is checked here, before Pillow sees a byte: the signature (no other
+    # format reaches a decoder) and the size from IHDR (no pixel is inflated for a
+    # 20000x20000 claim in a 50 KB file).
+    if not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        raise MalformedResponse("malformed QR reply: the image is not a PNG")
+    width, height = struct.unpack(">II", data[16:24])
+    if width * height > MAX_IMAGE_PIXELS:
+        raise MalformedResponse(f"QR image of {width}x{height} pixels: too large to decode")
     return _decode_image(data)
 
 
@@ -86,7 +103,7 @@ def _decode_image(data: bytes) -> str:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise MalformedResponse(f"QR image of {width}x{height} pixels: too large to decode")
@@ -110,14 +127,25 @@ def _unbase64(text: str) -> bytes:
 def _checked(value: str) -> str:
     if len(value) > MAX_QR_VALUE:
         raise MalformedResponse(f"QR value of {len(value)} characters: too long for any QR code")
-    # The value is data for the phone (never shown as text): it keeps its bytes, but a
-    # token echoed into it is still redacted, since a QR on screen is a screenshot away.
-    return redact(value)
+    # The value is data for the phone (never shown as text), and a QR on screen is a
+    # screenshot away: a code that holds a token (in any shape the text boundary finds)
+    # is not drawn at all; redacting inside it would only draw a different, useless code.
+    if redact(value) != value:
+        raise MalformedResponse("QR not drawn: the code the server sent holds an access token "
+                                "(a server echo); link with a pairing code (k) instead")
+    return value
 
 
-def _expiry(expiry: Any) -> float | None:
-    if not isinstance(expiry, (int, float)) or isinstance(expiry, bool) or not math.isfinite(expiry):
+def plausible_time(value: Any) -> float | None:
+    """Unix time in seconds from a server's number (milliseconds, or seconds from servers
+    that send them), or None for anything that is not a time between 2000 and 2100: a
+    string, a bool, NaN, or a 400-digit integer (which float() cannot even hold)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         return None
-    # The API gives milliseconds; tolerate seconds from servers that send them.
-    when = expiry / 1000.0 if expiry > 1e11 else float(expiry)
+    if isinstance(value, int) and not -(10**16) < value < 10**16:
+        return None  # checked as an int: float(10**400) raises OverflowError
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        return None
+    when = seconds / 1000.0 if seconds > 1e11 else seconds
     return when if _PLAUSIBLE_TIME[0] < when < _PLAUSIBLE_TIME[1] else None

@@ -117,12 +117,11 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
     head = f"{'STATUS':<{badge_w}} {'LABEL':<{label_w}} {'ID':<{id_w}} {'LATENCY':>8}  DETAIL"
     out.write(head[:width].rstrip() + "\n")
     for r in order:
-        symbol, word = runbook.badge(clean_word(r.status))
-        badge = f"{symbol} {word}"
-        latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f}ms"
-        detail = clean(r.error or _me_line(r.me))
-        label = clean(r.label, label_w)
-        line = f"{badge:<{badge_w}} {label:<{label_w}} {clean(r.id, 64):<{id_w}} {latency:>8}  {detail}"
+        try:
+            line = _table_line(r, badge_w, label_w, id_w)
+        except Exception as exc:  # noqa: BLE001 - one odd instance costs its own row, never the report
+            line = f"{'? ERROR':<{badge_w}} {clean(r.label, label_w):<{label_w}} {clean(r.id, 64):<{id_w}} " \
+                   f"{'-':>8}  this row could not be printed ({type(exc).__name__})"
         out.write(line[:width].rstrip() + "\n")
     counts: dict[str, int] = {}
     for r in rows:
@@ -132,9 +131,27 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
     out.write(f"\n{plural(len(rows), 'instance')}: {summary}\n")
 
 
-def _me_line(me: dict[str, Any] | None) -> str:
-    if not me:
+def _table_line(r: StatusRow, badge_w: int, label_w: int, id_w: int) -> str:
+    symbol, word = runbook.badge(clean_word(r.status))
+    badge = f"{symbol} {word}"
+    latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f}ms"
+    detail = clean(r.error or _me_line(r.me))
+    label = clean(r.label, label_w)
+    return f"{badge:<{badge_w}} {label:<{label_w}} {clean(r.id, 64):<{id_w}} {latency:>8}  {detail}"
+
+
+def _me_line(me: object) -> str:
+    """"Name +number" from the account object, whatever types the server put in it."""
+    if not isinstance(me, dict):
         return ""
-    name = me.get("pushName") or ""
-    number = str(me.get("id", "")).split("@")[0]
+    name = _scalar(me.get("pushName"))
+    number = _scalar(me.get("id")).split("@")[0]
     return " ".join(p for p in (name, f"+{number}" if number else "") if p)
+
+
+def _scalar(value: object) -> str:
+    """A field from outside as one clean line: strings and numbers are shown, anything
+    else (a list, an object, null) is left out rather than printed as Python's repr."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return ""
+    return clean(value, 80)

@@ -19,7 +19,7 @@ from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.events import Event, Note, StateTouched
 from wawp_tui.core.fleet import Clock, FleetState
 from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
-from wawp_tui.vocab import DONE, STATE_ACTIONS, Action, AuditOutcome, Trigger
+from wawp_tui.vocab import DONE, STATE_ACTIONS, Action, AuditOutcome, ErrorKind, Trigger
 
 Sleep = Callable[[float], Awaitable[None]]
 #: Told to poll an instance again soon (after an action whose outcome is unknown).
@@ -148,7 +148,12 @@ class ActionRunner:
         for instance_id in allowed:
             self.fleet.claim(instance_id, action)
             self._emit(StateTouched(instance_id))
-        results = await asyncio.gather(*(self._paced(action, i, trigger) for i in allowed))
+        # One instance's failure must not cost the others their report (gather would
+        # raise the first exception and drop every outcome).
+        done = await asyncio.gather(*(self._paced(action, i, trigger) for i in allowed),
+                                    return_exceptions=True)
+        results = [self._lost(action, i, r, trigger) if isinstance(r, BaseException) else r
+                   for i, r in zip(allowed, done)]
         order = {i: n for n, i in enumerate(ids)}
         outcomes = sorted([*results, *refused], key=lambda o: order[o.instance_id])
         return Report(action, tuple(outcomes))
@@ -172,18 +177,24 @@ class ActionRunner:
         self._emit(StateTouched(instance_id))
         try:
             info: SessionInfo = await getattr(self.client, action)(cfg)
-        except WawpError as exc:
-            message = str(exc)
-            if exc.maybe_sent:
+        except Exception as exc:  # noqa: BLE001 - whatever a send raises, its outcome is reported
+            # The client raises only its own errors; anything else (a bug, a reply nobody
+            # foresaw) says nothing about the server: it may have acted, as on a timeout.
+            known = isinstance(exc, WawpError)
+            maybe_sent = exc.maybe_sent if isinstance(exc, WawpError) else True
+            why = str(exc) if known else f"unexpected {type(exc).__name__}"
+            message = why
+            if maybe_sent:
                 # The request may have reached the server: do not guess, look.
-                message = f"outcome unknown ({exc}); check its status: re-polling now"
+                message = f"outcome unknown ({why}); check its status: re-polling now"
                 self._repoll(instance_id)
+            kind = exc.kind if isinstance(exc, WawpError) else ErrorKind.INTERNAL
             self.fleet.apply_action_result(instance_id, action, False, message, auto=auto,
-                                           maybe_done=exc.maybe_sent, error_kind=exc.kind)
-            outcome = AuditOutcome.UNKNOWN if exc.maybe_sent else AuditOutcome.FAILED
+                                           maybe_done=maybe_sent, error_kind=kind)
+            outcome = AuditOutcome.UNKNOWN if maybe_sent else AuditOutcome.FAILED
             self._audit(action, instance_id, outcome, message, trigger)
             self._note(instance_id, f"{action} failed: {message}", False)
-            return Outcome(instance_id, False, message, unknown=exc.maybe_sent)
+            return Outcome(instance_id, False, message, unknown=maybe_sent)
         message = f"{DONE[Action(action)]}, now {info.status}"
         self.fleet.apply_action_result(instance_id, action, True, "", status=info.status, auto=auto)
         self._audit(action, instance_id, AuditOutcome.OK, message, trigger, status=info.status)
@@ -229,6 +240,18 @@ class ActionRunner:
                     message, trigger)
         self._note(instance_id, f"reset: {message}", ok)
         return Outcome(instance_id, ok, message)
+
+    def _lost(self, action: str, instance_id: str, error: BaseException, trigger: Trigger) -> Outcome:
+        """The outcome of an instance whose handling raised (a bug past `_call`): unknown,
+        audited and said, while the rest of the bulk action is reported as usual."""
+        if not isinstance(error, Exception):
+            raise error  # cancelled, interrupted: not an outcome
+        message = (f"outcome unknown (internal error: {type(error).__name__}); check its "
+                   "status: re-polling now")
+        self._repoll(instance_id)
+        self._audit(action, instance_id, AuditOutcome.UNKNOWN, message, trigger)
+        self._note(instance_id, f"{action} failed: {message}", False)
+        return Outcome(instance_id, False, message, unknown=True)
 
     # -- linking a phone -------------------------------------------------------------
 

@@ -67,6 +67,8 @@ class QrScreen(ModalScreen[None]):
         self.code_line: str = ""
         self.linked = False
         self._wake = asyncio.Event()
+        #: The QR hint of the last poll seen (see instance_changed).
+        self._seen_hint = monitor.state(instance_id).qr_hint
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -105,8 +107,12 @@ class QrScreen(ModalScreen[None]):
         st = self.monitor.state(self.instance_id)
         if st.status == WORKING:
             self.show_linked()
-        elif st.qr_hint and self.current is not None and st.qr_hint != self.current.value:
-            self._wake.set()
+        elif st.qr_hint != self._seen_hint:
+            # Only when the poll's code changed: an image's hint is a digest (images are
+            # not decoded on every poll), never equal to the value shown.
+            self._seen_hint = st.qr_hint
+            if st.qr_hint and self.current is not None and st.qr_hint != self.current.value:
+                self._wake.set()
 
     def on_resize(self) -> None:
         self._draw()

@@ -314,6 +314,13 @@ def load_config(
     instances = _instances(src, instances_raw, env)
     if not instances:
         raise src.error("no [[instances]] configured; add one with: wawp-tui add ID --label TEXT")
+    return Config(api=api, monitor=monitor, instances=tuple(instances), path=path,
+                  warnings=_warnings(path, api, instances))
+
+
+def _warnings(path: Path, api: ApiSettings, instances: Sequence[InstanceConfig]) -> tuple[str, ...]:
+    """What loads but deserves a line before the fleet: loose permissions, unpollable
+    instances, a path in the base URL."""
     warnings = []
     if any(i.token_source == "config file" for i in instances):
         warning = permission_warning(path)
@@ -328,8 +335,7 @@ def load_config(
     path_warning = base_url_path_warning(api.base_url)
     if path_warning:
         warnings.append(path_warning)
-    return Config(api=api, monitor=monitor, instances=tuple(instances), path=path,
-                  warnings=tuple(warnings))
+    return tuple(warnings)
 
 
 def _parse(src: _Source, text: str) -> dict[str, Any]:

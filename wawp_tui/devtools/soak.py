@@ -128,6 +128,12 @@ async def _soak(sim: SimulatorProcess, report: SoakReport, seconds: float, rng: 
         crashed.append(f"{type(exc).__name__}: {exc} (at {where.filename}:{where.lineno})")
         screen = log_text = ""
     await client.aclose()
+    _account(report, crashed, audit_path, screen, log_text)
+
+
+def _account(report: SoakReport, crashed: list[str], audit_path: Path, screen: str, log_text: str) -> None:
+    """Crashes, token leaks anywhere the user could see or keep one, auto-heal's actions."""
+    v = report.values
     v["crashes"] = len(crashed)
     if crashed:
         report.mismatches.append(f"app crashed: {crashed[0]}")

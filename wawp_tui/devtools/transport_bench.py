@@ -1,6 +1,6 @@
 """CPU per request of HTTP client options against the simulator, side by side.
 
-    python python -m wawp_tui.devtools.transport_bench [--requests 2000] [--concurrency 16] [--rounds 3]
+    python -m wawp_tui.devtools.transport_bench [--requests 2000] [--concurrency 16] [--rounds 3]
 
 Starts `python -m wawp_tui simulate` in its own process (scenario healthy, 0 ms latency),
 then for each round runs every client variant in a fresh subprocess (so imports and
@@ -64,6 +64,8 @@ def httpx_client(url, transport):
 
 
 async def child(variant, url, ids, requests, concurrency):
+    # (Long on purpose: one branch per client variant, side by side, so what each variant
+    # does per request can be compared by reading one function.)
     if variant in ("httpx-default", "httpx-aiohttp", "wawp-transport"):
         transport = None
         if variant == "httpx-aiohttp":
@@ -159,6 +161,7 @@ def child_main(argv):
 # -- the parent ------------------------------------------------------------------------------
 
 def main():
+    # (Long on purpose: the options, the simulator's lifetime and the rounds read in order.)
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         return child_main(sys.argv[2:])
     parser = argparse.ArgumentParser()

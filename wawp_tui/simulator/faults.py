@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 from wawp_tui.simulator.replies import Reply, error_reply, html_reply, json_reply
 from wawp_tui.simulator.state import Fault, SimInstance
@@ -32,24 +33,33 @@ class DropConnection(Exception):
     """Raised inside the app to make the server close the connection without a reply."""
 
 
+#: Faults whose reply never depends on the instance, the clock or parameters.
+FIXED_REPLIES: dict[str, Callable[[], Reply]] = {
+    "html_502": lambda: html_reply(502, "502 Bad Gateway"),
+    "html_500": lambda: html_reply(500, "500 Internal Server Error"),
+    "xml_400": lambda: (400, [("content-type", "application/xml")],
+                        b'<?xml version="1.0" encoding="UTF-8"?><error><code>400</code>'
+                        b"<message>Missing parameter instance_id</message></error>"),
+    "text_500": lambda: (500, [("content-type", "text/plain")], b"Internal Server Error: engine crashed\n"),
+    "malformed_json": lambda: (200, [("content-type", "application/json")], b'{"name": "wawp-x", "status": "WOR'),
+    "empty_200": lambda: (200, [("content-type", "application/json")], b""),
+    "unauthorized": lambda: error_reply(401, "Invalid access token"),
+    "forbidden": lambda: error_reply(403, "Instance quota reached for your plan"),
+    "not_found": lambda: error_reply(404, "Instance not found"),
+    "gone": lambda: error_reply(404, "Instance not found: the instance_id is incorrect or was deleted"),
+    "not_loaded": lambda: error_reply(404, "Session not found"),
+    "nest_list": lambda: json_reply(400, {"statusCode": 400, "error": "Bad Request", "message": [
+        "phone_number must be a string", "instance_id should not be empty"]}),
+}
+
+
 async def classic_fault(fault: Fault, inst: SimInstance, now: float,
                         released: asyncio.Event) -> Reply | None:
     """The reply a classic fault makes (None: answer normally, after its delay)."""
     kind, params = fault.kind, fault.params
-    if kind == "html_502":
-        return html_reply(502, "502 Bad Gateway")
-    if kind == "html_500":
-        return html_reply(500, "500 Internal Server Error")
-    if kind == "xml_400":
-        xml = ('<?xml version="1.0" encoding="UTF-8"?><error><code>400</code>'
-               "<message>Missing parameter instance_id</message></error>")
-        return 400, [("content-type", "application/xml")], xml.encode()
-    if kind == "text_500":
-        return 500, [("content-type", "text/plain")], b"Internal Server Error: engine crashed\n"
-    if kind == "malformed_json":
-        return 200, [("content-type", "application/json")], b'{"name": "wawp-x", "status": "WOR'
-    if kind == "empty_200":
-        return 200, [("content-type", "application/json")], b""
+    fixed = FIXED_REPLIES.get(kind)
+    if fixed is not None:
+        return fixed()
     if kind == "rate_limit":
         retry = str(params.get("retry_after", 7))
         return (429, [("content-type", "application/json"), ("retry-after", retry)],
@@ -63,21 +73,8 @@ async def classic_fault(fault: Fault, inst: SimInstance, now: float,
         raise DropConnection("hung request released")
     if kind == "drop":
         raise DropConnection("connection dropped on purpose")
-    if kind == "unauthorized":
-        return error_reply(401, "Invalid access token")
-    if kind == "forbidden":
-        return error_reply(403, "Instance quota reached for your plan")
-    if kind == "not_found":
-        return error_reply(404, "Instance not found")
-    if kind == "gone":
-        return error_reply(404, "Instance not found: the instance_id is incorrect or was deleted")
-    if kind == "not_loaded":
-        return error_reply(404, "Session not found")
     if kind == "error_envelope":
         return json_reply(200, ENVELOPES[str(params.get("shape", "status_error"))])
-    if kind == "nest_list":
-        return json_reply(400, {"statusCode": 400, "error": "Bad Request", "message": [
-            "phone_number must be a string", "instance_id should not be empty"]})
     if kind == "unknown_status":
         body = inst.session(now)
         body["status"] = params.get("status", "MAINTENANCE")

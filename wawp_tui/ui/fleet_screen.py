@@ -53,7 +53,7 @@ NARROW_WIDTH = 120
 class FleetScreen(Screen[None]):
     """The fleet monitor's one screen; modals (confirmations, QR, help) go on top.
 
-    (About 330 lines, over the house's 250 for a reason: it is the one place every key
+    (About 340 lines, over the house's 250 for a reason: it is the one place every key
     of the screen lands, about 40 of them, each a method of a few lines handing over to
     FleetPainter (drawing), Notices (telling), ActionFlows (confirm and act) or a page.
     Splitting the key handlers across classes would scatter what a key does.)

@@ -322,6 +322,17 @@ def me_line(me: dict) -> str:
     return " ".join(p for p in (name, f"+{number}" if number else "") if p) or "(unnamed)"
 
 
+def _modes(palette: Palette, *, paused: bool, read_only: bool, audit_off: bool, selected: int) -> Text:
+    """The reverse-video mode tags that open the summary line."""
+    line = Text()
+    for on, tag, tone in ((paused, "PAUSED", "warn"), (read_only, "READ-ONLY", "unknown"),
+                          (audit_off, "AUDIT LOG OFF", "bad"), (selected, f"{selected} selected", "unknown")):
+        if on:
+            line.append(f" {tag} ", style=f"bold reverse {palette.style(tone)}")
+            line.append(" ")
+    return line
+
+
 def summary(
     fleet: FleetState,
     now: float,
@@ -346,20 +357,8 @@ def summary(
             word = runbook.STUCK
         counts[word] = counts.get(word, 0) + 1
         stale += runbook.stale_age(st, now, refresh) is not None
-    line = Text()
     # Modes first: at 80 columns the end of the line may be cut, and these must show.
-    if paused:
-        line.append(" PAUSED ", style=f"bold reverse {palette.style('warn')}")
-        line.append(" ")
-    if read_only:
-        line.append(" READ-ONLY ", style=f"bold reverse {palette.style('unknown')}")
-        line.append(" ")
-    if audit_off:
-        line.append(" AUDIT LOG OFF ", style=f"bold reverse {palette.style('bad')}")
-        line.append(" ")
-    if selected:
-        line.append(f" {selected} selected ", style=f"bold reverse {palette.style('unknown')}")
-        line.append(" ")
+    line = _modes(palette, paused=paused, read_only=read_only, audit_off=audit_off, selected=selected)
     for word in sorted(counts, key=runbook.word_rank):
         symbol, label = runbook.badge(word)
         severity = runbook.severity(word)

@@ -173,9 +173,9 @@ def test_a_big_fleet_is_not_polled_in_lock_step(clock):
     poller = Poller(None, fleet, configs, refresh=5.0, clock=clock, max_interval=120,
                     steady_rate=8)
     assert poller.steady_target == 50.0
-    first = [poller._spread(c.id) for c in configs]
+    first = [poller.next_interval(c.id) for c in configs]
     assert 5.0 <= min(first) < 8 and 47 < max(first) <= 50.0
     buckets = [sum(1 for f in first if lo <= f < lo + 9) for lo in range(5, 50, 9)]
     assert min(buckets) > 40  # about 80 per 9-second bucket: spread, not bunched
-    later = [poller._spread(c.id) for c in configs]
+    later = [poller.next_interval(c.id) for c in configs]
     assert all(45.0 <= f <= 55.0 for f in later)

@@ -14,7 +14,7 @@ VALUE = ("2@Xk3v9QeLrT0bX1yPq8fN4sWmZcVb6nHj2tRy7uIo5pAs,"
          "c2ltdWxhdGVkLWFkdi1zZWNyZXQ=")
 
 
-def _to_image(lines, px=4):
+def to_image(lines, px=4):
     """Paint the drawn text as a terminal would: each cell px wide, 2*px tall."""
     width, height = len(lines[0]), len(lines) * 2
     img = Image.new("L", (width * px, height * px), 255)
@@ -34,7 +34,7 @@ def _to_image(lines, px=4):
 def test_drawn_qr_decodes_to_the_value():
     drawing = draw(VALUE)
     assert all(len(line) == drawing.width for line in drawing.lines)
-    results = zxingcpp.read_barcodes(_to_image(drawing.lines))
+    results = zxingcpp.read_barcodes(to_image(drawing.lines))
     assert [r.text for r in results] == [VALUE]
 
 

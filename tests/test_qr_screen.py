@@ -4,7 +4,7 @@ import pytest
 
 from tests.conftest import make_config
 from tests.drive import highlight, refresh
-from tests.test_qr import _to_image
+from tests.test_qr import to_image
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.simulator import Simulator, build_scenario
@@ -49,7 +49,7 @@ async def test_qr_on_screen_decodes_to_the_simulators_value(qr_rig, clock):
     async with app.run_test(size=(120, 50)) as pilot:
         screen = await open_qr(app, pilot, target)
         value = sim.instances[target].qr(clock())["value"]
-        decoded = [r.text for r in zxingcpp.read_barcodes(_to_image(drawn_lines(screen)))]
+        decoded = [r.text for r in zxingcpp.read_barcodes(to_image(drawn_lines(screen)))]
         assert decoded == [value]
         assert "expires in" in str(screen.query_one("#qr-info").render())
         # Rotation: the clock passes the expiry; a refetch brings the new code.
@@ -61,7 +61,7 @@ async def test_qr_on_screen_decodes_to_the_simulators_value(qr_rig, clock):
                 break
         new_value = sim.instances[target].qr(clock())["value"]
         assert new_value != value and screen.current.value == new_value
-        decoded = [r.text for r in zxingcpp.read_barcodes(_to_image(drawn_lines(screen)))]
+        decoded = [r.text for r in zxingcpp.read_barcodes(to_image(drawn_lines(screen)))]
         assert decoded == [new_value]
 
 
@@ -90,7 +90,7 @@ async def test_scanning_the_screen_links_the_instance(qr_rig, clock):
     sim, app, target = qr_rig
     async with app.run_test(size=(120, 50)) as pilot:
         screen = await open_qr(app, pilot, target)
-        decoded = [r.text for r in zxingcpp.read_barcodes(_to_image(drawn_lines(screen)))]
+        decoded = [r.text for r in zxingcpp.read_barcodes(to_image(drawn_lines(screen)))]
         assert sim.scan(target, decoded[0])  # the phone scanned what the terminal shows
         clock.advance(10)
         await refresh(app, pilot)

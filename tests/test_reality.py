@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import make_config
 from tests.drive import detail_text, highlight, record_toasts, refresh, tick
-from tests.test_qr import _to_image
+from tests.test_qr import to_image
 from wawp_tui import cli
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core import AuditLog, Monitor, plan
@@ -207,7 +207,7 @@ async def test_a_png_qr_is_redrawn_scannable_with_its_rhythm(waha, tmp_path, clo
             if screen.current is not None:
                 break
         assert screen.current.form == "image"
-        decoded = [r.text for r in zxingcpp.read_barcodes(_to_image(drawn(screen)))]
+        decoded = [r.text for r in zxingcpp.read_barcodes(to_image(drawn(screen)))]
         assert decoded == [sim.instances[target].qr(clock())["value"]]
 
 

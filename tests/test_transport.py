@@ -17,7 +17,7 @@ import pytest
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.client.errors import NetworkError, Timeout
-from wawp_tui.client.transport import AiohttpTransport, _as_httpx, make_transport
+from wawp_tui.client.transport import AiohttpTransport, as_httpx_error, make_transport
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import SIM_TOKEN, SimInstance, Simulator
 
@@ -382,6 +382,6 @@ async def test_no_query_string_in_error_messages(raw_server):
     assert "secret-not-real" not in str(caught.value)
     timeout = aiohttp.ConnectionTimeoutError(
         "Connection timeout to host https://api.example.test/v2/session/info?access_token=s3cr3t")
-    mapped = _as_httpx(timeout)
+    mapped = as_httpx_error(timeout)
     assert isinstance(mapped, httpx.ConnectTimeout) and "s3cr3t" not in str(mapped)
     assert "https://api.example.test/v2/session/info?***" in str(mapped)

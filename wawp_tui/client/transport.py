@@ -156,7 +156,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise _as_httpx(exc) from exc
+            raise as_httpx_error(exc) from exc
         extensions = {"http_version": b"HTTP/1.1"}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode("ascii", "replace")
@@ -194,7 +194,7 @@ class _ResponseStream(httpx.AsyncByteStream):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            raise _as_httpx(exc) from exc
+            raise as_httpx_error(exc) from exc
 
     async def aclose(self) -> None:
         # release() returns the connection to the pool only when the body was read to
@@ -202,7 +202,7 @@ class _ResponseStream(httpx.AsyncByteStream):
         self._response.release()
 
 
-def _as_httpx(exc: BaseException) -> httpx.TransportError:
+def as_httpx_error(exc: BaseException) -> httpx.TransportError:
     """The httpx exception that httpx's own transport raises for the same failure.
 
     aiohttp puts the whole URL in some messages; a query string (where a token travels

@@ -188,10 +188,10 @@ class Poller:
             await self.poll_one(instance_id)
         finally:
             self._running.discard(instance_id)
-            self._push(instance_id, time.monotonic() + self._spread(instance_id))
+            self._push(instance_id, time.monotonic() + self.next_interval(instance_id))
             self._wake.set()
 
-    def _spread(self, instance_id: str) -> float:
+    def next_interval(self, instance_id: str) -> float:
         """The next interval, spread out: a fleet polled all at once at start-up would
         otherwise stay in lock-step, one burst per round (hard on the API and the CPU).
         The first steady interval gets a random phase, later ones +-10 % jitter."""

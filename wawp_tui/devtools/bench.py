@@ -26,7 +26,7 @@ from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import SIM_TOKEN
 
 #: Seconds the app runs before idle CPU is measured: past the start-up sweep, steady
-#: instances poll at their steady pace with random phases (see Poller._spread).
+#: instances poll at their steady pace with random phases (see Poller.next_interval).
 IDLE_WARMUP = 45.0
 
 

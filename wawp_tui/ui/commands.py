@@ -17,7 +17,7 @@ class FleetCommands(Provider):
     """One command per action a key reaches on the fleet screen (navigation and sort
     included), named by what it does, with its key as bound now (remapped or not)."""
 
-    def _commands(self) -> list[tuple[str, str, str, DOMNode]]:
+    def commands(self) -> list[tuple[str, str, str, DOMNode]]:
         """(text, help, action, where it runs) for every action of the fleet screen."""
         screen = getattr(self.app, "fleet_screen", None)
         if screen is None or not screen.is_mounted:
@@ -34,12 +34,12 @@ class FleetCommands(Provider):
         return self.app.run_action(action, node)
 
     async def discover(self) -> Hits:
-        for text, help_text, action, node in self._commands():
+        for text, help_text, action, node in self.commands():
             yield DiscoveryHit(text, partial(self._run, action, node), help=help_text)
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for text, help_text, action, node in self._commands():
+        for text, help_text, action, node in self.commands():
             score = matcher.match(text)
             if score > 0:
                 yield Hit(score, matcher.highlight(text), partial(self._run, action, node), text=text,

@@ -18,16 +18,30 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from wawp_tui.core import runbook
+from wawp_tui.core.actions import Report
+from wawp_tui.core.fleet import FleetState
 from wawp_tui.files import atomic_write, read_lines
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import Trigger, plural
 
-if TYPE_CHECKING:
-    from wawp_tui.core.monitor import Monitor
+
+class Driver(Protocol):
+    """What a rollout needs of the Monitor: polls, guarded actions, the fleet (a protocol,
+    so the monitor imports rollouts and not the other way round)."""
+
+    @property
+    def fleet(self) -> FleetState: ...
+
+    async def refresh(self, ids: Iterable[str] | None = None, *,
+                      deadline: float | None = None) -> set[str]: ...
+
+    async def act(self, action: str, ids: Iterable[str], *,
+                  trigger: Trigger = Trigger.MANUAL, fresh: bool = True) -> Report: ...
+
 
 ROLLOUT_ACTIONS = ("restart", "stop", "start")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -196,7 +210,7 @@ class Rollout:
     def __init__(
         self,
         state: RolloutState,
-        monitor: Monitor,
+        monitor: Driver,
         *,
         clock: Callable[[], float] = time.time,
         sleep: Sleep = asyncio.sleep,

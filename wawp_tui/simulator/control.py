@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from wawp_tui.simulator.replies import Reply, error_reply, json_reply
-
-if TYPE_CHECKING:
-    from wawp_tui.simulator.app import Simulator
+from wawp_tui.simulator.state import SimInstance
 
 
-def control(sim: Simulator, path: str, method: str, body: dict[str, Any]) -> Reply:
+class Steerable(Protocol):
+    """What the control endpoints steer: the Simulator (a protocol, so that the server
+    imports its controls and not the other way round)."""
+
+    instances: dict[str, SimInstance]
+    clock: Callable[[], float]
+    calls: list[dict[str, Any]]
+
+    def inject(self, instance_id: str, kind: str, count: int | None = None, **params: Any) -> None: ...
+
+    def clear_faults(self, instance_id: str | None = None) -> None: ...
+
+    def scan(self, instance_id: str, value: str) -> bool: ...
+
+
+def control(sim: Steerable, path: str, method: str, body: dict[str, Any]) -> Reply:
     """The /_sim/* endpoints: what black-box tests and tools use to steer the server."""
     if path == "/_sim/calls":
         return json_reply(200, sim.calls)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual.worker import Worker
 
@@ -24,12 +23,10 @@ from wawp_tui.core import (
     describe,
     plan,
 )
+from wawp_tui.ui.fleet_view import FleetView
 from wawp_tui.ui.messages import ActionFinished, RolloutProgress
 from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen
 from wawp_tui.vocab import TITLES, Action, plural
-
-if TYPE_CHECKING:
-    from wawp_tui.ui.fleet_screen import FleetScreen
 
 
 def _target_list(ids: list[str], label: Callable[[str], str], shown: int = 8) -> str:
@@ -42,7 +39,7 @@ def _target_list(ids: list[str], label: Callable[[str], str], shown: int = 8) ->
 class ActionFlows:
     """The action, reset and rollout flows of one fleet screen."""
 
-    def __init__(self, screen: FleetScreen, rollout_state_path: Path | None) -> None:
+    def __init__(self, screen: FleetView, rollout_state_path: Path | None) -> None:
         self.screen = screen
         self.rollout_state_path = rollout_state_path
         #: The rollout under way, if any (W).

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.timer import Timer
@@ -17,13 +16,11 @@ from textual.timer import Timer
 from wawp_tui.core import runbook
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.bridge import MonitorBridge
+from wawp_tui.ui.fleet_view import FleetView
 from wawp_tui.ui.sorting import row_sort_key, summary_note
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
-
-if TYPE_CHECKING:
-    from wawp_tui.ui.fleet_screen import FleetScreen
 
 #: Poll results are drawn together at most this often (a repaint of a big table is costly).
 FLUSH_DELAY = 0.25
@@ -32,7 +29,7 @@ FLUSH_DELAY = 0.25
 class FleetPainter:
     """The drawing half of the fleet screen."""
 
-    def __init__(self, screen: FleetScreen, on_drawn: Callable[[set[str]], None]) -> None:
+    def __init__(self, screen: FleetView, on_drawn: Callable[[set[str]], None]) -> None:
         self.screen = screen
         self.monitor = screen.monitor
         self.on_drawn = on_drawn

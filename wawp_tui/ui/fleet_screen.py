@@ -9,7 +9,7 @@ worker: no handler ever waits on the network.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -25,6 +25,7 @@ from wawp_tui.ui.action_flows import ActionFlows
 from wawp_tui.ui.bridge import MonitorBridge
 from wawp_tui.ui.fleet_bindings import FLEET_BINDINGS
 from wawp_tui.ui.fleet_painter import FleetPainter
+from wawp_tui.ui.fleet_view import AppServices
 from wawp_tui.ui.keys import bound_keys
 from wawp_tui.ui.messages import (
     ActionFinished,
@@ -42,9 +43,6 @@ from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.event_log import EventLog
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
-
-if TYPE_CHECKING:
-    from wawp_tui.ui.app import WawpApp
 
 #: Below this width the detail pane goes under the table and the event log hides.
 NARROW_WIDTH = 120
@@ -186,7 +184,7 @@ class FleetScreen(Screen[None]):
     def toast(self, message: str, *, title: str = "", severity: str = "information",
               timeout: float | None = None) -> None:
         """A notification of plain text (see WawpApp.toast)."""
-        app: WawpApp = self.app  # type: ignore[assignment]
+        app = cast(AppServices, self.app)
         app.toast(message, title=title, severity=severity, timeout=timeout)
 
     @on(EventNote)
@@ -343,7 +341,7 @@ class FleetScreen(Screen[None]):
 
     def open_qr(self, instance_id: str) -> QrScreen:
         """Push the QR screen of an instance (it fetches and refreshes its own code)."""
-        app: WawpApp = self.app  # type: ignore[assignment]
+        app = cast(AppServices, self.app)
         screen = QrScreen(self.monitor, instance_id, demo_scan=app.demo_scan())
         self._qr_screens[instance_id] = screen
         def closed(_: None) -> None:

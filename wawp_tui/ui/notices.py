@@ -8,16 +8,12 @@ did, and the problems that stop the audit log or the history from being kept.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 
 from wawp_tui.core import Alert, Report, runbook
 from wawp_tui.core.alerts import ALERT_WORDS
+from wawp_tui.ui.fleet_view import FleetView
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
-
-if TYPE_CHECKING:
-    from wawp_tui.ui.fleet_screen import FleetScreen
 
 #: Alerts shown in the strip at once (the rest are counted: `!` lists them all); fewer
 #: on a short terminal, where every line is a table row.
@@ -30,7 +26,7 @@ GROUP_AFTER = 3
 class Notices:
     """The telling half of the fleet screen."""
 
-    def __init__(self, screen: FleetScreen) -> None:
+    def __init__(self, screen: FleetView) -> None:
         self.screen = screen
         self.monitor = screen.monitor
         self._problems_said: set[str] = set()

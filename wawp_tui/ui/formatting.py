@@ -116,8 +116,11 @@ def since_text(state: InstanceState, now: float) -> str:
     if state.status_since is None:
         return ""
     age = max(0.0, now - state.status_since)
-    text = runbook.fmt_duration(age) if age < 60 else _minutes(age)
-    return text if state.status_since_known else f"≥{text}"
+    if not state.status_since_known:
+        # A lower bound, rounded down to 10 s under a minute: the true value is older
+        # anyway, and a fleet seen at start-up would otherwise redraw every row each second.
+        return f"≥{runbook.fmt_duration(age // 10 * 10) if age < 60 else _minutes(age)}"
+    return runbook.fmt_duration(age) if age < 60 else _minutes(age)
 
 
 def why_text(state: InstanceState, word: str) -> str:

@@ -100,11 +100,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure performance against a local simulator")
     _common_options(p, suppress=True)
-    p.add_argument("--instances", type=int, default=500, metavar="N")
+    p.add_argument("--instances", type=int, default=500, metavar="N",
+                   help="the small fleet: TUI idle and detection, UI thread figures (default 500)")
+    p.add_argument("--big", type=int, default=5000, metavar="N",
+                   help="the big fleet: TUI idle and detection, status wall (default 5000)")
+    p.add_argument("--status-instances", type=int, default=2000, metavar="N",
+                   help="status CPU per poll and sweeps (default 2000)")
     p.add_argument("--latency-ms", type=float, default=50.0, metavar="MS")
     p.add_argument("--concurrency", type=int, default=16, metavar="C")
-    p.add_argument("--seconds", type=float, default=20.0, metavar="S",
-                   help="how long the idle-CPU measurement runs")
+    p.add_argument("--concurrency-high", type=int, default=64, metavar="C")
+    p.add_argument("--seconds", type=float, default=60.0, metavar="S",
+                   help="how long the idle-CPU measurement runs (after --warmup)")
+    p.add_argument("--warmup", type=float, default=45.0, metavar="S",
+                   help="how long the TUI runs before the idle window (plus N/200 s)")
+    p.add_argument("--repeats", type=int, default=3, metavar="R",
+                   help="runs per process figure; the median is reported")
+    p.add_argument("--trials", type=int, default=40, metavar="T",
+                   help="detection: instances turned FAILED per fleet size")
+    p.add_argument("--baseline", default=None, metavar="DIR",
+                   help="also measure another checkout (with its own .venv) in the same run")
     p.add_argument("--soak", type=float, default=None, metavar="MINUTES",
                    help="instead of the figures: run the app this long against a server that "
                         "keeps failing, then check it agrees with the server")
@@ -297,8 +311,11 @@ def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    if args.instances < 1 or args.concurrency < 1 or args.seconds <= 0:
-        raise UsageError("--instances, --concurrency and --seconds must be positive")
+    sizes = (args.instances, args.big, args.status_instances, args.concurrency,
+             args.concurrency_high, args.repeats, args.trials)
+    if min(sizes) < 1 or args.seconds <= 0 or args.warmup < 0:
+        raise UsageError("--instances, --big, --status-instances, --concurrency, --repeats, "
+                         "--trials and --seconds must be positive")
     if args.soak is not None:
         from wawp_tui.devtools.soak import main as soak_main
 
@@ -308,5 +325,9 @@ def _bench(args: argparse.Namespace) -> int:
     from wawp_tui.devtools.bench import BenchOptions
     from wawp_tui.devtools.bench import main as bench_main
 
-    return bench_main(BenchOptions(instances=args.instances, latency_ms=args.latency_ms,
-                                   concurrency=args.concurrency, seconds=args.seconds), args.json)
+    return bench_main(BenchOptions(
+        instances=args.instances, big=args.big, status_instances=args.status_instances,
+        latency_ms=args.latency_ms, concurrency=args.concurrency,
+        concurrency_high=args.concurrency_high, seconds=args.seconds, warmup=args.warmup,
+        repeats=args.repeats, trials=min(args.trials, args.instances, args.big),
+        baseline=args.baseline), args.json)

@@ -50,19 +50,35 @@ import asyncio
 import math
 import re
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import httpx
 
-try:  # the dependency is declared; a broken install falls back to httpx's own transport
+if TYPE_CHECKING:
     import aiohttp
     from yarl import URL
-except ImportError:  # pragma: no cover
-    aiohttp = None  # type: ignore[assignment]
+else:
+    # Imported on first use (_load): aiohttp costs 0.12 s of start-up, which the demo
+    # (an in-process transport) and the first frame of the TUI never need.
+    aiohttp = URL = None
 
 __all__ = ["AiohttpTransport", "make_transport"]
 
 _QUERY_IN_URL = re.compile(r"(\w+://[^\s'\"?]*)\?[^\s'\"]*")
 _RESET_IN_MESSAGE = re.compile(r"\b(ConnectionResetError|ConnectionAbortedError|BrokenPipeError)\(")
+
+
+def _load() -> bool:
+    """Import aiohttp (once); False when it is not installed."""
+    global aiohttp, URL
+    if aiohttp is None:
+        try:  # the dependency is declared; a broken install falls back to httpx's own transport
+            import aiohttp as engine
+            from yarl import URL as url_class
+        except ImportError:  # pragma: no cover
+            return False
+        aiohttp, URL = engine, url_class  # type: ignore[misc]
+    return True
 
 
 def make_transport(*, max_connections: int, keepalive: int,
@@ -76,7 +92,7 @@ def make_transport(*, max_connections: int, keepalive: int,
     own httpx.Timeout wins). Returns None (httpx's default transport) when aiohttp is not
     importable.
     """
-    if aiohttp is None:  # pragma: no cover
+    if not _load():  # pragma: no cover
         return None
     return AiohttpTransport(max_connections=max_connections, keepalive=keepalive,
                             connect_timeout=connect_timeout)
@@ -88,6 +104,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, *, max_connections: int = 100, keepalive: int = 20,
                  connect_timeout: float = 5.0, keepalive_expiry: float = 5.0) -> None:
+        if not _load():  # pragma: no cover
+            raise RuntimeError("aiohttp is not installed")
         self._max_connections = max(1, max_connections)
         self._keepalive = max(0, keepalive)
         self._keepalive_expiry = keepalive_expiry

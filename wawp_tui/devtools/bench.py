@@ -1,291 +1,160 @@
-"""`wawp-tui bench`: performance figures, measured, side by side in one run.
+"""`wawp-tui bench`: the performance figures, measured as a user sees them, in one run.
 
-The simulator runs in a child process (so its CPU is not counted as ours) on 127.0.0.1
-with an injected latency; the client and the app run here, the app headless.
+The simulator always runs in a child process on 127.0.0.1 (its CPU is not ours). What a
+user runs is measured as a process: `status` (wall from fork to exit, CPU from the
+child's rusage), the TUI in a pseudo-terminal (first paint, idle CPU, CPU per poll, RSS
+from /proc), detection time in a headless child with default settings. The UI-thread
+figures (apply a refresh, key latency) are measured in this process, headless.
+
+With `--baseline DIR` the process figures of another checkout (its own `.venv`) are
+measured too, interleaved with ours in the same run, under keys starting `base_`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-import os
-import resource
 import statistics
-import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
-from typing import Any
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
-import httpx
+import wawp_tui
+from wawp_tui.devtools import bench_status, bench_tui
+from wawp_tui.devtools.bench_figures import Figures
+from wawp_tui.devtools.bench_status import Product
+from wawp_tui.devtools.bench_tty import TtyProcess
+from wawp_tui.devtools.bench_ui import ui_figures
+from wawp_tui.devtools.harness import SimulatorProcess, child_env, fleet_file, machine
 
-from wawp_tui.core import Monitor, client_for
-from wawp_tui.devtools.harness import SimulatorProcess, bench_config, machine
-from wawp_tui.models import InstanceConfig, Secret
-from wawp_tui.simulator import SIM_TOKEN
-
-#: Seconds the app runs before idle CPU is measured: past the start-up sweep, steady
-#: instances poll at their steady pace with random phases (see Poller.next_interval).
-IDLE_WARMUP = 45.0
+TRANSPORT = "httpx.AsyncClient over aiohttp (wawp_tui.client.transport.AiohttpTransport)"
 
 
 @dataclass
 class BenchOptions:
-    instances: int = 500
+    instances: int = 500          # the small fleet: TUI idle/detection, UI thread figures
+    big: int = 5000               # the big fleet: TUI idle/detection, `status` wall
+    status_instances: int = 2000  # `status` CPU per poll and sweeps
     latency_ms: float = 50.0
     concurrency: int = 16
-    seconds: float = 20.0
-    sample: int = 40
+    concurrency_high: int = 64
+    seconds: float = 60.0         # the idle window (the TUI runs warm-up + this)
+    warmup: float = 45.0          # the TUI runs this long before the idle window
+    repeats: int = 3              # `status` runs and first paints: the median
+    trials: int = 40              # detection: instances turned FAILED
+    baseline: str | None = None   # another checkout, for before/after
 
 
-@dataclass
-class Figures:
-    """Every figure of one run, printed as a table or JSON."""
-
-    machine: str
-    options: dict[str, Any]
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def table(self) -> str:
-        width = max(len(k) for k in self.values) if self.values else 10
-        lines = [f"wawp-tui bench on {self.machine}",
-                 "options: " + ", ".join(f"{k}={v}" for k, v in self.options.items()), ""]
-        lines += [f"{k:<{width}}  {v}" for k, v in self.values.items()]
-        return "\n".join(lines)
+def this_tree() -> Product:
+    return Product(sys.executable, str(Path(wawp_tui.__file__).resolve().parent.parent))
 
 
-# -- sweep -----------------------------------------------------------------------------
+def baseline_tree(folder: str) -> Product:
+    root = Path(folder).resolve()
+    python = root / ".venv" / "bin" / "python"
+    if not python.exists():
+        raise RuntimeError(f"{python} not found: --baseline wants a checkout with its own .venv")
+    return Product(str(python), str(root), "baseline")
 
 
-async def _sweep(url: str, configs, concurrency: int) -> float:
-    config = bench_config(url, configs, concurrency)
-    async with client_for(config) as client:
-        monitor = Monitor(config, client)
-        await monitor.refresh([c.id for c in configs[: min(len(configs), concurrency)]])  # warm
-        started = time.perf_counter()
-        await monitor.refresh()
-        elapsed = time.perf_counter() - started
-    bad = [st.id for st in monitor.fleet if st.failures]
-    if bad:
-        raise RuntimeError(f"{len(bad)} polls failed during the sweep: {monitor.state(bad[0]).last_error}")
-    return elapsed
-
-
-def _sequential(url: str, configs, sample: int) -> float:
-    """Per-instance time the way a script without this tool does it: one request at a time."""
-    chosen = configs[:sample]
-    started = time.perf_counter()
-    for cfg in chosen:
-        httpx.post(f"{url}/v2/session/info", json={"instance_id": cfg.id, "access_token": SIM_TOKEN},
-                   timeout=30)
-    return (time.perf_counter() - started) / len(chosen)
-
-
-# -- the app, headless -------------------------------------------------------------------
-
-
-def _set_status(url: str, ids: list[str], word: str | None) -> None:
-    """What the server says these instances' status is (None: their own again)."""
-    httpx.post(f"{url}/_sim/set", json={"instance_ids": ids, "raw_status": word}, timeout=60)
-
-
-async def _apply(app, url: str, ids: list[str], word: str | None) -> float:
-    """Time the UI takes to draw one refresh in which `ids` changed (their polls excluded)."""
-    _set_status(url, ids, word)
-    await app.fleet_screen.refresh_now(ids)
-    return app.fleet_screen.painter.last_draw_seconds
-
-
-async def _ui_figures(url: str, configs, concurrency: int, seconds: float) -> dict[str, Any]:
-    from wawp_tui.ui.app import build_app
-    from wawp_tui.ui.widgets.fleet_table import FleetTable
-
-    config = bench_config(url, configs, concurrency)
-    app = build_app(config, client_for(config), poll=False)
-    out: dict[str, Any] = {}
-    async with app.run_test(size=(160, 48)) as pilot:
-        await app.fleet_screen.refresh_now()
-        await pilot.pause()
-        ids = list(app.monitor.fleet.instances)
-        tenth = ids[: max(1, len(ids) // 10)]
-        out["ui_apply_10pct"] = f"{await _apply(app, url, tenth, 'STARTING') * 1000:.1f} ms"
-        out["ui_apply_all"] = f"{await _apply(app, url, ids, 'STOPPED') * 1000:.1f} ms"
-        await _apply(app, url, ids, None)
-        await pilot.pause()
-        # Key latency while refreshes flow: a background 10 % change every 250 ms.
-        stop = asyncio.Event()
-
-        async def churn() -> None:
-            n = 0
-            while not stop.is_set():
-                chunk = ids[(n * len(ids) // 10) % len(ids):][: max(1, len(ids) // 10)]
-                await asyncio.to_thread(_set_status, url, chunk, "STARTING" if n % 2 else None)
-                await app.monitor.refresh(chunk)
-                n += 1
-                await asyncio.sleep(0.25)
-
-        task = asyncio.create_task(churn())
-        table = app.fleet_screen.query_one(FleetTable)
-        table.focus()
-        await pilot.pause()
-        latencies = await _key_latencies(app, table, 40)
-        stop.set()
-        await task
-        latencies.sort()
-        out["key_latency_p95"] = f"{latencies[int(len(latencies) * 0.95) - 1] * 1000:.1f} ms"
-        out["key_latency_p50"] = f"{statistics.median(latencies) * 1000:.1f} ms"
+def _products(opts: BenchOptions) -> list[tuple[str, Product]]:
+    out = [("", this_tree())]
+    if opts.baseline:
+        out.append(("base_", baseline_tree(opts.baseline)))
     return out
 
 
-async def _key_latencies(app, table, presses: int) -> list[float]:
-    """Key press to repaint: post a key, wait until the cursor moved and the screen was
-    drawn after it (Pilot.press adds fixed waits of its own, so it is not used here)."""
-    from textual import events
-
-    screen = app.screen
-    painted: list[float] = []
-    original = screen._compositor_refresh
-
-    def recording() -> None:
-        original()
-        painted.append(time.perf_counter())
-
-    screen._compositor_refresh = recording
-    latencies = []
-    try:
-        for n in range(presses):
-            key = "down" if n % 2 == 0 else "up"
-            before = table.cursor_row
-            started = time.perf_counter()
-            app.post_message(events.Key(key, None))
-            deadline = started + 5
-            while time.perf_counter() < deadline:
-                await asyncio.sleep(0.0005)
-                if table.cursor_row != before and painted and painted[-1] > started:
-                    break
-            latencies.append(time.perf_counter() - started)
-            await asyncio.sleep(0.03)
-    finally:
-        screen._compositor_refresh = original
-    return latencies
+def first_paint(product: Product, env: dict[str, str]) -> float:
+    """Fork of `wawp-tui --demo` in a 160x48 pty until a frame showing a status word
+    (WORKING) reached the terminal."""
+    argv = [product.python, "-m", "wawp_tui", "--demo"]
+    with TtyProcess(argv, {**env, "PYTHONPATH": product.pythonpath}, watch=b"WORKING") as app:
+        return app.wait_seen(60.0)
 
 
-def _idle_cpu(url: str, n: int, seconds: float) -> tuple[float, float]:
-    """CPU share of one core and RSS of the real app left alone (a child process)."""
-    code = (
-        "import asyncio,sys,time,resource\n"
-        "from wawp_tui.devtools.bench import idle_child\n"
-        f"print(idle_child({url!r}, {n}, {seconds}))\n")
-    # Start-up and the first sweep grow with N; the warm-up and the measure are fixed.
-    limit = IDLE_WARMUP + seconds + 120 + n / 20
-    try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=limit)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"the idle measurement did not finish within {limit:.0f} s") from None
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1] if out.stderr else "idle child failed")
-    cpu, rss = out.stdout.strip().splitlines()[-1].split()
-    return float(cpu), float(rss)
+def _status_figures(fig: Figures, opts: BenchOptions, env: dict[str, str], home: str) -> None:
+    n, big = opts.status_instances, opts.big
+    with SimulatorProcess(max(n, big), 0.0) as sim:
+        configs = sim.configs()
+        small = fleet_file(f"{home}/status-{n}.toml", sim.url, configs[:n], opts.concurrency)
+        one = fleet_file(f"{home}/status-1.toml", sim.url, configs[:1], opts.concurrency)
+        large = fleet_file(f"{home}/status-{big}.toml", sim.url, configs[:big], opts.concurrency)
+        for prefix, product in _products(opts):
+            run = bench_status.median_run(product, small, env, opts.repeats)
+            start = bench_status.median_run(product, one, env, opts.repeats)
+            fig.put(f"{prefix}status_{n}_cpu_per_poll_ms", 1000 * run.cpu_s / n)
+            fig.put(f"{prefix}status_{n}_marginal_cpu_per_poll_ms",
+                    1000 * max(0.0, run.cpu_s - start.cpu_s) / max(1, n - 1))
+            fig.put(f"{prefix}status_startup_cpu_s", start.cpu_s)
+            fig.put(f"{prefix}status_startup_wall_s", start.wall_s)
+            fig.put(f"{prefix}status_{n}_wall_s", run.wall_s)
+            fig.put(f"{prefix}status_{n}_rss_mb", run.rss_mb, 1)
+            whole = bench_status.median_run(product, large, env, opts.repeats)
+            fig.put(f"{prefix}status_{big}_wall_s", whole.wall_s)
+            fig.put(f"{prefix}status_{big}_cpu_s", whole.cpu_s)
+    latency = opts.latency_ms / 1000.0
+    with SimulatorProcess(n, opts.latency_ms) as sim:
+        configs = sim.configs()
+        for c in (opts.concurrency, opts.concurrency_high):
+            path = fleet_file(f"{home}/sweep-{c}.toml", sim.url, configs, c)
+            floor = math.ceil(n / c) * latency
+            fig.put(f"floor_{n}_c{c}_s", floor)
+            for prefix, product in _products(opts):
+                sweep = bench_status.median_run(product, path, env, opts.repeats).wall_s
+                fig.put(f"{prefix}sweep_{n}_c{c}_s", sweep)
+                fig.put(f"{prefix}sweep_{n}_c{c}_vs_floor_x", sweep / floor)
+                fig.put(f"{prefix}sweep_{n}_c{c}_requests_per_s", n / sweep, 1)
 
 
-def idle_child(url: str, n: int, seconds: float) -> str:
-    """Run in a child: the app polling N steady instances at refresh 5 s, headless."""
-    from wawp_tui.ui.app import build_app
-
-    state = httpx.get(f"{url}/_sim/state", timeout=30).json()[:n]
-    configs = tuple(InstanceConfig(id=i["id"], label=i["label"], token=Secret(SIM_TOKEN)) for i in state)
-    config = bench_config(url, configs, 16)
-    app = build_app(config, client_for(config), poll=True)
-
-    async def run() -> str:
-        async with app.run_test(size=(160, 48)):
-            # Left running for a while: steady instances have slowed to their ceiling.
-            await asyncio.sleep(IDLE_WARMUP)
-            cpu0, wall0 = time.process_time(), time.perf_counter()
-            await asyncio.sleep(seconds)
-            cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        return f"{cpu * 100:.2f} {rss:.1f}"
-
-    return asyncio.run(run())
-
-
-def _first_paint() -> float:
-    """Process start to the first painted table with statuses, for the demo."""
-    code = (
-        "import time\n"
-        "from wawp_tui.devtools.bench import first_paint_child\n"
-        "print(first_paint_child())\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.strip().splitlines()[-1])
-    return float(out.stdout.strip().splitlines()[-1])
-
-
-def _process_age() -> float:
-    """Seconds since this process started (Linux: /proc)."""
-    with open("/proc/self/stat", encoding="utf-8") as handle:
-        start_ticks = int(handle.read().rsplit(")", 1)[1].split()[19])
-    with open("/proc/uptime", encoding="utf-8") as handle:
-        uptime = float(handle.read().split()[0])
-    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-
-
-def first_paint_child() -> str:
-    from wawp_tui.demo import demo_config, demo_transport
-    from wawp_tui.ui.app import build_app
-    from wawp_tui.ui.widgets.fleet_table import FleetTable
-
-    config = demo_config()
-    app = build_app(config, client_for(config, demo_transport()), demo=True)
-
-    async def run() -> str:
-        async with app.run_test(size=(120, 40)) as pilot:
-            table = app.fleet_screen.query_one(FleetTable)
-            while not any("WORKING" in str(table.get_row_at(r)[1]) for r in range(table.row_count)):  # noqa: ASYNC110
-                await asyncio.sleep(0.005)  # (polling the screen is what is measured)
-            await pilot.pause()
-            return f"{_process_age():.3f}"
-
-    return asyncio.run(run())
-
-
-# -- the run -----------------------------------------------------------------------------
+def _tui_figures(fig: Figures, opts: BenchOptions, n: int, env: dict[str, str], home: str) -> None:
+    """Idle (this tree and the baseline) and detection (this tree) at `n` instances; the
+    detection child runs beside the idle run, each with its own simulator."""
+    with SimulatorProcess(n, 0.0) as sim_idle, SimulatorProcess(n, 0.0) as sim_detect:
+        idle_path = fleet_file(f"{home}/tui-{n}.toml", sim_idle.url, sim_idle.configs(), opts.concurrency)
+        detect_path = fleet_file(f"{home}/detect-{n}.toml", sim_detect.url, sim_detect.configs(),
+                                 opts.concurrency)
+        detect = bench_tui.start_detection(this_tree(), detect_path, env, opts.trials, 0.5)
+        try:
+            for prefix, product in _products(opts):
+                figures = bench_tui.idle(product, sim_idle.url, idle_path, env,
+                                         warmup=opts.warmup + n / 200, seconds=opts.seconds)
+                for key, value in figures.items():
+                    fig.put(f"{prefix}tui_{n}_{key}", value)
+            found = bench_tui.finish_detection(detect, timeout=1200.0)
+        finally:
+            if detect.poll() is None:
+                detect.kill()
+                detect.communicate()
+    for key, value in found.items():
+        name = key.replace("detection_", f"detection_{n}_") if key.startswith("detection_") \
+            else f"detection_{n}_{key}"
+        fig.put(name, value)
+    fig.put(f"detection_{n}_polls_per_s", n / found["steady_interval_s"], 1)
 
 
 def run_bench(opts: BenchOptions) -> Figures:
-    figures = Figures(machine(), {"instances": opts.instances, "latency_ms": opts.latency_ms,
-                                  "concurrency": opts.concurrency, "seconds": opts.seconds})
-    v = figures.values
-    n, c, latency = opts.instances, opts.concurrency, opts.latency_ms / 1000.0
-    with SimulatorProcess(n, opts.latency_ms) as sim:
-        configs = sim.configs()
-        sweep = asyncio.run(_sweep(sim.url, configs, c))
-        floor = math.ceil(n / c) * latency
-        v["sweep"] = f"{sweep:.2f} s for {n} instances"
-        v["sweep_floor"] = f"{floor:.2f} s (ceil({n}/{c}) x {opts.latency_ms:g} ms)"
-        v["sweep_vs_floor"] = f"{sweep / floor:.2f}x" if floor else "n/a"
-        v["requests_per_s"] = f"{n / sweep:.0f}"
-        per = _sequential(sim.url, configs, min(opts.sample, n))
-        v["sequential"] = f"{per * n:.1f} s (extrapolated from {min(opts.sample, n)} requests)"
-        v["speedup"] = f"{per * n / sweep:.1f}x"
-    with SimulatorProcess(n, 0.0) as sim:
-        v.update(asyncio.run(_ui_figures(sim.url, sim.configs(), c, opts.seconds)))
-        cpu, rss = _idle_cpu(sim.url, n, opts.seconds)
-        v["idle_cpu"] = (f"{cpu:.2f} % of one core ({n} instances, refresh 5 s, measured "
-                         f"{opts.seconds:g} s after {IDLE_WARMUP:g} s running)")
-        v["rss_mb"] = f"{rss:.0f} MB at {n} instances"
-    v["first_paint"] = f"{_first_paint():.2f} s (demo)"
-    return figures
+    fig = Figures(machine(), TRANSPORT, {
+        "instances": opts.instances, "big": opts.big, "status_instances": opts.status_instances,
+        "latency_ms": opts.latency_ms, "concurrency": opts.concurrency,
+        "concurrency_high": opts.concurrency_high, "seconds": opts.seconds,
+        "warmup": opts.warmup, "repeats": opts.repeats, "trials": opts.trials})
+    with tempfile.TemporaryDirectory(prefix="wawp-bench-") as home:
+        env = child_env(home)
+        for prefix, product in _products(opts):
+            paints = [first_paint(product, env) for _ in range(max(5, opts.repeats))]
+            fig.put(f"{prefix}first_paint_s", statistics.median(paints))
+        _status_figures(fig, opts, env, home)
+        for n in dict.fromkeys((opts.instances, opts.big)):
+            _tui_figures(fig, opts, n, env, home)
+        with SimulatorProcess(opts.instances, 0.0) as sim:
+            for key, value in asyncio.run(ui_figures(sim.url, sim.configs(), opts.concurrency)).items():
+                fig.put(key, value)
+    return fig
 
 
 def main(opts: BenchOptions, as_json: bool) -> int:
     figures = run_bench(opts)
-    if as_json:
-        print(json.dumps({"machine": figures.machine, "options": figures.options, **figures.values},
-                         indent=2))
-    else:
-        print(figures.table())
+    print(figures.as_json() if as_json else figures.table())
     return 0
+

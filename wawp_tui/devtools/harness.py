@@ -91,3 +91,27 @@ def bench_config(url: str, instances: tuple[InstanceConfig, ...], concurrency: i
     """A config for a simulated fleet at `url` (the tools' own, not the user's)."""
     return Config(api=ApiSettings(base_url=url, timeout=timeout, max_concurrency=concurrency),
                   monitor=MonitorSettings(refresh=refresh, auto_heal=auto_heal), instances=instances)
+
+
+def fleet_file(path: str, url: str, instances: tuple[InstanceConfig, ...], concurrency: int) -> str:
+    """A config file for a simulated fleet, as a user would keep it: only base_url, the
+    concurrency and the instances; every other setting is the product's default."""
+    lines = ["[api]", f'base_url = "{url}"', f"max_concurrency = {concurrency}", ""]
+    for cfg in instances:
+        lines += ["[[instances]]", f'id = "{cfg.id}"', f'label = "{cfg.label}"',
+                  f'token = "{SIM_TOKEN}"', ""]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+    os.chmod(path, 0o600)  # it holds a token: anything looser draws a warning
+    return path
+
+
+def child_env(home: str, pythonpath: str | None = None) -> dict[str, str]:
+    """The environment of a measured child: its state, logs and config folders under
+    `home` (the user's own stay untouched), no WAWP_* variables from the caller."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WAWP_")}
+    env.update(HOME=home, XDG_CONFIG_HOME=f"{home}/config", XDG_STATE_HOME=f"{home}/state",
+               XDG_DATA_HOME=f"{home}/data", XDG_CACHE_HOME=f"{home}/cache")
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    return env

@@ -28,6 +28,9 @@ def control(sim: Steerable, path: str, method: str, body: dict[str, Any]) -> Rep
     """The /_sim/* endpoints: what black-box tests and tools use to steer the server."""
     if path == "/_sim/calls":
         return json_reply(200, sim.calls)
+    if path == "/_sim/stats":
+        # How many API requests were served so far (the bench's polls per second).
+        return json_reply(200, {"api_calls": len(sim.calls)})
     if path == "/_sim/state":
         now = sim.clock()
         return json_reply(200, [{"id": i.id, "label": i.label, "status": i.status_at(now),

@@ -1,0 +1,64 @@
+"""`wawp-tui status` as a user runs it: a child process, timed from outside.
+
+Wall time is from just before the fork until the child has exited (start-up, config
+load, the sweep and the printing all included); CPU is the child's own user + system
+time from its rusage (os.wait4), so the simulator's CPU and ours are not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Product:
+    """Which code is measured: an interpreter and the folder its `wawp_tui` comes from."""
+
+    python: str
+    pythonpath: str
+    name: str = "this tree"
+
+
+@dataclass(frozen=True)
+class StatusRun:
+    wall_s: float
+    cpu_s: float
+    rss_mb: float
+    rows: int
+
+
+def run_status(product: Product, config_path: str, env: dict[str, str]) -> StatusRun:
+    """One `status --json` over the fleet in `config_path`; every row must be WORKING."""
+    argv = [product.python, "-m", "wawp_tui", "status", "--json", "--config", config_path]
+    with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=out_file, stderr=err_file,
+                                env={**env, "PYTHONPATH": product.pythonpath})
+        # wait4, not proc.wait(): it also returns the rusage of exactly this child.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+    code = proc.returncode
+    rows = json.loads(out) if out.strip() else []
+    bad = [r for r in rows if r.get("status") != "WORKING"]
+    if code not in (0, 1) or bad or not rows:
+        detail = bad[0].get("error") if bad else err.decode(errors="replace").strip()[-300:]
+        raise RuntimeError(f"status ({product.name}) failed (exit {code}): {detail}")
+    return StatusRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, len(rows))
+
+
+def median_run(product: Product, config_path: str, env: dict[str, str], repeats: int) -> StatusRun:
+    """The median of `repeats` runs, figure by figure (a busy machine spoils some runs)."""
+    runs = [run_status(product, config_path, env) for _ in range(repeats)]
+    return StatusRun(statistics.median(r.wall_s for r in runs),
+                     statistics.median(r.cpu_s for r in runs),
+                     statistics.median(r.rss_mb for r in runs), runs[0].rows)

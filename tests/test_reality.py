@@ -290,3 +290,60 @@ def test_the_demo_shows_the_real_engines_ways(capsys):
     errors = " ".join(r["error"] or "" for r in rows)
     assert "session not loaded (404)" in errors
     assert any(r["status"] == "PASSKEY_REQUIRED" for r in rows)
+
+
+async def test_the_qr_screen_counts_codes_only_in_wahas_rhythm_and_names_no_refused_key(waha, tmp_path, clock):
+    sim, sim_instances, server, by_label = waha
+    target = sim_instances[-1].id  # a WORKING WAHA session, logged out under our eyes
+    app = app_for(server, sim_instances, clock, tmp_path)
+    sim.instances[target].qr_form = "raw"  # WAHA's own reply: {"value": ...}, no expiry
+    async with app.run_test(size=(120, 60)) as pilot:
+        await refresh(app, pilot)
+        await app.monitor.act("logout", [target])
+        await refresh(app, pilot, [target])
+        await highlight(app, pilot, target)
+        await pilot.press("enter")
+        screen = app.screen
+        assert isinstance(screen, QrScreen)
+
+        async def info() -> str:
+            for _ in range(100):
+                await pilot.pause(0.02)
+                if screen.current is not None:
+                    break
+            return str(screen.query_one("#qr-info").render())
+
+        assert "code 1 of 6" in await info()
+        for _ in range(5):  # 60 s, then 20 s each: the sixth code
+            clock.advance(20 if "code 1 of" not in await info() else 60)
+            await pilot.press("f")
+        text = await info()
+        assert "code 6 of 6, the last" in text and "restart then brings new codes" in text
+        assert app.monitor.check("restart", [target]).allowed == []
+        assert "r on the fleet screen" not in text and "press r" not in text
+
+
+async def test_a_server_that_states_each_codes_expiry_gets_no_code_count(serve, clock, tmp_path):
+    from wawp_tui.simulator import Simulator, build_scenario
+
+    sim_instances = build_scenario("healthy", instances=2, clock=clock)
+    sim = Simulator(sim_instances, clock=clock)
+    server = serve(sim)
+    target = sim_instances[0].id
+    app = app_for(server, sim_instances, clock, tmp_path)
+    async with app.run_test(size=(120, 60)) as pilot:
+        await refresh(app, pilot)
+        await app.monitor.act("logout", [target])
+        await refresh(app, pilot, [target])
+        await highlight(app, pilot, target)
+        await pilot.press("enter")
+        screen = app.screen
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.current is not None:
+                break
+        clock.advance(100)  # past WAHA's second code; this server has its own rhythm
+        await pilot.press("f")
+        await pilot.pause(0.1)
+        text = str(screen.query_one("#qr-info").render())
+        assert "expires in" in text and " of 6" not in text and "run out" not in text

@@ -167,15 +167,17 @@ class QrScreen(ModalScreen[None]):
 
     @staticmethod
     def _rhythm(number: int) -> str:
-        """Where we are in the engine's QR rhythm (6 codes, then FAILED)."""
+        """Where we are in the engine's QR rhythm (6 codes, then FAILED). No key is named:
+        the runbook refuses a restart while the instance waits for a scan."""
         total = runbook.QR_CODES
         if number < total:
             return (f"code {number} of {total} (the first lives {runbook.QR_FIRST_LIFE:g} s, the "
                     f"next {runbook.QR_NEXT_LIFE:g} s each)")
         if number == total:
-            return (f"code {total} of {total}, the last: after it the session goes FAILED; a "
-                    "restart (r on the fleet screen) brings new codes")
-        return "the codes have run out: restart it (r on the fleet screen) for new ones"
+            return (f"code {total} of {total}, the last: after it the session goes FAILED, and a "
+                    "restart then brings new codes")
+        return (f"the engine's {total} codes should have run out: the session goes FAILED, and a "
+                "restart then brings new codes")
 
     def _draw_info(self) -> None:
         info = Text()
@@ -187,8 +189,11 @@ class QrScreen(ModalScreen[None]):
         if self.current is not None and self.current.expires_at is None and not self.linked:
             how = "sent as an image, redrawn here; " if self.current.form == "image" else ""
             info.append(f"{how}the server gave no expiry: a new code is fetched every 15 s\n")
+        # The six-code rhythm is WAHA's, known when the server sends its bare forms (a value
+        # or an image, no expiry); a server that states each code's expiry has its own.
         number = runbook.qr_code_number(self.monitor.state(self.instance_id), self.clock())
-        if number is not None and not self.linked:
+        if number is not None and not self.linked and self.current is not None \
+                and self.current.expires_at is None:
             info.append(self._rhythm(number) + "\n")
         if self.error and self.current is not None:
             info.append(f"last refresh failed: {self.error}\n")

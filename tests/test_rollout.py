@@ -145,3 +145,33 @@ async def test_dry_run_and_cron_cli(serve, tmp_path):
                          capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     assert out.returncode == 2 and "unattended without --yes" in out.stderr
     assert not [c for c in sim.calls if not c["endpoint"].endswith("/info")]
+
+
+async def test_two_rollouts_at_once_on_one_machine_send_each_restart_once(serve, tmp_path):
+    """Two terminals (or cron and a person) start the same rollout at the same moment:
+    one runs, the other says who holds it and sends nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from wawp_tui.simulator import SIM_TOKEN
+
+    sim_instances = build_scenario("healthy", instances=2)
+    sim = Simulator(sim_instances)
+    url = serve(sim).url
+    path = tmp_path / "c.toml"
+    path.write_text(f'[api]\nbase_url = "{url}"\n' + "".join(
+        f'[[instances]]\nid = "{i.id}"\nlabel = "{i.label}"\n' for i in sim_instances))
+    env = {**os.environ, "WAWP_ACCESS_TOKEN": SIM_TOKEN}
+    command = [sys.executable, "-m", "wawp_tui", "rollout", "restart", "--yes", "--wave", "2",
+               "--config", str(path)]
+    both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env, stdin=subprocess.DEVNULL) for _ in range(2)]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in both]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    refused = next(err for code, _, err in results if code == 1)
+    assert "another rollout is running on this machine (process " in refused
+    assert "nothing was sent" in refused and "Traceback" not in refused
+    restarts = [c["instance_id"] for c in sim.calls if c["endpoint"].endswith("/restart")]
+    assert sorted(restarts) == sorted(i.id for i in sim_instances)

@@ -105,6 +105,38 @@ def locked(path: Path, wait: float = LOCK_WAIT) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+class Busy(OSError):
+    """Another process holds the run lock of a file (see `held_while_running`)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(errno.EAGAIN, f"held by {holder}")
+        self.holder = holder
+
+
+@contextmanager
+def held_while_running(path: Path) -> Iterator[None]:
+    """Hold `path`'s run lock (`.<name>.running` beside its real target) for as long as a
+    long job runs, or raise Busy at once naming the process that holds it. Unlike
+    `locked`, it never waits: a second rollout must not queue behind the first."""
+    target = real_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    run_path = target.with_name(f".{target.name}.running")
+    fd = os.open(run_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            raise Busy(f"process {pid}" if pid.isdigit() else "another process") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def append_private(path: Path) -> IO[str]:
     """Open `path` for appending text, creating it (and its folder) private to the user."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

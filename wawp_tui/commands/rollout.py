@@ -10,7 +10,16 @@ from pathlib import Path
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import Config, audit_log_path, state_dir
-from wawp_tui.core import CONSEQUENCES, AuditLog, Monitor, RolloutState, RolloutStateError, describe, plan
+from wawp_tui.core import (
+    CONSEQUENCES,
+    AuditLog,
+    Monitor,
+    RolloutBusy,
+    RolloutState,
+    RolloutStateError,
+    describe,
+    plan,
+)
 from wawp_tui.launch import UsageError
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import ExitCode
@@ -60,6 +69,9 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
         return ExitCode.OK
     try:
         final = asyncio.run(_run(state, config, client, args.continue_on_error, path))
+    except RolloutBusy as exc:
+        _say(f"wawp-tui: {exc}")
+        return ExitCode.NOT_ALL_WELL
     except KeyboardInterrupt:
         _line("interrupted: progress is saved; resume with: wawp-tui rollout "
               f"{state.action} --resume")

@@ -19,7 +19,15 @@ from wawp_tui.core.fleet import FleetState, HistoryEntry, InstanceState
 from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.core.monitor import ActionCheck, Monitor
 from wawp_tui.core.outage import Outage
-from wawp_tui.core.rollout import DEFAULT_WAVE, Rollout, RolloutState, RolloutStateError, describe, plan
+from wawp_tui.core.rollout import (
+    DEFAULT_WAVE,
+    Rollout,
+    RolloutBusy,
+    RolloutState,
+    RolloutStateError,
+    describe,
+    plan,
+)
 
 
 def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None) -> WawpClient:
@@ -37,5 +45,5 @@ def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None
 __all__ = ["CONSEQUENCES", "DEFAULT_WAVE", "ActionCheck", "Alert", "AlertBook",
            "AlertsChanged", "AuditLog", "Event", "FleetState", "HistoryEntry", "HistoryStore",
            "InstanceState", "Monitor", "Note", "Outage", "Outcome", "Polled", "QrUnavailable",
-           "Report", "Rollout", "RolloutState", "RolloutStateError", "StateTouched",
+           "Report", "Rollout", "RolloutBusy", "RolloutState", "RolloutStateError", "StateTouched",
            "StatusChanged", "client_for", "describe", "plan"]

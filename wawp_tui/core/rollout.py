@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from wawp_tui.core import runbook
 from wawp_tui.core.actions import Report
 from wawp_tui.core.fleet import FleetState
-from wawp_tui.files import atomic_write, read_lines
+from wawp_tui.files import Busy, atomic_write, held_while_running, read_lines
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import Trigger, plural
@@ -133,6 +133,11 @@ class RolloutStateError(ValueError):
     """A saved rollout state that cannot be trusted (damaged, edited, from elsewhere)."""
 
 
+class RolloutBusy(RuntimeError):
+    """Another rollout (another terminal, cron) is running on this machine: guards held in
+    one process cannot stop the other's sends, so only one runs at a time."""
+
+
 def _checked_fields(data: dict[str, Any]) -> dict[str, Any]:
     """The constructor arguments from a loaded state, each of the right shape."""
     def ids(value: Any, what: str) -> list[str]:
@@ -235,6 +240,16 @@ class Rollout:
     async def run(self) -> RolloutState:
         """Run to the end or a halt. Cancelled (the program quits, the terminal goes), the
         state is saved "interrupted": `wawp-tui rollout ACTION --resume` continues it."""
+        if self.state_path is None:
+            return await self._guarded_run()
+        try:
+            with held_while_running(self.state_path):
+                return await self._guarded_run()
+        except Busy as exc:
+            raise RolloutBusy(f"another rollout is running on this machine ({exc.holder}); nothing "
+                              "was sent: wait for it to finish, or stop it first") from None
+
+    async def _guarded_run(self) -> RolloutState:
         try:
             return await self._run()
         except asyncio.CancelledError:

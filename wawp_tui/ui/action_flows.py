@@ -19,6 +19,7 @@ from wawp_tui.core import (
     Outcome,
     Report,
     Rollout,
+    RolloutBusy,
     RolloutState,
     describe,
     plan,
@@ -218,6 +219,9 @@ class ActionFlows:
     async def _run_rollout(self, rollout: Rollout) -> None:
         try:
             final = await rollout.run()
+        except RolloutBusy as exc:
+            self.screen.post_message(RolloutProgress(f"rollout not started: {exc}", done=True, ok=False))
+            return
         finally:
             self.rollout = None
         self.screen.post_message(RolloutProgress(final.summary(), done=True,

@@ -23,8 +23,6 @@ PASSKEY_CONFIRMATION_REQUIRED = "PASSKEY_CONFIRMATION_REQUIRED"
 #: Statuses the API and its engine document; anything else is kept as an unknown raw word.
 KNOWN_STATUSES: tuple[str, ...] = (WORKING, STARTING, SCAN_QR_CODE, STOPPED, FAILED,
                                    PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED)
-#: Statuses only a person with the phone can move on (a restart does not help).
-NEEDS_PHONE: tuple[str, ...] = (SCAN_QR_CODE, PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED)
 
 #: Shown instead of a status when the last poll failed (network, 5xx, 401, 404 ...).
 UNREACHABLE = "UNREACHABLE"

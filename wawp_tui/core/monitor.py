@@ -111,11 +111,6 @@ class Monitor:
         return self.poller.paused
 
     @property
-    def refresh_interval(self) -> float:
-        """Seconds between polls of a steady instance in a small fleet."""
-        return self.poller.refresh
-
-    @property
     def stale_basis(self) -> float:
         """The longest a healthy instance waits between polls: data older than two of
         these (plus a margin) is stale."""

@@ -400,11 +400,6 @@ def verdicts(state: InstanceState, now: float) -> dict[str, Verdict]:
     return {str(a): check_action(state, a, now) for a in STATE_ACTIONS}
 
 
-def allowed_actions(state: InstanceState, now: float) -> set[str]:
-    """Every action check_action allows now."""
-    return {a for a, v in verdicts(state, now).items() if v.allowed}
-
-
 # -- advice --------------------------------------------------------------------------
 
 

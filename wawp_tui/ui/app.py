@@ -199,6 +199,12 @@ class WawpApp(App[int]):
         await self.monitor.aclose()
         await self.monitor.client.aclose()
 
+    @property
+    def leaving(self) -> bool:
+        """The app is exiting: its widgets are going away (late polls and timers must
+        leave them alone)."""
+        return self._leaving
+
     def exit(self, *args: Any, **kwargs: Any) -> None:
         # From here on the widgets go away: late polls and timers must not touch them.
         self._leaving = True

@@ -147,7 +147,7 @@ class FleetScreen(Screen[None]):
 
     def _alive(self) -> bool:
         """False once the app is leaving: a late poll or timer must not touch widgets."""
-        return self._mounted and self.is_attached and not getattr(self.app, "_leaving", False)
+        return self._mounted and self.is_attached and not cast(AppServices, self.app).leaving
 
     @on(FleetChanged)
     def _fleet_changed(self) -> None:

@@ -74,9 +74,12 @@ class FleetView(Protocol):
 
 class AppServices(Protocol):
     """What the fleet screen asks of the app beyond Textual's own: bounded plain-text
-    toasts and, in the demo, the simulated phone."""
+    toasts, in the demo the simulated phone, and whether it is leaving."""
 
     def toast(self, message: str, *, title: str = "", severity: str = "information",
               timeout: float | None = None) -> None: ...
 
     def demo_scan(self) -> Callable[[str, str], bool] | None: ...
+
+    @property
+    def leaving(self) -> bool: ...

@@ -345,14 +345,27 @@ def _check_start(state: InstanceState, now: float) -> Verdict:
     return Verdict(True)
 
 
+#: Statuses only a person at the phone can move on, with what they must do: a restart
+#: never helps, a rollout skips them (not a failure), the advice names the phone.
+NEEDS_PERSON: dict[str, str] = {
+    SCAN_QR_CODE: "the phone is logged out; scan the QR code (WhatsApp > Linked devices > "
+                  "Link a device)",
+    PASSKEY_REQUIRED: "the phone must approve the passkey to finish pairing",
+    PASSKEY_CONFIRMATION_REQUIRED: "the phone must confirm the passkey code to finish pairing",
+}
+
+
+def needs_person(status: str | None) -> str | None:
+    """What a person must do at the phone for this status, or None when a restart (or
+    waiting) is the way forward: the one answer for verdicts, rollouts and advice."""
+    return NEEDS_PERSON.get(status) if status is not None else None
+
+
 def _check_restart(state: InstanceState, now: float) -> Verdict:
     status = state.status
-    if status == SCAN_QR_CODE:
-        return _refuse("restart will not help: the phone is logged out; scan the QR code "
-                       "(WhatsApp > Linked devices > Link a device)")
-    if status in (PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED):
-        return _refuse("restart will not help: the phone must approve the passkey to finish "
-                       "pairing")
+    person = needs_person(status)
+    if person is not None:
+        return _refuse(f"restart will not help: {person}")
     if status == STOPPED:
         return _refuse("instance is STOPPED: press s to start it")
     restart = _last(state, Action.RESTART)

@@ -283,3 +283,29 @@ def test_a_50000_instance_config_loads_and_errors_at_its_end_name_the_right_line
     assert str(caught.value) == (
         f"{tmp_path / 'config.toml'} line {last_header + 1}: duplicate instance id 'FLEET0000000' "
         "(first at line 6); remove one of them")
+
+
+@pytest.mark.parametrize("table, key", [("api", "timeout"), ("api", "connect_timeout"),
+                                        ("monitor", "refresh"), ("monitor", "steady_max"),
+                                        ("monitor", "steady_rate"), ("monitor", "quiet_after")])
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf", "-nan"])
+def test_nan_and_inf_are_not_a_number_of_seconds(tmp_path, table, key, value):
+    """TOML allows nan and inf; `< 1` is false for nan, so they used to pass: a poller
+    that never polled again, a status that waited for ever."""
+    path = write(tmp_path, f'# fleet\n[{table}]\n{key} = {value}\n[[instances]]\nid = "A1"\nlabel = "a"\n')
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert "\n" not in message and "config.toml line 3" in message and key in message
+
+
+@pytest.mark.parametrize("argv", [["--refresh", "nan", "status"], ["status", "--refresh", "inf"],
+                                  ["status", "--deadline", "nan"], ["status", "--deadline", "inf"],
+                                  ["simulate", "--latency-ms", "nan"]])
+def test_nan_and_inf_options_are_usage_errors(tmp_path, capsys, argv):
+    from wawp_tui import cli
+
+    path = write(tmp_path, '[[instances]]\nid = "A1"\nlabel = "a"\n')
+    assert cli.main([*argv, "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and argv[-2] in err and "finite" in err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import functools
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -349,8 +350,10 @@ def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str
     values: dict[str, Any] = {k: (float(v) if k.endswith("timeout") else v) for k, v in raw.items()}
     api = ApiSettings(**values)
     for key in ("timeout", "connect_timeout"):
-        if getattr(api, key) <= 0:
-            raise src.error(f"[api] {key} must be more than 0 seconds", "api", key)
+        value = getattr(api, key)
+        if not math.isfinite(value) or value <= 0:  # TOML allows nan and inf
+            raise src.error(f"[api] {key} must be a number of seconds more than 0, not {value}",
+                            "api", key)
     if api.credentials_in not in ("body", "query"):
         raise src.error('[api] credentials_in must be "body" or "query"', "api", "credentials_in")
     if api.max_concurrency < 1:
@@ -369,6 +372,10 @@ def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str
 def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only: bool,
                       theme: str | None) -> MonitorSettings:
     values = dict(raw)
+    for key in ("refresh", "steady_max", "steady_rate", "quiet_after"):
+        if key in values and not math.isfinite(values[key]):  # TOML allows nan and inf
+            raise src.error(f"[monitor] {key} must be a finite number, not {values[key]}",
+                            "monitor", key)
     if "refresh" in values:
         values["refresh"] = float(values["refresh"])
         if values["refresh"] < 1:
@@ -384,7 +391,7 @@ def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only:
             raise src.error("[monitor] quiet_after must be 0 (off) or more seconds", "monitor",
                             "quiet_after")
     if refresh is not None:
-        if refresh < 1:
+        if not (math.isfinite(refresh) and refresh >= 1):
             raise ConfigError("--refresh must be at least 1 second")
         values["refresh"] = float(refresh)
     if read_only:
@@ -479,7 +486,7 @@ def _zero_config(path: Path, env, base_url, refresh, read_only, theme) -> Config
         url = check_base_url(url, False)
     except ValueError as exc:
         raise ConfigError(f"{'--base-url' if base_url else 'WAWP_BASE_URL'}: {exc}") from None
-    if refresh is not None and refresh < 1:
+    if refresh is not None and not (math.isfinite(refresh) and refresh >= 1):
         raise ConfigError("--refresh must be at least 1 second")
     monitor = MonitorSettings(
         refresh=float(refresh) if refresh is not None else MonitorSettings.refresh,

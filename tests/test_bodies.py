@@ -13,6 +13,7 @@ from wawp_tui.client.errors import (
     BadRequest,
     Forbidden,
     MalformedResponse,
+    NoRoute,
     NotFound,
     NotLoaded,
     RateLimited,
@@ -62,7 +63,7 @@ def _response(code, body="", ctype="application/json", headers=None):
         (400, BadRequest, "bad request"),
         (401, Unauthorized, "access token rejected"),
         (403, Forbidden, "quota"),
-        (404, NotLoaded, "session not loaded"),
+        (404, NotFound, "deleted or wrong id"),
         (500, ServerError, "server error"),
         (502, BadGateway, "bad gateway"),
         (503, ServerError, "unavailable"),
@@ -84,11 +85,49 @@ def test_status_codes_map_to_typed_errors(code, cls, words):
     ('{"code": "invalid_session", "message": "Session expired"}', NotLoaded, "session not loaded"),
     ('{"statusCode": 404, "message": "Instance not found"}', NotFound, "deleted or wrong id"),
     ('{"message": "the instance_id is incorrect"}', NotFound, "deleted or wrong id"),
-    ("", NotLoaded, "session not loaded"),
+    ('{"message": "Invalid instance_id"}', NotFound, "deleted or wrong id"),
+    ('{"message": "No such instance"}', NotFound, "deleted or wrong id"),
+    # A 404 that says nothing of its own: the API documents it as a wrong id or deleted.
+    ("", NotFound, "deleted or wrong id"),
+    ('{"message": "Not Found"}', NotFound, "deleted or wrong id"),
+    ('{"message": "Invalid token"}', NotFound, "Invalid token"),
 ])
-def test_a_404_says_not_loaded_unless_it_names_a_missing_instance(body, cls, words):
+def test_a_404_is_not_loaded_only_when_its_body_says_so(body, cls, words):
     err = error_for_response(_response(404, body))
     assert type(err) is cls and words in str(err)
+    if cls is not NotLoaded:
+        assert "not loaded" not in str(err) and "a start brings it back" not in str(err)
+
+
+_EXPRESS_404 = ('<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error'
+                '</title>\n</head>\n<body>\n<pre>Cannot POST /v2/session/info</pre>\n</body>\n</html>\n')
+_NGINX_404 = ("<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 "
+              "Not Found</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n")
+_APACHE_404 = ('<!DOCTYPE HTML PUBLIC "-//IETF//DTD HTML 2.0//EN"><html><head><title>404 Not Found'
+               '</title></head><body><h1>Not Found</h1><p>The requested URL was not found on this '
+               "server.</p></body></html>")
+
+
+@pytest.mark.parametrize("body, ctype, shown", [
+    (_EXPRESS_404, "text/html; charset=utf-8", "Cannot POST /v2/session/info"),
+    ("Cannot POST /v2/session/info", "text/plain", "Cannot POST /v2/session/info"),
+    (_NGINX_404, "text/html", "404 Not Found"),
+    (_APACHE_404, "text/html", "404 Not Found"),
+    ("The requested URL was not found on this server.", "text/plain", "requested URL"),
+])
+def test_a_web_servers_own_404_is_a_wrong_path_not_a_session_to_start(body, ctype, shown):
+    """Express's "Cannot POST /...", an nginx or Apache page: the path does not exist on
+    that server (wrong base_url, a proxy), so no start is offered and nothing says the
+    session is not loaded."""
+    err = error_for_response(_response(404, body, ctype))
+    assert isinstance(err, NoRoute), err
+    assert err.kind == "no_route" and shown in str(err) and "check base_url" in str(err)
+    assert "not loaded" not in str(err) and "start" not in str(err)
+
+
+def test_an_invalid_session_inside_a_200_does_not_claim_a_404():
+    err = envelopes.in_reply({"code": "invalid_session", "message": "Session expired"})
+    assert isinstance(err, NotLoaded) and "(404)" not in str(err)
 
 
 @pytest.mark.parametrize("body, words", [

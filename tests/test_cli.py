@@ -126,3 +126,25 @@ def test_simulate_serves_http_until_stopped():
     assert "Traceback" not in proc.stderr.read()
     refused = run("simulate", "--host", "0.0.0.0", "--port", str(port))
     assert refused.returncode == 2 and "loopback" in refused.stderr
+
+
+def test_a_piped_status_table_keeps_every_error_whole():
+    """Piped into a file or a cron mail, the table is not cut to 100 columns: the error
+    text is the part an operator needs."""
+    import io
+
+    from wawp_tui.commands.status import StatusRow, write_table
+
+    error = "server error (500): " + " ".join(f"word{n}" for n in range(25)) + " END"
+    rows = [StatusRow("A1", "support desk", "UNREACHABLE", error, None, None, ())]
+    piped = io.StringIO()
+    write_table(rows, piped)
+    assert error in piped.getvalue() and "END" in piped.getvalue()
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    on_screen = Terminal()
+    write_table(rows, on_screen, width=80)
+    assert all(len(line) <= 80 for line in on_screen.getvalue().splitlines())

@@ -283,3 +283,47 @@ def test_a_50000_instance_config_loads_and_errors_at_its_end_name_the_right_line
     assert str(caught.value) == (
         f"{tmp_path / 'config.toml'} line {last_header + 1}: duplicate instance id 'FLEET0000000' "
         "(first at line 6); remove one of them")
+
+
+@pytest.mark.parametrize("table, key", [("api", "timeout"), ("api", "connect_timeout"),
+                                        ("monitor", "refresh"), ("monitor", "steady_max"),
+                                        ("monitor", "steady_rate"), ("monitor", "quiet_after")])
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf", "-nan"])
+def test_nan_and_inf_are_not_a_number_of_seconds(tmp_path, table, key, value):
+    """TOML allows nan and inf; `< 1` is false for nan, so they used to pass: a poller
+    that never polled again, a status that waited for ever."""
+    path = write(tmp_path, f'# fleet\n[{table}]\n{key} = {value}\n[[instances]]\nid = "A1"\nlabel = "a"\n')
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    message = str(caught.value)
+    assert "\n" not in message and "config.toml line 3" in message and key in message
+
+
+@pytest.mark.parametrize("argv", [["--refresh", "nan", "status"], ["status", "--refresh", "inf"],
+                                  ["status", "--deadline", "nan"], ["status", "--deadline", "inf"],
+                                  ["simulate", "--latency-ms", "nan"]])
+def test_nan_and_inf_options_are_usage_errors(tmp_path, capsys, argv):
+    from wawp_tui import cli
+
+    path = write(tmp_path, '[[instances]]\nid = "A1"\nlabel = "a"\n')
+    assert cli.main([*argv, "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and argv[-2] in err and "finite" in err
+
+
+def test_a_fleet_of_3000_distinct_tokens_loads_in_linear_time(tmp_path):
+    """Every token is registered for redaction as the config loads; the redaction pattern
+    used to be rebuilt per token, so 1,000 accounts took a minute to start and 5,000 did
+    not start within five minutes. Now the load is linear: well under a few seconds."""
+    import time
+
+    entries = "".join(f'[[instances]]\nid = "I{n:05d}"\nlabel = "l{n}"\n'
+                      f'token = "tok{n:05d}x{(n * 7919) % 1000003:07d}Zq"\n\n' for n in range(3000))
+    path = write(tmp_path, entries)
+    started = time.perf_counter()
+    config = load(path)
+    took = time.perf_counter() - started
+    assert len(config.instances) == 3000
+    assert took < 5.0, f"3,000 distinct tokens took {took:.1f}s to load"
+    from wawp_tui.safe_text import clean
+    assert clean("echo tok01234x" + f"{(1234 * 7919) % 1000003:07d}Zq") == "echo ***"

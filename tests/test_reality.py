@@ -53,7 +53,8 @@ def test_status_json_reads_every_shape(waha, tmp_path, capsys, monkeypatch):
     rows = {r["label"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["waha unloaded"]["error"].startswith("session not loaded (404)")
     assert rows["waha gone"]["error"].startswith("instance not found (404): deleted or wrong id")
-    assert rows["waha fault invalid_session"]["error"].startswith("session not loaded (404)")
+    # An error inside a 200 reply: no 404 was sent, so none is claimed.
+    assert rows["waha fault invalid_session"]["error"].startswith("session not loaded: ")
     assert rows["waha fault status_error"]["error"].startswith("instance not found")  # "Instance ID Invalidated"
     assert rows["waha fault success_false"]["error"] == "the API reported an error: Session is not ready"
     assert rows["waha raw_status PASSKEY_REQUIRED"]["status"] == "PASSKEY_REQUIRED"
@@ -100,6 +101,35 @@ async def test_a_404_that_persists_after_a_start_means_gone(waha, tmp_path, cloc
     st = monitor.state(unloaded)
     assert st.error_kind == "not_found" and "even after a start" in st.last_error
     assert not monitor.check("start", [unloaded]).allowed
+    # The outcome (toast, audit, rollout line) says what the fleet state says: the start
+    # did not bring it back, so it never repeats "a start brings it back".
+    message = report.outcomes[0].message
+    assert "even after a start" in message and "a start brings it back" not in message
+
+
+async def test_a_wrong_path_is_not_a_session_to_start(waha, tmp_path, clock):
+    """A base_url with a path the server does not have: every poll gets the server's own
+    404 ("no route ..."). That is the endpoint, not the sessions: no start is offered,
+    auto-heal starts nothing, and the outage banner points at base_url."""
+    sim, sim_instances, server, by_label = waha
+    url = server.url + "/proxy"
+    async with WawpClient(url, timeout=2) as client:
+        monitor = Monitor(make_config(url, sim_instances, auto_heal=True), client, clock=clock)
+        await monitor.refresh()
+        for _ in range(3):
+            monitor.tick()
+            await monitor.idle()
+            clock.advance(15)
+        ids = [i.id for i in sim_instances]
+        for instance_id in ids:
+            st = monitor.state(instance_id)
+            assert st.error_kind == "no_route", (st.error_kind, st.last_error)
+            assert "not loaded" not in st.last_error and "check base_url" in st.last_error
+        verdict = monitor.check("start", ids[:1])
+        assert not verdict.allowed and "base_url" in verdict.refused[0].message
+        outage = monitor.outage()
+    assert not [c for c in sim.calls if not c["endpoint"].endswith("/info")]
+    assert outage is not None and outage.kind == "endpoint" and "base_url" in outage.text
 
 
 async def test_auto_heal_starts_a_session_not_loaded_once(waha, tmp_path, clock):

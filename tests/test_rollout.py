@@ -93,6 +93,26 @@ async def test_skips_instances_already_in_target_or_not_applicable(rig, clock):
     assert state.status == "done"
 
 
+@pytest.mark.parametrize("word", ["PASSKEY_REQUIRED", "PASSKEY_CONFIRMATION_REQUIRED", "SCAN_QR_CODE"])
+async def test_a_restart_rollout_skips_an_instance_waiting_for_the_phone(rig, clock, word):
+    """A passkey status needs a person at the phone like SCAN_QR_CODE: skipped with the
+    reason, never counted as a failure that halts the fleet's cron rollout."""
+    sim, config, make, _ = rig
+    a, b, c = ids(config)[:3]
+    for waiting in (a, b):
+        if word == "SCAN_QR_CODE":
+            sim.instances[waiting].logout(clock())
+        else:
+            sim.instances[waiting].raw_status = word
+    rollout, lines = make(plan("restart", [a, b, c], wave_size=2))
+    state = await rollout.run()
+    assert state.status == "done" and not state.failed, (state.failed, lines)
+    assert state.skipped == {a: f"{word}: needs a person at the phone, not a restart",
+                             b: f"{word}: needs a person at the phone, not a restart"}
+    assert [x["instance_id"] for x in sends(sim, "restart")] == [c]
+    assert lines[-1].startswith("rollout restart done: 1 / 3 done, 2 skipped")
+
+
 async def test_interrupted_rollout_resumes_without_repeating(rig, clock):
     sim, config, make, path = rig
     waiting = asyncio.Event()

@@ -230,3 +230,21 @@ def test_the_wait_adds_up_with_the_time_already_passed():
     fleet.apply_action_result("ID1", "stop", True, "", status="STOPPED")
     verdict = runbook.check_action(st, "start", at(clock, 1.5))
     assert "stopped 1s ago" in verdict.reason and "wait 2s" in verdict.reason
+
+
+@pytest.mark.parametrize("word", ["SCAN_QR_CODE", "PASSKEY_REQUIRED", "PASSKEY_CONFIRMATION_REQUIRED"])
+def test_the_phone_statuses_have_one_answer(word):
+    """The restart refusal, the advice and a rollout's skip (test_rollout) all take it
+    from `needs_person`: a passkey status is a person's job like SCAN_QR_CODE."""
+    _, clock, st = make(word)
+    person = runbook.needs_person(word)
+    assert person
+    verdict = runbook.check_action(st, "restart", clock.now)
+    assert not verdict.allowed and verdict.reason == f"restart will not help: {person}"
+    advice = runbook.advise(st, clock.now, 5)
+    assert "restart will not help" in advice.meaning.lower() and advice.key != "r"
+
+
+@pytest.mark.parametrize("word", ["WORKING", "FAILED", "STARTING", "STOPPED", "SOMETHING_NEW", None])
+def test_other_statuses_need_no_person_at_the_phone(word):
+    assert runbook.needs_person(word) is None

@@ -7,6 +7,7 @@ is one line on stderr, and a bug is one line plus a private crash report.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see: wawp-tui --help)")
 
 
+def _finite(text: str) -> float:
+    """A number option: `nan` and `inf` parse as floats but are no number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
 def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Options every command takes; on subparsers they default to SUPPRESS so a value
     given before the subcommand is not overwritten by the subparser's default."""
@@ -35,7 +47,7 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
                         help="config file (default: the platform's config dir /wawp-tui/config.toml)")
     parser.add_argument("--base-url", default=d(None), metavar="URL",
                         help="API base URL (also env WAWP_BASE_URL)")
-    parser.add_argument("--refresh", type=float, default=d(None), metavar="SECONDS",
+    parser.add_argument("--refresh", type=_finite, default=d(None), metavar="SECONDS",
                         help="seconds between polls of a steady instance")
     parser.add_argument("--read-only", action="store_true", default=d(False),
                         help="never send an action to the API")
@@ -57,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="poll every instance once and print a table")
     _common_options(p, suppress=True)
     p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
-    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--deadline", type=_finite, default=None, metavar="SECONDS",
                    help="finish within this many seconds; instances not polled by then are "
                         "reported NOT_POLLED (default: 30, or twice timeout+connect_timeout)")
 
@@ -68,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", type=int, default=None, metavar="N")
     p.add_argument("--scenario", default="demo")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--latency-ms", type=float, default=0.0, metavar="MS",
+    p.add_argument("--latency-ms", type=_finite, default=0.0, metavar="MS",
                    help="delay every API reply (a distant server)")
 
     p = sub.add_parser("add", help="add an instance to the config file")
@@ -106,12 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the big fleet: TUI idle and detection, status wall (default 5000)")
     p.add_argument("--status-instances", type=int, default=2000, metavar="N",
                    help="status CPU per poll and sweeps (default 2000)")
-    p.add_argument("--latency-ms", type=float, default=50.0, metavar="MS")
+    p.add_argument("--latency-ms", type=_finite, default=50.0, metavar="MS")
     p.add_argument("--concurrency", type=int, default=16, metavar="C")
     p.add_argument("--concurrency-high", type=int, default=64, metavar="C")
-    p.add_argument("--seconds", type=float, default=60.0, metavar="S",
+    p.add_argument("--seconds", type=_finite, default=60.0, metavar="S",
                    help="how long the idle-CPU measurement runs (after --warmup)")
-    p.add_argument("--warmup", type=float, default=45.0, metavar="S",
+    p.add_argument("--warmup", type=_finite, default=45.0, metavar="S",
                    help="how long the TUI runs before the idle window (plus N/200 s)")
     p.add_argument("--repeats", type=int, default=3, metavar="R",
                    help="runs per process figure; the median is reported")
@@ -119,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="detection: instances turned FAILED per fleet size")
     p.add_argument("--baseline", default=None, metavar="DIR",
                    help="also measure another checkout (with its own .venv) in the same run")
-    p.add_argument("--soak", type=float, default=None, metavar="MINUTES",
+    p.add_argument("--soak", type=_finite, default=None, metavar="MINUTES",
                    help="instead of the figures: run the app this long against a server that "
                         "keeps failing, then check it agrees with the server")
     p.add_argument("--json", action="store_true")
@@ -160,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "at least one instance)")
     p.add_argument("--tag", action="append", default=[], metavar="T",
                    help="only instances with this tag (repeatable: any of them)")
-    p.add_argument("--deadline", type=float, default=None, metavar="SECONDS",
+    p.add_argument("--deadline", type=_finite, default=None, metavar="SECONDS",
                    help="finish within this many seconds; instances not polled by then count "
                         "as unreachable (default: 30, or twice timeout+connect_timeout)")
     return parser

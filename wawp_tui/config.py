@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import functools
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -24,12 +25,15 @@ from urllib.parse import urlsplit
 import platformdirs
 import tomli_w
 
-from wawp_tui.files import LockTimeout, atomic_write, locked
+from wawp_tui.files import FileTooLarge, LockTimeout, NotAFile, atomic_write, locked, read_small
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.safe_text import clean
 
 #: Longest label kept for display (the table shows 22 characters, the detail pane more).
 MAX_LABEL = 100
+#: Largest config file read (50,000 instances take about 5 MB): a bigger one, or /dev/zero
+#: behind a symlink, is refused instead of filling the memory.
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
 
 APP_NAME = "wawp-tui"
 DEFAULT_BASE_URL = "https://api.wawp.net"
@@ -291,6 +295,7 @@ def load_config(
     explicit = path is not None
     path = Path(path) if path is not None else default_config_path()
     if not path.exists():
+        _check_link(path)
         if explicit:
             raise ConfigError(f"config file not found: {path}")
         return _zero_config(path, env, base_url_override, refresh_override, read_only_override,
@@ -357,8 +362,10 @@ def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str
     values: dict[str, Any] = {k: (float(v) if k.endswith("timeout") else v) for k, v in raw.items()}
     api = ApiSettings(**values)
     for key in ("timeout", "connect_timeout"):
-        if getattr(api, key) <= 0:
-            raise src.error(f"[api] {key} must be more than 0 seconds", "api", key)
+        value = getattr(api, key)
+        if not math.isfinite(value) or value <= 0:  # TOML allows nan and inf
+            raise src.error(f"[api] {key} must be a number of seconds more than 0, not {value}",
+                            "api", key)
     if api.credentials_in not in ("body", "query"):
         raise src.error('[api] credentials_in must be "body" or "query"', "api", "credentials_in")
     if api.max_concurrency < 1:
@@ -377,6 +384,10 @@ def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str
 def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only: bool,
                       theme: str | None) -> MonitorSettings:
     values = dict(raw)
+    for key in ("refresh", "steady_max", "steady_rate", "quiet_after"):
+        if key in values and not math.isfinite(values[key]):  # TOML allows nan and inf
+            raise src.error(f"[monitor] {key} must be a finite number, not {values[key]}",
+                            "monitor", key)
     if "refresh" in values:
         values["refresh"] = float(values["refresh"])
         if values["refresh"] < 1:
@@ -392,7 +403,7 @@ def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only:
             raise src.error("[monitor] quiet_after must be 0 (off) or more seconds", "monitor",
                             "quiet_after")
     if refresh is not None:
-        if refresh < 1:
+        if not (math.isfinite(refresh) and refresh >= 1):
             raise ConfigError("--refresh must be at least 1 second")
         values["refresh"] = float(refresh)
     if read_only:
@@ -487,7 +498,7 @@ def _zero_config(path: Path, env, base_url, refresh, read_only, theme) -> Config
         url = check_base_url(url, False)
     except ValueError as exc:
         raise ConfigError(f"{'--base-url' if base_url else 'WAWP_BASE_URL'}: {exc}") from None
-    if refresh is not None and refresh < 1:
+    if refresh is not None and not (math.isfinite(refresh) and refresh >= 1):
         raise ConfigError("--refresh must be at least 1 second")
     monitor = MonitorSettings(
         refresh=float(refresh) if refresh is not None else MonitorSettings.refresh,
@@ -512,10 +523,24 @@ def permission_warning(path: Path) -> str | None:
 # -- writing -------------------------------------------------------------------------
 
 
+def _check_link(path: Path) -> None:
+    """A symlink that leads nowhere is a mistake to report, not a file to create (an
+    edit would create the missing target's folders) nor a missing config."""
+    if path.is_symlink() and not path.exists():
+        raise ConfigError(f"{path}: is a symlink that leads nowhere (its target is missing, "
+                          "or the links loop); fix or remove the link")
+
+
 def read_config_text(path: Path) -> str:
     """The file's text, or one ConfigError line saying why it cannot be read."""
     try:
-        data = path.read_bytes()
+        data = read_small(path, MAX_CONFIG_BYTES)
+    except NotAFile as exc:
+        raise ConfigError(f"{path}: is {exc.strerror}, not a config file; use a regular "
+                          "file") from None
+    except FileTooLarge as exc:
+        raise ConfigError(f"{path}: is {exc.strerror}, far more than any fleet's config; "
+                          "is it the right file?") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a folder, not a config file") from None
     except PermissionError:
@@ -607,6 +632,7 @@ def append_instances(path: Path, entries: Sequence[dict[str, Any]]) -> list[str]
     """
     if not entries:
         return []
+    _check_link(path)
     with _editing(path):
         text, data = _read_existing(path)
         present = {e.get("id") for e in data.get("instances", []) if isinstance(e, dict)}
@@ -614,17 +640,51 @@ def append_instances(path: Path, entries: Sequence[dict[str, Any]]) -> list[str]
         skipped = [e["id"] for e in entries if e["id"] in present]
         if not fresh:
             return skipped
-        before = len(data.get("instances", []))
+        before = _instance_ids(data)
         # Header + keys written by hand: tomli_w may dump an array of tables inline, and an
         # inline `instances = [...]` after the user's last [[instances]] would land inside it.
         block = "\n".join(f"[[instances]]\n{tomli_w.dumps(entry)}" for entry in fresh)
         separator = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
         new_text = text + separator + block
         # Never write a file we could not read back, or one that lost an entry.
-        if len(tomllib.loads(new_text).get("instances", [])) != before + len(fresh):
-            raise ConfigError(f"{path}: could not append safely; edit the file by hand")
+        if _ids_after(new_text) != before + [e["id"] for e in fresh]:
+            raise ConfigError(f"{path}: cannot add here safely{_shape_hint(text, data)}; add the "
+                              "[[instances]] table by hand; the file is unchanged")
         _write(path, new_text)
     return skipped
+
+
+_INSTANCES_HEADER = re.compile(r"^\s*\[\[\s*instances\s*\]\]")
+_INSTANCES_SUBTABLE = re.compile(r"^\s*\[\[?\s*instances\s*\.")
+
+
+def _instance_ids(data: dict) -> list[Any]:
+    """The ids of the file's instances, in order, whatever shape the file gave them."""
+    entries = data.get("instances", [])
+    if not isinstance(entries, list):
+        return []
+    return [e.get("id") if isinstance(e, dict) else None for e in entries]
+
+
+def _ids_after(text: str) -> list[Any] | None:
+    """The instance ids of an edited text, or None when it no longer parses (then it is
+    never written)."""
+    try:
+        return _instance_ids(tomllib.loads(text))
+    except (tomllib.TOMLDecodeError, RecursionError):
+        return None
+
+
+def _shape_hint(text: str, data: dict) -> str:
+    """Why an edit may not fit the file: its instances are not all [[instances]] tables."""
+    entries = data.get("instances")
+    if entries is not None and not isinstance(entries, list):
+        return " ('instances' is not an array of tables)"
+    headers = sum(1 for line in text.splitlines() if _INSTANCES_HEADER.match(line))
+    if headers != len(_instance_ids(data)):
+        return (" (it lists instances inline, as instances = [...], or a [[instances]] "
+                "header sits inside a string)")
+    return ""
 
 
 def add_instance(path: Path, instance_id: str, label: str, *, token_env: str | None = None,
@@ -638,28 +698,29 @@ def add_instance(path: Path, instance_id: str, label: str, *, token_env: str | N
 
 def remove_instance(path: Path, instance_id: str) -> None:
     """Remove the [[instances]] table with this id; comments and other entries stay."""
+    _check_link(path)
     if not path.exists():
         raise ConfigError(f"config file not found: {path}")
     with _editing(path):
         text, data = _read_existing(path)
-        entries = [e for e in data.get("instances", []) if isinstance(e, dict)]
-        ids = [e.get("id") for e in entries]
+        ids = _instance_ids(data)
         if instance_id not in ids:
             raise ConfigError(f"instance {instance_id} is not in {path}")
+        refused = ConfigError(f"{path}: cannot remove {instance_id} safely{_shape_hint(text, data)}; "
+                              "edit the file by hand; the file is unchanged")
         lines = text.splitlines(keepends=True)
-        header = re.compile(r"^\s*\[\[\s*instances\s*\]\]")
-        any_table = re.compile(r"^\s*\[")
-        starts = [n for n, line in enumerate(lines) if header.match(line)]
+        starts = [n for n, line in enumerate(lines) if _INSTANCES_HEADER.match(line)]
+        if len(starts) != len(ids):
+            raise refused  # inline tables, or a header inside a multi-line string
         target = starts[ids.index(instance_id)]
-        end = next((n for n in range(target + 1, len(lines)) if any_table.match(lines[n])),
+        # The table ends at the next header that is not one of its own sub-tables.
+        end = next((n for n in range(target + 1, len(lines))
+                    if _ANY_TABLE.match(lines[n]) and not _INSTANCES_SUBTABLE.match(lines[n])),
                    len(lines))
         # Leave comments that introduce the next table with it.
         while end > target + 1 and lines[end - 1].lstrip().startswith("#"):
             end -= 1
         new_text = "".join(lines[:target] + lines[end:])
-        after = tomllib.loads(new_text)
-        left = [e.get("id") for e in after.get("instances", [])]
-        if left != [i for i in ids if i != instance_id]:
-            raise ConfigError(f"{path}: could not remove {instance_id} safely; edit the file "
-                              "by hand")
+        if _ids_after(new_text) != [i for i in ids if i != instance_id]:
+            raise refused
         _write(path, new_text)

@@ -8,6 +8,9 @@
 - `append_private`: open for appending, created 0600 (audit, history, logs, crash report).
 - `read_lines`: a state file read back line by line, each line capped, so one damaged
   or enormous line costs a warning, not the whole file.
+- `read_small`: a user's file (config, import, theme) read whole, but only a regular
+  file and only up to a cap: a FIFO, /dev/zero or a folder is refused before any read
+  (a read would hang or never end).
 No Textual; errors are OSError for the caller to word.
 """
 
@@ -32,6 +35,50 @@ MAX_STATE_LINE = 64 * 1024
 
 class LockTimeout(OSError):
     """Another process held the lock for longer than LOCK_WAIT."""
+
+
+class NotAFile(OSError):
+    """The path names something that is not a regular file; `str()` says what it is."""
+
+
+class FileTooLarge(OSError):
+    """The file is larger than the cap its reader accepts; `str()` says how large."""
+
+
+#: What a path that is not a regular file is, in words.
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def read_small(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes.
+
+    Opened without blocking (a FIFO with no writer would block the open) and checked
+    with fstat on the open file, so a FIFO, a device or a folder is refused before any
+    read (NotAFile), and a file growing past `limit` is never held whole (FileTooLarge).
+    Other OSErrors (missing, permission) are the caller's to word.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+            raise NotAFile(errno.EINVAL, kind)
+        os.set_blocking(fd, True)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise FileTooLarge(errno.EFBIG, f"larger than {limit // (1 << 20)} MiB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def real_path(path: Path) -> Path:

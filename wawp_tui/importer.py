@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from wawp_tui.config import ConfigError, instance_entry
+from wawp_tui.files import FileTooLarge, NotAFile, read_small
 
 COLUMNS = ("id", "label", "tags", "token_env")
 _SECRET_KEYS = {"token", "access_token", "secret"}
+#: Largest import file read (100,000 instances take about 10 MB).
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass
@@ -32,9 +35,14 @@ class ImportPlan:
 def read_entries(path: Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, validated [[instances]] entry) for every record of the file."""
     try:
-        text = path.read_text("utf-8-sig")
+        text = read_small(path, MAX_IMPORT_BYTES).decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
+    except NotAFile as exc:
+        raise ConfigError(f"{path}: is {exc.strerror}, not a file to import; use a regular "
+                          "file (save a pipe's output to one first)") from None
+    except FileTooLarge as exc:
+        raise ConfigError(f"{path}: is {exc.strerror}; split it into smaller files") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if not text.strip():
@@ -84,6 +92,9 @@ def _json_lines(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path} line {number}: not valid JSON: {exc.msg} "
                               f"(column {exc.colno})") from None
+        except RecursionError:
+            raise ConfigError(f"{path} line {number}: nested far too deep; expected a flat "
+                              'JSON object like {"id": "...", "label": "..."}') from None
         if not isinstance(value, dict):
             raise ConfigError(f"{path} line {number}: expected a JSON object like "
                               '{"id": "...", "label": "..."}') from None

@@ -39,6 +39,7 @@ POLL_ERROR_KINDS: tuple[str, ...] = (
     "unauthorized",
     "not_found",
     "not_loaded",
+    "no_route",
     "rate_limited",
     "server_error",
     "bad_gateway",

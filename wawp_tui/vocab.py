@@ -44,6 +44,9 @@ class ErrorKind(StrEnum):
     #: 404 "Session not found / start it first": the session is not loaded; a start may
     #: bring it back (only a 404 that persists after a start means deleted or wrong id).
     NOT_LOADED = "not_loaded"
+    #: 404 from a web server or proxy that has no such path ("Cannot POST /v2/...", an
+    #: nginx page): the base URL is wrong, not the instance.
+    NO_ROUTE = "no_route"
     #: 422 on a start: the engine says the session is already started.
     ALREADY_STARTED = "already_started"
     #: An error inside a 2xx reply ({"status": "error"}, {"success": false}, ...).

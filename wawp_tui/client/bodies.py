@@ -107,16 +107,17 @@ def _from_xml(text: str) -> str:
 
 
 class _HeadingFinder(HTMLParser):
-    """Collects the <title> and the first <h1>/<h2> text of a page."""
+    """Collects the <title>, the first <h1>/<h2> and the first <pre> text of a page."""
 
     def __init__(self) -> None:
         super().__init__()
         self.title = ""
         self.heading = ""
+        self.pre = ""
         self._in: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("title", "h1", "h2"):
+        if tag in ("title", "h1", "h2", "pre"):
             self._in = tag
 
     def handle_endtag(self, tag: str) -> None:
@@ -128,6 +129,8 @@ class _HeadingFinder(HTMLParser):
             self.title += data.strip()
         elif self._in in ("h1", "h2") and not self.heading:
             self.heading += data.strip()
+        elif self._in == "pre" and not self.pre:
+            self.pre += data.strip()
 
 
 def _from_html(text: str) -> str:
@@ -136,6 +139,8 @@ def _from_html(text: str) -> str:
         finder.feed(text)
     except Exception:  # noqa: BLE001 - a broken page must still give us a line, never a crash
         pass
+    if finder.pre and finder.title.lower() in ("", "error"):
+        return finder.pre  # Express: <title>Error</title> ... <pre>Cannot POST /v2/...</pre>
     if finder.title or finder.heading:
         return finder.title or finder.heading
     return "HTML error page"

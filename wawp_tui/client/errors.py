@@ -59,6 +59,15 @@ class NotLoaded(WawpError):
     kind: ErrorKind = ErrorKind.NOT_LOADED
 
 
+class NoRoute(WawpError):
+    """404 from a web server or proxy that has no such path: the base URL is wrong.
+
+    Says nothing about the instance; neither a start nor a restart can help.
+    """
+
+    kind: ErrorKind = ErrorKind.NO_ROUTE
+
+
 class AlreadyStarted(BadRequest):
     """422 on a start: the engine says the session is already started (even when FAILED)."""
 

@@ -106,9 +106,20 @@ def write_json(rows: list[StatusRow], out: TextIO) -> None:
     out.write("\n")
 
 
+def _is_tty(out: TextIO) -> bool:
+    try:
+        return out.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) -> None:
-    """A plain-text table that reads without colour (symbol + word), worst first."""
-    width = width or shutil.get_terminal_size((100, 24)).columns
+    """A plain-text table that reads without colour (symbol + word), worst first.
+
+    Lines are cut to the terminal's width only on a terminal: piped into a file or a
+    cron mail, every error is kept whole."""
+    if width is None:
+        width = shutil.get_terminal_size((100, 24)).columns if _is_tty(out) else 1_000_000
     order = sorted(rows, key=lambda r: runbook.word_rank(r.status))
     label_w = max([5] + [len(r.label) for r in rows])
     label_w = min(label_w, 28)

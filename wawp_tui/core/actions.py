@@ -17,7 +17,7 @@ from wawp_tui.client.errors import WawpError
 from wawp_tui.core import runbook
 from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.events import Event, Note, StateTouched
-from wawp_tui.core.fleet import Clock, FleetState
+from wawp_tui.core.fleet import GONE_AFTER_START, Clock, FleetState
 from wawp_tui.models import InstanceConfig, QrCode, SessionInfo
 from wawp_tui.vocab import DONE, STATE_ACTIONS, Action, AuditOutcome, ErrorKind, Trigger
 
@@ -183,6 +183,9 @@ class ActionRunner:
             known = isinstance(exc, WawpError)
             maybe_sent = exc.maybe_sent if isinstance(exc, WawpError) else True
             why = str(exc) if known else f"unexpected {type(exc).__name__}"
+            if action == Action.START and isinstance(exc, WawpError) \
+                    and exc.kind == ErrorKind.NOT_LOADED:
+                why = GONE_AFTER_START  # a start did not bring it back: never "a start will"
             message = why
             if maybe_sent:
                 # The request may have reached the server: do not guess, look.

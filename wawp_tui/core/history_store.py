@@ -21,6 +21,8 @@ from wawp_tui.files import append_private, read_lines
 from wawp_tui.safe_text import clean
 
 DEFAULT_MAX_BYTES = 2_000_000
+#: How far ahead of our clock a saved entry may be dated (clock skew between runs).
+FUTURE_SKEW = 300.0
 _KINDS = {"status", "action", "outcome", "error"}
 
 
@@ -51,12 +53,16 @@ class HistoryStore:
         except OSError as exc:
             self.error = f"history not saved: {exc.strerror or exc}"
 
-    def load(self, ids: set[str], per_instance: int = HISTORY_LIMIT) -> dict[str, list[HistoryEntry]]:
-        """The newest entries of each known instance, oldest first; bad lines are skipped."""
+    def load(self, ids: set[str], per_instance: int = HISTORY_LIMIT,
+             now: float | None = None) -> dict[str, list[HistoryEntry]]:
+        """The newest entries of each known instance, oldest first; bad lines are skipped,
+        and so are entries dated after `now` (plus a little skew): a clock that ran ahead
+        must not leave actions "in the last hour" for ever, holding auto-heal back."""
+        latest = now + FUTURE_SKEW if now is not None else math.inf
         found: dict[str, deque[HistoryEntry]] = defaultdict(lambda: deque(maxlen=per_instance))
         if self.path is None:
             return {}
-        damaged = 0
+        damaged = future = 0
         for path in (self.path.with_name(self.path.name + ".1"), self.path):
             try:
                 lines, too_long = read_lines(path)
@@ -72,10 +78,14 @@ class HistoryStore:
                 parsed = _entry(line)
                 if parsed is None:
                     damaged += 1
+                elif parsed[1].at > latest:
+                    future += 1
                 elif parsed[0] in ids:
                     found[parsed[0]].append(parsed[1])
-        if damaged:
-            self.warning = (f"history: skipped {damaged} damaged line(s) in {self.path} "
+        skipped = [f"{damaged} damaged line(s)"] if damaged else []
+        skipped += [f"{future} dated in the future (clock skew)"] if future else []
+        if skipped:
+            self.warning = (f"history: skipped {' and '.join(skipped)} in {self.path} "
                             "(the rest is loaded)")
         return {k: list(v) for k, v in found.items()}
 

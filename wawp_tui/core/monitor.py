@@ -75,7 +75,7 @@ class Monitor:
         self.clock = clock
         self.fleet = FleetState(config.instances, clock=clock)
         self.history = history if history is not None else HistoryStore(None)
-        for instance_id, entries in self.history.load(set(self.fleet.instances)).items():
+        for instance_id, entries in self.history.load(set(self.fleet.instances), now=clock()).items():
             self.fleet.restore(instance_id, entries)
         self.fleet.on_record = self.history.append
         self.audit = audit if audit is not None else AuditLog(None)

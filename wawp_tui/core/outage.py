@@ -26,6 +26,7 @@ NETWORK_STREAK = 10
 _ENDPOINT_KINDS = frozenset({
     ErrorKind.NOT_FOUND, ErrorKind.NOT_LOADED, ErrorKind.UNAUTHORIZED, ErrorKind.FORBIDDEN,
     ErrorKind.BAD_REQUEST, ErrorKind.MALFORMED, ErrorKind.TOO_LARGE, ErrorKind.API_ERROR,
+    ErrorKind.NO_ROUTE,
 })
 
 

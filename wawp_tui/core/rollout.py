@@ -1,10 +1,12 @@
 """Rolling fleet operations: restart / stop / start in waves, resumable. No Textual.
 
 A wave is done when every instance in it reached the target (restart: WORKING and past
-the 30 s stabilization; stop: STOPPED; start: WORKING, or SCAN_QR_CODE which is reported,
-not retried). An instance that misses its target within the 60 s loop-guard window, or
-falls into FAILED / SCAN_QR_CODE after a restart, halts the rollout unless
-continue_on_error. Progress is saved atomically after every step, so an interrupted
+the 30 s stabilization; stop: STOPPED; start: WORKING, or SCAN_QR_CODE / a passkey status,
+which is reported, not retried). An instance waiting for a person at the phone
+(SCAN_QR_CODE, PASSKEY_*: `runbook.needs_person`) is skipped by a restart rollout with
+the reason, like one already in the target state. An instance that misses its target
+within the 60 s loop-guard window, or falls into FAILED / a phone status after a restart,
+halts the rollout unless continue_on_error. Progress is saved atomically after every step, so an interrupted
 rollout resumes from the first unfinished wave without repeating finished instances.
 """
 
@@ -24,7 +26,7 @@ from wawp_tui.core import runbook
 from wawp_tui.core.actions import Report
 from wawp_tui.core.fleet import FleetState
 from wawp_tui.files import Busy, atomic_write, held_while_running, read_lines
-from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
+from wawp_tui.models import FAILED, STARTING, STOPPED, WORKING
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import Trigger, plural
 
@@ -393,8 +395,8 @@ class Rollout:
             return f"already {status}"
         if action == "start" and status not in (STOPPED, FAILED):
             return f"{status}: start only applies to STOPPED or FAILED"
-        if action == "restart" and status == SCAN_QR_CODE:
-            return "SCAN_QR_CODE: needs a phone, not a restart"
+        if action == "restart" and runbook.needs_person(status):
+            return f"{status}: needs a person at the phone, not a restart"
         if action == "restart" and status == STOPPED:
             return "STOPPED: not restarted (use a start rollout)"
         return None
@@ -439,12 +441,13 @@ class Rollout:
             return st.status == STOPPED, None
         if st.status == FAILED:
             return False, f"fell into FAILED after the {action}"
-        if st.status == SCAN_QR_CODE:
+        person = runbook.needs_person(st.status)
+        if person is not None:
             if action == "start":
-                self.state.notes[instance_id] = "started into SCAN_QR_CODE: scan its QR"
-                self.progress(f"  {instance_id}: SCAN_QR_CODE: needs a phone to scan its QR")
+                self.state.notes[instance_id] = f"started into {st.status}: {person}"
+                self.progress(f"  {instance_id}: {st.status}: needs a person at the phone: {person}")
                 return True, None
-            return False, "fell into SCAN_QR_CODE: the phone logged out; scan the QR"
+            return False, f"fell into {st.status}: {person}"
         if st.status != WORKING:
             return False, None
         if action == "restart":

@@ -309,6 +309,8 @@ def _blocked_by_error(state: InstanceState, action: str) -> Verdict | None:
         return _refuse(f"not configured: {state.last_error}")
     if kind == ErrorKind.NOT_FOUND:
         return _refuse("instance not found (404): deleted or wrong id; check the id in your config")
+    if kind == ErrorKind.NO_ROUTE:
+        return _refuse("the server has no such path (404): check base_url; no action can help")
     if kind == ErrorKind.UNAUTHORIZED:
         return _refuse("access token rejected (401): fix token / token_env in your config")
     if kind == ErrorKind.NOT_LOADED:
@@ -345,14 +347,27 @@ def _check_start(state: InstanceState, now: float) -> Verdict:
     return Verdict(True)
 
 
+#: Statuses only a person at the phone can move on, with what they must do: a restart
+#: never helps, a rollout skips them (not a failure), the advice names the phone.
+NEEDS_PERSON: dict[str, str] = {
+    SCAN_QR_CODE: "the phone is logged out; scan the QR code (WhatsApp > Linked devices > "
+                  "Link a device)",
+    PASSKEY_REQUIRED: "the phone must approve the passkey to finish pairing",
+    PASSKEY_CONFIRMATION_REQUIRED: "the phone must confirm the passkey code to finish pairing",
+}
+
+
+def needs_person(status: str | None) -> str | None:
+    """What a person must do at the phone for this status, or None when a restart (or
+    waiting) is the way forward: the one answer for verdicts, rollouts and advice."""
+    return NEEDS_PERSON.get(status) if status is not None else None
+
+
 def _check_restart(state: InstanceState, now: float) -> Verdict:
     status = state.status
-    if status == SCAN_QR_CODE:
-        return _refuse("restart will not help: the phone is logged out; scan the QR code "
-                       "(WhatsApp > Linked devices > Link a device)")
-    if status in (PASSKEY_REQUIRED, PASSKEY_CONFIRMATION_REQUIRED):
-        return _refuse("restart will not help: the phone must approve the passkey to finish "
-                       "pairing")
+    person = needs_person(status)
+    if person is not None:
+        return _refuse(f"restart will not help: {person}")
     if status == STOPPED:
         return _refuse("instance is STOPPED: press s to start it")
     restart = _last(state, Action.RESTART)
@@ -428,6 +443,9 @@ _ERROR_ADVICE = {
                    "first\"): it was stopped or unloaded on the server, or the phone dropped.",
                    "press s to start it (if the start also gets 404, the id is wrong or the "
                    "instance was deleted)", "s"),
+    "no_route": ("The server (or a proxy in front of it) has no such path (404): the base_url "
+                 "is wrong, not the instance.",
+                 "check base_url in the config: host, port, a path or a proxy prefix", None),
     "api_error": ("The API answered with an error instead of a status.",
                   "read the error below; check the instance in the Wawp dashboard", None),
     "too_large": ("The server (or a proxy) sent a reply far too large to be a status; it was "
@@ -677,7 +695,7 @@ def poll_interval(
 ) -> float:
     """Seconds until this instance's next poll."""
     if state.failures:
-        if state.error_kind in ("not_found", "unauthorized"):
+        if state.error_kind in ("not_found", "unauthorized", "no_route"):
             return max(GONE_POLL, refresh)
         # The first polls after a failure keep the normal pace, so a fault that clears is
         # seen within one refresh (and auto-heal can count three failures); a longer

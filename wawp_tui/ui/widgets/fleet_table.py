@@ -3,7 +3,7 @@ by the column the operator chose), moved with the keys an SRE types by habit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, KeysView
 from typing import Any
 
 from rich.text import Text
@@ -95,6 +95,10 @@ class FleetTable(DataTable):
 
     def ids(self) -> Iterable[str]:
         """The ids currently shown."""
+        return self._cells.keys()
+
+    def row_keys(self) -> KeysView[str]:
+        """The ids currently shown, as a set-like view (membership in O(1))."""
         return self._cells.keys()
 
     def show_sort(self, order: SortOrder) -> None:

@@ -63,3 +63,20 @@ def record_toasts(app: WawpApp) -> list[Toast]:
 
     app.notify = notify  # type: ignore[method-assign]
     return seen
+
+
+
+def table_on_screen(app: WawpApp) -> list[str]:
+    """The fleet table's lines as the compositor draws the screen now (what a terminal
+    shows after the next full repaint): from the widgets' render caches, not from our
+    own record of the cells."""
+    region = app.fleet_screen.query_one(FleetTable).region
+    strips = app.screen._compositor.render_strips()[region.y:region.bottom]
+    return [strip.crop(region.x, region.right).text for strip in strips]
+
+
+def row_on_screen(app: WawpApp, instance_id: str) -> str | None:
+    """The table line that shows `instance_id`'s row (found by its label, which shows
+    whatever the width), if it is on screen."""
+    label = f" {app.monitor.state(instance_id).label}  "
+    return next((line for line in table_on_screen(app) if label in line), None)

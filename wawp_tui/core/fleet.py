@@ -142,6 +142,9 @@ class FleetState:
         #: any reply): a big fleet learns the host is gone in a few polls, not a full round.
         self.network_streak = 0
         self.last_network_error: str | None = None
+        #: Bumped whenever a fact outage detection reads changes (a status word, a failure
+        #: or its kind and text, the network streak): while it stays, so does the verdict.
+        self.failure_revision = 0
 
     def _record(self, st: InstanceState, entry: HistoryEntry) -> None:
         st.record(entry)
@@ -196,6 +199,8 @@ class FleetState:
         st = self.instances[instance_id]
         st.qr_hint = qr_hint
         self.last_success_at = now
+        if st.failures or st.error_kind is not None or self.network_streak or status != st.status:
+            self.failure_revision += 1
         st.engine, st.presence = engine or st.engine, presence
         st.activity_at = activity_at if activity_at is not None else st.activity_at
         st.failing_since = None
@@ -253,6 +258,7 @@ class FleetState:
         now = self.clock()
         st = self.instances[instance_id]
         self.last_refresh_at = now
+        self.failure_revision += 1
         st.last_poll_at = now
         self._note_latency(st, latency_ms)
         st.failures += 1

@@ -98,6 +98,8 @@ class Monitor:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Instances whose automatic restart is under way (decided, maybe not yet sent).
         self._healing: set[str] = set()
+        self._outage: Outage | None = None
+        self._outage_key: tuple[int, str] | None = None
 
     # -- facts -----------------------------------------------------------------------
 
@@ -131,8 +133,13 @@ class Monitor:
         return self.fleet.get(instance_id)
 
     def outage(self) -> Outage | None:
-        """The fleet-wide failure under way, if any."""
-        return detect(self.fleet, self.config.api.base_url)
+        """The fleet-wide failure under way, if any (worked out again only when a fact it
+        rests on changed: a fleet of steady polls does not walk every instance for it)."""
+        key = (self.fleet.failure_revision, self.config.api.base_url)
+        if self._outage_key != key:
+            self._outage = detect(self.fleet, self.config.api.base_url)
+            self._outage_key = key
+        return self._outage
 
     def problems(self) -> list[str]:
         """Why something the operator relies on is not being kept (audit log, history)."""

@@ -167,6 +167,15 @@ def stale_age(state: InstanceState, now: float, refresh: float) -> float | None:
     return age if age is not None and age > stale_after(refresh) else None
 
 
+def stale_from(state: InstanceState, refresh: float) -> float | None:
+    """When the data shown turns stale if no poll finishes first (None: it never will:
+    no status yet, or a config problem). `stale_age` is not None once past it."""
+    if state.status is None or state.error_kind == ErrorKind.CONFIG:
+        return None
+    last = state.last_ok_at if state.failures else state.last_poll_at
+    return None if last is None else last + stale_after(refresh)
+
+
 def display_status(state: InstanceState, now: float, refresh: float) -> str:
     """The word for the badge: the API's word (also when stale: see `stale_age`),
     UNREACHABLE while polls fail and the data is recent, CONFIG, or PENDING."""
@@ -211,6 +220,22 @@ def is_stuck(state: InstanceState, now: float) -> bool:
     if restart is not None and restart == boot and now - restart >= STUCK_AFTER_RESTART:
         return True
     return now - since > STUCK_STARTING_ANY
+
+
+def stuck_from(state: InstanceState) -> float | None:
+    """When a STARTING instance turns STUCK if nothing happens first (None: not
+    STARTING). `is_stuck` is True from then on (the earlier of its two rules)."""
+    if state.status != STARTING or state.failures:
+        return None
+    boot = _last_boot(state)
+    since = max((t for t in (boot, state.status_since) if t is not None), default=None)
+    if since is None:
+        return None
+    restart = _last(state, Action.RESTART)
+    after_any = since + STUCK_STARTING_ANY
+    if restart is not None and restart == boot:
+        return min(restart + STUCK_AFTER_RESTART, after_any)
+    return after_any
 
 
 def rank(state: InstanceState, now: float, refresh: float) -> int:
@@ -491,6 +516,15 @@ def quiet_for(state: InstanceState, now: float, after: float | None = None) -> f
         return None
     quiet = now - state.activity_at
     return quiet if quiet > limit else None
+
+
+def quiet_from(state: InstanceState, after: float | None = None) -> float | None:
+    """When a WORKING instance counts as quiet if no activity is seen first (None: it
+    cannot: not WORKING, failing, no clock in the replies, or the check is off)."""
+    limit = QUIET_AFTER if after is None else after
+    if state.status != WORKING or state.activity_at is None or limit <= 0 or state.failures:
+        return None
+    return state.activity_at + limit
 
 
 def qr_code_number(state: InstanceState, now: float) -> int | None:

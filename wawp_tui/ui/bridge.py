@@ -22,12 +22,17 @@ class MonitorBridge:
         self._post = post
         self._dirty: set[str] = set()
         self._urgent = False
+        #: A FleetChanged is on its way and not yet received: polls only add to the set
+        #: (a busy fleet posts one message per batch, not one per poll).
+        self._posted = False
         monitor.subscribe(self._on_event)
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Polled):
             self._dirty.add(event.instance_id)
-            self._post(FleetChanged())
+            if not self._posted:
+                self._posted = True
+                self._post(FleetChanged())
         elif isinstance(event, StateTouched):
             # A person did this: draw it now, not with the next batch of polls.
             self._dirty.add(event.instance_id)
@@ -39,6 +44,10 @@ class MonitorBridge:
             self._post(StatusAlert(event.instance_id, event.word))
         elif isinstance(event, AlertsChanged):
             self._post(AlertsUpdated(event.fired, event.resolved, event.updated))
+
+    def received(self) -> None:
+        """The screen has the FleetChanged: the next poll posts another."""
+        self._posted = False
 
     @property
     def urgent(self) -> bool:

@@ -3,10 +3,16 @@
 Rows by keyed diff (only what changed), the summary line, the outage banner, the detail
 pane, and once a second the cells that change with time alone. The screen hands down
 what it holds (filter, selection, modes, palette); nothing here calls the API.
+
+Left alone, the fleet costs what changes, not what it holds: each instance waits in a
+heap for the time its row or its share of the summary can next read differently
+(formatting.time_changes_at), so the once-a-second beat looks only at those due, and
+the summary's counts follow one instance at a time.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable
 
@@ -36,6 +42,13 @@ class FleetPainter:
         #: Seconds the last batch of changed rows took to draw (read by the bench).
         self.last_draw_seconds = 0.0
         self._time_sigs: dict[str, tuple[object, ...]] = {}
+        #: (when, id): when an instance's time-dependent parts may next change; an
+        #: entry whose time is not _due_at[id] is an old one, skipped.
+        self._due: list[tuple[float, str]] = []
+        self._due_at: dict[str, float] = {}
+        #: Each instance's share of the summary line, and their sums.
+        self._parts: dict[str, view.SummaryPart] = {}
+        self._counts = view.SummaryCounts({})
         self._timer: Timer | None = None
         self._last_draw = 0.0
 
@@ -89,6 +102,8 @@ class FleetPainter:
         now = self.monitor.clock()
         rows = {i: self._row(i, now) for i in self.monitor.fleet.instances if self._visible(i)}
         self.screen.query_one(FleetTable).sync(rows, full=True)
+        self._time_sigs = {i: self._time_signature(i, now) for i in rows}
+        self._recount(now)
         self.chrome()
 
     def rows(self, ids: set[str]) -> None:
@@ -99,15 +114,18 @@ class FleetPainter:
         now, table = self.monitor.clock(), self.screen.query_one(FleetTable)
         table.sync({i: self._row(i, now) for i in ids}, full=False)
         for i in ids:
-            self._time_sigs[i] = view.time_signature(self.monitor.state(i), now,
-                                                     self.monitor.stale_basis, self.monitor.quiet_after)
+            self._time_sigs[i] = self._time_signature(i, now)
+            self._account(i, now)
         self.chrome(detail=table.highlighted_id in ids)
 
     def chrome(self, detail: bool = True) -> None:
         """The summary line and the outage banner (and the detail pane unless told not)."""
         now, table = self.monitor.clock(), self.screen.query_one(FleetTable)
-        self.screen.query_one("#summary", QuietStatic).show(view.summary(
-            self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette, paused=self.screen.paused,
+        if len(self._parts) != len(self.monitor.fleet):
+            self._recount(now)
+        self.screen.query_one("#summary", QuietStatic).show(view.summary_line(
+            self._counts, self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette,
+            paused=self.screen.paused,
             auto_heal=self.screen.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
             audit_off=self.monitor.audit.error is not None,
             selected=len(self.screen.selected)) + summary_note(self.screen.table_sort))
@@ -136,16 +154,66 @@ class FleetPainter:
                                     self.monitor.quiet_after, self.monitor.read_only))
 
     def time_cells(self) -> None:
-        """Countdowns, "since" and staleness, once a second: only rows whose time-dependent
-        cells changed are redrawn, and nothing is repainted when nothing changed."""
+        """Countdowns, "since" and staleness, once a second: only the instances whose
+        time has come are looked at, only rows whose time-dependent cells changed are
+        redrawn, and nothing is repainted when nothing changed."""
         table, now = self.table, self.monitor.clock()
+        shown = table.row_keys()
         changed = {}
-        for instance_id in table.ids():
-            sig = view.time_signature(self.monitor.state(instance_id), now, self.monitor.stale_basis,
-                                      self.monitor.quiet_after)
-            if self._time_sigs.get(instance_id) != sig:
-                self._time_sigs[instance_id] = sig
-                changed[instance_id] = self._row(instance_id, now)
+        due, due_at = self._due, self._due_at
+        looked: list[str] = []
+        while due and due[0][0] <= now:
+            at, instance_id = heapq.heappop(due)
+            if due_at.get(instance_id) != at:
+                continue  # rescheduled since
+            del due_at[instance_id]
+            looked.append(instance_id)
+            self._account(instance_id, now, schedule=False)
+            if instance_id in shown:
+                sig = self._time_signature(instance_id, now)
+                if self._time_sigs.get(instance_id) != sig:
+                    self._time_sigs[instance_id] = sig
+                    changed[instance_id] = self._row(instance_id, now)
+        for instance_id in looked:
+            self._schedule(instance_id, now)
         if changed:
             table.sync(changed, full=False)
         self.chrome()
+
+    # -- what changes with time alone, and the summary's counts ------------------------
+
+    def _time_signature(self, instance_id: str, now: float) -> tuple[object, ...]:
+        return view.time_signature(self.monitor.state(instance_id), now, self.monitor.stale_basis,
+                                   self.monitor.quiet_after)
+
+    def _schedule(self, instance_id: str, now: float) -> None:
+        """Put the instance in the heap at the time its time-dependent parts can change
+        (at the next beat at the earliest)."""
+        at = max(view.time_changes_at(self.monitor.state(instance_id), now, self.monitor.stale_basis,
+                                      self.monitor.quiet_after), now + 1e-3)
+        if self._due_at.get(instance_id) == at:
+            return
+        self._due_at[instance_id] = at
+        heapq.heappush(self._due, (at, instance_id))
+        if len(self._due) > 2 * len(self._due_at) + 64:  # drop the old entries
+            self._due = [(t, i) for i, t in self._due_at.items()]
+            heapq.heapify(self._due)
+
+    def _account(self, instance_id: str, now: float, *, schedule: bool = True) -> None:
+        """Bring the instance's share of the summary up to date (and its place in the heap)."""
+        part = view.summary_part(self.monitor.state(instance_id), now, self.monitor.stale_basis)
+        old = self._parts.get(instance_id)
+        if old != part:
+            if old is not None:
+                self._counts.add(old, -1)
+            self._counts.add(part)
+            self._parts[instance_id] = part
+        if schedule:
+            self._schedule(instance_id, now)
+
+    def _recount(self, now: float) -> None:
+        """Every instance's share of the summary and its place in the heap, afresh."""
+        self._parts, self._counts = {}, view.SummaryCounts({})
+        self._due, self._due_at = [], {}
+        for instance_id in self.monitor.fleet.instances:
+            self._account(instance_id, now)

@@ -151,6 +151,7 @@ class FleetScreen(Screen[None]):
 
     @on(FleetChanged)
     def _fleet_changed(self) -> None:
+        self._bridge.received()
         if self._alive():
             self.painter.changed(self._bridge)
 

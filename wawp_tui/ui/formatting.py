@@ -215,6 +215,54 @@ def time_signature(state: InstanceState, now: float, refresh: float,
             _minutes(a.quiet) if a.quiet is not None else "")
 
 
+#: time_changes_at never looks further ahead than this: a safety net for a time rule
+#: not named there (every row is looked at again within a minute anyway: SINCE moves).
+TIME_HORIZON = 60.0
+
+
+def time_changes_at(state: InstanceState, now: float, refresh: float,
+                    quiet_after: float = runbook.QUIET_AFTER) -> float:
+    """The earliest time at which `time_signature` may read differently with no poll or
+    action in between; `now` for a part that moves every second (look again at the next
+    beat). Early is harmless (the row is only looked at); late would show old text."""
+    if runbook.countdowns(state, now):
+        return now  # a guard counts down in seconds
+    soon = now + TIME_HORIZON
+    stale = runbook.stale_from(state, refresh)
+    if stale is not None:
+        if now >= stale:
+            return now  # "~25s": the age of old data moves every second
+        soon = min(soon, stale)
+    stuck = runbook.stuck_from(state)
+    if stuck is not None and stuck > now:
+        soon = min(soon, stuck)
+    quiet = runbook.quiet_from(state, quiet_after)
+    if quiet is not None:
+        # "no activity for 1h10m": shown to the minute once it began.
+        soon = min(soon, quiet if now <= quiet else _next_minute(quiet, now))
+    if state.status_since is not None:
+        soon = min(soon, _since_changes_at(state, now))
+    return soon
+
+
+def _since_changes_at(state: InstanceState, now: float) -> float:
+    """When since_text moves next: every second (known, first minute), every 10 s (a
+    lower bound, first minute), then every minute."""
+    since = state.status_since
+    assert since is not None
+    age = now - since
+    if age < 0:
+        return since
+    if age < 60:
+        return now if state.status_since_known else since + (age // 10 + 1) * 10
+    return _next_minute(since, now)
+
+
+def _next_minute(start: float, now: float) -> float:
+    """The next whole minute after `start`, later than `now`."""
+    return start + ((now - start) // 60 + 1) * 60
+
+
 def _minutes(seconds: float) -> str:
     """A duration to the minute ("1h10m", "45m"): what changes once a minute."""
     return runbook.fmt_duration(seconds // 60 * 60).replace("m00s", "m")
@@ -336,6 +384,38 @@ def _modes(palette: Palette, *, paused: bool, read_only: bool, audit_off: bool, 
     return line
 
 
+#: What one instance adds to the summary line: its word, stale, failing.
+SummaryPart = tuple[str, bool, bool]
+
+
+def summary_part(state: InstanceState, now: float, refresh: float) -> SummaryPart:
+    """One instance's share of the summary line (it changes with polls, actions, and at
+    the times `time_changes_at` names)."""
+    word = runbook.display_status(state, now, refresh)
+    if word == STARTING and runbook.is_stuck(state, now):
+        word = runbook.STUCK
+    return word, runbook.stale_age(state, now, refresh) is not None, bool(state.failures)
+
+
+@dataclass
+class SummaryCounts:
+    """The summary's counts over the fleet, kept up to date one instance at a time."""
+
+    words: dict[str, int]
+    stale: int = 0
+    failing: int = 0
+
+    def add(self, part: SummaryPart, sign: int = 1) -> None:
+        word, stale, failing = part
+        left = self.words.get(word, 0) + sign
+        if left:
+            self.words[word] = left
+        else:
+            self.words.pop(word, None)
+        self.stale += sign * stale
+        self.failing += sign * failing
+
+
 def summary(
     fleet: FleetState,
     now: float,
@@ -351,24 +431,38 @@ def summary(
 ) -> Text:
     """The summary line: counts of the last known statuses, worst first, how many of
     them are stale, when the last poll succeeded, and the modes."""
-    counts: dict[str, int] = {}
-    stale = failing = 0
+    counts = SummaryCounts({})
     for st in fleet:
-        failing += bool(st.failures)
-        word = runbook.display_status(st, now, refresh)
-        if word == STARTING and runbook.is_stuck(st, now):
-            word = runbook.STUCK
-        counts[word] = counts.get(word, 0) + 1
-        stale += runbook.stale_age(st, now, refresh) is not None
+        counts.add(summary_part(st, now, refresh))
+    return summary_line(counts, fleet, now, refresh, palette, paused=paused, auto_heal=auto_heal,
+                        read_only=read_only, shown=shown, audit_off=audit_off, selected=selected)
+
+
+def summary_line(
+    counts: SummaryCounts,
+    fleet: FleetState,
+    now: float,
+    refresh: float,
+    palette: Palette,
+    *,
+    paused: bool,
+    auto_heal: bool,
+    read_only: bool,
+    shown: int | None = None,
+    audit_off: bool = False,
+    selected: int = 0,
+) -> Text:
+    """The summary line from counts already made (see `summary`): no loop over the fleet."""
+    stale, failing = counts.stale, counts.failing
     # Modes first: at 80 columns the end of the line may be cut, and these must show.
     line = _modes(palette, paused=paused, read_only=read_only, audit_off=audit_off, selected=selected)
-    for word in sorted(counts, key=runbook.word_rank):
+    for word in _summary_order(counts, fleet, now, refresh):
         symbol, label = runbook.badge(word)
         severity = runbook.severity(word)
         style = f"bold {palette.style(severity)}"
         if word in ALARM_WORDS:
             style = f"bold reverse {palette.style(severity)}"
-        line.append(f"{symbol} {counts[word]} {label}", style=style)
+        line.append(f"{symbol} {counts.words[word]} {label}", style=style)
         line.append("  ")
     if stale:
         line.append(f"│ ~ {stale} stale ", style=f"bold italic {palette.style('warn')}")
@@ -385,6 +479,21 @@ def summary(
     line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
                 style="bold" if auto_heal else palette.style("muted"))
     return line
+
+
+def _summary_order(counts: SummaryCounts, fleet: FleetState, now: float, refresh: float) -> list[str]:
+    """The words worst first; words of one rank in the order the fleet first shows them
+    (found by a walk of the fleet that stops once each is seen: only when ranks tie)."""
+    words = sorted(counts.words, key=runbook.word_rank)
+    if len({runbook.word_rank(w) for w in words}) == len(words):
+        return words
+    first: dict[str, int] = {}
+    for index, st in enumerate(fleet):
+        word = summary_part(st, now, refresh)[0]
+        first.setdefault(word, index)
+        if len(first) == len(words):
+            break
+    return sorted(words, key=lambda w: (runbook.word_rank(w), first.get(w, len(first))))
 
 
 def context_line(source: str, base_url: str, count: int, palette: Palette) -> Text:

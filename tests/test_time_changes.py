@@ -1,0 +1,101 @@
+"""`time_changes_at` never names a time later than the first change of what a row or
+the summary shows with time alone: the once-a-second beat looks at an instance only
+when its time has come, so a late answer would leave old text on screen."""
+
+import pytest
+
+from wawp_tui.core import FleetState, runbook
+from wawp_tui.models import InstanceConfig, Secret
+from wawp_tui.ui import formatting as view
+
+T0 = 1_800_000_000.0
+REFRESH = 5.0
+
+
+class Clock:
+    def __init__(self):
+        self.now = T0
+
+    def __call__(self):
+        return self.now
+
+
+def _fleet():
+    clock = Clock()
+    return FleetState([InstanceConfig("ID1", "one", Secret("x"))], clock), clock
+
+
+def seen_at_start(status):
+    fleet, clock = _fleet()
+    fleet.apply_poll_ok("ID1", status, None, 20.0)
+    return fleet.get("ID1")
+
+
+def changed_while_watched():
+    fleet, clock = _fleet()
+    fleet.apply_poll_ok("ID1", "WORKING", None, 20.0)
+    clock.now += 7.3
+    fleet.apply_poll_ok("ID1", "FAILED", None, 20.0)
+    return fleet.get("ID1")
+
+
+def restarted():
+    fleet, clock = _fleet()
+    fleet.apply_poll_ok("ID1", "FAILED", None, 20.0)
+    clock.now += 2.2
+    fleet.apply_action_sent("ID1", "restart")
+    fleet.apply_action_result("ID1", "restart", True, "", status="STARTING")
+    return fleet.get("ID1")
+
+
+def starting_on_its_own():
+    fleet, clock = _fleet()
+    fleet.apply_poll_ok("ID1", "STOPPED", None, 20.0)
+    clock.now += 3.1
+    fleet.apply_poll_ok("ID1", "STARTING", None, 20.0)
+    return fleet.get("ID1")
+
+
+def failing_then_stale():
+    fleet, clock = _fleet()
+    fleet.apply_poll_ok("ID1", "WORKING", None, 20.0)
+    clock.now += 4.4
+    fleet.apply_poll_error("ID1", "timeout", "timed out", None)
+    return fleet.get("ID1")
+
+
+def quiet():
+    fleet, clock = _fleet()
+    fleet.apply_poll_ok("ID1", "WORKING", None, 20.0, activity_at=T0 - 3590.5)
+    return fleet.get("ID1")
+
+
+def never_polled():
+    fleet, clock = _fleet()
+    return fleet.get("ID1")
+
+
+@pytest.mark.parametrize("make", [lambda: seen_at_start("WORKING"), lambda: seen_at_start("STOPPED"),
+                                  changed_while_watched, restarted, starting_on_its_own,
+                                  failing_then_stale, quiet, never_polled])
+def test_nothing_shown_changes_before_the_time_named(make):
+    st = make()
+    step = 0.25
+    for k in range(int(200 / step)):
+        now = T0 + k * step + 0.1
+        due = view.time_changes_at(st, now, REFRESH)
+        assert due >= now
+        shown = (view.time_signature(st, now, REFRESH), view.summary_part(st, now, REFRESH))
+        later = now + step
+        while later < due and later < now + 70:
+            assert (view.time_signature(st, later, REFRESH),
+                    view.summary_part(st, later, REFRESH)) == shown, (now, later, due)
+            later += step
+
+
+def test_a_steady_row_is_looked_at_once_a_minute_at_most_often_after_its_first():
+    st = seen_at_start("WORKING")
+    assert view.time_changes_at(st, T0 + 300.5, 200.0) == T0 + 360  # "≥6m"
+    assert view.time_changes_at(st, T0 + 390.5, 200.0) == T0 + 405  # stale from then
+    assert view.time_changes_at(st, T0 + 405.5, 200.0) == T0 + 405.5  # "~6m46s": every beat
+    assert runbook.stale_from(st, 200.0) == T0 + runbook.stale_after(200.0)

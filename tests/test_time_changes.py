@@ -99,3 +99,18 @@ def test_a_steady_row_is_looked_at_once_a_minute_at_most_often_after_its_first()
     assert view.time_changes_at(st, T0 + 390.5, 200.0) == T0 + 405  # stale from then
     assert view.time_changes_at(st, T0 + 405.5, 200.0) == T0 + 405.5  # "~6m46s": every beat
     assert runbook.stale_from(st, 200.0) == T0 + runbook.stale_after(200.0)
+
+
+def test_a_row_seen_at_start_moves_in_ever_coarser_steps():
+    """A lower bound rounded down stays true; a wall monitor's rows (most of them seen at
+    start-up) then change about 50 times in their first day, not 1,440."""
+    st = seen_at_start("WORKING")
+    ages = (5, 61, 599, 600, 899, 900, 3599, 3600, 7300, 86400 + 5)
+    assert [view.since_text(st, T0 + a) for a in ages] == [
+        "≥0s", "≥1m", "≥9m", "≥10m", "≥10m", "≥15m", "≥55m", "≥1h", "≥2h", "≥1d"]
+    texts = [view.since_text(st, T0 + a) for a in range(0, 86400, 5)]
+    changes = sum(1 for a, b in zip(texts, texts[1:]) if a != b)
+    assert changes == 5 + 9 + 10 + 23
+    for age in (30.0, 200.0, 700.0, 5000.0, 90000.0):
+        due = view.time_changes_at(st, T0 + age, 10**6)
+        assert view.since_text(st, due - 0.01) == view.since_text(st, T0 + age)

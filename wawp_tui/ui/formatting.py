@@ -117,10 +117,30 @@ def since_text(state: InstanceState, now: float) -> str:
         return ""
     age = max(0.0, now - state.status_since)
     if not state.status_since_known:
-        # A lower bound, rounded down to 10 s under a minute: the true value is older
-        # anyway, and a fleet seen at start-up would otherwise redraw every row each second.
-        return f"≥{runbook.fmt_duration(age // 10 * 10) if age < 60 else _minutes(age)}"
+        return f"≥{_lower_bound(age)}"
     return runbook.fmt_duration(age) if age < 60 else _minutes(age)
+
+
+#: How a lower bound ("≥3m": so since before we started watching) moves: (below this age,
+#: in steps of). Rounding a lower bound down keeps it true, and a fleet seen at start-up
+#: (often every row) then changes together rarely: each change recomputes every row.
+LOWER_BOUND_STEPS = ((60.0, 10.0), (600.0, 60.0), (3600.0, 300.0), (86400.0, 3600.0))
+
+
+def _lower_bound_step(age: float) -> float:
+    return next((step for below, step in LOWER_BOUND_STEPS if age < below), 86400.0)
+
+
+def _lower_bound(age: float) -> str:
+    """"0s", "10s" … "9m", "10m", "15m" … "1h", "2h" … "1d": the age rounded down to its step."""
+    shown = age // _lower_bound_step(age) * _lower_bound_step(age)
+    if shown < 60:
+        return runbook.fmt_duration(shown)
+    if shown < 3600:
+        return f"{int(shown // 60)}m"
+    if shown < 86400:
+        return f"{int(shown // 3600)}h"
+    return f"{int(shown // 86400)}d"
 
 
 def why_text(state: InstanceState, word: str) -> str:
@@ -246,16 +266,17 @@ def time_changes_at(state: InstanceState, now: float, refresh: float,
 
 
 def _since_changes_at(state: InstanceState, now: float) -> float:
-    """When since_text moves next: every second (known, first minute), every 10 s (a
-    lower bound, first minute), then every minute."""
+    """When since_text moves next: every second (known, first minute), then every
+    minute; a lower bound by its LOWER_BOUND_STEPS."""
     since = state.status_since
     assert since is not None
     age = now - since
     if age < 0:
         return since
-    if age < 60:
-        return now if state.status_since_known else since + (age // 10 + 1) * 10
-    return _next_minute(since, now)
+    if not state.status_since_known:
+        step = _lower_bound_step(age)
+        return since + (age // step + 1) * step
+    return now if age < 60 else _next_minute(since, now)
 
 
 def _next_minute(start: float, now: float) -> float:

@@ -62,7 +62,7 @@ _runs: dict[int, set[str]] = {}
 #: window width -> the shorter probes (see `_probe`) taken from the same tokens.
 _probes: dict[int, set[str]] = {}
 #: RUN-width probe -> (a folded base64 form of a token, where the probe sits in it).
-_form_probes: dict[str, list[tuple[str, int]]] = {}
+_form_probes: dict[str, dict[tuple[str, int], None]] = {}
 #: The window widths to scan, replaced (never mutated) so readers need no lock.
 _windows: tuple[int, ...] = ()
 
@@ -130,10 +130,9 @@ def register_secret(value: str) -> None:
         run_length, run_stride = _probe(RUN)
         for form in forms:
             for offset in range(run_stride):
-                entry = (form, offset)
-                siblings = _form_probes.setdefault(form[offset:offset + run_length], [])
-                if entry not in siblings:
-                    siblings.append(entry)
+                # An ordered set: tokens that share a prefix ("live_...") share probes,
+                # and a list's membership test made 50,000 such tokens quadratic.
+                _form_probes.setdefault(form[offset:offset + run_length], {})[(form, offset)] = None
         widths = {*_windows, width, *((RUN,) if forms else ())}
         for each in widths:
             _runs.setdefault(each, set())

@@ -2,6 +2,8 @@
 the summary shows with time alone: the once-a-second beat looks at an instance only
 when its time has come, so a late answer would leave old text on screen."""
 
+from itertools import pairwise
+
 import pytest
 
 from wawp_tui.core import FleetState, runbook
@@ -109,7 +111,7 @@ def test_a_row_seen_at_start_moves_in_ever_coarser_steps():
     assert [view.since_text(st, T0 + a) for a in ages] == [
         "≥0s", "≥1m", "≥9m", "≥10m", "≥10m", "≥15m", "≥55m", "≥1h", "≥2h", "≥1d"]
     texts = [view.since_text(st, T0 + a) for a in range(0, 86400, 5)]
-    changes = sum(1 for a, b in zip(texts, texts[1:]) if a != b)
+    changes = sum(1 for a, b in pairwise(texts) if a != b)
     assert changes == 5 + 9 + 10 + 23
     for age in (30.0, 200.0, 700.0, 5000.0, 90000.0):
         due = view.time_changes_at(st, T0 + age, 10**6)

@@ -147,10 +147,13 @@ class FleetTable(DataTable):
                         reorder = True
                 self._cells[instance_id] = cells
                 self._order[instance_id] = order
-            if changed:
-                self._set_cells(changed)
             if reorder or self._sort_changed:
+                # The sort repaints every row (it invalidates the whole render cache), so
+                # forgetting the changed rows one by one first would be wasted work.
+                self._write_cells(changed)
                 self._resort(keep, reveal=self._sort_changed)
+            elif changed:
+                self._set_cells(changed)
 
     def _set_cells(self, changed: list[tuple[str, str, object]]) -> None:
         """DataTable.update_cell, for many cells at once, repainting only what shows.
@@ -162,15 +165,18 @@ class FleetTable(DataTable):
         only and repaints those of them that are on screen. Keys are ours and known to
         exist; columns have fixed widths, so no cell can change a column's width.
         """
-        if not changed:
-            return
+        if changed:
+            self._repaint_rows(self._write_cells(changed))
+
+    def _write_cells(self, changed: list[tuple[str, str, object]]) -> set[RowKey]:
+        """Write cells into the table's data as update_cell does; the rows they are in."""
         data = self._data
         rows: set[RowKey] = set()
         for instance_id, column, value in changed:
             key = RowKey(instance_id)
             data[key][ColumnKey(column)] = value
             rows.add(key)
-        self._repaint_rows(rows)
+        return rows
 
     def _repaint_rows(self, rows: set[RowKey]) -> None:
         """Forget the cached renders of `rows` and repaint those on screen; the rest of

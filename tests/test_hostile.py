@@ -602,7 +602,9 @@ async def test_auto_heal_against_a_hostile_server(serve, tmp_path, clock):
                ("hostile_error", {"text": ESCAPES}), ("gzip_bomb", {}), ("deep_json", {}),
                ("huge_body", {})]
     config = make_config(server.url, sim_instances, token=SECRET, auto_heal=True)
-    client = WawpClient(server.url, timeout=2, connect_timeout=1)
+    # A generous timeout: on a loaded machine, reading a bomb or a huge body up to its cap
+    # must not become a timeout (a server-side kind, which auto-heal would restart).
+    client = WawpClient(server.url, timeout=15, connect_timeout=5)
     audit_path = tmp_path / "audit.jsonl"
     app = build_app(config, client, clock=clock, audit=AuditLog(audit_path), poll=False)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -237,6 +237,8 @@ def run_app(config: Config, client: WawpClient, demo: bool = False) -> int:
                     rollout_state_path=None if demo else state_dir() / "rollout.json")
     # Signals and a vanished terminal are handled beside the event loop, which may be the
     # very thing that is stuck (see TerminalGuard).
-    with TerminalGuard(app.exit_soon):
+    with TerminalGuard(app.exit_soon) as guard:
         app.run()
-    return app.return_code or 0
+    # Told to stop (SIGTERM, SIGHUP, the terminal gone): say so, as a killed process would,
+    # even though the app left cleanly; `q` and ctrl+c are the user's own way out: 0.
+    return guard.exit_code or app.return_code or 0

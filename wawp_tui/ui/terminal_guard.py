@@ -55,6 +55,12 @@ class TerminalGuard:
         #: Why the process is leaving ("SIGHUP", "terminal closed"), for the caller.
         self.reason: str | None = None
 
+    @property
+    def exit_code(self) -> int | None:
+        """128 + the signal when a signal or a vanished terminal ended the app (what a shell
+        or a supervisor expects of a process that was told to stop), else None."""
+        return self._exit_code if self.reason is not None else None
+
     def __enter__(self) -> TerminalGuard:
         self.install()
         return self

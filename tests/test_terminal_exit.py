@@ -18,10 +18,10 @@ LEAVE_ALT_SCREEN = b"\x1b[?1049l"
 SHOW_CURSOR = b"\x1b[?25h"
 
 
-def spawn(env_home):
+def spawn(env_home, term="xterm-256color"):
     pid, fd = pty.fork()
     if pid == 0:  # the child: the app, as a user would start it
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": env_home, "TERM": "xterm-256color",
+        env = {"PATH": os.environ.get("PATH", ""), "HOME": env_home, "TERM": term,
                "XDG_CONFIG_HOME": f"{env_home}/.config", "XDG_STATE_HOME": f"{env_home}/.state",
                "XDG_DATA_HOME": f"{env_home}/.data", "LANG": "C.UTF-8"}
         os.execve(sys.executable, [sys.executable, "-m", "wawp_tui", "--demo"], env)
@@ -238,3 +238,17 @@ def test_the_demo_leaves_the_real_audit_log_and_history_alone(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     written = [p.name for p in tmp_path.rglob("*") if p.is_file()]
     assert not [n for n in written if "audit" in n or "history" in n or "rollout" in n], written
+
+
+def test_a_dumb_terminal_gets_one_line_not_a_screenful_of_escapes(tmp_path):
+    pid, fd = spawn(str(tmp_path), term="dumb")
+    try:
+        status, tail = wait_exit(pid, fd)
+    finally:
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 2
+    text = tail.decode("utf-8", "replace").strip()
+    assert text.splitlines() == [
+        "wawp-tui: this terminal (TERM=dumb) cannot draw the TUI; set TERM (e.g. "
+        "xterm-256color) or use: wawp-tui status"]
+    assert b"\x1b" not in tail

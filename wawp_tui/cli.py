@@ -282,6 +282,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the TUI needs a terminal on stdin and stdout; for a report in a "
                          "pipe, a file or cron use: wawp-tui status (or status --json)")
+    if command is None and os.environ.get("TERM", "") in ("dumb", "unknown"):
+        # A terminal that cannot move the cursor would receive a screenful of escapes.
+        raise UsageError(f"this terminal (TERM={os.environ['TERM']}) cannot draw the TUI; set TERM "
+                         "(e.g. xterm-256color) or use: wawp-tui status")
     from wawp_tui.launch import load, make_client
 
     config = load(args)

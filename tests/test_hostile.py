@@ -628,3 +628,43 @@ async def test_auto_heal_against_a_hostile_server(serve, tmp_path, clock):
     assert restarted == {i.id for i in sim_instances[:3]} | {sim_instances[4].id}
     audit = audit_path.read_text()
     assert leaks(audit + screen) == [] and controls(audit) == []
+
+
+OUR_WORDS = ["PENDING", "STUCK", "STALE", "UNREACHABLE", "CONFIG", "NOT_POLLED"]
+
+
+@pytest.mark.parametrize("word", OUR_WORDS)
+def test_a_server_word_that_is_one_of_ours_is_the_apis_unknown_word_in_status(fleet, tmp_path,
+                                                                              capsys, monkeypatch, word):
+    """`PENDING` from a server must not pass for our own verdict: it is an unknown word of
+    the API, marked as such."""
+    from wawp_tui.core import runbook
+    from wawp_tui.models import OWN_WORDS
+
+    assert {runbook.PENDING, runbook.STUCK, runbook.CONFIG, *OUR_WORDS} <= OWN_WORDS
+    sim, sim_instances, server = fleet
+    sim.instances[sim_instances[0].id].raw_status = word.lower()
+    path = write_config(tmp_path / "config.toml", server.url, sim_instances)
+    monkeypatch.setenv("WAWP_ACCESS_TOKEN", SECRET)
+    assert cli.main(["status", "--json", "--config", str(path)]) == 1
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["status"] == f"API:{word}" and rows[0]["error"] is None
+
+
+@pytest.mark.parametrize("word", OUR_WORDS)
+async def test_a_server_word_that_is_one_of_ours_sorts_among_the_problems(fleet, tmp_path, clock, word):
+    """In the TUI it is not "waiting for the first poll" below WORKING: it is an unknown
+    word, shown as the API's, above the healthy rows."""
+    sim, sim_instances, server = fleet
+    target = sim_instances[0]
+    sim.instances[target.id].raw_status = word.lower()
+    app = build_app(make_config(server.url, sim_instances, token=SECRET),
+                    WawpClient(server.url, timeout=2), clock=clock,
+                    audit=AuditLog(tmp_path / "audit.jsonl"), poll=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        table = app.query_one(FleetTable)
+        assert table.get_cell(target.id, "status").plain == f"? API:{word}"
+        assert table.ordered_rows[0].key.value == target.id  # with the problems, above WORKING
+        await highlight(app, pilot, target.id)
+        assert "first poll" not in detail_text(app)

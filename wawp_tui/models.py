@@ -28,6 +28,19 @@ KNOWN_STATUSES: tuple[str, ...] = (WORKING, STARTING, SCAN_QR_CODE, STOPPED, FAI
 UNREACHABLE = "UNREACHABLE"
 #: Shown when the last good data is older than two missed polls.
 STALE = "STALE"
+#: Every word we show in place of a status (runbook's PENDING, STUCK, CONFIG; status's
+#: NOT_POLLED). A server that answers with one of them must not pass for our own verdict
+#: ("PENDING" would read "waiting for the first poll" and sort below WORKING): the client
+#: marks it as the API's word (see API_WORD).
+OWN_WORDS = frozenset({UNREACHABLE, STALE, "PENDING", "STUCK", "CONFIG", "NOT_POLLED"})
+#: The mark on a server's status word that collides with one of OWN_WORDS.
+API_WORD = "API:"
+
+
+def api_word(word: str) -> str:
+    """The server's status word as we keep it: marked when it collides with our own words
+    (it is then an unknown word, shown and sorted among the problems)."""
+    return f"{API_WORD}{word}" if word in OWN_WORDS else word
 
 
 def is_known_status(word: str | None) -> bool:

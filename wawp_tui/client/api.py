@@ -48,7 +48,7 @@ from wawp_tui.client.reply_body import (
 )
 from wawp_tui.client.transport import make_transport
 from wawp_tui.logs import RedactingFilter
-from wawp_tui.models import SCAN_QR_CODE, InstanceConfig, QrCode, SessionInfo
+from wawp_tui.models import SCAN_QR_CODE, InstanceConfig, QrCode, SessionInfo, api_word
 from wawp_tui.safe_text import clean, clean_data, clean_word, holds_secret
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
@@ -146,7 +146,7 @@ def parse_session(payload: Any) -> SessionInfo:
     if not isinstance(payload, dict):
         raise MalformedResponse("malformed response: expected a JSON object")
     status = payload.get("status")
-    word = clean_word(status) if isinstance(status, str) else ""
+    word = api_word(clean_word(status)) if isinstance(status, str) else ""
     if not word:
         raise MalformedResponse("malformed response: no status in the reply")
     me = payload.get("me")

@@ -58,6 +58,22 @@ def test_never_for_scan_qr_code_or_working():
     assert heal(fleet, clock) == ([], [])
 
 
+def test_never_for_a_failed_whose_qr_codes_ran_out():
+    """New codes with nobody at the phone would only cycle; a FAILED that came another way
+    is still restarted, and the advice for the person still names the restart."""
+    from wawp_tui.core import runbook
+
+    fleet, clock = fleet_of(["SCAN_QR_CODE", "WORKING"])
+    clock.now += 180
+    fleet.apply_poll_ok("I0", "FAILED", None, 3)
+    fleet.apply_poll_ok("I1", "FAILED", None, 3)
+    assert heal(fleet, clock)[0] == ["I1"]
+    clock.now += 11
+    assert heal(fleet, clock)[0] == []
+    advice = runbook.advise(fleet.get("I0"), clock(), 5.0)
+    assert "QR codes ran out" in advice.meaning and advice.key == "r"
+
+
 def test_three_server_side_failures_trigger_a_restart_but_401_does_not():
     fleet, clock = fleet_of(["WORKING", "WORKING"])
     for _ in range(3):

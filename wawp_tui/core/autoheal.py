@@ -43,6 +43,8 @@ class HealDecision:
 def needs_heal(state: InstanceState) -> tuple[str, str] | None:
     """(action, why) when this instance calls for auto-heal, or None."""
     if state.status == FAILED and not state.failures:
+        if runbook.qr_codes_ran_out(state):
+            return None  # new codes with nobody at the phone would only cycle (up to 3 an hour)
         return Action.RESTART, "status FAILED"
     if state.failures and state.error_kind == ErrorKind.NOT_LOADED:
         return Action.START, "the session is not loaded (404)"
@@ -106,7 +108,7 @@ def explain(policy: HealPolicy) -> str:
         "Auto-heal acts on its own, with no further question:\n"
         f"• restarts an instance that is FAILED or failed {FAILURES_BEFORE_HEAL} polls in a row "
         f"(server side), as the runbook allows: not within the {guard} loop guard, never for "
-        "SCAN_QR_CODE or a passkey (they need the phone);\n"
+        "SCAN_QR_CODE or a passkey, nor a FAILED whose QR codes ran out (they need the phone);\n"
         "• starts a session that is not loaded (404), once an hour.\n"
         f"At most one action every {pace} fleet-wide and {policy.max_per_hour} restarts of an "
         "instance an hour; it holds during an outage or a pause. A restart drops the "

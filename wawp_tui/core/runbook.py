@@ -508,6 +508,13 @@ def _came_from(state: InstanceState, word: str) -> bool:
     return False
 
 
+def qr_codes_ran_out(state: InstanceState) -> bool:
+    """FAILED straight from SCAN_QR_CODE: nobody scanned before the codes ran out. A
+    restart brings new codes, which helps only with a person at the phone, so the advice
+    names it and auto-heal does not send it."""
+    return state.status == FAILED and _came_from(state, SCAN_QR_CODE)
+
+
 def quiet_for(state: InstanceState, now: float, after: float | None = None) -> float | None:
     """Seconds a WORKING instance has shown no activity, once that is past `after`
     (default QUIET_AFTER); None when it is active, not WORKING, or the reply has no clock."""
@@ -607,7 +614,7 @@ def _advise_other(state: InstanceState, now: float, word: str, sev: str) -> Advi
         return Advice(word, "Hibernating: no webhooks are delivered, and WhatsApp buffers "
                             "incoming messages only 24-72 h.", "press s to start", "s", sev)
     if word == FAILED:
-        if _came_from(state, SCAN_QR_CODE):
+        if qr_codes_ran_out(state):
             return Advice(word, f"The QR codes ran out before anyone scanned ({QR_CODES} codes, "
                                 "about 2 min): the engine gave up pairing.",
                           "have the phone ready, then press r: a restart brings new codes", "r", sev)

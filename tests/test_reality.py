@@ -77,6 +77,9 @@ async def test_a_session_not_loaded_is_started_not_written_off(waha, tmp_path, c
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await app.workers.wait_for_complete()
+        # What the server says after our start began then, not "before we started watching".
+        assert app.monitor.state(unloaded).status_since_known
+        assert "since before start" not in detail_text(app)
         clock.advance(10)
         await refresh(app, pilot)
         assert app.monitor.state(unloaded).status == "WORKING"

@@ -201,6 +201,9 @@ class FleetState:
         self.last_success_at = now
         if st.failures or st.error_kind is not None or self.network_streak or status != st.status:
             self.failure_revision += 1
+        # The server's last word was "no such session loaded": whatever it says now began
+        # since that poll (our own start, usually), not before we started watching.
+        was_unloaded = st.failures > 0 and st.error_kind == ErrorKind.NOT_LOADED
         st.engine, st.presence = engine or st.engine, presence
         st.activity_at = activity_at if activity_at is not None else st.activity_at
         st.failing_since = None
@@ -221,7 +224,7 @@ class FleetState:
             previous = st.status
             st.status = status
             st.status_since = now
-            st.status_since_known = previous is not None
+            st.status_since_known = previous is not None or was_unloaded
             arrow = f"{previous} -> {status}" if previous else status
             self._record(st, HistoryEntry(now, "status", arrow, subject=status))
             if previous is not None:

@@ -301,7 +301,7 @@ async def test_qr_value_no_qr_can_hold_is_a_readable_message(fleet, tmp_path, cl
             if app.screen.current is not None:
                 break
         code = app.screen.query_one("#qr-code", Static).content
-        assert "5000 characters; no QR code can hold" in code.plain
+        assert "5,000 characters; no QR code can hold" in code.plain
         assert app.is_running
     await client.aclose()
 

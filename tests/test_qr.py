@@ -48,3 +48,12 @@ def test_fits_reports_the_size_needed():
     drawing = draw(VALUE)
     assert fits(drawing, drawing.width, drawing.height)
     assert not fits(drawing, 80, 20)
+
+
+def test_a_value_no_qr_can_carry_says_why_not_how_long():
+    from wawp_tui.ui.qr_drawing import QrTooLong, draw
+
+    with pytest.raises(QrTooLong, match="holds characters no QR code can carry"):
+        draw("\ud800")  # a lone surrogate: once "is 1 characters; no QR code can hold that much"
+    with pytest.raises(QrTooLong, match="is 5,000 characters"):
+        draw("x" * 5000)

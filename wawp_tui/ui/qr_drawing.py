@@ -44,10 +44,13 @@ def draw(value: str, quiet_zone: int = QUIET_ZONE) -> QrDrawing:
     """
     try:
         code = segno.make(value, error="l", micro=False)
-    except (segno.DataOverflowError, ValueError):
-        raise QrTooLong(f"the server's QR value is {len(value)} characters; no QR code can "
+    except segno.DataOverflowError:
+        raise QrTooLong(f"the server's QR value is {len(value):,} characters; no QR code can "
                         "hold that much (at most 2,953 bytes), so it cannot be scanned. "
                         "Press k to link with a pairing code instead.") from None
+    except ValueError:  # e.g. a lone surrogate: text that has no bytes to encode
+        raise QrTooLong("the server's QR value holds characters no QR code can carry, so it "
+                        "cannot be scanned. Press k to link with a pairing code instead.") from None
     rows = [[bool(m) for m in row] for row in code.matrix_iter(scale=1, border=quiet_zone)]
     if len(rows) % 2:
         rows.append([False] * len(rows[0]))

@@ -5,6 +5,7 @@ when its time has come, so a late answer would leave old text on screen."""
 from itertools import pairwise
 
 import pytest
+from rich.text import Text
 
 from wawp_tui.core import FleetState, runbook
 from wawp_tui.models import InstanceConfig, Secret
@@ -116,3 +117,22 @@ def test_a_row_seen_at_start_moves_in_ever_coarser_steps():
     for age in (30.0, 200.0, 700.0, 5000.0, 90000.0):
         due = view.time_changes_at(st, T0 + age, 10**6)
         assert view.since_text(st, due - 0.01) == view.since_text(st, T0 + age)
+
+
+def test_history_from_another_day_shows_its_date():
+    """History outlives a restart: an entry from yesterday must not read as today's."""
+    import time
+
+    from wawp_tui.ui.screens.text_page import timeline_page
+
+    st = changed_while_watched()
+    day = time.strftime("%b %d", time.localtime(T0 + 7.3))
+    palette = view.Palette({})
+    today = Text().join(view.detail_parts(st, T0 + 60, REFRESH, palette)).plain
+    assert day not in today and time.strftime("%H:%M:%S", time.localtime(T0 + 7.3)) in today
+    later = T0 + 2 * 86400
+    assert f"{day} " in Text().join(view.detail_parts(st, later, REFRESH, palette)).plain
+    fleet, clock = _fleet()
+    fleet.apply_poll_ok("ID1", "WORKING", None, 20.0)
+    clock.now = later
+    assert timeline_page(fleet, palette).plain.startswith(time.strftime("%b %d", time.localtime(T0)))

@@ -331,7 +331,7 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
         parts.append(Text("Press enter to show the QR; then on the phone: WhatsApp > Linked "
                           "devices > Link a device. No camera? k in the QR screen asks for a "
                           "pairing code.", style="bold"))
-    return parts + _recent(state, palette)
+    return parts + _recent(state, palette, now)
 
 
 def _facts(state: InstanceState, now: float, word: str) -> Text:
@@ -361,14 +361,22 @@ def _liveness(state: InstanceState, now: float) -> Text | None:
     return Text(" · ".join(found)) if found else None
 
 
-def _recent(state: InstanceState, palette: Palette, count: int = 8) -> list[Text]:
+def stamp(at: float, now: float) -> str:
+    """A time of day; with the date when it is not today (history outlives a restart)."""
+    local = time.localtime(at)
+    if local[:3] == time.localtime(now)[:3]:
+        return time.strftime("%H:%M:%S", local)
+    return time.strftime("%b %d %H:%M:%S", local)
+
+
+def _recent(state: InstanceState, palette: Palette, now: float, count: int = 8) -> list[Text]:
     """The newest history entries, newest first, under a heading."""
     history = list(state.history)[-count:]
     if not history:
         return []
     lines = [Text(""), Text("recent:", style="bold")]
     for entry in reversed(history):
-        when = time.strftime("%H:%M:%S", time.localtime(entry.at))
+        when = stamp(entry.at, now)
         line = Text(f" {when} ", style=palette.style("muted"))
         line.append(("[auto] " if entry.auto else "") + entry.text,
                     style="" if entry.ok else palette.style("bad"))

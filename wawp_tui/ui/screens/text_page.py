@@ -17,7 +17,7 @@ from textual.widgets import Static
 
 from wawp_tui.core import Alert, FleetState
 from wawp_tui.core.runbook import fmt_duration
-from wawp_tui.ui.formatting import Palette
+from wawp_tui.ui.formatting import Palette, stamp
 from wawp_tui.ui.keys import BoundKeys
 
 
@@ -116,8 +116,9 @@ def timeline_page(fleet: FleetState, palette: Palette, limit: int = 300) -> Text
     entries = sorted(((e, st) for st in fleet for e in st.history), key=lambda pair: pair[0].at,
                      reverse=True)
     body = Text()
+    now = fleet.clock()
     for entry, st in entries[:limit]:
-        when = time.strftime("%H:%M:%S", time.localtime(entry.at))
+        when = stamp(entry.at, now)
         body.append(f"{when} ", style=palette.style("muted"))
         body.append(f"{st.label} ({st.id}) ", style="bold")
         body.append(("[auto] " if entry.auto else "") + entry.text + "\n",

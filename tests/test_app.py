@@ -3,7 +3,10 @@
 import pytest
 from textual.widgets import DataTable
 
+from tests.conftest import make_config
 from tests.drive import events_text, highlight, record_toasts, refresh, table_ids, tick
+from wawp_tui.core import RolloutState
+from wawp_tui.ui.app import build_app
 from wawp_tui.ui.screens.confirm import ConfirmScreen
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 
@@ -262,3 +265,30 @@ async def test_polls_landing_during_exit_do_not_crash_it(rig):
         app.fleet_screen.tick()
         await pilot.pause()
     assert app.return_code in (None, 0)
+
+
+async def test_w_names_an_unfinished_saved_rollout_it_would_replace(serve, clock, tmp_path):
+    """A cron rollout was interrupted: W's confirmation says a new rollout replaces it, and
+    how to finish it instead."""
+    from wawp_tui.client.api import WawpClient
+    from wawp_tui.core import AuditLog, plan
+    from wawp_tui.simulator import Simulator, build_scenario
+
+    sim_instances = build_scenario("healthy", seed=7, instances=4, clock=clock)
+    url = serve(Simulator(sim_instances, clock=clock, seed=7)).url
+    saved_path = tmp_path / "rollout.json"
+    saved = plan("restart", [i.id for i in sim_instances], 2)
+    saved.status, saved.done = "interrupted", [sim_instances[0].id]
+    saved.save(saved_path)
+    app = build_app(make_config(url, sim_instances), WawpClient(url, timeout=2), clock=clock,
+                    audit=AuditLog(tmp_path / "audit.jsonl"), poll=False,
+                    rollout_state_path=saved_path)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        await pilot.press("W", "x")
+        assert isinstance(app.screen, ConfirmScreen)
+        body = app.screen.body_text
+        assert "replaces the unfinished restart rollout" in body and "(1 of 4 done, interrupted)" in body
+        assert "wawp-tui rollout restart --resume" in body
+        await pilot.press("n")
+    assert RolloutState.load(saved_path).status == "interrupted"  # answered n: kept as it was

@@ -21,6 +21,7 @@ from wawp_tui.core import (
     Rollout,
     RolloutBusy,
     RolloutState,
+    RolloutStateError,
     describe,
     plan,
 )
@@ -193,13 +194,32 @@ class ActionFlows:
             if not action:
                 return
             state = plan(action, ids, DEFAULT_WAVE)
-            body = "\n\n".join((_target_list(ids, self._label), describe(state), CONSEQUENCES[action]))
+            unfinished = self._unfinished_note()
+            body = "\n\n".join(part for part in (_target_list(ids, self._label), describe(state),
+                                                  CONSEQUENCES[action], unfinished) if part)
             screen.app.push_screen(
                 ConfirmScreen(f"Rollout: {action} {plural(len(ids), 'instance')} ({scope})?", body),
                 callback=lambda yes: self._start_rollout(state) if yes else None)
 
         screen.app.push_screen(ChoiceScreen(f"Rolling operation on {plural(len(ids), 'instance')} ({scope})",
                                             choices), callback=chosen)
+
+    def _unfinished_note(self) -> str:
+        """A rollout saved unfinished (interrupted, halted, from the CLI or a cron job) that
+        a new one would replace: said in the confirmation, with the way to finish it."""
+        path = self.rollout_state_path
+        if path is None or not path.exists():
+            return ""
+        try:
+            saved = RolloutState.load(path)
+        except (RolloutStateError, OSError):
+            return f"The saved rollout in {path} is damaged; a new one replaces it."
+        if saved.status not in ("running", "interrupted", "halted"):
+            return ""
+        total = sum(len(w) for w in saved.waves)
+        return (f"This replaces the unfinished {saved.action} rollout saved in {path} "
+                f"({len(saved.done)} of {total} done, {saved.status}). To finish that one "
+                f"instead, answer n and run: wawp-tui rollout {saved.action} --resume")
 
     def _offer_cancel(self, rollout: Rollout) -> None:
         def cancel(yes: bool | None) -> None:

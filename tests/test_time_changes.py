@@ -136,3 +136,12 @@ def test_history_from_another_day_shows_its_date():
     fleet.apply_poll_ok("ID1", "WORKING", None, 20.0)
     clock.now = later
     assert timeline_page(fleet, palette).plain.startswith(time.strftime("%b %d", time.localtime(T0)))
+
+
+def test_elapsed_times_round_down_so_a_lower_bound_is_never_overstated():
+    watched = changed_while_watched()  # FAILED since T0 + 7.3
+    assert view.since_text(watched, T0 + 7.3 + 59.5) == "59s"  # not "1m00s" a moment before "1m"
+    assert view.since_text(watched, T0 + 7.3 + 60.0) == "1m"
+    seen = seen_at_start("WORKING")
+    detail = Text().join(view.detail_parts(seen, T0 + 10.2, REFRESH, view.Palette({}))).plain
+    assert "since before start (≥ 10s)" in detail and view.since_text(seen, T0 + 10.2) == "≥10s"

@@ -118,7 +118,8 @@ def since_text(state: InstanceState, now: float) -> str:
     age = max(0.0, now - state.status_since)
     if not state.status_since_known:
         return f"≥{_lower_bound(age)}"
-    return runbook.fmt_duration(age) if age < 60 else _minutes(age)
+    # Elapsed time, rounded down: 59.5 s reads "59s", never "1m00s" a moment before "1m".
+    return runbook.fmt_ago(age) if age < 60 else _minutes(age)
 
 
 #: How a lower bound ("≥3m": so since before we started watching) moves: (below this age,
@@ -338,9 +339,12 @@ def _facts(state: InstanceState, now: float, word: str) -> Text:
     """Since when, poll latency, last good poll: one line."""
     facts = Text()
     if state.status_since is not None:
-        age = runbook.fmt_duration(now - state.status_since)
-        facts.append(f"in {state.status or word} for {age}" if state.status_since_known
-                     else f"{state.status or word} since before start (≥ {age})")
+        age = now - state.status_since
+        # A lower bound is rounded down (never overstated); the table's SINCE says the
+        # same in coarser steps.
+        facts.append(f"in {state.status or word} for {runbook.fmt_duration(age)}"
+                     if state.status_since_known
+                     else f"{state.status or word} since before start (≥ {runbook.fmt_ago(age)})")
     if state.latency_shown is not None:
         # The steadied figure, as in the table: jitter of a few ms is not news.
         facts.append(f" · poll {state.latency_shown:.0f}ms")

@@ -63,6 +63,7 @@ SHAPES = st.sampled_from([
     *b64_forms(b"ABCDEF123456:" + TOKEN.encode()), *b64_forms(b"A:" + TOKEN.encode()),
     "".join(f"\\u{ord(c):04x}" for c in TOKEN), "".join(f"&#{ord(c)};" for c in TOKEN),
     "bad_" + TOKEN.lower(), pct(TOKEN[:4] + "\u200b" + TOKEN[4:]), HEX_TOKEN.lower(),
+    TOKEN.encode().hex(), TOKEN.encode().hex().upper(),
 ])
 #: Escape sequences and line breaks, raw or percent-encoded to some depth.
 ESCAPES = st.builds(
@@ -236,3 +237,9 @@ def test_no_shape_of_the_token_leaves_through_status(serve, tmp_path, capsys, mo
     assert "***" in shown
     assert _visible_token_runs(shown, TOKEN) == [] and HEX_TOKEN not in shown.upper()
     assert _controls(shown.replace("\n", "")) == []
+
+
+def test_a_token_echoed_in_hex_is_hidden():
+    for shape in (TOKEN.encode().hex(), TOKEN.encode().hex().upper()):
+        shown = clean(f"error: body was {shape} (x)")
+        assert shown == "error: body was *** (x)", shape

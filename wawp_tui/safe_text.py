@@ -61,7 +61,7 @@ _known: set[str] = set()
 _runs: dict[int, set[str]] = {}
 #: window width -> the shorter probes (see `_probe`) taken from the same tokens.
 _probes: dict[int, set[str]] = {}
-#: RUN-width probe -> (a folded base64 form of a token, where the probe sits in it).
+#: RUN-width probe -> (a folded base64 or hex form of a token, where the probe sits in it).
 _form_probes: dict[str, dict[tuple[str, int], None]] = {}
 #: The window widths to scan, replaced (never mutated) so readers need no lock.
 _windows: tuple[int, ...] = ()
@@ -121,8 +121,9 @@ def register_secret(value: str) -> None:
     length = _probe(width)[0]
     runs = {folded[i:i + width] for i in range(len(folded) - width + 1)}
     probes = {folded[i:i + length] for i in range(len(folded) - length + 1)}
-    forms = [form for form in _base64_forms(value.encode("utf-8", "surrogatepass"))
-             if len(form) >= RUN]
+    raw = value.encode("utf-8", "surrogatepass")
+    # The token as a server might re-encode it: base64 (at each alignment) and hex.
+    forms = [form for form in (*_base64_forms(raw), raw.hex()) if len(form) >= RUN]
     with _lock:
         _known.add(value)
         _runs.setdefault(width, set()).update(runs)

@@ -221,18 +221,21 @@ class FleetState:
             st.me = me
         changed = status != st.status
         if changed:
-            previous = st.status
-            st.status = status
-            st.status_since = now
-            st.status_since_known = previous is not None or was_unloaded
-            arrow = f"{previous} -> {status}" if previous else status
-            self._record(st, HistoryEntry(now, "status", arrow, subject=status))
-            if previous is not None:
-                self._infer_action(st, previous, status, now)
+            self._new_status(st, status, now, known=st.status is not None or was_unloaded)
         if status == WORKING:
             st.last_working_at = now
             st.restarts_since_working = 0
         return changed
+
+    def _new_status(self, st: InstanceState, status: str, now: float, *, known: bool) -> None:
+        """The status word changed: since when (`known`: since now, not only "at least
+        since we started"), the history line, and whoever must have acted."""
+        previous = st.status
+        st.status, st.status_since, st.status_since_known = status, now, known
+        arrow = f"{previous} -> {status}" if previous else status
+        self._record(st, HistoryEntry(now, "status", arrow, subject=status))
+        if previous is not None:
+            self._infer_action(st, previous, status, now)
 
     def _infer_action(self, st: InstanceState, previous: str, status: str, now: float) -> None:
         """A change this process did not cause counts like an action sent from here:

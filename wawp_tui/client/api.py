@@ -218,7 +218,7 @@ class WawpClient:
         self._limits: dict[int, asyncio.Semaphore] = {}
         if transport is None:
             # aiohttp's engine under httpx's interface: a poll costs ~0.3 ms of CPU instead
-            # of ~2 ms (see wawp_tui/transport.py for the figures and the error mapping).
+            # of ~2 ms (see wawp_tui/client/transport.py for the figures and the error mapping).
             transport = make_transport(max_connections=max(64, self.max_concurrency * 2),
                                        keepalive=max(32, self.max_concurrency),
                                        connect_timeout=connect_timeout)

@@ -174,3 +174,33 @@ async def test_token_never_in_messages_reprs_or_logs(sim, caplog):
     blob = "\n".join(messages) + caplog.text
     assert len(messages) > 10
     assert secret not in blob and SIM_TOKEN not in blob
+
+
+async def test_a_repeated_info_reply_reads_as_before_until_it_changes_or_a_token_comes(sim):
+    """Steady polls answer the same bytes, and the client reuses their reading; a reply
+    that differs in one byte is read afresh, and so is the same reply once a token it
+    holds has been registered (what was clean before is stale then)."""
+    import secrets
+
+    app, url = sim
+    later_token = "tok_" + secrets.token_hex(12)  # registered only after the first polls
+    body = ('{"status": "WORKING", "me": {"id": "1@c.us", "pushName": "Nadia %s"}}'
+            % later_token).encode()
+
+    def reply(content: bytes) -> None:
+        app.inject("AAAAAAAAAAA1", "raw", count=1, endpoint="info", code=200,
+                   headers={"content-type": "application/json"}, body=content)
+
+    async with WawpClient(url, timeout=2, connect_timeout=1) as client:
+        reply(body)
+        first = await client.info(inst())
+        reply(body)
+        again = await client.info(inst())
+        assert again is first and later_token in first.me["pushName"]
+        Secret(later_token)  # a token is registered: `add`, a reloaded config
+        reply(body)
+        after = await client.info(inst())
+        assert later_token not in after.me["pushName"] and "Nadia" in after.me["pushName"]
+        reply(body.replace(b"WORKING", b"FAILED"))
+        assert (await client.info(inst())).status == "FAILED"
+        assert (await client.info(inst())).status == "WORKING"  # the simulator's own reply

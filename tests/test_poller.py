@@ -179,3 +179,25 @@ def test_a_big_fleet_is_not_polled_in_lock_step(clock):
     assert min(buckets) > 40  # about 80 per 9-second bucket: spread, not bunched
     later = [poller.next_interval(c.id) for c in configs]
     assert all(45.0 <= f <= 55.0 for f in later)
+
+
+def test_steady_polls_fall_due_together_on_a_grid(clock):
+    """Steady polls are batched: due on whole seconds (one wake-up and one repaint per
+    batch, not one per poll), never earlier than their interval and at most a second
+    later; a transition keeps its exact pace."""
+    from wawp_tui.core.poller import STEADY_GRID
+    from wawp_tui.models import InstanceConfig, Secret
+
+    configs = [InstanceConfig(f"I{k}", "x", Secret("t")) for k in range(400)]
+    fleet = FleetState(configs, clock)
+    for cfg in configs:
+        fleet.apply_poll_ok(cfg.id, "WORKING", None, 3)
+    poller = Poller(None, fleet, configs, refresh=5.0, clock=clock, max_interval=120,
+                    steady_rate=8)
+    now = 1000.37
+    dues = [poller.next_due(c.id, now) for c in configs]
+    assert all(d % STEADY_GRID == 0 for d in dues)
+    assert all(now + 5.0 <= d <= now + 50.0 + STEADY_GRID for d in dues)
+    assert len(set(dues)) > 40  # the phases stay spread over the interval
+    fleet.apply_poll_ok("I0", "STARTING", None, 3)
+    assert poller.next_due("I0", now) == now + poller.interval("I0")

@@ -5,7 +5,7 @@ No I/O and no Textual here: every other module may import this one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from wawp_tui.safe_text import register_secret
@@ -106,7 +106,6 @@ class SessionInfo:
     status: str
     name: str | None = None
     me: dict[str, Any] | None = None
-    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     #: The engine behind the session ("NOWEB", "WEBJS", "GOWS"), when the reply says.
     engine: str | None = None
     #: "online" / "offline", when the reply says.

@@ -141,6 +141,12 @@ def register_secret(value: str) -> None:
         _windows = tuple(sorted(widths))  # published last: readers index the tables by it
 
 
+def secrets_registered() -> int:
+    """How many tokens `clean` redacts so far (it only grows): whatever was cleaned
+    before a new token came is stale when this number changed."""
+    return len(_known)
+
+
 def _base64_forms(raw: bytes) -> set[str]:
     """The folded base64 characters that depend only on `raw`, at each of the three
     byte alignments it can have inside a longer value ("id:token"), standard and

@@ -74,3 +74,53 @@ async def test_a_change_renders_only_its_own_row_again(rig):
         assert set(rendered) == {ids[3]}
         assert row_on_screen(app, ids[3]).lstrip().startswith("●")
         assert not row_on_screen(app, ids[2]).lstrip().startswith("●")
+
+
+async def test_a_poll_changing_a_row_off_screen_draws_it_only_when_it_comes_into_view(
+        rig, monkeypatch):
+    """A row off screen is only put in its place: its cells are worked out when the
+    operator scrolls to it (a screen shows ~45 rows of thousands), and then they are new."""
+    from wawp_tui.ui import formatting
+
+    sim, app = rig("healthy", n=120)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        await pilot.press("o")  # by label: a row in trouble keeps its place
+        await _drawn(app, pilot)
+        last = table_ids(app)[-1]
+        assert row_on_screen(app, last) is None
+        drawn: list[str] = []
+        original = formatting.row_cells
+        monkeypatch.setattr(formatting, "row_cells",
+                            lambda state, *a, **k: (drawn.append(state.id), original(state, *a, **k))[1])
+        sim.inject(last, "html_502")
+        await refresh(app, pilot, [last])
+        await _drawn(app, pilot)
+        assert last not in drawn and table_ids(app)[-1] == last
+        await pilot.press("G")
+        await _drawn(app, pilot)
+        assert last in drawn and "502" in row_on_screen(app, last)
+
+
+async def test_a_changed_cell_renders_alone_the_rest_of_its_row_comes_from_the_cache(rig):
+    sim, app = rig("healthy", n=120)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        table = app.fleet_screen.query_one(FleetTable)
+        ids = table_ids(app)
+        await _drawn(app, pilot)
+        renders: list[tuple[int, int]] = []
+        original = table._render_cell
+
+        def spy(row_index, column_index, *args, **kwargs):
+            before = len(table._cell_render_cache)
+            result = original(row_index, column_index, *args, **kwargs)
+            if len(table._cell_render_cache) != before:  # not found in the cache: rendered
+                renders.append((row_index, column_index))
+            return result
+
+        table._render_cell = spy  # type: ignore[method-assign]
+        app.fleet_screen.selected = frozenset({ids[3]})
+        await _drawn(app, pilot)
+        assert len(renders) == 1  # the selection mark; the row's 8 other cells were cached
+        assert row_on_screen(app, ids[3]).lstrip().startswith("●")

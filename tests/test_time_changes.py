@@ -145,3 +145,17 @@ def test_elapsed_times_round_down_so_a_lower_bound_is_never_overstated():
     seen = seen_at_start("WORKING")
     detail = Text().join(view.detail_parts(seen, T0 + 10.2, REFRESH, view.Palette({}))).plain
     assert "since before start (≥ 10s)" in detail and view.since_text(seen, T0 + 10.2) == "≥10s"
+    later = Text().join(view.detail_parts(seen, T0 + 19.9, REFRESH, view.Palette({}))).plain
+    assert "since before start (≥ 10s)" in later  # the steps of SINCE, never rounded up
+
+
+def test_the_detail_of_a_steady_instance_moves_in_steps_not_every_second():
+    """"last good poll" moves every ten seconds, then every minute: a steady instance's
+    detail (polled 30 s apart at 500 instances) does not repaint every second."""
+    seen = seen_at_start("WORKING")
+    last_ok = seen.last_ok_at
+    facts = {Text().join(view.detail_parts(seen, last_ok + s, REFRESH, view.Palette({}))).plain
+             for s in (10.0, 12.0, 13.5)}
+    assert len(facts) == 1 and "last good poll 10s ago" in facts.pop()
+    assert [view.ago_in_steps(s) for s in (0, 9.9, 10, 59.9, 60, 119, 7260)] == [
+        "just now", "just now", "10s ago", "50s ago", "1m ago", "1m ago", "2h01m ago"]

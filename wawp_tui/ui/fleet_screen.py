@@ -155,6 +155,11 @@ class FleetScreen(Screen[None]):
         if self._alive():
             self.painter.changed(self._bridge)
 
+    @on(FleetTable.ViewMoved)
+    def _view_moved(self) -> None:
+        if self._alive():
+            self.painter.seen()
+
     def _drawn(self, changed: set[str]) -> None:
         """After a batch was drawn: open QR screens hear about their instance."""
         for instance_id in changed & set(self._qr_screens):

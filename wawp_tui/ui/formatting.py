@@ -227,6 +227,17 @@ def ago(seconds: float) -> str:
     return "just now" if seconds < JUST_NOW else f"{runbook.fmt_duration(seconds)} ago"
 
 
+def ago_in_steps(seconds: float) -> str:
+    """ "just now", "10s ago" … "50s ago", "1m ago", "2h10m ago": rounded down, moving
+    every ten seconds, then every minute. For the detail pane, where a figure that moves
+    every second repaints the pane every second for a steady instance (its poll is 30 s
+    apart at 500 instances) and tells nothing more."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return ago(seconds // 10 * 10)
+    return f"{_minutes(seconds)} ago"
+
+
 def time_signature(state: InstanceState, now: float, refresh: float,
                    quiet_after: float = runbook.QUIET_AFTER) -> tuple:
     """The parts of a row that change with time alone (checked every second)."""
@@ -340,16 +351,16 @@ def _facts(state: InstanceState, now: float, word: str) -> Text:
     facts = Text()
     if state.status_since is not None:
         age = now - state.status_since
-        # A lower bound is rounded down (never overstated); the table's SINCE says the
-        # same in coarser steps.
+        # A lower bound is rounded down (never overstated), in the steps of the table's
+        # SINCE: the two agree, and a fleet seen at start-up does not tick every second.
         facts.append(f"in {state.status or word} for {runbook.fmt_duration(age)}"
                      if state.status_since_known
-                     else f"{state.status or word} since before start (≥ {runbook.fmt_ago(age)})")
+                     else f"{state.status or word} since before start (≥ {_lower_bound(age)})")
     if state.latency_shown is not None:
         # The steadied figure, as in the table: jitter of a few ms is not news.
         facts.append(f" · poll {state.latency_shown:.0f}ms")
     if state.last_ok_at is not None:
-        facts.append(f" · last good poll {ago(now - state.last_ok_at)}")
+        facts.append(f" · last good poll {ago_in_steps(now - state.last_ok_at)}")
     return facts
 
 
@@ -361,7 +372,7 @@ def _liveness(state: InstanceState, now: float) -> Text | None:
     if state.presence:
         found.append(state.presence)
     if state.activity_at is not None:
-        found.append(f"last activity {ago(max(0.0, now - state.activity_at))}")
+        found.append(f"last activity {ago_in_steps(now - state.activity_at)}")
     return Text(" · ".join(found)) if found else None
 
 

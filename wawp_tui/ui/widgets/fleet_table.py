@@ -3,13 +3,15 @@ by the column the operator chose), moved with the keys an SRE types by habit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, KeysView
+from collections.abc import Callable, Iterable, KeysView, Mapping
 from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.geometry import Region
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
@@ -62,6 +64,14 @@ class FleetTable(DataTable):
     FleetTable { height: 1fr; }
     """
 
+    class ViewMoved(Message):
+        """Other rows may be on screen now (a scroll, a resize, a new order): rows whose
+        cells were left to draw until seen (see `sync`) are due."""
+
+    #: Rows above and below the viewport drawn as if on screen (a one-row scroll shows
+    #: a row that is already up to date).
+    VIEW_MARGIN = 2
+
     def __init__(self, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._cells: dict[str, tuple] = {}
@@ -71,6 +81,9 @@ class FleetTable(DataTable):
         self._sort = SortOrder()
         #: The sort changed: the next sync re-sorts even if no row's key changed.
         self._sort_changed = False
+        #: Sorts done so far, and the rows in view when last asked (see in_view).
+        self._sorts = 0
+        self._in_view: tuple[tuple[int, ...], set[str]] | None = None
 
     def on_key(self) -> None:
         self._user_moved = True
@@ -101,6 +114,34 @@ class FleetTable(DataTable):
         """The ids currently shown, as a set-like view (membership in O(1))."""
         return self._cells.keys()
 
+    def in_view(self) -> set[str]:
+        """The ids of the rows on screen (and VIEW_MARGIN rows either side)."""
+        if not self.row_count:
+            return set()
+        top = max(0, int(self.scroll_y) - self.VIEW_MARGIN)
+        bottom = min(self.row_count, int(self.scroll_y) + self.size.height + self.VIEW_MARGIN)
+        key = (top, bottom, self.row_count, self._sorts)
+        if self._in_view is not None and self._in_view[0] == key:
+            return self._in_view[1]
+        shown: set[str] = set()
+        self._in_view = key, shown
+        for row in range(top, bottom):
+            try:
+                row_key, _ = self.coordinate_to_cell_key(Coordinate(row, 0))
+            except CellDoesNotExist:
+                break
+            if row_key.value is not None:
+                shown.add(row_key.value)
+        return shown
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if int(old) != int(new):
+            self.post_message(self.ViewMoved())
+
+    def on_resize(self) -> None:
+        self.post_message(self.ViewMoved())
+
     def show_sort(self, order: SortOrder) -> None:
         """Sort in `order` from the next sync on (its keys come with the rows), with the
         arrow in the sorted column's header."""
@@ -119,11 +160,13 @@ class FleetTable(DataTable):
         if self.row_count:
             self.move_cursor(row=max(0, min(row, self.row_count - 1)))
 
-    def sync(self, rows: dict[str, tuple[tuple, tuple]], *, full: bool) -> None:
+    def sync(self, rows: Mapping[str, tuple[tuple | None, tuple]], *, full: bool) -> None:
         """Bring the table to `rows` ({id: (cells, sort_key)}).
 
         `full=True` means `rows` is the complete wanted set (rows missing from it are
-        removed); otherwise it is a partial update of rows that may have changed.
+        removed); otherwise it is a partial update of rows that may have changed. Cells
+        of None (for a row already in the table) move the row to its new place and
+        leave its cells as they are: the caller draws them once the row is in view.
         """
         keep = self.highlighted_id
         reorder = False
@@ -136,6 +179,11 @@ class FleetTable(DataTable):
                     del self._order[gone]
             for instance_id, (cells, order) in rows.items():
                 old = self._cells.get(instance_id)
+                if cells is None:
+                    if old is not None and self._order.get(instance_id) != order:
+                        self._order[instance_id] = order
+                        reorder = True
+                    continue
                 if old is None:
                     self.add_row(*cells, key=instance_id)
                     reorder = True
@@ -152,6 +200,7 @@ class FleetTable(DataTable):
                 # forgetting the changed rows one by one first would be wasted work.
                 self._write_cells(changed)
                 self._resort(keep, reveal=self._sort_changed)
+                self.post_message(self.ViewMoved())
             elif changed:
                 self._set_cells(changed)
 
@@ -168,19 +217,22 @@ class FleetTable(DataTable):
         if changed:
             self._repaint_rows(self._write_cells(changed))
 
-    def _write_cells(self, changed: list[tuple[str, str, object]]) -> set[RowKey]:
-        """Write cells into the table's data as update_cell does; the rows they are in."""
+    def _write_cells(self, changed: list[tuple[str, str, object]]) -> set[tuple[RowKey, ColumnKey]]:
+        """Write cells into the table's data as update_cell does; the cells written."""
         data = self._data
-        rows: set[RowKey] = set()
+        cells: set[tuple[RowKey, ColumnKey]] = set()
         for instance_id, column, value in changed:
-            key = RowKey(instance_id)
-            data[key][ColumnKey(column)] = value
-            rows.add(key)
-        return rows
+            key, column_key = RowKey(instance_id), ColumnKey(column)
+            data[key][column_key] = value
+            cells.add((key, column_key))
+        return cells
 
-    def _repaint_rows(self, rows: set[RowKey]) -> None:
-        """Forget the cached renders of `rows` and repaint those on screen; the rest of
-        the table keeps its cache (see _set_cells)."""
+    def _repaint_rows(self, written: set[tuple[RowKey, ColumnKey]]) -> None:
+        """Forget the cached renders of the `written` cells and of their rows' lines, and
+        repaint those on screen; the rest of the table keeps its cache (see _set_cells),
+        and so do the other cells of a changed row (a row's line is put together again
+        from them: one SINCE cell costs one cell's render, not nine)."""
+        rows = {row for row, _ in written}
         try:
             caches = (self._cell_render_cache, self._row_render_cache,
                       self._row_renderable_cache, self._line_cache)
@@ -194,7 +246,7 @@ class FleetTable(DataTable):
         # Every row is one line high, so row i is line header + i of the whole table
         # (the key of the line cache); the row renderables are keyed by row index.
         ys = {header + i for i in index}
-        _forget(cells, lambda k: k[0] in rows)
+        _forget(cells, lambda k: (k[0], k[1]) in written)
         _forget(row_lines, lambda k: k[0] in rows)
         _forget(renderables, lambda k: k[1] in index)
         _forget(lines, lambda k: k[0] in ys)
@@ -208,6 +260,7 @@ class FleetTable(DataTable):
         it, unless they asked for the new order (`reveal`): then it shows the highlight."""
         order = self._order
         self._sort_changed = False
+        self._sorts += 1
         # The sort key gets the "id" cell: a Text (cells are never markup-parsed strings).
         # (The sort also repaints the header, whose arrow may just have moved.)
         self.sort("id", key=lambda cell: order[cell.plain], reverse=self._sort.reverse)

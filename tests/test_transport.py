@@ -385,3 +385,47 @@ async def test_no_query_string_in_error_messages(raw_server):
     mapped = as_httpx_error(timeout)
     assert isinstance(mapped, httpx.ConnectTimeout) and "s3cr3t" not in str(mapped)
     assert "https://api.example.test/v2/session/info?***" in str(mapped)
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """A certificate for 127.0.0.1 that no trust store holds (made by openssl)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command (Debian: apt-get install openssl)")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+async def test_https_verifies_the_certificate_with_httpx_trust_rules(raw_server, self_signed,
+                                                                    monkeypatch):
+    """The trust store is loaded on the first https request, by httpx's rules: a
+    certificate nobody vouches for fails the connect; SSL_CERT_FILE vouching for it works."""
+    import ssl
+
+    cert, key = self_signed
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+
+    def tls(conn):
+        try:
+            with server_side.wrap_socket(conn, server_side=True) as wrapped:
+                if read_request(wrapped):
+                    wrapped.sendall(reply(b'{"ok": true}', b"Content-Type: application/json"))
+        except (ssl.SSLError, OSError):
+            pass  # the client refused the certificate
+
+    server = raw_server(tls)
+    async with client() as http:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.get(f"https://127.0.0.1:{server.port}/")
+    assert "certificate" in " ".join(str(e).lower() for e in causes(caught.value))
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    async with client() as http:
+        answer = await http.get(f"https://127.0.0.1:{server.port}/")
+    assert answer.status_code == 200 and answer.json() == {"ok": True}

@@ -54,6 +54,15 @@ MIN_SECRET = 6
 RUN = 12
 
 _lock = threading.Lock()
+#: Bumped by register_secret (see secrets_generation).
+_generation = 0
+#: clean() of short texts, remembered: a report cleans a label twice, a screen the same
+#: words again and again, and cleaning was a fifth of a `status` run's CPU. Keyed by
+#: (text, limit, strip); made for one generation of tokens, forgotten whole when full.
+_cleaned: dict[tuple[str, int, bool], str] = {}
+_cleaned_generation = 0
+_CLEANED_MAX = 8192
+_CLEANED_LONGEST = 256
 #: Tokens registered so far (raw), so a fleet sharing one token registers it once.
 _known: set[str] = set()
 #: window width -> the folded pieces of that width taken from tokens (RUN characters, or
@@ -139,12 +148,14 @@ def register_secret(value: str) -> None:
             _runs.setdefault(each, set())
             _probes.setdefault(each, set())
         _windows = tuple(sorted(widths))  # published last: readers index the tables by it
+        global _generation
+        _generation += 1  # after the tables: what was cleaned before may hold this token
 
 
-def secrets_registered() -> int:
-    """How many tokens `clean` redacts so far (it only grows): whatever was cleaned
-    before a new token came is stale when this number changed."""
-    return len(_known)
+def secrets_generation() -> int:
+    """A number that grows each time a token is registered (once the tables that find it
+    are in place): whatever was cleaned before is stale when it changed."""
+    return _generation
 
 
 def _base64_forms(raw: bytes) -> set[str]:
@@ -336,9 +347,11 @@ def _join_utf8(chars: list[str], starts: list[int], ends: list[int]) -> None:
             return
 
 
+_KEY_WORDS = re.compile("token|key|auth|pass|secret")
+
+
 def _might_hold_key(text: str) -> bool:
-    lower = text.lower()
-    return any(k in lower for k in ("token", "key", "auth", "pass", "secret"))
+    return _KEY_WORDS.search(text.lower()) is not None
 
 
 def _keep_key(match: re.Match[str]) -> str:
@@ -382,9 +395,27 @@ def clean(value: object, limit: int = MAX_LINE, *, strip: bool = True) -> str:
     Line breaks and tabs become single spaces; other spaces are kept (a CLI line keeps
     its alignment). `strip` trims the ends.
     """
+    global _cleaned_generation
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
+    if len(text) > _CLEANED_LONGEST:
+        return _clean(text, limit, strip)
+    generation, key = _generation, (text, limit, strip)
+    if _cleaned_generation != generation:
+        _cleaned.clear()
+        _cleaned_generation = generation
+    done = _cleaned.get(key)
+    if done is None:
+        done = _clean(text, limit, strip)
+        if len(_cleaned) >= _CLEANED_MAX:
+            _cleaned.clear()
+        if _generation == generation:  # no token came meanwhile (another thread)
+            _cleaned[key] = done
+    return done
+
+
+def _clean(text: str, limit: int, strip: bool) -> str:
     if len(text) > limit * 8 + 4096:
         # Redaction must see the whole head of the text, but a megabyte of it is never
         # shown: cut far beyond the limit first so the work stays bounded.

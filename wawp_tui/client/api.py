@@ -50,7 +50,7 @@ from wawp_tui.client.reply_body import (
 from wawp_tui.client.transport import make_transport
 from wawp_tui.logs import RedactingFilter
 from wawp_tui.models import SCAN_QR_CODE, InstanceConfig, QrCode, SessionInfo, api_word
-from wawp_tui.safe_text import clean, clean_data, clean_word, holds_secret, secrets_registered
+from wawp_tui.safe_text import clean, clean_data, clean_word, holds_secret, secrets_generation
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
 _T = TypeVar("_T")
@@ -262,7 +262,7 @@ class WawpClient:
         the last one (same code, same bytes, no token registered since) reads as before:
         reading is a pure function of those."""
         reply = await self._fetch(inst, "/v2/session/info")
-        key = (reply[0], hashlib.blake2b(reply[2], digest_size=16).digest(), secrets_registered())
+        key = (reply[0], hashlib.blake2b(reply[2], digest_size=16).digest(), secrets_generation())
         last = self._last_info.get(inst.id)
         if last is not None and last[0] == key:
             return last[1]

@@ -49,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
@@ -113,6 +114,17 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self._closed = False
+        self._tls: ssl.SSLContext | None = None
+
+    def _tls_for(self, request: httpx.Request) -> ssl.SSLContext | bool:
+        """The same trust store and SSL_CERT_FILE handling as httpx's own transport, made
+        on the first https request (loading the trust store costs 20 ms of start-up that
+        a plain-http fleet, such as a local proxy, never needs)."""
+        if request.url.scheme != "https":
+            return True  # (aiohttp's default; nothing to verify over plain http)
+        if self._tls is None:
+            self._tls = httpx.create_ssl_context()
+        return self._tls
 
     def _new_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -121,8 +133,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             # Idle connections are kept this long; none at all when keepalive is 0.
             keepalive_timeout=self._keepalive_expiry if self._keepalive else None,
             force_close=not self._keepalive,
-            # The same trust store and SSL_CERT_FILE handling as httpx's own transport.
-            ssl=httpx.create_ssl_context(),
             # Fire timeouts when due: by default aiohttp rounds a timeout of 5 s or more
             # up to a whole second of the loop clock (a 10 s read timeout at up to 11 s).
             timeout_ceil_threshold=math.inf,
@@ -170,6 +180,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 allow_redirects=False,
                 timeout=self._timeout(request),
                 server_hostname=request.extensions.get("sni_hostname"),
+                ssl=self._tls_for(request),
             )
         except asyncio.CancelledError:
             raise

@@ -101,9 +101,10 @@ def exit_code(rows: list[StatusRow]) -> int:
 
 
 def write_json(rows: list[StatusRow], out: TextIO) -> None:
-    """A JSON array, one object per configured instance, in config order."""
-    json.dump([r.as_json() for r in rows], out, indent=2, ensure_ascii=False)
-    out.write("\n")
+    """A JSON array, one object per configured instance, in config order: one object a
+    line (json's C encoder; with `indent` it falls back to Python, 5x slower)."""
+    lines = ["  " + json.dumps(r.as_json(), ensure_ascii=False) for r in rows]
+    out.write("[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n")
 
 
 def _is_tty(out: TextIO) -> bool:

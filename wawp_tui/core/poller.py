@@ -211,11 +211,13 @@ class Poller:
         """When the instance's next poll is due (`now` on the monotonic clock). Steady
         polls fall due on a STEADY_GRID of whole seconds, so the few that come due each
         second go out together: one wake-up of the loop and one repaint for the batch.
-        Polls one by one, each on its own wake-up, cost two and a half times the CPU."""
+        Polls one by one, each on its own wake-up, cost two and a half times the CPU.
+        Rounded down, never up: a steady instance is never polled later than its
+        interval says (the detection time of a change rests on it)."""
         interval = self.next_interval(instance_id)
         if interval <= self.refresh:
             return now + interval  # transitions and countdowns keep their exact pace
-        return math.ceil((now + interval) / STEADY_GRID) * STEADY_GRID
+        return math.floor((now + interval) / STEADY_GRID) * STEADY_GRID
 
     async def _sleep_until_next(self) -> None:
         self._wake.clear()

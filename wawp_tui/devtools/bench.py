@@ -28,7 +28,7 @@ from wawp_tui.devtools.bench_tty import TtyProcess
 from wawp_tui.devtools.bench_ui import ui_figures
 from wawp_tui.devtools.harness import SimulatorProcess, child_env, fleet_file, machine
 
-TRANSPORT = "httpx.AsyncClient over aiohttp (wawp_tui.client.transport.AiohttpTransport)"
+TRANSPORT = "httpx requests over aiohttp, no httpx.AsyncClient (wawp_tui.client.transport.AiohttpTransport)"
 
 
 @dataclass

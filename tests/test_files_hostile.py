@@ -183,3 +183,35 @@ def test_add_and_remove_never_crash_and_never_lose_an_entry(tmp_path, case, data
     assert [e["id"] for e in after.get("instances", [])] == expected
     kept = {k: v for k, v in tomllib.loads(text).items() if k != "instances"}
     assert {k: v for k, v in after.items() if k != "instances"} == kept
+
+
+def test_a_busy_run_lock_names_its_holder_and_not_a_stale_pid(tmp_path, monkeypatch):
+    """The holder's pid is read whole; a pid left by a crashed run is not named as the holder."""
+    import fcntl
+
+    from wawp_tui import files
+
+    path = tmp_path / "c.toml"
+    with (files.held_while_running(path), pytest.raises(files.Busy) as busy,
+          files.held_while_running(path)):
+        pass
+    assert busy.value.holder == f"process {os.getpid()}"
+
+    # A crash leaves a pid behind; someone else now holds the lock and has not written yet.
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    run_path = tmp_path / ".c.toml.running"
+    run_path.write_text(f"{dead:<20}\n")
+    monkeypatch.setattr(files, "HOLDER_WAIT", 0.0)
+    fd = os.open(run_path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(files.Busy) as busy, files.held_while_running(path):
+            pass
+    finally:
+        os.close(fd)
+    assert busy.value.holder == "another process"
+    # Released cleanly, the lock is free again and its file names nobody.
+    with files.held_while_running(path):
+        pass
+    assert run_path.read_text().strip() == ""

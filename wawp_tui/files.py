@@ -175,13 +175,43 @@ def held_while_running(path: Path) -> Iterator[None]:
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
-            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            raise Busy(f"process {pid}" if pid.isdigit() else "another process") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
+            raise Busy(_holder_of(fd)) from None
+        # One fixed-width write, never a truncate first: a reader sees the whole pid, a
+        # blank, or (only after a crash) a pid that is no longer running.
+        os.pwrite(fd, f"{os.getpid():<{_PID_WIDTH}}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.pwrite(fd, b" " * _PID_WIDTH + b"\n", 0)
     finally:
         os.close(fd)  # closing releases the lock
+
+
+_PID_WIDTH = 20
+HOLDER_WAIT = 1.0
+
+
+def _holder_of(fd: int) -> str:
+    """Who holds a run lock, as "process N". The holder writes its pid just after it takes
+    the lock, so a blank or a pid that is not running is read again for up to HOLDER_WAIT."""
+    deadline = time.monotonic() + HOLDER_WAIT
+    while True:
+        pid = os.pread(fd, _PID_WIDTH + 1, 0).decode("ascii", "replace").strip()
+        if pid.isdigit() and int(pid) > 0 and _running(int(pid)):
+            return f"process {pid}"
+        if time.monotonic() >= deadline:
+            return "another process"
+        time.sleep(0.01)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but belongs to someone else
+    return True
 
 
 def append_private(path: Path) -> IO[str]:

@@ -68,3 +68,41 @@ def test_no_module_imports_itself_through_others():
         if module not in state:
             visit(module, [module])
     assert cycles == []
+
+
+def test_every_library_the_package_imports_is_declared():
+    """A library the code imports but pyproject.toml does not name works on this machine
+    (something else pulled it in) and breaks on a fresh install."""
+    import ast
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+    from pathlib import Path
+
+    root = Path(wawp_tui.__file__).parent
+    project = tomllib.loads((root.parent / "pyproject.toml").read_text())["project"]
+
+    def names(requirements):
+        return {re.split(r"[<>=!~;\[ ]", r, maxsplit=1)[0].lower().replace("_", "-")
+                for r in requirements}
+
+    declared = names(project["dependencies"])
+    for_tools = declared | names(project["optional-dependencies"]["test"])
+    distributions = packages_distributions()
+    missing = []
+    for path in sorted(root.rglob("*.py")):
+        allowed = for_tools if "devtools" in path.parts else declared
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                tops = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                tops = [node.module.split(".")[0]]
+            else:
+                continue
+            for top in tops:
+                if top in sys.stdlib_module_names or top == "wawp_tui" or top == "__future__":
+                    continue
+                dists = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+                if not dists & allowed:
+                    missing.append(f"{path.relative_to(root.parent)}: {top} ({', '.join(sorted(dists))})")
+    assert not missing, "imported but not declared in pyproject.toml:\n" + "\n".join(missing)

@@ -14,7 +14,6 @@ import math
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import platformdirs
+import tomli
 import tomli_w
 
 from wawp_tui.files import FileTooLarge, LockTimeout, NotAFile, atomic_write, locked, read_small
@@ -222,7 +222,7 @@ def _where(table: str, index: int | None) -> str:
     return f"[[{table}]] #{index + 1}" if index is not None else f"[{table}]"
 
 
-#: table -> key -> the exact types accepted (a fast path for what tomllib produces)
+#: table -> key -> the exact types accepted (a fast path for what the TOML parser produces)
 _EXACT_TYPES = {table: {key: frozenset(types) for key, (types, _) in schema.items()}
                 for table, schema in _TABLES.items()}
 
@@ -347,8 +347,8 @@ def _warnings(path: Path, api: ApiSettings, instances: Sequence[InstanceConfig])
 
 def _parse(src: _Source, text: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        return tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column (\d+)\)", message)
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", message).strip()
@@ -670,8 +670,8 @@ def _ids_after(text: str) -> list[Any] | None:
     """The instance ids of an edited text, or None when it no longer parses (then it is
     never written)."""
     try:
-        return _instance_ids(tomllib.loads(text))
-    except (tomllib.TOMLDecodeError, RecursionError):
+        return _instance_ids(tomli.loads(text))
+    except (tomli.TOMLDecodeError, RecursionError):
         return None
 
 

@@ -10,11 +10,11 @@ fails any of it is reported in one line and never offered.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import tomli
 from textual.css.stylesheet import Stylesheet
 from textual.theme import Theme
 
@@ -43,8 +43,8 @@ class ThemeProblem:
 def theme_from_toml(text: str, source: str) -> Theme:
     """One Theme from the text of a theme file (ValueError with a reason if invalid)."""
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         raise ValueError(f"invalid TOML: {exc}") from None
     unknown = sorted(set(data) - set(_FIELDS) - {"variables"})
     if unknown:

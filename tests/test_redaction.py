@@ -187,6 +187,32 @@ def test_many_distinct_tokens_register_in_linear_time():
     assert clean(f"x {tokens(3000, 'bulk')[2042]} y") == "x *** y"
 
 
+@settings(max_examples=300, deadline=None)
+@given(token=st.one_of(st.text("ab", min_size=16, max_size=40),  # repeats: a probe twice in a form
+                       st.text(st.characters(codec="utf-8"), min_size=16, max_size=40)),
+       before=st.binary(max_size=5), after=st.binary(max_size=5),
+       urlsafe=st.booleans(), siblings=st.integers(0, 3), pad=st.text("xyz .", max_size=7))
+def test_a_token_inside_any_base64_value_is_hidden(token, before, after, urlsafe, siblings, pad):
+    """base64 of (anything + token + anything), at every byte alignment, in either alphabet,
+    beside other tokens sharing its first characters, is redacted wherever it sits."""
+    token = token.strip()
+    if len(token) < RUN or len(set(token)) < 2:
+        return
+    for k in range(siblings):  # tokens sharing a prefix share the probes of their forms
+        register_secret(token[:RUN] + f"-sibling-{k}-" + token[RUN:])
+    register_secret(token)
+    raw = before + token.encode("utf-8", "surrogatepass") + after
+    encoded = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(raw).decode()
+    shown = clean(f"{pad}auth {encoded} failed", limit=400)
+    # The characters only the token's bytes decide (not those shared with its unknown
+    # neighbours) must not show; a redaction may take a few neighbours with them.
+    first = -(-len(before) * 4 // 3) + 1
+    last = (len(raw) - len(after)) * 4 // 3 - 1
+    middle = encoded[first:last]
+    assert len(middle) < RUN or middle.casefold() not in shown.casefold(), (encoded, shown)
+    assert "***" in shown
+
+
 # -- over the wire: the shapes the review's server sent, through `status` ------------------
 
 def _leak_replies() -> dict[str, tuple[int, str, str]]:

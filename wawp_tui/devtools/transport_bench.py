@@ -67,10 +67,10 @@ async def child(variant, url, ids, requests, concurrency):
     # (Long on purpose: one branch per client variant, side by side, so what each variant
     # does per request can be compared by reading one function.)
     if variant in ("httpx-default", "httpx-aiohttp", "wawp-transport"):
-        transport = None
+        transport: httpx.AsyncBaseTransport | None = None
         if variant == "httpx-aiohttp":
             import httpx
-            from httpx_aiohttp import AiohttpTransport  # type: ignore[import-not-found]
+            from httpx_aiohttp import AiohttpTransport
             transport = AiohttpTransport(limits=httpx.Limits(max_connections=64,
                                                              max_keepalive_connections=32))
         elif variant == "wawp-transport":

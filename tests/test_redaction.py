@@ -196,8 +196,8 @@ def test_a_token_inside_any_base64_value_is_hidden(token, before, after, urlsafe
     """base64 of (anything + token + anything), at every byte alignment, in either alphabet,
     beside other tokens sharing its first characters, is redacted wherever it sits."""
     token = token.strip()
-    if len(token) < RUN or len(set(token)) < 2:
-        return
+    if sum(c.isprintable() and not c.isspace() for c in token) < RUN or len(set(token)) < 2:
+        return  # (a token of mostly blanks or unassigned characters is not looked for by value)
     for k in range(siblings):  # tokens sharing a prefix share the probes of their forms
         register_secret(token[:RUN] + f"-sibling-{k}-" + token[RUN:])
     register_secret(token)

@@ -220,7 +220,8 @@ def _hits(text: str) -> list[tuple[int, int]]:
     windows = _windows
     if not windows or len(text) < windows[0]:
         return []
-    view, starts, ends = _view(text)
+    plain = _plain_view(text)
+    view, starts, ends = (plain, None, None) if plain is not None else _view(text)
     found: list[tuple[int, int]] = []
     for width in windows:
         runs, probes = _runs[width], _probes[width]
@@ -245,6 +246,8 @@ def _hits(text: str) -> list[tuple[int, int]]:
                 checked = min(at, last)
     if not found:
         return []
+    if plain is not None and len(plain) != len(text):
+        _, starts, ends = _view(text)  # where the view's characters came from, now needed
     spans = sorted((starts[i] if starts else i, ends[j - 1] if ends else j) for i, j in found)
     merged = [spans[0]]
     for start, end in spans[1:]:
@@ -253,6 +256,14 @@ def _hits(text: str) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _plain_view(text: str) -> str | None:
+    """The view of plain printable ASCII with no escape (most text), without the positions
+    `_view` works out: they are needed only for a hit, and most texts have none."""
+    if text.isascii() and text.isprintable() and not any(c in text for c in _ESCAPE_STARTS):
+        return text.replace(" ", "").lower()
+    return None
 
 
 def _view(text: str) -> tuple[str, list[int] | None, list[int] | None]:

@@ -4,6 +4,7 @@ figures come back as numbers (their size is the bench's business, not the tests'
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from wawp_tui.devtools.bench import this_tree
 from wawp_tui.devtools.bench_status import run_status
@@ -21,3 +22,22 @@ def test_status_as_a_process_reports_wall_cpu_and_rows(tmp_path) -> None:
     for value in (run.wall_s, run.cpu_s, run.rss_mb):
         assert isinstance(value, float) and value > 0
     assert (tmp_path / "fleet.toml").stat().st_mode & 0o077 == 0
+
+
+def test_config_load_is_timed_as_a_whole_process_for_both_shapes(tmp_path) -> None:
+    """The big-config figure: a real child reads every entry (both token shapes) and
+    exits 0 having planned one instance; the figures come back as numbers."""
+    from wawp_tui.devtools import bench_config
+
+    figures = bench_config.load_figures(this_tree(), str(tmp_path), child_env(str(tmp_path)),
+                                        instances=30, repeats=1)
+    assert set(figures) == {"config_30_load_s", "config_30_rss_mb",
+                            "config_30_distinct_tokens_load_s", "config_30_distinct_tokens_rss_mb"}
+    assert all(isinstance(v, float) and v > 0 for v in figures.values())
+    written = (tmp_path / "config-distinct_tokens_30.toml")
+    assert written.stat().st_mode & 0o077 == 0
+    assert written.read_text().count("[[instances]]") == 30
+    # A config the child refuses is a failed measurement, not a fast one.
+    written.write_text("[[instances]]\nid = 7\n")
+    with pytest.raises(RuntimeError, match="config load"):
+        bench_config.load_once(this_tree(), str(written), child_env(str(tmp_path)))

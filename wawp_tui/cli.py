@@ -129,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs per process figure; the median is reported")
     p.add_argument("--trials", type=int, default=40, metavar="T",
                    help="detection: instances turned FAILED per fleet size")
+    p.add_argument("--config-instances", type=int, default=50_000, metavar="N",
+                   help="the big config file whose load is timed (default 50000)")
     p.add_argument("--baseline", default=None, metavar="DIR",
                    help="also measure another checkout (with its own .venv) in the same run")
     p.add_argument("--soak", type=_finite, default=None, metavar="MINUTES",
@@ -328,10 +330,10 @@ def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
 
 def _bench(args: argparse.Namespace) -> int:
     sizes = (args.instances, args.big, args.status_instances, args.concurrency,
-             args.concurrency_high, args.repeats, args.trials)
+             args.concurrency_high, args.repeats, args.trials, args.config_instances)
     if min(sizes) < 1 or args.seconds <= 0 or args.warmup < 0:
         raise UsageError("--instances, --big, --status-instances, --concurrency, --repeats, "
-                         "--trials and --seconds must be positive")
+                         "--trials, --config-instances and --seconds must be positive")
     if args.soak is not None:
         from wawp_tui.devtools.soak import main as soak_main
 
@@ -346,4 +348,4 @@ def _bench(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms, concurrency=args.concurrency,
         concurrency_high=args.concurrency_high, seconds=args.seconds, warmup=args.warmup,
         repeats=args.repeats, trials=min(args.trials, args.instances, args.big),
-        baseline=args.baseline), args.json)
+        config_instances=args.config_instances, baseline=args.baseline), args.json)

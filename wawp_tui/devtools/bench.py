@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import wawp_tui
-from wawp_tui.devtools import bench_status, bench_tui
+from wawp_tui.devtools import bench_config, bench_status, bench_tui
 from wawp_tui.devtools.bench_figures import Figures
 from wawp_tui.devtools.bench_status import Product
 from wawp_tui.devtools.bench_tty import TtyProcess
@@ -43,6 +43,7 @@ class BenchOptions:
     warmup: float = 45.0          # the TUI runs this long before the idle window
     repeats: int = 3              # `status` runs and first paints: the median
     trials: int = 40              # detection: instances turned FAILED
+    config_instances: int = 50_000  # the big config file: load time, whole process
     baseline: str | None = None   # another checkout, for before/after
 
 
@@ -138,12 +139,18 @@ def run_bench(opts: BenchOptions) -> Figures:
         "instances": opts.instances, "big": opts.big, "status_instances": opts.status_instances,
         "latency_ms": opts.latency_ms, "concurrency": opts.concurrency,
         "concurrency_high": opts.concurrency_high, "seconds": opts.seconds,
-        "warmup": opts.warmup, "repeats": opts.repeats, "trials": opts.trials})
+        "warmup": opts.warmup, "repeats": opts.repeats, "trials": opts.trials,
+        "config_instances": opts.config_instances})
     with tempfile.TemporaryDirectory(prefix="wawp-bench-") as home:
         env = child_env(home)
         for prefix, product in _products(opts):
             paints = [first_paint(product, env) for _ in range(max(5, opts.repeats))]
             fig.put(f"{prefix}first_paint_s", statistics.median(paints))
+        # (This tree only: the project before issue 15 read a config in quadratic time,
+        # 86 s at 10,000 instances, so its 50,000 would outlast the whole run.)
+        for key, value in bench_config.load_figures(this_tree(), home, env, opts.config_instances,
+                                                    opts.repeats).items():
+            fig.put(key, value, 1 if key.endswith("_mb") else 3)
         _status_figures(fig, opts, env, home)
         for n in dict.fromkeys((opts.instances, opts.big)):
             _tui_figures(fig, opts, n, env, home)

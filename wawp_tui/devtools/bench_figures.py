@@ -52,6 +52,9 @@ TARGETS = (
     Target("first_paint_s", 0.5, "first paint of the demo"),
     Target("tui_5000_rss_mb", 120.0, "RSS at 5,000 (peak over the run)"),
     Target("detection_500_p95_s", 30.0, "WORKING -> FAILED on screen at 500, p95, defaults"),
+    Target("config_50000_load_s", 2.0, "a 50,000-instance config loads (whole process), one token_env"),
+    Target("config_50000_distinct_tokens_load_s", 2.0,
+           "a 50,000-instance config loads (whole process), a distinct token each"),
 )
 
 

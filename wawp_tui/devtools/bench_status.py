@@ -33,12 +33,24 @@ class StatusRun:
     rows: int
 
 
-def run_status(product: Product, config_path: str, env: dict[str, str]) -> StatusRun:
-    """One `status --json` over the fleet in `config_path`; every row must be WORKING."""
-    argv = [product.python, "-m", "wawp_tui", "status", "--json", "--config", config_path]
+@dataclass(frozen=True)
+class ChildRun:
+    """One `wawp-tui` child: exit code, output, wall from fork to exit, its own CPU and RSS."""
+
+    code: int
+    out: bytes
+    err: bytes
+    wall_s: float
+    cpu_s: float
+    rss_mb: float
+
+
+def run_child(product: Product, args: list[str], env: dict[str, str]) -> ChildRun:
+    """`python -m wawp_tui ARGS` of `product`, timed from outside."""
+    argv = [product.python, "-m", "wawp_tui", *args]
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out_file, stderr=err_file,
+        proc = subprocess.Popen(argv, stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL,
                                 env={**env, "PYTHONPATH": product.pythonpath})
         # wait4, not proc.wait(): it also returns the rusage of exactly this child.
         _, status, usage = os.wait4(proc.pid, 0)
@@ -47,13 +59,19 @@ def run_status(product: Product, config_path: str, env: dict[str, str]) -> Statu
         out_file.seek(0)
         err_file.seek(0)
         out, err = out_file.read(), err_file.read()
-    code = proc.returncode
-    rows = json.loads(out) if out.strip() else []
+    return ChildRun(proc.returncode, out, err, wall, usage.ru_utime + usage.ru_stime,
+                    usage.ru_maxrss / 1024)
+
+
+def run_status(product: Product, config_path: str, env: dict[str, str]) -> StatusRun:
+    """One `status --json` over the fleet in `config_path`; every row must be WORKING."""
+    run = run_child(product, ["status", "--json", "--config", config_path], env)
+    rows = json.loads(run.out) if run.out.strip() else []
     bad = [r for r in rows if r.get("status") != "WORKING"]
-    if code not in (0, 1) or bad or not rows:
-        detail = bad[0].get("error") if bad else err.decode(errors="replace").strip()[-300:]
-        raise RuntimeError(f"status ({product.name}) failed (exit {code}): {detail}")
-    return StatusRun(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, len(rows))
+    if run.code not in (0, 1) or bad or not rows:
+        detail = bad[0].get("error") if bad else run.err.decode(errors="replace").strip()[-300:]
+        raise RuntimeError(f"status ({product.name}) failed (exit {run.code}): {detail}")
+    return StatusRun(run.wall_s, run.cpu_s, run.rss_mb, len(rows))
 
 
 def median_run(product: Product, config_path: str, env: dict[str, str], repeats: int) -> StatusRun:

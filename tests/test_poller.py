@@ -3,6 +3,8 @@
 import asyncio
 import time
 
+import pytest
+
 from tests.conftest import make_config
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core.fleet import FleetState
@@ -73,20 +75,29 @@ async def test_run_loop_polls_without_overlap_and_stops_on_cancel(serve, clock):
     sim, config, client, fleet = setup(serve, clock, n=3)
     slow = config.instances[0].id
     sim.inject(slow, "slow", delay=0.4)
+    fast = config.instances[1].id
     polls = []
-    poller = Poller(client, fleet, config.instances, refresh=1.0, clock=clock,
-                    on_update=lambda i, changed: polls.append(i))
+    second_poll = asyncio.Event()
+
+    def on_update(instance_id, changed):
+        polls.append(instance_id)
+        if polls.count(fast) >= 2:
+            second_poll.set()
+
+    poller = Poller(client, fleet, config.instances, refresh=1.0, clock=clock, on_update=on_update)
     async with client:
         task = asyncio.create_task(poller.run())
-        await asyncio.sleep(1.5)
+        started = time.monotonic()
+        await asyncio.wait_for(second_poll.wait(), 30)  # the loop polls again by itself
+        elapsed = time.monotonic() - started
+        # Cancelled in the very turn a finished poll woke the loop: it still stops (a
+        # loop sleeping in asyncio.wait_for lost this cancellation and ran on for ever).
         task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-    # A 0.4 s reply with a 1 s interval: at most 2 polls in 1.5 s, never overlapping.
-    assert 1 <= polls.count(slow) <= 2
-    assert polls.count(config.instances[1].id) >= 2
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, 10)
+    # A 0.4 s reply with a 1 s interval: polled, and never more often than the interval
+    # allows (an overlapping poll would be an extra one).
+    assert 1 <= polls.count(slow) <= int(elapsed / 1.0) + 1
 
 
 async def test_concurrency_never_exceeds_the_caps(serve, clock):

@@ -28,6 +28,7 @@ from wawp_tui.core.rollout import (
     describe,
     plan,
 )
+from wawp_tui.core.waking import woken_within
 
 
 def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None) -> WawpClient:
@@ -46,4 +47,4 @@ __all__ = ["CONSEQUENCES", "DEFAULT_WAVE", "ActionCheck", "Alert", "AlertBook",
            "AlertsChanged", "AuditLog", "Event", "FleetState", "HistoryEntry", "HistoryStore",
            "InstanceState", "Monitor", "Note", "Outage", "Outcome", "Polled", "QrUnavailable",
            "Report", "Rollout", "RolloutBusy", "RolloutState", "RolloutStateError", "StateTouched",
-           "StatusChanged", "client_for", "describe", "plan"]
+           "StatusChanged", "client_for", "describe", "plan", "woken_within"]

@@ -20,6 +20,7 @@ from wawp_tui.client.api import WawpClient
 from wawp_tui.client.errors import RateLimited, WawpError
 from wawp_tui.core import runbook
 from wawp_tui.core.fleet import Clock, FleetState
+from wawp_tui.core.waking import woken_within
 from wawp_tui.models import InstanceConfig
 from wawp_tui.safe_text import clean
 
@@ -224,10 +225,7 @@ class Poller:
         timeout = None
         if self._due and not self.paused:
             timeout = max(0.0, self._due[0][0] - time.monotonic())
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except TimeoutError:
-            pass
+        await woken_within(self._wake, timeout)
 
     def set_paused(self, paused: bool) -> None:
         """Pause or resume polling; resuming polls what came due meanwhile."""

@@ -18,7 +18,7 @@ from textual.containers import Center, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from wawp_tui.core import Monitor, QrUnavailable, runbook
+from wawp_tui.core import Monitor, QrUnavailable, runbook, woken_within
 from wawp_tui.models import WORKING, QrCode
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import qr_drawing as qrdraw
@@ -97,10 +97,7 @@ class QrScreen(ModalScreen[None]):
                 expires = code.expires_at
                 wait = 15.0 if expires is None else min(max(1.0, expires - self.clock() - 2.0), 30.0)
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), wait)
-            except TimeoutError:
-                pass
+            await woken_within(self._wake, wait)
 
     def instance_changed(self) -> None:
         """The fleet screen saw a new poll of this instance: linked, or a new code."""

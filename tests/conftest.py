@@ -7,10 +7,20 @@ pointed at a temporary HOME for the whole session.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from wawp_tui.models import InstanceConfig, Secret
+
+# In CI the property tests draw the same examples every run (a failure there is the code's,
+# never the dice's) and a starved 2-core machine does not trip the too-slow check; on a
+# developer's machine they keep exploring.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 TEST_TOKEN = "test-token-not-real"
 

@@ -113,10 +113,10 @@ def test_simulate_serves_http_until_stopped():
         line = proc.stdout.readline()
         assert f"http://127.0.0.1:{port}" in line
         state = None
-        for _ in range(50):
+        deadline = time.monotonic() + 30  # the banner comes before the port is bound
+        while state is None and time.monotonic() < deadline:
             try:
                 state = httpx.get(f"http://127.0.0.1:{port}/_sim/state", timeout=1).json()
-                break
             except httpx.TransportError:
                 time.sleep(0.1)
         assert state is not None and len(state) == 4

@@ -1,13 +1,21 @@
 """Snapshot tests of the main screens: fixed clock, seeded simulator, fixed sizes."""
 
+import time
+
 import pytest
 
 from wawp_tui.devtools import showcase
 
 
 @pytest.fixture(autouse=True)
-def _utc():
-    showcase.use_utc()
+def _utc(monkeypatch):
+    """Times on screen are local: these pictures are taken in UTC, and the zone is given
+    back afterwards (the tests that follow keep the machine's)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def _shot(theme, steps=None):

@@ -59,6 +59,9 @@ class ServerHandle:
             self._loop.call_soon_threadsafe(self.app.release_hangs)
         self.server.should_exit = True
         self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            # Said now, not later as a mysterious "address in use" on the next start.
+            raise RuntimeError("simulator server did not stop within 10 s")
 
     def __enter__(self) -> ServerHandle:
         return self

@@ -41,3 +41,18 @@ def test_config_load_is_timed_as_a_whole_process_for_both_shapes(tmp_path) -> No
     written.write_text("[[instances]]\nid = 7\n")
     with pytest.raises(RuntimeError, match="config load"):
         bench_config.load_once(this_tree(), str(written), child_env(str(tmp_path)))
+
+
+def test_a_wawp_tui_folder_in_the_current_directory_is_not_what_gets_measured(tmp_path, monkeypatch):
+    """Run from another checkout, the measured child must still be the product asked for
+    (the bench once ran the current folder's code under the baseline's interpreter)."""
+    from wawp_tui.devtools.bench_status import run_child
+
+    decoy = tmp_path / "wawp_tui"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("")
+    (decoy / "__main__.py").write_text("print('decoy')\n")
+    monkeypatch.chdir(tmp_path)
+    run = run_child(this_tree(), ["--help"], child_env(str(tmp_path)))
+    assert run.code == 0
+    assert b"decoy" not in run.out and b"usage" in run.out.lower()

@@ -69,7 +69,7 @@ def _products(opts: BenchOptions) -> list[tuple[str, Product]]:
 def first_paint(product: Product, env: dict[str, str]) -> float:
     """Fork of `wawp-tui --demo` in a 160x48 pty until a frame showing a status word
     (WORKING) reached the terminal."""
-    argv = [product.python, "-m", "wawp_tui", "--demo"]
+    argv = product.argv("--demo")
     with TtyProcess(argv, {**env, "PYTHONPATH": product.pythonpath}, watch=b"WORKING") as app:
         return app.wait_seen(60.0)
 

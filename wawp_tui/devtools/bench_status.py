@@ -24,6 +24,16 @@ class Product:
     pythonpath: str
     name: str = "this tree"
 
+    def argv(self, *args: str) -> list[str]:
+        """`python -m wawp_tui ARGS` of this product. -P: a `wawp_tui` folder in the current
+        directory must not win over PYTHONPATH (run from one checkout, the bench measured
+        that checkout twice, or crashed in the other's interpreter)."""
+        return [self.python, "-P", "-m", "wawp_tui", *args]
+
+    def code_argv(self, code: str) -> list[str]:
+        """`python -c CODE` of this product, under the same rule."""
+        return [self.python, "-P", "-c", code]
+
 
 @dataclass(frozen=True)
 class StatusRun:
@@ -47,7 +57,7 @@ class ChildRun:
 
 def run_child(product: Product, args: list[str], env: dict[str, str]) -> ChildRun:
     """`python -m wawp_tui ARGS` of `product`, timed from outside."""
-    argv = [product.python, "-m", "wawp_tui", *args]
+    argv = product.argv(*args)
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL,

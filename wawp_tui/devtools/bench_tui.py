@@ -34,7 +34,7 @@ def idle(product: Product, url: str, config_path: str, env: dict[str, str], *,
          warmup: float, seconds: float) -> dict[str, float]:
     """The app on a fleet where nothing changes: after `warmup` s, CPU and the server's
     request count over `seconds` s; RSS sampled every 5 s from start to end."""
-    argv = [product.python, "-m", "wawp_tui", "--config", config_path]
+    argv = product.argv("--config", config_path)
     rss: list[tuple[float, float]] = []
     with TtyProcess(argv, {**env, "PYTHONPATH": product.pythonpath}) as app:
         started = time.monotonic()
@@ -63,7 +63,7 @@ def start_detection(product: Product, config_path: str, env: dict[str, str], tri
                     spacing: float) -> subprocess.Popen[str]:
     code = ("from wawp_tui.devtools.bench_detect import detect_child\n"
             f"print(detect_child({config_path!r}, {trials}, {spacing}))\n")
-    return subprocess.Popen([product.python, "-c", code], stdout=subprocess.PIPE,
+    return subprocess.Popen(product.code_argv(code), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             env={**env, "PYTHONPATH": product.pythonpath})
 

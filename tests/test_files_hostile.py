@@ -48,6 +48,20 @@ def test_a_fifo_as_the_config_is_refused_not_waited_on(fifo, command):
     assert fifo.is_fifo()
 
 
+@pytest.mark.parametrize("deep", [
+    "[api]\n" + ".".join(["x"] * 1500) + " = 1\n",
+    '[[instances]]\nid = "A1"\nlabel = "a"\ntags = ' + "[" * 450 + "]" * 450 + "\n",
+])
+@pytest.mark.parametrize("command", [["status"], ["add", "A2", "--label", "b"], ["remove", "A1"]])
+def test_a_config_nested_past_the_parsers_limits_is_one_line_and_left_alone(tmp_path, deep, command):
+    path = tmp_path / "config.toml"
+    path.write_text(deep)
+    out = run(*command, "--config", str(path))
+    assert out.returncode == 2, out.stderr
+    assert "invalid TOML" in one_line(out) or "does not parse" in one_line(out)
+    assert path.read_text() == deep
+
+
 @pytest.mark.parametrize("command", [["status"], ["add", "A1", "--label", "a"]])
 def test_dev_zero_behind_a_symlink_is_refused_before_any_read(tmp_path, command):
     link = tmp_path / "config.toml"
@@ -197,20 +211,22 @@ def test_a_busy_run_lock_names_its_holder_and_not_a_stale_pid(tmp_path, monkeypa
         pass
     assert busy.value.holder == f"process {os.getpid()}"
 
-    # A crash leaves a pid behind; someone else now holds the lock and has not written yet.
+    # Someone else holds the lock, and its file names no running process: a crash left a
+    # pid behind, the holder has not written yet (blank), or the file holds anything at all.
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     run_path = tmp_path / ".c.toml.running"
-    run_path.write_text(f"{dead:<20}\n")
-    monkeypatch.setattr(files, "HOLDER_WAIT", 0.0)
-    fd = os.open(run_path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        with pytest.raises(files.Busy) as busy, files.held_while_running(path):
-            pass
-    finally:
-        os.close(fd)
-    assert busy.value.holder == "another process"
+    monkeypatch.setattr(files, "HOLDER_WAIT", 0.0)  # (a blank file is read again this long)
+    for left in (dead, "", "0", "-1", "99999999999999999999", "x" * 200, "\x1b[2J"):
+        run_path.write_text(f"{left:<20}\n")
+        fd = os.open(run_path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            with pytest.raises(files.Busy) as busy, files.held_while_running(path):
+                pass
+        finally:
+            os.close(fd)
+        assert busy.value.holder == "another process", left
     # Released cleanly, the lock is free again and its file names nobody.
     with files.held_while_running(path):
         pass

@@ -17,6 +17,9 @@ def test_shipped_themes():
     ("name = 'x'\nprimary = 'red'\nbogus = 1\n", "unknown key 'bogus'"),
     ("name = 'x'\n", "needs at least"),
     ("name = [", "invalid TOML"),
+    # Nested past the parser's limits: said like any other invalid file, never a crash.
+    ("name = 'x'\nprimary = 'red'\n" + ".".join(["k"] * 1500) + " = 1\n", "invalid TOML"),
+    ("name = 'x'\nprimary = 'red'\nv = " + "[" * 450 + "]" * 450 + "\n", "invalid TOML"),
 ])
 def test_invalid_theme_text(text, words):
     with pytest.raises(ValueError, match=words):

@@ -348,6 +348,10 @@ def _warnings(path: Path, api: ApiSettings, instances: Sequence[InstanceConfig])
 def _parse(src: _Source, text: str) -> dict[str, Any]:
     try:
         return tomli.loads(text)
+    except RecursionError as exc:
+        # tomli refuses nesting beyond its limits this way (400 levels of inline arrays or
+        # tables, 1,000 parts of a dotted key), as does Python's own stack.
+        raise ConfigError(f"{src.path}: invalid TOML: {clean(exc) or 'nested too deeply'}") from None
     except tomli.TOMLDecodeError as exc:
         message = str(exc)
         found = re.search(r"\(at line (\d+), column (\d+)\)", message)

@@ -188,23 +188,28 @@ def held_while_running(path: Path) -> Iterator[None]:
 
 
 _PID_WIDTH = 20
-HOLDER_WAIT = 1.0
+#: How long a blank run lock file is read again: the holder writes its pid microseconds
+#: after taking the lock. Short, because the caller may be the TUI's event loop.
+HOLDER_WAIT = 0.2
 
 
 def _holder_of(fd: int) -> str:
-    """Who holds a run lock, as "process N". The holder writes its pid just after it takes
-    the lock, so a blank or a pid that is not running is read again for up to HOLDER_WAIT."""
+    """Who holds a run lock, as "process N", or "another process" when its file names no
+    running process (a crash left a pid behind, the holder lives in another pid
+    namespace, or the file was written by something else)."""
     deadline = time.monotonic() + HOLDER_WAIT
     while True:
         pid = os.pread(fd, _PID_WIDTH + 1, 0).decode("ascii", "replace").strip()
-        if pid.isdigit() and int(pid) > 0 and _running(int(pid)):
-            return f"process {pid}"
+        if pid:
+            return f"process {pid}" if pid.isdigit() and _running(int(pid)) else "another process"
         if time.monotonic() >= deadline:
             return "another process"
-        time.sleep(0.01)
+        time.sleep(0.01)  # blank: the holder has the lock and is about to write its pid
 
 
 def _running(pid: int) -> bool:
+    if not 0 < pid < 2**31:
+        return False  # (os.kill would take 0 for our own group, or overflow)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

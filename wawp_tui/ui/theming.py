@@ -44,8 +44,8 @@ def theme_from_toml(text: str, source: str) -> Theme:
     """One Theme from the text of a theme file (ValueError with a reason if invalid)."""
     try:
         data = tomli.loads(text)
-    except tomli.TOMLDecodeError as exc:
-        raise ValueError(f"invalid TOML: {exc}") from None
+    except (tomli.TOMLDecodeError, RecursionError) as exc:
+        raise ValueError(f"invalid TOML: {str(exc) or 'nested too deeply'}") from None
     unknown = sorted(set(data) - set(_FIELDS) - {"variables"})
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} (allowed: {', '.join(_FIELDS)})")

@@ -138,7 +138,8 @@ async def test_hung_instance_times_out_without_holding_the_others(sim):
             return_exceptions=True)
         assert isinstance(results[0], Timeout) and "timeout" in str(results[0])
         assert results[1].status == "STOPPED"
-        assert time.monotonic() - started < 1.5
+        # The deadline ended it: a hang is held by the simulator for as long as the test.
+        assert time.monotonic() - started < 5
 
 
 async def test_refused_connection_is_a_network_error(sim):

@@ -322,9 +322,9 @@ def test_a_fleet_of_6000_distinct_tokens_loads_in_linear_time(tmp_path):
     entries = "".join(f'[[instances]]\nid = "I{n:05d}"\nlabel = "l{n}"\n'
                       f'token = "live_key_2026_tok{n:05d}x{(n * 7919) % 1000003:07d}Zq"\n\n' for n in range(6000))
     path = write(tmp_path, entries)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU, not wall: a stalled machine must not fail it
     config = load(path)
-    took = time.perf_counter() - started
+    took = time.process_time() - started
     assert len(config.instances) == 6000
     assert took < 5.0, f"6,000 distinct tokens took {took:.1f}s to load"
     from wawp_tui.safe_text import clean

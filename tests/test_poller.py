@@ -33,7 +33,9 @@ async def test_hung_instance_does_not_delay_the_others(serve, clock):
     async with client:
         await poller.sweep()
     others = [done_at[i.id] - started for i in config.instances[1:]]
-    assert max(others) < 0.5
+    # Every other instance was done before the hung one's 1 s timeout ended its poll (an
+    # order, not a wall-clock bound: a stalled CI machine delays both alike).
+    assert max(others) < done_at[hung] - started
     assert fleet.get(hung).error_kind == "timeout"
     assert all(fleet.get(i.id).status == "WORKING" for i in config.instances[1:])
 

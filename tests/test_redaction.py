@@ -169,10 +169,10 @@ def test_many_distinct_tokens_register_in_linear_time():
         return [f"{salt}{k:06d}x{(k * 7919) % 1000003:07d}Q" for k in range(n)]
 
     def register(n: int, salt: str) -> float:
-        started = time.perf_counter()
+        started = time.process_time()  # CPU, not wall: a stalled machine must not fail it
         for token in tokens(n, salt):
             register_secret(token)
-        return time.perf_counter() - started
+        return time.process_time() - started
 
     small = register(300, "warm")
     big = register(3000, "bulk")
@@ -180,10 +180,10 @@ def test_many_distinct_tokens_register_in_linear_time():
     assert big < max(0.05, small) * 30, (small, big)  # linear: ~10x; quadratic: ~100x
     # ... and looking for them costs no more with 3,300 tokens than with one.
     text = "server error (500): engine crashed while handling the request " * 3
-    started = time.perf_counter()
+    started = time.process_time()
     for _ in range(200):
         clean(text)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     assert clean(f"x {tokens(3000, 'bulk')[2042]} y") == "x *** y"
 
 

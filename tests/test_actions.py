@@ -29,9 +29,10 @@ async def rig(serve, clock, tmp_path):
         clock.advance(seconds)
 
     async with WawpClient(url, timeout=2) as client:
-        await Poller(client, fleet, config.instances, clock=clock).sweep()
+        poller = Poller(client, fleet, config.instances, clock=clock)
+        await poller.sweep()
         runner = ActionRunner(client, fleet, config.instances, clock=clock,
-                              audit=AuditLog(audit_path), sleep=fake_sleep)
+                              audit=AuditLog(audit_path), sleep=fake_sleep, prepoll=poller.poll_one)
         yield sim, config, fleet, runner, audit_path, sleeps
 
 
@@ -101,9 +102,10 @@ async def test_reset_cancelled_during_the_wait_leaves_it_stopped(serve, clock, t
     fleet = FleetState(config.instances, clock)
     events = []
     async with WawpClient(url) as client:
-        await Poller(client, fleet, config.instances, clock=clock).sweep()
+        poller = Poller(client, fleet, config.instances, clock=clock)
+        await poller.sweep()
         runner = ActionRunner(client, fleet, config.instances, clock=clock, audit=AuditLog(None),
-                              sleep=lambda s: asyncio.sleep(30),
+                              sleep=lambda s: asyncio.sleep(30), prepoll=poller.poll_one,
                               emit=lambda e: events.append(getattr(e, "text", "")))
         task = asyncio.create_task(runner.run("reset", ids(config)))
         for _ in range(200):

@@ -332,9 +332,10 @@ async def runner_rig(fleet, clock, tmp_path):
         clock.advance(seconds)
 
     async with WawpClient(server.url, timeout=2, connect_timeout=1) as client:
-        await Poller(client, state, config.instances, clock=clock).sweep()
+        poller = Poller(client, state, config.instances, clock=clock)
+        await poller.sweep()
         runner = ActionRunner(client, state, config.instances, clock=clock,
-                              audit=AuditLog(audit_path), sleep=no_sleep)
+                              audit=AuditLog(audit_path), sleep=no_sleep, prepoll=poller.poll_one)
         yield sim, [i.id for i in config.instances], state, runner, client, audit_path
 
 

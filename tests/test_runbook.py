@@ -53,8 +53,8 @@ def test_restart_ladder_and_loop_guard():
     # At t=30 (15 s after the second), still STARTING: the loop guard refuses, no override.
     v = runbook.check_action(st, "restart", at(clock, 30))
     assert not v.allowed
-    assert v.reason == ("restart blocked: restarted 15s ago; the API asks for 30s to stabilize; "
-                        "wait 45s or press R for a full reset")
+    assert v.reason == ("restart blocked: restarted 15s ago and not WORKING since; the "
+                        "restart-loop guard holds 60s: wait 45s; or press R for a full reset")
     assert v.retry_in == pytest.approx(45)
     fleet.apply_poll_ok("ID1", "STARTING", None, 5)
     assert runbook.advise(st, clock.now, 5).key == "R"
@@ -69,7 +69,8 @@ def test_a_restart_inside_stabilization_is_refused_not_warned():
     at(clock, 8)
     fleet.apply_poll_ok("ID1", "WORKING", None, 5)
     v = runbook.check_action(st, "restart", at(clock, 12))
-    assert not v.allowed and "30s to stabilize; wait 18s" in v.reason and v.retry_in == pytest.approx(18)
+    assert not v.allowed and "30s to stabilize after a restart; wait 18s" in v.reason
+    assert v.retry_in == pytest.approx(18)
     assert runbook.check_action(st, "restart", at(clock, 12)) == v  # the same moment, the same answer
     assert runbook.check_action(st, "restart", at(clock, 31)) == runbook.Verdict(True)
     assert "stabilizing" in runbook.advise(st, at(clock, 12), 5).todo
@@ -99,9 +100,16 @@ def test_start_needs_three_seconds_after_stop():
 
 
 @pytest.mark.parametrize("status", ["FAILED", "STARTING", "WORKING", "SCAN_QR_CODE", "PASSKEY_REQUIRED"])
-def test_reset_allowed_unless_stopped(status):
+def test_reset_allowed_unless_stopped_or_in_a_boots_first_15s(status):
     fleet, clock, st = make(status)
-    assert runbook.check_action(st, "reset", T0).allowed
+    if status == "STARTING":
+        # First seen STARTING: its boot began at the latest now, so it is young: a full
+        # reset would stop it mid-handshake.
+        v = runbook.check_action(st, "reset", T0)
+        assert not v.allowed and v.guard == "booting" and v.retry_in == pytest.approx(15)
+        assert runbook.check_action(st, "reset", T0 + 15).allowed
+    else:
+        assert runbook.check_action(st, "reset", T0).allowed
     fleet2, _, stopped = make("STOPPED")
     assert not runbook.check_action(stopped, "reset", T0).allowed
 
@@ -129,14 +137,30 @@ def test_logout_and_stop_rules():
     assert {a for a, v in runbook.verdicts(working, T0).items() if v.allowed} == {"stop", "restart", "logout", "reset"}
 
 
-def test_starting_over_60s_without_action_is_stuck():
-    fleet, clock, st = make("STARTING")
-    assert not runbook.is_stuck(st, at(clock, 60))
+def test_starting_over_60s_after_a_start_is_stuck():
+    fleet, clock, st = make("STOPPED")
+    at(clock, -1)
+    fleet.apply_poll_ok("ID1", "STARTING", None, 5)  # someone started it (STOPPED -> STARTING)
+    at(clock, 0)
+    assert st.last_action_at["start"] == T0 - 1
+    fleet.apply_poll_ok("ID1", "STARTING", None, 5)
+    assert not runbook.is_stuck(st, at(clock, 59))  # 60 s since the start: not yet "over 60"
     assert runbook.is_stuck(st, at(clock, 61))
     fleet.apply_poll_ok("ID1", "STARTING", None, 5)
     assert runbook.advise(st, clock.now, 5).word == "STUCK"
     assert runbook.rank(st, at(clock, 61), 5) < runbook.rank(st, at(clock, 10), 5)
 
+
+def test_first_seen_starting_is_a_restart_seen_now_so_young():
+    """A STARTING nobody here caused counts from the first poll that showed it: no
+    restart for 15 s, then the ladder's one more restart."""
+    fleet, clock, st = make("STARTING")
+    assert st.last_action_at["restart"] == T0 and "restart" in st.seen_actions
+    v = runbook.check_action(st, "restart", at(clock, 5))
+    assert not v.allowed and v.guard == "ladder" and v.retry_in == pytest.approx(10)
+    assert "seen on the server" in v.reason
+    assert runbook.is_stuck(st, at(clock, 15))
+    assert runbook.check_action(st, "restart", at(clock, 15)).allowed
 
 def test_failed_after_a_restart_suggests_logout():
     fleet, clock, st = make("FAILED")

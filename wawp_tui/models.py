@@ -32,7 +32,7 @@ STALE = "STALE"
 #: NOT_POLLED). A server that answers with one of them must not pass for our own verdict
 #: ("PENDING" would read "waiting for the first poll" and sort below WORKING): the client
 #: marks it as the API's word (see API_WORD).
-OWN_WORDS = frozenset({UNREACHABLE, STALE, "PENDING", "STUCK", "CONFIG", "NOT_POLLED"})
+OWN_WORDS = frozenset({UNREACHABLE, STALE, "PENDING", "STUCK", "CONFIG", "NOT_POLLED", "NEEDS_PERSON"})
 #: The mark on a server's status word that collides with one of OWN_WORDS.
 API_WORD = "API:"
 

@@ -24,6 +24,12 @@ from wawp_tui.vocab import DONE, STATE_ACTIONS, Action, AuditOutcome, ErrorKind,
 Sleep = Callable[[float], Awaitable[None]]
 #: Told to poll an instance again soon (after an action whose outcome is unknown).
 Repoll = Callable[[str], None]
+#: Polls an instance now and records the answer in the fleet state (the gate's pre-poll).
+Prepoll = Callable[[str], Awaitable[None]]
+
+#: The gate judges an instance by a poll at most this old (seconds): what the server said
+#: a moment ago, not at the last steady poll (another operator may have acted since).
+FRESH_POLL = 1.0
 
 READ_ONLY = "read-only mode: nothing sent"
 
@@ -102,6 +108,8 @@ class ActionRunner:
         sleep: Sleep = asyncio.sleep,
         emit: Callable[[Event], None] | None = None,
         repoll: Repoll | None = None,
+        prepoll: Prepoll | None = None,
+        prepoll_timeout: float = 10.0,
     ) -> None:
         self.client = client
         self.fleet = fleet
@@ -112,6 +120,8 @@ class ActionRunner:
         self.sleep = sleep
         self._emit = emit or (lambda event: None)
         self._repoll = repoll or (lambda instance_id: None)
+        self._prepoll = prepoll
+        self.prepoll_timeout = prepoll_timeout
         self._slots = asyncio.Semaphore(max(1, concurrency))
 
     # -- checks ----------------------------------------------------------------------
@@ -161,12 +171,49 @@ class ActionRunner:
     async def _paced(self, action: str, instance_id: str, trigger: Trigger) -> Outcome:
         async with self._slots:
             try:
+                refusal = await self.gate(instance_id, action, trigger)
+                if refusal is not None:
+                    return refusal
                 if action == Action.RESET:
                     return await self._reset(instance_id, trigger)
                 return await self._call(instance_id, action, trigger)
             finally:
                 self.fleet.release(instance_id)
                 self._emit(StateTouched(instance_id))
+
+    # -- the one gate ----------------------------------------------------------------
+
+    def _fresh(self, instance_id: str) -> bool:
+        polled = self.fleet.get(instance_id).last_poll_at
+        return polled is not None and self.clock() - polled <= FRESH_POLL
+
+    async def gate(self, instance_id: str, action: str, trigger: Trigger) -> Outcome | None:
+        """The one gate every actor passes right before a request leaves (keys, bulk, W,
+        rollouts, auto-heal, the hub): a poll of the instance no older than FRESH_POLL,
+        then the runbook's answer at that instant. A pre-poll that fails or does not
+        finish refuses: nothing is sent on a guess (fail closed). None: send it; else the
+        refusal, audited and said once."""
+        if self.read_only:
+            return self._gate_refused(action, instance_id, READ_ONLY, None, trigger)
+        if not self._fresh(instance_id) and self._prepoll is not None:
+            try:
+                await asyncio.wait_for(self._prepoll(instance_id), self.prepoll_timeout)
+            except TimeoutError:
+                pass
+        if not self._fresh(instance_id):
+            return self._gate_refused(
+                action, instance_id, "no fresh status: the poll just before sending did not "
+                f"finish within {self.prepoll_timeout:g}s; nothing sent", None, trigger)
+        verdict = runbook.check_action(self.fleet.get(instance_id), action, self.clock(), claimed=True)
+        if verdict.allowed:
+            return None
+        return self._gate_refused(action, instance_id, verdict.reason, verdict.retry_in, trigger)
+
+    def _gate_refused(self, action: str, instance_id: str, reason: str, retry_in: float | None,
+                      trigger: Trigger) -> Outcome:
+        self._audit(action, instance_id, AuditOutcome.REFUSED, reason, trigger)
+        self._note(instance_id, f"{action} refused at the moment of sending: {reason}", False)
+        return Outcome(instance_id, False, reason, True, retry_in=retry_in)
 
     async def _call(self, instance_id: str, action: str, trigger: Trigger) -> Outcome:
         """One API call with its bookkeeping: fleet history, audit log, event."""
@@ -227,6 +274,12 @@ class ActionRunner:
                                "cancelled before start: left STOPPED, press s to start", trigger)
             raise
         self.fleet.set_reset_start(instance_id, None)
+        # The start step passes the gate too: someone may have started it meanwhile, and
+        # a start is never sent blindly.
+        refused = await self.gate(instance_id, Action.START, trigger)
+        if refused is not None:
+            return self._reset_result(instance_id, False, f"start step not sent: {refused.message}",
+                                      trigger)
         started = await self._call(instance_id, Action.START, trigger)
         if not started.ok:
             return self._reset_result(instance_id, False, f"start step failed: {started.message}",
@@ -289,6 +342,10 @@ class ActionRunner:
                 "Link with phone number instead)")
 
     # -- plumbing --------------------------------------------------------------------
+
+    def audit_refusal(self, action: str, instance_id: str, reason: str, trigger: Trigger) -> None:
+        """Audit one refused request (a key press the runbook or read-only mode refused)."""
+        self._audit(action, instance_id, AuditOutcome.REFUSED, reason, trigger)
 
     def _audit(self, action: str, instance_id: str, outcome: AuditOutcome, detail: str,
                trigger: Trigger, status: str | None = None) -> None:

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from wawp_tui.core import runbook
 from wawp_tui.core.fleet import FleetState, InstanceState
 from wawp_tui.core.outage import Outage
-from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, UNREACHABLE
+from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE
 from wawp_tui.vocab import ErrorKind
 
 #: Words that are an instance alert while they hold.
-ALERT_WORDS = frozenset({FAILED, SCAN_QR_CODE, UNREACHABLE, runbook.STUCK, runbook.CONFIG})
+ALERT_WORDS = frozenset({FAILED, SCAN_QR_CODE, UNREACHABLE, runbook.STUCK, runbook.CONFIG,
+                         runbook.NEEDS_PERSON})
 #: Failed polls in a row before an unreachable instance is an alert of its own: one
 #: failed poll is not news, and by the second an outage has been recognised (and the
 #: instance's failure is folded into it).
@@ -80,9 +81,7 @@ def _instance_alert(st: InstanceState, now: float, refresh: float,
         return f"{st.label} UNREACHABLE: {st.last_error}", st.last_ok_at is not None
     # The last known word: while polls fail (one miss, or an outage that speaks for
     # them) a FAILED instance stays an alert; nobody has seen it recover.
-    word = st.status if st.failures else runbook.display_status(st, now, refresh)
-    if word == STARTING and runbook.is_stuck(st, now):
-        word = runbook.STUCK
+    word = st.status if st.failures else runbook.shown_word(st, now, refresh)
     if word is None or word not in ALERT_WORDS or word == UNREACHABLE:
         return None
     return f"{st.label} {runbook.badge(word)[1]}", st.status_since_known

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from wawp_tui.core import ladder as ladder_rules
+from wawp_tui.core.ladder import Ladder
 from wawp_tui.models import STARTING, STOPPED, WORKING, InstanceConfig
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import NETWORK_KINDS, Action, ErrorKind
@@ -25,6 +27,12 @@ _ALSO_A_POLL = frozenset({ErrorKind.NOT_LOADED, ErrorKind.NOT_FOUND, ErrorKind.U
 
 #: How many history entries each instance keeps (bounded: a wall monitor runs for days).
 HISTORY_LIMIT = 50
+#: Restarts remembered per instance, for "restarts in the last hour" (the ladder caps
+#: them far below this; a flapping engine seen through polls is bounded here).
+RESTART_LOG_LIMIT = 64
+#: What a status first seen with no cause known here implies: someone (or the engine)
+#: did this, at the latest when the poll showed it.
+_FIRST_SEEN_ACTIONS = {STARTING: Action.RESTART, STOPPED: Action.STOP}
 
 Clock = Callable[[], float]
 
@@ -104,9 +112,14 @@ class InstanceState:
     in_flight: str | None = None
     #: During a full reset: when its start step will be sent (for the visible countdown).
     reset_start_at: float | None = None
-    #: Per action in flight: what `last_action_at` and the restart count were before it
-    #: was sent, so an action the server refused leaves no guard behind.
-    before_action: dict[str, tuple[float | None, int]] = field(default_factory=dict)
+    #: Per action in flight: what `last_action_at`, the restart count and the ladder were
+    #: before it was sent, so an action the server refused leaves no guard behind.
+    before_action: dict[str, tuple[float | None, int, Ladder]] = field(default_factory=dict)
+    #: The runbook's ladder (restart, one more restart, full reset, then a person).
+    ladder: Ladder = field(default_factory=Ladder)
+    #: Recent restarts: (when, seen on the server rather than sent from here).
+    restart_log: deque[tuple[float, bool]] = field(
+        default_factory=lambda: deque(maxlen=RESTART_LOG_LIMIT))
 
     history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
 
@@ -193,8 +206,11 @@ class FleetState:
         engine: str | None = None,
         presence: str | None = None,
         activity_at: float | None = None,
+        boot_at: float | None = None,
     ) -> bool:
-        """Record a good poll; returns True when the status word changed."""
+        """Record a good poll; returns True when the status word changed. `boot_at`: when
+        the server says the session last began STARTING (WAHA's `statuses[]`), so a
+        restart over before any poll saw STARTING still counts."""
         now = self.clock()
         st = self.instances[instance_id]
         st.qr_hint = qr_hint
@@ -222,10 +238,17 @@ class FleetState:
         changed = status != st.status
         if changed:
             self._new_status(st, status, now, known=st.status is not None or was_unloaded)
+        if boot_at is not None:
+            self._reported_boot(st, min(boot_at, now), now)
         if status == WORKING:
             st.last_working_at = now
             st.restarts_since_working = 0
+        st.ladder = ladder_rules.settle(st.ladder, self._facts(st), now)
         return changed
+
+    @staticmethod
+    def _facts(st: InstanceState) -> ladder_rules.Facts:
+        return ladder_rules.Facts(st.status, st.status_since, st.last_working_at)
 
     def _new_status(self, st: InstanceState, status: str, now: float, *, known: bool) -> None:
         """The status word changed: since when (`known`: since now, not only "at least
@@ -236,26 +259,70 @@ class FleetState:
         self._record(st, HistoryEntry(now, "status", arrow, subject=status))
         if previous is not None:
             self._infer_action(st, previous, status, now)
+        elif status in _FIRST_SEEN_ACTIONS and not self._caused_here(st, status, now):
+            # Whoever did it, it happened at the latest now: its age is unknown, so it
+            # counts as young (a STARTING first seen gets no restart for 15 s).
+            self._seen(st, _FIRST_SEEN_ACTIONS[status], now, note=status == STARTING,
+                       why="first seen STARTING")
+
+    @staticmethod
+    def _caused_here(st: InstanceState, status: str, now: float) -> bool:
+        """True when this status is the effect of an action of ours: one in flight, or a
+        restart/start (for STARTING) or stop (for STOPPED) sent within OWN_ACTION_WINDOW
+        and not already followed by WORKING (after which a new STARTING is someone
+        else's doing)."""
+        if st.in_flight:
+            return True
+        wanted = (Action.RESTART, Action.START) if status == STARTING else \
+            (Action.STOP,) if status == STOPPED else ()
+        for action in wanted:
+            sent = st.sent_at.get(action)
+            if sent is None or now - sent >= OWN_ACTION_WINDOW:
+                continue
+            if status == STARTING and st.last_working_at is not None and st.last_working_at > sent:
+                continue
+            return True
+        return False
 
     def _infer_action(self, st: InstanceState, previous: str, status: str, now: float) -> None:
         """A change this process did not cause counts like an action sent from here:
         another operator's restart, a cron rollout, the engine's own reboot. The guards
         then hold just the same (no double restart whoever acted)."""
-        if st.in_flight or any(now - t < OWN_ACTION_WINDOW for t in st.sent_at.values()):
+        if self._caused_here(st, status, now):
             return
         action = None
         if status == STARTING:
             action = Action.START if previous == STOPPED else Action.RESTART
         elif status == STOPPED:
             action = Action.STOP
-        if action is None:
+        if action is not None:
+            self._seen(st, action, now)
+
+    def _reported_boot(self, st: InstanceState, boot_at: float, now: float) -> None:
+        """The server says the session began STARTING at `boot_at`: a boot newer than any
+        we know of, and not ours, is a restart seen on the server (even one over before
+        a poll could see STARTING)."""
+        known = max((t for a in (Action.RESTART, Action.START)
+                     if (t := st.last_action_at.get(a)) is not None), default=None)
+        if now - boot_at >= ladder_rules.STEP_WINDOW or (known is not None and boot_at <= known + 1.0):
             return
-        st.last_action_at[action] = now
+        if self._caused_here(st, STARTING, now) or st.status == STOPPED:
+            return
+        self._seen(st, Action.RESTART, boot_at, why="the server's own status times")
+
+    def _seen(self, st: InstanceState, action: str, at: float, *, note: bool = True,
+              why: str = "") -> None:
+        """An action nobody here sent, at `at`: the guards and the ladder count it."""
+        st.last_action_at[action] = at
         st.seen_actions.add(action)
         if action == Action.RESTART:
             st.restarts_since_working += 1
-        self._record(st, HistoryEntry(now, "action", f"{action} seen on the server (not sent "
-                                                     "from here)", subject=action))
+            st.restart_log.append((at, True))
+            st.ladder = ladder_rules.step(st.ladder, self._facts(st), at)
+        if note:
+            suffix = f"; {why}" if why else ""
+            self._record(st, HistoryEntry(at, "action", f"{action} seen on the server (not sent "
+                                                        f"from here{suffix})", subject=action))
 
     def apply_poll_error(
         self, instance_id: str, kind: str, message: str, latency_ms: float | None
@@ -304,14 +371,18 @@ class FleetState:
         """Record that a command left for the API (before its reply)."""
         now = self.clock()
         st = self.instances[instance_id]
-        st.before_action[action] = (st.last_action_at.get(action), st.restarts_since_working)
+        st.before_action[action] = (st.last_action_at.get(action), st.restarts_since_working,
+                                    st.ladder)
         # Counted from the moment it leaves: until the reply says otherwise, the guards
         # must assume it happened (a second key press must not stack a second restart).
         st.last_action_at[action] = now
         st.sent_at[action] = now
         st.seen_actions.discard(action)
-        if action == "restart":
+        if action == Action.RESTART:
             st.restarts_since_working += 1
+            st.restart_log.append((now, False))
+        if action in (Action.RESTART, Action.RESET):
+            st.ladder = ladder_rules.step(st.ladder, self._facts(st), now)
         who = "auto-heal" if auto else "you"
         self._record(st, HistoryEntry(now, "action", f"{action} sent ({who})", subject=action, auto=auto))
 
@@ -336,12 +407,15 @@ class FleetState:
         st = self.instances[instance_id]
         before = st.before_action.pop(action, None)
         if not (ok if maybe_done is None else maybe_done) and before is not None:
-            previous, restarts = before
+            previous, restarts, climbed = before
             if previous is None:
                 st.last_action_at.pop(action, None)
             else:
                 st.last_action_at[action] = previous
             st.restarts_since_working = restarts
+            st.ladder = climbed
+            if action == Action.RESTART and st.restart_log and not st.restart_log[-1][1]:
+                st.restart_log.pop()
         text = f"{action} {'ok' if ok else 'failed'}" + (f": {detail}" if detail else "")
         if not ok and error_kind in _ALSO_A_POLL:
             # A refusal about the instance itself (404, 401) says as much as a poll would;

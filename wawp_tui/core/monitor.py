@@ -86,7 +86,9 @@ class Monitor:
                              on_update=self._polled, timer=timer)
         self.runner = ActionRunner(client, self.fleet, config.instances, clock=clock,
                                    audit=self.audit, read_only=monitor.read_only,
-                                   emit=self._emit, repoll=self.poller.poke, sleep=sleep)
+                                   emit=self._emit, repoll=self.poller.poke, sleep=sleep,
+                                   prepoll=self.poller.poll_one,
+                                   prepoll_timeout=config.api.timeout)
         #: Auto-heal switched on (the config's default; front ends toggle it).
         self.auto_heal = bool(monitor.auto_heal)
         self.heal_policy = autoheal.HealPolicy()
@@ -98,6 +100,9 @@ class Monitor:
         self._tasks: set[asyncio.Task[None]] = set()
         #: Instances whose automatic restart is under way (decided, maybe not yet sent).
         self._healing: set[str] = set()
+        #: When auto-heal last tried each instance, sent or refused at the gate: it does
+        #: not try again within the loop guard (a refusal is audited once, not each tick).
+        self._heal_tried: dict[str, float] = {}
         self._outage: Outage | None = None
         self._outage_key: tuple[int, str] | None = None
 
@@ -218,7 +223,8 @@ class Monitor:
         if not self.auto_heal or self.paused:
             return
         decisions, notes = autoheal.decide(self.fleet, self.clock(), self.heal_policy,
-                                           outage=outage is not None, busy=self._healing)
+                                           outage=outage is not None, busy=self._healing,
+                                           tried=self._heal_tried)
         for note in notes:
             if note not in self._heal_notes:
                 self._emit(Note(note, ok=False))
@@ -229,6 +235,7 @@ class Monitor:
             self._emit(Note(f"{label}: [auto] {verb} ({decision.reason})",
                             instance_id=decision.instance_id))
             self._healing.add(decision.instance_id)
+            self._heal_tried[decision.instance_id] = self.clock()
             self._spawn(self._heal(decision.instance_id, decision.action))
 
     async def _heal(self, instance_id: str, action: str) -> None:
@@ -257,6 +264,13 @@ class Monitor:
 
     # -- actions ---------------------------------------------------------------------
 
+    def record_refusals(self, action: str, refused: Iterable[Outcome], *,
+                        trigger: Trigger = Trigger.MANUAL) -> None:
+        """A person's key press was refused (for these instances): audited once, here,
+        since nothing reaches the runner (a confirmation asks `check` every second)."""
+        for outcome in refused:
+            self.runner.audit_refusal(action, outcome.instance_id, outcome.message, trigger)
+
     def check(self, action: str, ids: Iterable[str]) -> ActionCheck:
         """What `action` on `ids` would do now: who is allowed, who refused and why."""
         allowed, refused = self.runner.check(action, ids)
@@ -267,16 +281,14 @@ class Monitor:
         return ActionCheck(action, allowed, refused, warnings, CONSEQUENCES.get(action, ""))
 
     async def act(self, action: str, ids: Iterable[str], *,
-                  trigger: Trigger = Trigger.MANUAL, fresh: bool = True) -> Report:
+                  trigger: Trigger = Trigger.MANUAL) -> Report:
         """Send a guarded action; the instances are polled again a second later.
 
-        `fresh`: poll the targets first, so the guards judge what the server says now:
-        another operator's restart a moment ago shows as STARTING and is counted (a
-        caller that has just polled, like a rollout wave, passes False).
+        Each instance passes the one gate right before its request: a poll no older than
+        a second (another operator's restart a moment ago shows as STARTING and counts),
+        then the runbook's answer at that instant; a failed pre-poll refuses.
         """
         ids = list(ids)
-        if fresh and not self.read_only and ids:
-            await self.refresh(ids, deadline=self.config.api.timeout)
         report = await self.runner.run(action, ids, trigger=trigger)
         for instance_id in ids:
             self.poller.poke(instance_id, delay=1.0)

@@ -42,7 +42,7 @@ class Driver(Protocol):
                       deadline: float | None = None) -> set[str]: ...
 
     async def act(self, action: str, ids: Iterable[str], *,
-                  trigger: Trigger = Trigger.MANUAL, fresh: bool = True) -> Report: ...
+                  trigger: Trigger = Trigger.MANUAL) -> Report: ...
 
 
 ROLLOUT_ACTIONS = ("restart", "stop", "start")
@@ -354,7 +354,7 @@ class Rollout:
             # Intent first: if we die mid-send, a resume waits instead of sending twice.
             st.sent.extend(pending)
             self._save()
-            report = await self.monitor.act(st.action, pending, trigger=Trigger.ROLLOUT, fresh=False)
+            report = await self.monitor.act(st.action, pending, trigger=Trigger.ROLLOUT)
             waits: list[tuple[float, str]] = []
             for outcome in report.outcomes:
                 if outcome.ok:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from wawp_tui.core import ladder
 from wawp_tui.core.fleet import InstanceState
 from wawp_tui.models import (
     FAILED,
@@ -35,7 +36,7 @@ from wawp_tui.models import (
     UNREACHABLE,
     WORKING,
 )
-from wawp_tui.vocab import SERVER_SIDE_KINDS, STATE_ACTIONS, Action, ErrorKind, Severity, plural
+from wawp_tui.vocab import STATE_ACTIONS, Action, ErrorKind, Severity, plural
 
 #: Quiet period after a restart before heavy traffic (docs: 30 s).
 STABILIZE_AFTER_RESTART = 30.0
@@ -73,6 +74,9 @@ PENDING = "PENDING"
 STUCK = "STUCK"
 #: The instance's own configuration is unusable (e.g. its token variable is unset).
 CONFIG = "CONFIG"
+#: The ladder ended (restart, one more restart, full reset) and the instance is not back:
+#: a person must look; no restart or reset during the back-off (see core/ladder.py).
+NEEDS_PERSON = "NEEDS_PERSON"
 
 _BADGES = {
     WORKING: ("✓", "WORKING"),
@@ -87,17 +91,18 @@ _BADGES = {
     STALE: ("~", "STALE"),
     PENDING: ("·", "PENDING"),
     CONFIG: ("!", "NO TOKEN"),
+    NEEDS_PERSON: ("⚑", "NEEDS PERSON"),
 }
 _SEVERITY = {
     WORKING: Severity.OK, STARTING: Severity.WARN, STUCK: Severity.BAD, SCAN_QR_CODE: Severity.WARN,
     STOPPED: Severity.IDLE, FAILED: Severity.BAD, UNREACHABLE: Severity.BAD, STALE: Severity.WARN,
     PENDING: Severity.IDLE, PASSKEY_REQUIRED: Severity.WARN,
-    PASSKEY_CONFIRMATION_REQUIRED: Severity.WARN, CONFIG: Severity.BAD,
+    PASSKEY_CONFIRMATION_REQUIRED: Severity.WARN, CONFIG: Severity.BAD, NEEDS_PERSON: Severity.BAD,
 }
 #: Worst first. An unknown word sits among the problems (with STUCK): it needs a look,
 #: though it is not known to be broken the way FAILED or an unreachable instance is.
 _RANK = {
-    FAILED: 0, UNREACHABLE: 1, STALE: 1, CONFIG: 1, SCAN_QR_CODE: 2, PASSKEY_REQUIRED: 2,
+    FAILED: 0, NEEDS_PERSON: 0, UNREACHABLE: 1, STALE: 1, CONFIG: 1, SCAN_QR_CODE: 2, PASSKEY_REQUIRED: 2,
     PASSKEY_CONFIRMATION_REQUIRED: 2, STUCK: 3, STARTING: 4, STOPPED: 6, WORKING: 7, PENDING: 8,
 }
 _UNKNOWN_RANK = 3
@@ -111,7 +116,9 @@ def fmt_duration(seconds: float) -> str:
     countdown never reads 0s while it still blocks."""
     if not math.isfinite(seconds):
         return "?"
-    s = min(max(0, math.ceil(seconds - 1e-9)), 99 * 86400)
+    # The tolerance absorbs float noise: `(now + 28) - now` is not always 28 at Unix-time
+    # magnitudes, and a countdown must read the same in the table and in the refusal.
+    s = min(max(0, math.ceil(seconds - 1e-3)), 99 * 86400)
     if s < 60:
         return f"{s}s"
     if s < 3600:
@@ -210,16 +217,8 @@ def _reached_working_since(state: InstanceState, when: float) -> bool:
 def is_stuck(state: InstanceState, now: float) -> bool:
     """STARTING for 15 s after a restart, or for over 60 s in any case; the clock starts
     again at the latest restart or start (so a full reset is not stuck 5 s later)."""
-    if state.status != STARTING or state.failures:
-        return False
-    boot = _last_boot(state)
-    since = max((t for t in (boot, state.status_since) if t is not None), default=None)
-    if since is None:
-        return False
-    restart = _last(state, Action.RESTART)
-    if restart is not None and restart == boot and now - restart >= STUCK_AFTER_RESTART:
-        return True
-    return now - since > STUCK_STARTING_ANY
+    stuck = stuck_from(state)
+    return stuck is not None and now >= stuck
 
 
 def stuck_from(state: InstanceState) -> float | None:
@@ -227,23 +226,86 @@ def stuck_from(state: InstanceState) -> float | None:
     STARTING). `is_stuck` is True from then on (the earlier of its two rules)."""
     if state.status != STARTING or state.failures:
         return None
-    boot = _last_boot(state)
-    since = max((t for t in (boot, state.status_since) if t is not None), default=None)
+    since = booting_since(state)
     if since is None:
         return None
     restart = _last(state, Action.RESTART)
-    after_any = since + STUCK_STARTING_ANY
-    if restart is not None and restart == boot:
+    after_any = since + STUCK_STARTING_ANY + 1e-6  # "over 60 s"
+    if restart is not None and restart == _last_boot(state):
         return min(restart + STUCK_AFTER_RESTART, after_any)
     return after_any
 
 
+def booting_since(state: InstanceState) -> float | None:
+    """When the current boot began: the later of the latest restart or start (sent, or
+    seen on the server) and the first poll that showed STARTING."""
+    return max((t for t in (_last_boot(state), state.status_since) if t is not None), default=None)
+
+
 def rank(state: InstanceState, now: float, refresh: float) -> int:
     """Worst-first sort order of an instance."""
+    return word_rank(shown_word(state, now, refresh))
+
+
+def shown_word(state: InstanceState, now: float, refresh: float) -> str:
+    """The word a row shows: the display status, STUCK for a stuck STARTING, NEEDS_PERSON
+    once the ladder has ended (the badge the table, the summary and the alerts share)."""
     word = display_status(state, now, refresh)
+    if word in (PENDING, CONFIG, UNREACHABLE):
+        return word
+    if person_hold(state, now) is not None:
+        return NEEDS_PERSON
     if word == STARTING and is_stuck(state, now):
-        word = STUCK
-    return word_rank(word)
+        return STUCK
+    return word
+
+
+# -- the ladder's end ----------------------------------------------------------------
+
+
+def _ladder_facts(state: InstanceState) -> ladder.Facts:
+    return ladder.Facts(state.status, state.status_since, state.last_working_at)
+
+
+def person_hold(state: InstanceState, now: float) -> ladder.Hold | None:
+    """The back-off in force if the ladder ended and the instance needs a person."""
+    return ladder.hold(state.ladder, _ladder_facts(state), now)
+
+
+def restarts_last_hour(state: InstanceState, now: float) -> tuple[int, int]:
+    """Restarts of the last hour: (sent from here, seen on the server)."""
+    recent = [seen for at, seen in state.restart_log if now - at < 3600.0]
+    return len(recent) - sum(recent), sum(recent)
+
+
+#: What a person does once the ladder has ended (the advice, the refusal, the README).
+PERSON_STEPS = ("check the phone (WhatsApp > Linked devices); log out and scan a new QR; "
+                "or contact Wawp support with the instance id and what was tried")
+
+
+def _ladder_refusal(state: InstanceState, now: float) -> Verdict | None:
+    """The refusal of a restart or full reset by the ladder's end, or None."""
+    facts = _ladder_facts(state)
+    held = ladder.hold(state.ladder, facts, now)
+    if held is not None:
+        wait = held.until - now
+        return _refuse(f"needs a person: the runbook's ladder (restart, one more restart, full "
+                       f"reset) did not bring it back; no restart or reset for {fmt_duration(wait)} "
+                       f"(back-off; 10m of WORKING clears it). Then: {PERSON_STEPS}",
+                       wait, "backoff")
+    if ladder.steps_left(state.ladder, facts, now) > 0:
+        return None
+    steps = plural(len(ladder.current(state.ladder, facts, now).steps), "restart or reset")
+    grace = ladder.held_from(state.ladder, facts, now)
+    if grace is not None:
+        left = grace - now
+        return _refuse(f"the ladder is used up ({steps} this episode): waiting for WORKING; if "
+                       f"it is not WORKING in {fmt_duration(left)}, it needs a person", left, "ladder_end")
+    frees = ladder.next_step_at(state.ladder, facts, now)
+    until = (frees - now) if frees is not None else None
+    return _refuse(f"{steps} in the last hour: it is back, and watched; the next one is allowed "
+                   "after 10m of WORKING" + (f" (wait {fmt_duration(until)})" if until is not None else ""),
+                   until, "ladder_rate")
 
 
 # -- countdowns ----------------------------------------------------------------------
@@ -266,19 +328,27 @@ GUARD_LABELS = {
     "settle_start": "stabilizing after start: no restart for",
     "loop": "restart-loop guard (not WORKING yet): no new restart for",
     "ladder": "still STARTING: one more restart allowed in",
+    "booting": "booting: no restart or reset for",
+    "ladder_end": "ladder used up: needs a person unless WORKING in",
+    "ladder_rate": "ladder used up this hour: next restart or reset in",
+    "backoff": "needs a person: no restart or reset for",
     "start_gap": "start allowed in",
 }
 
 
 def countdowns(state: InstanceState, now: float) -> list[Countdown]:
-    """The guards running out, soonest first: taken from the verdicts themselves, so a
-    countdown on screen is always a refusal in progress (and the other way round)."""
-    found = [Countdown(GUARD_LABELS[v.guard], now + v.retry_in)
-             for v in (check_action(state, Action.RESTART, now), check_action(state, Action.START, now))
-             if not v.allowed and v.guard and v.retry_in is not None]
+    """The guards running out, the restart's first: taken from the verdicts themselves,
+    so a countdown on screen is always a refusal in progress (and the other way round),
+    and the first one (the GUARD cell) is the seconds a refused restart quotes."""
+    found: list[Countdown] = []
+    for action in (Action.RESTART, Action.START, Action.RESET):
+        v = check_action(state, action, now)
+        if not v.allowed and v.guard and v.retry_in is not None \
+                and all(c.label != GUARD_LABELS[v.guard] for c in found):
+            found.append(Countdown(GUARD_LABELS[v.guard], now + v.retry_in))
     if state.reset_start_at is not None and state.reset_start_at > now:
         found.append(Countdown("full reset: start in", state.reset_start_at))
-    return sorted(found, key=lambda c: c.ends_at)
+    return found
 
 
 # -- actions -------------------------------------------------------------------------
@@ -295,15 +365,21 @@ class Verdict:
     warning: str = ""
     #: For a refusal by a guard that runs out: which one (see GUARD_LABELS).
     guard: str = ""
+    #: The reason without the keys it names (for read-only screens and the hub's API).
+    plain: str = ""
 
 
-def _refuse(reason: str, retry_in: float | None = None, guard: str = "") -> Verdict:
-    return Verdict(False, reason, retry_in, guard=guard)
+def _refuse(reason: str, retry_in: float | None = None, guard: str = "", hint: str = "") -> Verdict:
+    """A refusal; `hint` is the way out by key ("press R for a full reset"), said after the
+    reason where keys mean something."""
+    full = f"{reason}; {hint}" if hint else reason
+    return Verdict(False, full, retry_in, guard=guard, plain=reason)
 
 
-def check_action(state: InstanceState, action: str, now: float) -> Verdict:
-    """May `action` (start, stop, restart, logout, reset) be sent to this instance now?"""
-    if state.in_flight:
+def check_action(state: InstanceState, action: str, now: float, *, claimed: bool = False) -> Verdict:
+    """May `action` (start, stop, restart, logout, reset) be sent to this instance now?
+    `claimed`: the action in flight is the caller's own (the gate, just before sending)."""
+    if state.in_flight and not claimed:
         return _refuse(f"{state.in_flight} already in flight: wait for its reply")
     if state.failures:
         blocked = _blocked_by_error(state, action)
@@ -321,9 +397,7 @@ def check_action(state: InstanceState, action: str, now: float) -> Verdict:
     if action == Action.LOGOUT:
         return _check_logout(status)
     if action == Action.RESET:
-        if status == STOPPED:
-            return _refuse("instance is STOPPED: a reset starts with a stop; press s to start it")
-        return Verdict(True)
+        return _check_reset(state, now)
     return _refuse(f"unknown action {action!r}")
 
 
@@ -343,8 +417,11 @@ def _blocked_by_error(state: InstanceState, action: str) -> Verdict | None:
             return Verdict(True, warning="the API says the session is not loaded (404): a start "
                                          "brings it back; if the start gets 404 too, the id is "
                                          "wrong or the instance was deleted")
-        return _refuse("the session is not loaded on the server (404): start it first (s)")
-    return None
+        return _refuse("the session is not loaded on the server (404)", hint="start it first (s)")
+    # Any other failing poll: what the instance is doing now is unknown (a restart by
+    # someone else often reads as 502s), so nothing is sent until a poll succeeds.
+    return _refuse(f"its status cannot be confirmed now (the last poll failed: {state.last_error}); "
+                   "nothing is sent until a poll succeeds")
 
 
 def _check_logout(status: str) -> Verdict:
@@ -354,7 +431,7 @@ def _check_logout(status: str) -> Verdict:
     if status == SCAN_QR_CODE:
         return _refuse("already logged out: scan the QR code")
     if status == STOPPED:
-        return _refuse("instance is STOPPED: start it first (s)")
+        return _refuse("instance is STOPPED", hint="start it first (s)")
     return Verdict(True)
 
 
@@ -369,12 +446,15 @@ def _check_start(state: InstanceState, now: float) -> Verdict:
                        "the API needs "
                        f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
                        wait, "start_gap")
+    if person_hold(state, now) is not None:
+        return Verdict(True, warning="this instance needs a person (the runbook's ladder ended): "
+                                     "start it only once the cause is fixed")
     return Verdict(True)
 
 
 #: Statuses only a person at the phone can move on, with what they must do: a restart
 #: never helps, a rollout skips them (not a failure), the advice names the phone.
-NEEDS_PERSON: dict[str, str] = {
+NEEDS_PERSON_AT_PHONE: dict[str, str] = {
     SCAN_QR_CODE: "the phone is logged out; scan the QR code (WhatsApp > Linked devices > "
                   "Link a device)",
     PASSKEY_REQUIRED: "the phone must approve the passkey to finish pairing",
@@ -385,7 +465,42 @@ NEEDS_PERSON: dict[str, str] = {
 def needs_person(status: str | None) -> str | None:
     """What a person must do at the phone for this status, or None when a restart (or
     waiting) is the way forward: the one answer for verdicts, rollouts and advice."""
-    return NEEDS_PERSON.get(status) if status is not None else None
+    return NEEDS_PERSON_AT_PHONE.get(status) if status is not None else None
+
+
+def needs_a_person(state: InstanceState, now: float) -> str | None:
+    """Why nothing automatic may touch this instance now, in a few words: a phone status,
+    or the ladder's end (its back-off). Auto-heal and rollouts stop here and say so."""
+    person = needs_person(state.status)
+    if person is not None:
+        return f"{state.status}: {person}"
+    held = person_hold(state, now)
+    if held is not None:
+        return (f"needs a person: the ladder ended; back-off {fmt_duration(held.until - now)}; "
+                f"{PERSON_STEPS}")
+    return None
+
+
+def _young_boot(state: InstanceState, now: float) -> float | None:
+    """Seconds left before a STARTING instance may be restarted or reset at all: none
+    in its first 15 s, whoever started it (a STARTING first seen counts from then)."""
+    if state.status != STARTING:
+        return None
+    since = booting_since(state)
+    if since is None or now - since >= STUCK_AFTER_RESTART:
+        return None
+    return STUCK_AFTER_RESTART - (now - since)
+
+
+def _check_reset(state: InstanceState, now: float) -> Verdict:
+    if state.status == STOPPED:
+        return _refuse("instance is STOPPED: a reset starts with a stop", hint="press s to start it")
+    young = _young_boot(state, now)
+    if young is not None:
+        return _refuse(f"it is booting ({fmt_ago(STUCK_AFTER_RESTART - young)} in STARTING): a full reset "
+                       f"would stop it mid-handshake; wait {fmt_duration(young)}", young, "booting")
+    ended = _ladder_refusal(state, now)
+    return ended if ended is not None else Verdict(True)
 
 
 def _check_restart(state: InstanceState, now: float) -> Verdict:
@@ -394,7 +509,12 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     if person is not None:
         return _refuse(f"restart will not help: {person}")
     if status == STOPPED:
-        return _refuse("instance is STOPPED: press s to start it")
+        return _refuse("instance is STOPPED", hint="press s to start it")
+    ended = _ladder_refusal(state, now)
+    if ended is not None:
+        return ended
+    reset = _check_reset(state, now).allowed
+    or_reset = "or press R for a full reset" if reset else ""
     restart = _last(state, Action.RESTART)
     boot = _last_boot(state)
     if boot is not None and boot != restart:
@@ -408,31 +528,34 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
                            f"{fmt_duration(wait)}", wait, "settle_start")
         return Verdict(True)
     if restart is None:
+        young = _young_boot(state, now)
+        if young is not None:  # STARTING with no boot on record: young until 15 s seen
+            return _refuse(f"restart blocked: STARTING for {fmt_ago(STUCK_AFTER_RESTART - young)} "
+                           f"(since first seen); wait {fmt_duration(young)}", young, "booting")
         return Verdict(True)
     elapsed = now - restart
     reached = _reached_working_since(state, restart)
     one_more = status == STARTING and not reached and state.restarts_since_working <= 1
-    if elapsed < STUCK_AFTER_RESTART and one_more:
+    if one_more and elapsed < STUCK_AFTER_RESTART:
         wait = STUCK_AFTER_RESTART - elapsed
         return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)} "
-                       "and still STARTING; "
-                       f"one more restart is allowed at {STUCK_AFTER_RESTART:g}s (wait "
-                       f"{fmt_duration(wait)}) or press R for a full reset", wait, "ladder")
+                       f"and still STARTING; one more restart is allowed once it has been "
+                       f"STARTING {STUCK_AFTER_RESTART:g}s: wait {fmt_duration(wait)}", wait, "ladder")
     if one_more:
         return Verdict(True, warning="still STARTING after a restart: this is the one more "
-                                     "restart the runbook allows; next comes the full reset (R)")
-    if elapsed < STABILIZE_AFTER_RESTART:
-        wait = (STABILIZE_AFTER_RESTART if reached else RESTART_LOOP_GUARD) - elapsed
+                                     "restart the runbook allows; next comes the full reset (R), "
+                                     "and after it a person")
+    if reached and elapsed < STABILIZE_AFTER_RESTART:
+        wait = STABILIZE_AFTER_RESTART - elapsed
         return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)}; "
-                       "the API asks for "
-                       f"{STABILIZE_AFTER_RESTART:g}s to stabilize; wait {fmt_duration(wait)}"
-                       + ("" if reached else " or press R for a full reset"), wait,
-                       "settle_restart" if reached else "loop")
+                       f"the API asks for {STABILIZE_AFTER_RESTART:g}s to stabilize after a restart; "
+                       f"wait {fmt_duration(wait)}", wait, "settle_restart")
     if reached or elapsed >= RESTART_LOOP_GUARD:
         return Verdict(True)
     wait = RESTART_LOOP_GUARD - elapsed
-    return _refuse(f"restart blocked: the last restart {fmt_ago(elapsed)} ago did not reach "
-                   f"WORKING; wait {fmt_duration(wait)} or press R for a full reset", wait, "loop")
+    return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)} "
+                   f"and not WORKING since; the restart-loop guard holds {RESTART_LOOP_GUARD:g}s: "
+                   f"wait {fmt_duration(wait)}", wait, "loop", hint=or_reset)
 
 
 def verdicts(state: InstanceState, now: float) -> dict[str, Verdict]:
@@ -459,6 +582,10 @@ ACTION_KEYS = {Action.START: "s", Action.STOP: "x", Action.RESTART: "r", Action.
                Action.LOGOUT: "L"}
 KEY_ACTIONS = {key: action for action, key in ACTION_KEYS.items()}
 
+
+#: While polls fail nothing is sent (the gate fails closed): what is left to do.
+_FAIL_CLOSED_TODO = ("wait: polls retry with backoff, and no action is sent until one succeeds; "
+                     "if it persists, check the instance in the Wawp dashboard")
 
 _ERROR_ADVICE = {
     "not_found": ("The API says this instance does not exist (404): it was deleted or the id "
@@ -490,11 +617,10 @@ _ERROR_ADVICE = {
     "network": ("The API cannot be reached from this machine.",
                 "check network / VPN / base_url; polling retries with backoff", None),
     "server_error": ("The Wawp server failed (5xx); usually transient.",
-                     "wait; if it persists, press r to restart", "r"),
-    "bad_gateway": ("Wawp's gateway could not reach the instance (502); usually transient.",
-                    "wait; if it persists, press r to restart", "r"),
-    "malformed": ("The server answered with something unreadable.",
-                  "wait; if it persists, press r to restart", "r"),
+                     _FAIL_CLOSED_TODO, None),
+    "bad_gateway": ("Wawp's gateway could not reach the instance (502); usually transient "
+                    "(an instance restarting answers so too).", _FAIL_CLOSED_TODO, None),
+    "malformed": ("The server answered with something unreadable.", _FAIL_CLOSED_TODO, None),
     "bad_request": ("The API rejected the request (400).",
                     "check the id and the base_url in the config", None),
 }
@@ -549,28 +675,45 @@ def advise(state: InstanceState, now: float, refresh: float, *,
     return assess(state, now, refresh, quiet_after=quiet_after).advice
 
 
-def _raw_advice(state: InstanceState, now: float, refresh: float, quiet_after: float) -> Advice:
-    """What the runbook would suggest, before it is held against the verdicts."""
-    word = display_status(state, now, refresh)
+def _raw_advice(state: InstanceState, now: float, refresh: float, quiet_after: float,
+                verdict_of: dict[str, Verdict], word: str) -> Advice:
+    """What the runbook would suggest, before it is held against the verdicts. `word` is
+    the row's word (shown_word); the seconds quoted are the verdicts' own."""
     sev = severity(word)
     if word in (UNREACHABLE, CONFIG):
         meaning, todo, key = _ERROR_ADVICE.get(
             state.error_kind or "", ("The last poll failed.", "wait for the next poll", None))
-        if state.failures >= 3 and state.error_kind in SERVER_SIDE_KINDS:
-            todo = (f"{state.failures} failed polls in a row: press r to restart "
-                    "(fixes most transient failures)")
-            key = "r"
         return Advice(word, meaning, todo, key, sev)
     if word == PENDING:
         return Advice(word, "Waiting for the first poll.", "nothing yet", None, sev)
     stale = stale_age(state, now, refresh)
     if stale is not None:
         return _advise_stale(state, word, stale, sev)
+    if word == NEEDS_PERSON:
+        return _advise_person(state, now, sev)
+    ended = verdict_of[Action.RESTART]
+    if ended.guard == "ladder_end" and ended.retry_in is not None:
+        return Advice(word, f"{state.status}: the ladder's last step (the full reset, or a restart "
+                            "after a back-off) has not brought it back yet.",
+                      f"wait: if it is not WORKING in {fmt_duration(ended.retry_in)}, it needs a "
+                      "person (no more restarts or resets until then)", None, sev)
     if word == WORKING:
         return _advise_working(state, now, quiet_after, sev)
-    if word == STARTING:
-        return _advise_starting(state, now, sev)
+    if word in (STARTING, STUCK):
+        return _advise_starting(state, now, word, verdict_of)
     return _advise_other(state, now, word, sev)
+
+
+def _advise_person(state: InstanceState, now: float, sev: str) -> Advice:
+    held = person_hold(state, now)
+    left = fmt_duration(held.until - now) if held is not None else "?"
+    return Advice(NEEDS_PERSON, f"{state.status}: the runbook's ladder (restart, one more restart, full "
+                                "reset) did not bring it back. Restarts and resets stop here, "
+                                f"automatic or not, for a back-off of {left} (5m, doubling to 1h; "
+                                "10m of WORKING clears it).",
+                  "a person: check the phone (WhatsApp > Linked devices); press L to log out "
+                  "and scan a new QR; or contact Wawp support with the instance id (c copies "
+                  "it) and what was tried", "L", sev)
 
 
 def _advise_stale(state: InstanceState, word: str, age: float, sev: str) -> Advice:
@@ -628,39 +771,61 @@ def _advise_other(state: InstanceState, now: float, word: str, sev: str) -> Advi
                   "check the instance in the Wawp dashboard", None, sev)
 
 
-def _advise_starting(state: InstanceState, now: float, sev: str) -> Advice:
+def _advise_starting(state: InstanceState, now: float, word: str,
+                     verdict_of: dict[str, Verdict]) -> Advice:
+    """STARTING or STUCK: what the boot needs, in the restart verdict's own seconds."""
+    since = booting_since(state)
+    age = fmt_duration(now - since) if since is not None else "a while"
     restart = _last(state, Action.RESTART)
-    boot = _last_boot(state)
-    since = fmt_duration(now - max(t for t in (state.status_since, boot, now) if t is not None)) \
-        if state.status_since is not None or boot is not None else "a while"
-    if restart is not None and restart == boot and not _reached_working_since(state, restart):
-        elapsed = now - restart
-        if elapsed >= STUCK_AFTER_RESTART:
-            if state.restarts_since_working <= 1:
-                return Advice(STUCK, f"Stuck in STARTING {fmt_duration(elapsed)} after a restart.",
-                              "press r for one more restart", "r", Severity.BAD)
-            return Advice(STUCK, "Still STARTING after two restarts.",
-                          "press R for a full reset (stop, wait 5s, start)", "R", Severity.BAD)
-        return Advice(STARTING, "Booting after a restart.",
-                      f"wait: one more restart is allowed in {fmt_duration(STUCK_AFTER_RESTART - elapsed)} "
-                      "if it stays STARTING", None, sev)
-    if is_stuck(state, now):
-        return Advice(STUCK, f"STARTING for {since}, longer than the 60s it should take.",
-                      "press r to restart", "r", Severity.BAD)
-    return Advice(STARTING, "The engine is booting.", "wait; it is polled every 2s", None, sev)
+    verdict = verdict_of[Action.RESTART]
+    wait = fmt_duration(verdict.retry_in) if verdict.retry_in is not None else ""
+    after_restart = restart is not None and restart == _last_boot(state) \
+        and not _reached_working_since(state, restart)
+    by = _by_whom(state, Action.RESTART)
+    if verdict.guard == "ladder":
+        return Advice(word, f"Booting after a restart{by}, {age} ago.",
+                      f"wait; if it is still STARTING in {wait}, one more restart is allowed",
+                      None, severity(word))
+    if verdict.guard in ("booting", "settle_start"):
+        return Advice(word, f"The engine is booting ({age} in STARTING).",
+                      f"wait: no restart in a boot's first seconds ({wait} left); it is polled "
+                      "every 2s", None, severity(word))
+    if after_restart and state.restarts_since_working >= 2:
+        return Advice(word, f"Still STARTING after {plural(state.restarts_since_working, 'restart')} "
+                            f"({age} since the last).",
+                      "press R for a full reset (stop, wait 5s, start)", "R", Severity.BAD)
+    if word == STUCK and after_restart:
+        return Advice(word, f"Stuck in STARTING {age} after a restart{by}.",
+                      "press r for one more restart", "r", Severity.BAD)
+    if word == STUCK:
+        return Advice(word, f"STARTING for {age}, longer than the {STUCK_STARTING_ANY:g}s it "
+                            "should take.", "press r to restart", "r", Severity.BAD)
+    return Advice(word, f"The engine is booting ({age} in STARTING).",
+                  "wait; it is polled every 2s", None, severity(word))
 
 
-def _held_to(advice: Advice, verdict_of: dict[str, Verdict]) -> Advice:
+#: What each action key does, in words: the advice of a read-only screen names no key.
+KEY_STEPS = {"r": "a restart", "R": "a full reset (stop, wait 5s, start)", "s": "a start",
+             "x": "a stop", "L": "a logout, then a new QR scanned on the phone"}
+
+
+def _held_to(advice: Advice, verdict_of: dict[str, Verdict], read_only: bool) -> Advice:
     """The advice, made to agree with the verdicts: a key whose action is refused now is
-    replaced by what blocks it (and the full reset when that is the way out)."""
+    replaced by what blocks it (and the full reset when that is the way out). Read-only,
+    no action key is named: what would be next, in words."""
     action = KEY_ACTIONS.get(advice.key or "")
-    if action is None or verdict_of[action].allowed:
-        return advice
-    refusal = verdict_of[action].reason
-    reset = verdict_of[Action.RESET]
-    if action == Action.RESTART and reset.allowed and "full reset" in refusal:
-        return Advice(advice.word, advice.meaning, f"{refusal}", "R", advice.severity)
-    return Advice(advice.word, advice.meaning, refusal, None, advice.severity)
+    if action is not None and not verdict_of[action].allowed:
+        verdict = verdict_of[action]
+        reset = verdict_of[Action.RESET]
+        if action == Action.RESTART and reset.allowed and not read_only and "full reset" in verdict.reason:
+            return Advice(advice.word, advice.meaning, verdict.reason, "R", advice.severity)
+        return Advice(advice.word, advice.meaning, verdict.plain if read_only else verdict.reason,
+                      None, advice.severity)
+    if read_only and advice.key in KEY_ACTIONS:
+        todo = (f"a person with write access: {PERSON_STEPS}" if advice.word == NEEDS_PERSON
+                else f"next step: {KEY_STEPS[advice.key or '']}")
+        return Advice(advice.word, advice.meaning, f"{todo} ({READ_ONLY})", None, advice.severity)
+    return advice
 
 
 # -- the one answer ------------------------------------------------------------------
@@ -670,13 +835,14 @@ def _held_to(advice: Advice, verdict_of: dict[str, Verdict]) -> Advice:
 class Glance:
     """What a table row shows of an instance at one moment (cheap: no advice)."""
 
-    #: The word on the badge (the API's word even when stale; STUCK for a stuck STARTING).
+    #: The word on the badge (the API's word even when stale; STUCK for a stuck STARTING;
+    #: NEEDS_PERSON once the ladder ended).
     word: str
     #: Age of the data when it is old (the badge then reads "WORD ~age"), else None.
     stale: float | None
     rank: int
     severity: Severity
-    #: The guardrails running, soonest first: each is a refusal in progress.
+    #: The guardrails running, the restart's first: each is a refusal in progress.
     countdowns: list[Countdown]
     #: Seconds a WORKING instance has been quiet past the threshold, else None.
     quiet: float | None
@@ -693,9 +859,7 @@ class Assessment(Glance):
 def glance(state: InstanceState, now: float, refresh: float, *,
            quiet_after: float = QUIET_AFTER) -> Glance:
     """Word, freshness, rank and countdowns (the part of `assess` a row needs)."""
-    word = display_status(state, now, refresh)
-    if word == STARTING and is_stuck(state, now):
-        word = STUCK
+    word = shown_word(state, now, refresh)
     quiet = quiet_for(state, now, quiet_after)
     return Glance(word=word, stale=stale_age(state, now, refresh), rank=word_rank(word),
                   severity=Severity.WARN if quiet is not None else severity(word),
@@ -709,15 +873,14 @@ READ_ONLY = "read-only mode: nothing is sent from here"
 def assess(state: InstanceState, now: float, refresh: float, *,
            quiet_after: float = QUIET_AFTER, read_only: bool = False) -> Assessment:
     """The one answer: word, freshness, rank, verdicts, countdowns and advice, agreeing.
-    `read_only`: every action is refused, and the advice says what would be next."""
+    `read_only`: every action is refused, and the advice names no key, only what would
+    be next."""
     seen = glance(state, now, refresh, quiet_after=quiet_after)
     verdict_of = verdicts(state, now)
-    advice = _held_to(_raw_advice(state, now, refresh, quiet_after), verdict_of)
+    advice = _held_to(_raw_advice(state, now, refresh, quiet_after, verdict_of, seen.word),
+                      verdict_of, read_only)
     if read_only:
         verdict_of = {action: _refuse(READ_ONLY) for action in verdict_of}
-        if advice.key in KEY_ACTIONS:
-            advice = Advice(advice.word, advice.meaning, f"{advice.todo} ({READ_ONLY})", None,
-                            advice.severity)
     return Assessment(word=seen.word, stale=seen.stale, rank=seen.rank, severity=seen.severity,
                       countdowns=seen.countdowns, quiet=seen.quiet, verdicts=verdict_of,
                       advice=advice)

@@ -87,7 +87,7 @@ class FleetPainter:
         if not needle:
             return True
         st = self.monitor.state(instance_id)
-        word = runbook.display_status(st, self.monitor.clock(), self.monitor.stale_basis)
+        word = runbook.shown_word(st, self.monitor.clock(), self.monitor.stale_basis)
         hay = " ".join((st.label, st.id, word, " ".join(st.tags), runbook.badge(word)[1])).lower()
         return all(part in hay for part in needle.split())
 

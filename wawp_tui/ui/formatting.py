@@ -15,7 +15,7 @@ from rich.color import Color, ColorParseError
 from rich.text import Text
 
 from wawp_tui.core import FleetState, InstanceState, runbook
-from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, UNREACHABLE, WORKING
+from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE, WORKING
 from wawp_tui.safe_text import clean
 
 #: Theme variable behind each severity class the runbook hands out.
@@ -28,7 +28,7 @@ SEVERITY_VARIABLE = {
 }
 
 #: Words that light a row up for a wall monitor (reverse video, not only colour).
-ALARM_WORDS = {FAILED, UNREACHABLE, runbook.STUCK, runbook.CONFIG}
+ALARM_WORDS = {FAILED, UNREACHABLE, runbook.STUCK, runbook.CONFIG, runbook.NEEDS_PERSON}
 
 #: (key, title, width): fixed widths, so a late long value never squeezes the badge.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -435,9 +435,7 @@ SummaryPart = tuple[str, bool, bool]
 def summary_part(state: InstanceState, now: float, refresh: float) -> SummaryPart:
     """One instance's share of the summary line (it changes with polls, actions, and at
     the times `time_changes_at` names)."""
-    word = runbook.display_status(state, now, refresh)
-    if word == STARTING and runbook.is_stuck(state, now):
-        word = runbook.STUCK
+    word = runbook.shown_word(state, now, refresh)
     return word, runbook.stale_age(state, now, refresh) is not None, bool(state.failures)
 
 

@@ -89,8 +89,9 @@ async def test_full_reset_stops_waits_five_seconds_then_starts(rig, clock):
     first = ids(config)[0]
     report = await runner.run("reset", [first])
     assert report.ok and sleeps == [5.0]
-    endpoints = [c["endpoint"] for c in sim.calls if c["instance_id"] == first][-2:]
-    assert endpoints == ["/v2/session/stop", "/v2/session/start"]
+    endpoints = [c["endpoint"] for c in sim.calls if c["instance_id"] == first][-3:]
+    # The start step passes the gate too: a fresh poll (STOPPED, 5 s after the stop) first.
+    assert endpoints == ["/v2/session/stop", "/v2/session/info", "/v2/session/start"]
     assert fleet.get(first).in_flight is None
 
 
@@ -129,14 +130,15 @@ async def test_stuck_starting_escalation_follows_the_rules(rig, clock):
     clock.advance(10)
     await poller.sweep([target])
     refused = await runner.run("restart", [target])
-    assert refused.refused and "one more restart is allowed at 15s" in refused.refused[0].message
+    assert refused.refused and "one more restart is allowed once it has been STARTING 15s: wait 5s" \
+        in refused.refused[0].message
     clock.advance(5)
     await poller.sweep([target])
     assert (await runner.run("restart", [target])).ok  # the one more restart
     clock.advance(15)
     await poller.sweep([target])
     blocked = await runner.run("restart", [target])
-    assert "wait 45s or press R for a full reset" in blocked.refused[0].message
+    assert "wait 45s; or press R for a full reset" in blocked.refused[0].message
     assert len(sim.calls_to("restart", target)) == 2
     sim.instances[target].stuck_starting = False
     before = len(sim.calls)

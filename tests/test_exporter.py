@@ -217,19 +217,19 @@ def test_guards_are_the_runbooks(clock: FakeClock):
     def shown():  # what the GUARD column's countdowns say
         return {c.label.split(" ")[0] for c in runbook.countdowns(st, clock())}
 
-    assert guards(st, clock()) == {"stabilizing": False, "loop_guard": False, "stuck": False}
+    assert guards(st, clock()) == {"stabilizing": False, "loop_guard": False, "stuck": False, "needs_person": False}
     fleet_state.apply_action_sent(cfg.id, "restart")
     fleet_state.apply_action_result(cfg.id, "restart", True, "", status=STARTING)
     clock.advance(5)  # STARTING 5 s after a restart: no restart before the 15 s mark
-    assert guards(st, clock()) == {"stabilizing": False, "loop_guard": True, "stuck": False}
+    assert guards(st, clock()) == {"stabilizing": False, "loop_guard": True, "stuck": False, "needs_person": False}
     assert shown() == {"still"}
     clock.advance(11)
     fleet_state.apply_poll_ok(cfg.id, STARTING, None, 10.0)
     # Stuck: the one more restart the runbook allows is open; no guard holds it back.
-    assert guards(st, clock()) == {"stabilizing": False, "loop_guard": False, "stuck": True}
+    assert guards(st, clock()) == {"stabilizing": False, "loop_guard": False, "stuck": True, "needs_person": False}
     assert shown() == set()
     fleet_state.apply_poll_ok(cfg.id, WORKING, None, 10.0)
-    assert guards(st, clock()) == {"stabilizing": True, "loop_guard": False, "stuck": False}
+    assert guards(st, clock()) == {"stabilizing": True, "loop_guard": False, "stuck": False, "needs_person": False}
     assert shown() == {"stabilizing"}
     clock.advance(14)
     assert not any(guards(st, clock()).values()) and not runbook.countdowns(st, clock())

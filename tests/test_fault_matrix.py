@@ -140,12 +140,14 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
             assert words in st.last_error and words in detail_text(app)
         for other in config.instances[1:]:
             assert "WORKING" in status_cell(app, other.id)
-        # Auto-heal restarts only for server-side trouble, and only that instance.
+        # Auto-heal sends nothing on failing polls, server-side or not: what the instance
+        # does now is unknown (another operator's restart reads as 502s), and the one gate
+        # fails closed; the advice names no key that would be refused.
         app.fleet_screen.tick()
         await pilot.pause()
         await app.monitor.idle()
-        restarted = {c["instance_id"] for c in sim.calls_to("restart")}
-        assert restarted == ({target} if server_side else set())
+        assert not sim.calls_to("restart")
+        assert "press r" not in detail_text(app)
         # Cleared: the next poll of that instance (one refresh) shows it healthy again.
         sim.clear_faults()
         clock.advance(app.monitor.poll_interval(target))
@@ -154,11 +156,7 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
         # (a restarted instance has booted by then: the simulator runs on the same clock)
         assert "WORKING" in status_cell(app, target)
         assert app.monitor.fleet.get(target).failures == 0
-    audit_path = tmp_path / "audit.jsonl"
-    assert audit_path.exists() == server_side  # nothing was done, nothing was logged
-    if server_side:
-        audit = audit_path.read_text()
-        assert '"auto": true' in audit and SIM_TOKEN not in audit
+    assert not (tmp_path / "audit.jsonl").exists()  # nothing was done, nothing was logged
 
 
 async def test_tui_server_down_banner_and_no_restart_storm(fleet, tmp_path, clock, serve):

@@ -120,17 +120,21 @@ async def test_echoed_token_never_leaves_through_the_tui(fleet, tmp_path, clock,
     async with app.run_test(size=(160, 48)) as pilot:
         await refresh(app, pilot)
         sim.inject(target, "echo_500", format=fmt)
-        sim.inject(neighbour, "echo_500", format=fmt)
+        # The neighbour answers its polls, and echoes only when it is restarted.
+        sim.inject(neighbour, "echo_500", format=fmt, endpoint="restart")
         clock.advance(6)
         await refresh(app, pilot)
         await highlight(app, pilot, neighbour)
         shots.append(app.export_screenshot())
-        await pilot.press("r")  # restart: the server answers with the echo again
+        await pilot.press("r")  # restart: the server answers with the echo
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await app.workers.wait_for_complete()
         await pilot.pause()
         await highlight(app, pilot, target)
+        await pilot.press("r")  # refused (its polls fail): the refusal quotes the echo
+        await pilot.pause()
+        assert not sim.calls_to("restart", target)
         await pilot.press("h")
         shots.append(app.export_screenshot())
         await pilot.press("escape")
@@ -589,9 +593,11 @@ def test_crash_report_is_private_and_redacted(tmp_path, capsys, monkeypatch):
 
 
 async def test_auto_heal_against_a_hostile_server(serve, tmp_path, clock):
-    """Auto-heal meets six attacks at once (in a fleet of 16, so it is not an outage): it
-    restarts only for server-side trouble, the app keeps running, and its audit holds no
-    token and no control character."""
+    """Auto-heal meets six attacks at once (in a fleet of 16, so it is not an outage): six
+    FAILED instances whose restart is answered by an attack, and one whose polls are. It
+    restarts each FAILED one once (the loop guard holds after), never the one whose polls
+    fail (the gate fails closed), the app keeps running, and its audit holds no token and
+    no control character."""
     sim_instances = build_scenario("healthy", seed=6, instances=16, clock=clock)
     for inst in sim_instances:
         inst.token = SECRET
@@ -603,29 +609,33 @@ async def test_auto_heal_against_a_hostile_server(serve, tmp_path, clock):
                ("huge_body", {})]
     config = make_config(server.url, sim_instances, token=SECRET, auto_heal=True)
     # A generous timeout: on a loaded machine, reading a bomb or a huge body up to its cap
-    # must not become a timeout (a server-side kind, which auto-heal would restart).
+    # must not become a timeout.
     client = WawpClient(server.url, timeout=15, connect_timeout=5)
     audit_path = tmp_path / "audit.jsonl"
     app = build_app(config, client, clock=clock, audit=AuditLog(audit_path), poll=False)
+    failed, polled_badly = sim_instances[:len(attacks)], sim_instances[len(attacks)]
     async with app.run_test(size=(120, 40)) as pilot:
         await refresh(app, pilot)
-        for inst, (kind, params) in zip(sim_instances, attacks):
-            sim.inject(inst.id, kind, **params)
+        for inst, (kind, params) in zip(failed, attacks):
+            inst.fail_at = clock.now
+            sim.inject(inst.id, kind, endpoint="restart", **params)
+        sim.inject(polled_badly.id, "echo_500", format="json")
         for _ in range(3):
             clock.advance(4)
             await refresh(app, pilot)
-        for _ in range(len(attacks)):  # fleet-wide pacing: one automatic restart per 10 s
+        for _ in range(len(attacks) + 1):  # fleet-wide pacing: one automatic restart per 10 s
             app.fleet_screen.tick()
             await app.monitor.idle()
             clock.advance(11)
+            await refresh(app, pilot)
         await pilot.pause()
         assert app.is_running
         screen = app.export_screenshot() + events_text(app)
     await client.aclose()
-    restarted = {c["instance_id"] for c in sim.calls_to("restart")}
-    # 5xx echoes and unreadable replies are server-side; an oversized reply is not (a
-    # restart cannot shrink what a proxy sends).
-    assert restarted == {i.id for i in sim_instances[:3]} | {sim_instances[4].id}
+    restarted = [c["instance_id"] for c in sim.calls_to("restart")]
+    # Each FAILED one was tried; none twice within the 60 s loop guard (77 s went by).
+    assert set(restarted) == {i.id for i in failed}
+    assert all(restarted.count(i) <= 2 for i in restarted)
     audit = audit_path.read_text()
     assert leaks(audit + screen) == [] and controls(audit) == []
 

@@ -32,7 +32,7 @@ INSTANCE_STATUSES: tuple[str, ...] = (
 FLEET_STATUSES: tuple[str, ...] = INSTANCE_STATUSES + ("UNREACHABLE",)
 
 #: Values of the ``guard`` label of ``wawp_instance_guard``.
-GUARDS: tuple[str, ...] = ("stabilizing", "loop_guard", "stuck")
+GUARDS: tuple[str, ...] = ("stabilizing", "loop_guard", "stuck", "needs_person")
 
 #: Values of the ``kind`` label of ``wawp_poll_errors_total``.
 POLL_ERROR_KINDS: tuple[str, ...] = (
@@ -99,7 +99,7 @@ METRICS: tuple[Metric, ...] = (
     _i("wawp_instance_last_success_timestamp_seconds", "gauge", (),
        "Unix time of the last successful poll of the instance."),
     _i("wawp_instance_guard", "gauge", ("guard",),
-       "1 while the runbook guard is active (stabilizing, loop_guard, stuck)."),
+       "1 while the runbook guard is active (stabilizing, loop_guard, stuck, needs_person)."),
     _i("wawp_instance_restarts_total", "counter", (),
        "Restarts seen for the instance: sent by this process or seen from the server."),
     _i("wawp_instance_stuck_starting", "gauge", (),

@@ -114,6 +114,9 @@ class SessionInfo:
     activity_at: float | None = None
     #: The value of the QR the reply carries in SCAN_QR_CODE (tells the QR screen to refetch).
     qr_hint: str | None = None
+    #: Unix time of the session's latest STARTING, when the reply lists its status times
+    #: (WAHA's `statuses[]`): a restart over before any poll saw STARTING still counts.
+    boot_at: float | None = None
 
     @property
     def known(self) -> bool:

@@ -49,7 +49,7 @@ from wawp_tui.client.reply_body import (
 )
 from wawp_tui.client.transport import make_transport
 from wawp_tui.logs import RedactingFilter
-from wawp_tui.models import SCAN_QR_CODE, InstanceConfig, QrCode, SessionInfo, api_word
+from wawp_tui.models import SCAN_QR_CODE, STARTING, InstanceConfig, QrCode, SessionInfo, api_word
 from wawp_tui.safe_text import clean, clean_data, clean_word, holds_secret, secrets_generation
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
@@ -158,7 +158,22 @@ def parse_session(payload: Any) -> SessionInfo:
         me=clean_data(me) if isinstance(me, dict) else None,
         **liveness(payload),
         qr_hint=_qr_hint(payload.get("qr")) if word == SCAN_QR_CODE else None,
+        boot_at=last_boot(payload.get("statuses")),
     )
+
+
+#: At most this many entries of a reply's status history are read.
+MAX_STATUS_TIMES = 64
+
+
+def last_boot(statuses: Any) -> float | None:
+    """When the session last began STARTING, from WAHA's `statuses` ([{status,
+    timestamp (ms)}], oldest first): the newest plausible time, else None."""
+    if not isinstance(statuses, list):
+        return None
+    times = [plausible_time(entry.get("timestamp")) for entry in statuses[-MAX_STATUS_TIMES:]
+             if isinstance(entry, dict) and entry.get("status") == STARTING]
+    return max((t for t in times if t is not None), default=None)
 
 
 def liveness(payload: dict[str, Any]) -> dict[str, Any]:

@@ -77,8 +77,9 @@ def guards(state: InstanceState, now: float) -> dict[str, bool]:
     guard = "" if verdict.allowed else verdict.guard
     return {
         "stabilizing": guard in ("settle_restart", "settle_start"),
-        "loop_guard": guard in ("loop", "ladder"),
+        "loop_guard": guard in ("loop", "ladder", "booting", "ladder_end", "ladder_rate"),
         "stuck": runbook.is_stuck(state, now),
+        "needs_person": runbook.person_hold(state, now) is not None,
     }
 
 
@@ -138,6 +139,11 @@ class FleetCounters:
         if Action.RESTART not in st.seen_actions:
             return
         at = st.last_action_at.get(Action.RESTART)
+        if st.id not in self._counted_seen and not st.status_since_known:
+            # A STARTING already under way at the first poll guards like a restart (its
+            # age is unknown), but it is no restart this exporter saw happen: not counted.
+            self._counted_seen[st.id] = at if at is not None else -1.0
+            return
         if at is not None and self._counted_seen.get(st.id) != at:
             self._counted_seen[st.id] = at
             self.restarts[st.id] = self.restarts.get(st.id, 0) + 1

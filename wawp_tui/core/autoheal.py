@@ -76,7 +76,7 @@ def decide(
     recent = [t for t in last_tries.values() if now - t < policy.fleet_pace]
     recent += [t for st in fleet for a in (Action.RESTART, Action.START)
                for t in auto_actions(st, now - policy.fleet_pace, a)]
-    if recent:
+    if recent and now - max(recent) < policy.fleet_pace:
         return [], []
     notes: list[str] = []
     for st, (action, why) in sorted(candidates, key=lambda pair: runbook.rank(pair[0], now, 5.0)):

@@ -267,12 +267,11 @@ class FleetState:
 
     @staticmethod
     def _caused_here(st: InstanceState, status: str, now: float) -> bool:
-        """True when this status is the effect of an action of ours: one in flight, or a
-        restart/start (for STARTING) or stop (for STOPPED) sent within OWN_ACTION_WINDOW
-        and not already followed by WORKING (after which a new STARTING is someone
-        else's doing)."""
-        if st.in_flight:
-            return True
+        """True when this status is the effect of an action of ours: a restart/start (for
+        STARTING) or stop (for STOPPED) sent within OWN_ACTION_WINDOW and not already
+        followed by WORKING (after which a new STARTING is someone else's doing). An
+        action only claimed, not yet sent (the gate's pre-poll runs then), explains
+        nothing."""
         wanted = (Action.RESTART, Action.START) if status == STARTING else \
             (Action.STOP,) if status == STOPPED else ()
         for action in wanted:

@@ -37,7 +37,7 @@ from wawp_tui.core.poller import Poller
 from wawp_tui.core.rollout import Progress, Rollout, RolloutState
 from wawp_tui.models import QrCode
 from wawp_tui.safe_text import clean
-from wawp_tui.vocab import Action, Trigger
+from wawp_tui.vocab import Action, AuditOutcome, Trigger
 
 _log = logging.getLogger(__name__)
 Listener = Callable[[Event], None]
@@ -89,8 +89,9 @@ class Monitor:
                                    emit=self._emit, repoll=self.poller.poke, sleep=sleep,
                                    prepoll=self.poller.poll_one,
                                    prepoll_timeout=config.api.timeout)
-        #: Auto-heal switched on (the config's default; front ends toggle it).
-        self.auto_heal = bool(monitor.auto_heal)
+        #: Auto-heal switched on (the config's default; front ends toggle it). Never in
+        #: read-only mode: a mode that acts by itself is an action like any other.
+        self.auto_heal = bool(monitor.auto_heal) and not monitor.read_only
         self.heal_policy = autoheal.HealPolicy()
         #: Alerts, grouped and deduplicated, firing -> resolved (updated every tick).
         self.alerts = AlertBook()
@@ -263,6 +264,14 @@ class Monitor:
             self._emit(Note(f"internal error: {clean(type(exc).__name__)}: {clean(exc)}", ok=False))
 
     # -- actions ---------------------------------------------------------------------
+
+    def refuse_auto_heal(self) -> str:
+        """A person asked for auto-heal in read-only mode: refused, audited once; the
+        reason to show."""
+        self.audit.write(self.clock(), "action", action="auto-heal", instance_id=None, label=None,
+                         outcome=str(AuditOutcome.REFUSED), detail=runbook.READ_ONLY,
+                         auto=False, trigger=str(Trigger.MANUAL), status=None)
+        return f"auto-heal refused: {runbook.READ_ONLY}"
 
     def record_refusals(self, action: str, refused: Iterable[Outcome], *,
                         trigger: Trigger = Trigger.MANUAL) -> None:

@@ -118,7 +118,7 @@ class Poller:
                 self._retry_after.pop(instance_id, None)
                 changed = self.fleet.apply_poll_ok(
                     instance_id, info.status, info.me, latency, info.qr_hint, engine=info.engine,
-                    presence=info.presence, activity_at=info.activity_at)
+                    presence=info.presence, activity_at=info.activity_at, boot_at=info.boot_at)
         if self.on_update is not None:
             self.on_update(instance_id, changed)
         if self._host_was_down and self.fleet.get(instance_id).failures == 0:

@@ -316,8 +316,8 @@ class Rollout:
         for instance_id in meanwhile:
             targets.remove(instance_id)
             sent.append(instance_id)
-            self.progress(f"  {instance_id}: {st.action} already done since the rollout began "
-                          "(by you or someone else); waiting for it, not sending it twice")
+            self.progress(f"  {instance_id}: {self._done_how(instance_id)}; waiting for it, not "
+                          "sending it twice")
         if targets:
             sent.extend(await self._send(targets))
         if not sent and not targets:
@@ -336,11 +336,24 @@ class Rollout:
         return None
 
     def _done_meanwhile(self, instance_id: str) -> bool:
-        """The rollout's action happened to this instance after the rollout began (a
-        manual restart, another operator's, a seen one): doing it again is a second
-        restart the runbook would not allow."""
+        """The rollout's action happened to this instance after the rollout began, or in
+        the 30 s before (a manual restart, another operator's, one seen on the server,
+        a STARTING first seen by this rollout): doing it again would stack a second one
+        on it, purging its queue twice for nothing."""
         when = self.fleet.get(instance_id).last_action_at.get(self.state.action)
-        return when is not None and self.state.started_at is not None and when >= self.state.started_at
+        began = self.state.started_at
+        return when is not None and began is not None \
+            and when >= began - runbook.STABILIZE_AFTER_RESTART
+
+    def _done_how(self, instance_id: str) -> str:
+        """ "restart already done 2s ago (seen on the server: not sent from here)"."""
+        st = self.fleet.get(instance_id)
+        action = self.state.action
+        when = st.last_action_at.get(action)
+        ago = f"{runbook.fmt_ago(self.clock() - when)} ago" if when is not None else "recently"
+        who = "seen on the server: not sent from here" if action in st.seen_actions \
+            else "sent from here"
+        return f"{action} already done {ago} ({who})"
 
     async def _send(self, targets: list[str]) -> list[str]:
         """Send the action; a refusal by a guard that soon runs out is waited for and
@@ -397,6 +410,11 @@ class Rollout:
             return f"{status}: start only applies to STOPPED or FAILED"
         if action == "restart" and runbook.needs_person(status):
             return f"{status}: needs a person at the phone, not a restart"
+        if action in ("restart", "start"):
+            person = runbook.needs_a_person(st, self.clock())
+            if person is not None:
+                # Where the runbook's ladder ended, a rollout stops too, and says so.
+                return person
         if action == "restart" and status == STOPPED:
             return "STOPPED: not restarted (use a start rollout)"
         return None

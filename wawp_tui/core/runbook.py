@@ -278,6 +278,22 @@ def restarts_last_hour(state: InstanceState, now: float) -> tuple[int, int]:
     return len(recent) - sum(recent), sum(recent)
 
 
+def ladder_line(state: InstanceState, now: float) -> str | None:
+    """One line on the ladder and the restarts of the last hour, for the detail pane and
+    the hub's API (None when there is nothing to say)."""
+    here, seen = restarts_last_hour(state, now)
+    facts = _ladder_facts(state)
+    climb = ladder.current(state.ladder, facts, now)
+    parts = []
+    if here or seen:
+        parts.append(f"restarts in the last hour: {here + seen} ({here} from here, {seen} seen on "
+                     "the server)")
+    if climb.steps or climb.level:
+        parts.append(f"ladder: {len(climb.steps)} of {ladder.allowed_steps(climb)} steps used"
+                     + (f" after {plural(climb.level, 'back-off')}" if climb.level else ""))
+    return " · ".join(parts) or None
+
+
 #: What a person does once the ladder has ended (the advice, the refusal, the README).
 PERSON_STEPS = ("check the phone (WhatsApp > Linked devices); log out and scan a new QR; "
                 "or contact Wawp support with the instance id and what was tried")
@@ -341,7 +357,8 @@ def countdowns(state: InstanceState, now: float) -> list[Countdown]:
     so a countdown on screen is always a refusal in progress (and the other way round),
     and the first one (the GUARD cell) is the seconds a refused restart quotes."""
     found: list[Countdown] = []
-    for action in (Action.RESTART, Action.START, Action.RESET):
+    # (A full reset is held back only while a restart is too, by the same clock.)
+    for action in (Action.RESTART, Action.START):
         v = check_action(state, action, now)
         if not v.allowed and v.guard and v.retry_in is not None \
                 and all(c.label != GUARD_LABELS[v.guard] for c in found):

@@ -85,6 +85,8 @@ class SimInstance:
     scan_since: float | None = None
     #: WORKING while dead: the last activity stays at this time instead of following the clock.
     quiet_since: float | None = None
+    #: Started or restarted since the simulator began (WAHA's replies then list the boot).
+    booted: bool = False
 
     def status_at(self, now: float) -> str:
         """The status this instance reports at `now`."""
@@ -133,6 +135,7 @@ class SimInstance:
     def _boot(self, now: float) -> None:
         self.base_status = STARTING
         self.started_at = now
+        self.booted = True
         self.loaded = True
         self.scan_since = None
         self.raw_status = None
@@ -181,6 +184,10 @@ class SimInstance:
             body["engine"] = {"engine": "NOWEB"}
             body["presence"] = "online" if active else None
             body["timestamps"] = {"activity": int(at * 1000) if active else None}
+            if self.booted:
+                # WAHA's status history (ms): a boot over between two polls still shows.
+                body["statuses"] = [{"status": STARTING, "timestamp": int(self.started_at * 1000)},
+                                    {"status": status, "timestamp": int(now * 1000)}]
         return body
 
     def take_fault(self, endpoint: str = "") -> Fault | None:

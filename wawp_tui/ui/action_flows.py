@@ -65,10 +65,15 @@ class ActionFlows:
         if not check.allowed:
             self._refused(action, check.refused)
             return
+        # Those the runbook refuses now are skipped (the question names them): their
+        # refusal is audited once, at the key press.
+        self.monitor.record_refusals(action, check.refused)
         self.screen.app.push_screen(self._confirmation(action, ids),
                                     callback=lambda yes: self._confirmed(yes, action, check.allowed))
 
     def _refused(self, action: str, refused: list[Outcome]) -> None:
+        """A key press refused for every target: said at once, audited once."""
+        self.monitor.record_refusals(action, refused)
         title = TITLES[Action(action)]
         if len(refused) == 1:
             o = refused[0]
@@ -127,6 +132,11 @@ class ActionFlows:
         if screen.auto_heal:
             screen.auto_heal = False
             return
+        if self.monitor.read_only:
+            text = self.monitor.refuse_auto_heal()
+            screen.toast(text, severity="warning", timeout=8)
+            screen.log_line(text, ok=False)
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -158,6 +168,7 @@ class ActionFlows:
         if not check.allowed:
             self._refused(Action.RESET, check.refused)
             return
+        self.monitor.record_refusals(Action.RESET, check.refused)
 
         def go(yes: bool | None) -> None:
             if not yes:

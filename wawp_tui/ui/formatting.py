@@ -322,6 +322,9 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     if timers:
         parts.append(Text(""))
         parts.extend(timers)
+    climb = runbook.ladder_line(state, now)
+    if climb is not None:
+        parts.append(Text(climb, style=palette.style("muted")))
     if state.in_flight:
         parts.append(Text(f"{state.in_flight} in flight: waiting for the API's reply", style="italic"))
     parts.append(Text(""))

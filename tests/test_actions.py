@@ -75,13 +75,17 @@ async def test_read_only_sends_nothing(rig):
 async def test_bulk_report(rig):
     sim, config, fleet, runner, _, _ = rig
     a, b, c, d = ids(config)
-    sim.inject(b, "html_502", count=1)
-    sim.inject(c, "rate_limit", count=1, retry_after=5)
+    sim.inject(b, "html_502", count=1, endpoint="restart")
+    sim.inject(c, "rate_limit", count=1, retry_after=5, endpoint="restart")
+    sim.inject(d, "html_502", count=1, endpoint="info")  # the gate's pre-poll fails
     report = await runner.run("restart", [a, b, c, d])
-    assert len(report.ok) == 2 and len(report.failed) == 2
+    assert len(report.ok) == 1 and len(report.failed) == 2 and len(report.refused) == 1
     text = report.summary()
-    assert text.startswith("2 / 4 restarted, 2 failed: ")
+    assert text.startswith("1 / 4 restarted, 2 failed: ")
     assert "bad gateway (502)" in text and "retry in 5s" in text
+    # Fail closed: a pre-poll that fails refuses, and nothing is sent to that instance.
+    assert "1 refused:" in text and "cannot be confirmed now" in text
+    assert not sim.calls_to("restart", d)
 
 
 async def test_full_reset_stops_waits_five_seconds_then_starts(rig, clock):

@@ -99,7 +99,14 @@ def test_start_needs_three_seconds_after_stop():
     assert [c.label for c in runbook.countdowns(st, at(clock, 1))] == ["start allowed in"]
 
 
-@pytest.mark.parametrize("status", ["FAILED", "STARTING", "WORKING", "SCAN_QR_CODE", "PASSKEY_REQUIRED"])
+@pytest.mark.parametrize("status", ["SCAN_QR_CODE", "PASSKEY_REQUIRED", "PASSKEY_CONFIRMATION_REQUIRED"])
+def test_no_reset_for_what_only_the_phone_fixes(status):
+    _, _, st = make(status)
+    v = runbook.check_action(st, "reset", T0)
+    assert not v.allowed and "will not help" in v.reason and "phone" in v.reason
+
+
+@pytest.mark.parametrize("status", ["FAILED", "STARTING", "WORKING"])
 def test_reset_allowed_unless_stopped_or_in_a_boots_first_15s(status):
     fleet, clock, st = make(status)
     if status == "STARTING":

@@ -189,18 +189,22 @@ class ActionRunner:
 
     async def gate(self, instance_id: str, action: str, trigger: Trigger) -> Outcome | None:
         """The one gate every actor passes right before a request leaves (keys, bulk, W,
-        rollouts, auto-heal, the hub): a poll of the instance no older than FRESH_POLL,
-        then the runbook's answer at that instant. A pre-poll that fails or does not
-        finish refuses: nothing is sent on a guess (fail closed). None: send it; else the
+        rollouts, auto-heal, the hub): a poll of the instance of its own, then the
+        runbook's answer at that instant. A pre-poll that fails or does not finish
+        refuses: nothing is sent on a guess (fail closed). None: send it; else the
         refusal, audited and said once."""
         if self.read_only:
             return self._gate_refused(action, instance_id, READ_ONLY, None, trigger)
-        if not self._fresh(instance_id) and self._prepoll is not None:
+        finished = self._prepoll is None
+        if self._prepoll is not None:
+            # Always a poll of its own, even after one a moment ago: one request per
+            # action closes the window in which another actor's change goes unseen.
             try:
                 await asyncio.wait_for(self._prepoll(instance_id), self.prepoll_timeout)
+                finished = True
             except TimeoutError:
                 pass
-        if not self._fresh(instance_id):
+        if not finished or not self._fresh(instance_id):
             return self._gate_refused(
                 action, instance_id, "no fresh status: the poll just before sending did not "
                 f"finish within {self.prepoll_timeout:g}s; nothing sent", None, trigger)

@@ -81,16 +81,20 @@ def allowed_steps(ladder: Ladder) -> int:
     return LADDER_STEPS if ladder.level == 0 else STEPS_AFTER_BACKOFF
 
 
-def _settled(facts: Facts, now: float) -> bool:
-    """WORKING for SETTLED_AFTER: the episode is over."""
-    return (facts.status == WORKING and facts.status_since is not None
-            and now - facts.status_since >= SETTLED_AFTER)
+def _settled(ladder: Ladder, facts: Facts, now: float) -> bool:
+    """WORKING for SETTLED_AFTER since the last step: the episode is over. (Counted from
+    the last step too: a server that answers a restart with WORKING at once does not get
+    a WORKING that began before the restart counted.)"""
+    if facts.status != WORKING or facts.status_since is None:
+        return False
+    began = max(facts.status_since, ladder.steps[-1] if ladder.steps else facts.status_since)
+    return now - began >= SETTLED_AFTER
 
 
 def current(ladder: Ladder, facts: Facts, now: float) -> Ladder:
     """The ladder as it stands at `now`: an episode that settled is over, a back-off that
     ran out gives one more try, steps older than an hour are forgotten."""
-    if _settled(facts, now):
+    if _settled(ladder, facts, now):
         return Ladder()
     if ladder.held_at is not None:
         if now < ladder.held_at + backoff(ladder.level):
@@ -167,5 +171,5 @@ def next_step_at(ladder: Ladder, facts: Facts, now: float) -> float | None:
         return None
     frees = [ladder.steps[0] + STEP_WINDOW]
     if facts.status == WORKING and facts.status_since is not None:
-        frees.append(facts.status_since + SETTLED_AFTER)
+        frees.append(max(facts.status_since, ladder.steps[-1]) + SETTLED_AFTER)
     return min(frees)

@@ -344,10 +344,10 @@ GUARD_LABELS = {
     "settle_start": "stabilizing after start: no restart for",
     "loop": "restart-loop guard (not WORKING yet): no new restart for",
     "ladder": "still STARTING: one more restart allowed in",
-    "booting": "booting: no restart or reset for",
+    "booting": "booting: no restart or full reset for",
     "ladder_end": "ladder used up: needs a person unless WORKING in",
-    "ladder_rate": "ladder used up this hour: next restart or reset in",
-    "backoff": "needs a person: no restart or reset for",
+    "ladder_rate": "ladder used up this hour: next restart or full reset in",
+    "backoff": "needs a person: no restart or full reset for",
     "start_gap": "start allowed in",
 }
 
@@ -357,12 +357,13 @@ def countdowns(state: InstanceState, now: float) -> list[Countdown]:
     so a countdown on screen is always a refusal in progress (and the other way round),
     and the first one (the GUARD cell) is the seconds a refused restart quotes."""
     found: list[Countdown] = []
-    # (A full reset is held back only while a restart is too, by the same clock.)
-    for action in (Action.RESTART, Action.START):
+    for action in (Action.RESTART, Action.START, Action.RESET):
         v = check_action(state, action, now)
-        if not v.allowed and v.guard and v.retry_in is not None \
-                and all(c.label != GUARD_LABELS[v.guard] for c in found):
-            found.append(Countdown(GUARD_LABELS[v.guard], now + v.retry_in))
+        if not v.allowed and v.guard and v.retry_in is not None:
+            ends = now + v.retry_in
+            # One line per clock: a full reset held by the restart's own guard adds none.
+            if all(c.label != GUARD_LABELS[v.guard] and abs(c.ends_at - ends) > 1e-6 for c in found):
+                found.append(Countdown(GUARD_LABELS[v.guard], ends))
     if state.reset_start_at is not None and state.reset_start_at > now:
         found.append(Countdown("full reset: start in", state.reset_start_at))
     return found
@@ -510,6 +511,9 @@ def _young_boot(state: InstanceState, now: float) -> float | None:
 
 
 def _check_reset(state: InstanceState, now: float) -> Verdict:
+    person = needs_person(state.status)
+    if person is not None:
+        return _refuse(f"a full reset will not help: {person}")
     if state.status == STOPPED:
         return _refuse("instance is STOPPED: a reset starts with a stop", hint="press s to start it")
     young = _young_boot(state, now)

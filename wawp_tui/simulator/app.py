@@ -158,8 +158,9 @@ class Simulator:
         instance_id = body.get("instance_id") or query.get("instance_id")
         token = body.get("access_token") or query.get("access_token")
         where = "body" if body.get("access_token") else "query"
-        self.calls.append({"endpoint": path, "instance_id": instance_id, "method": method,
-                           "credentials_in": where if token else None, "at": self.clock()})
+        call = {"endpoint": path, "instance_id": instance_id, "method": method,
+                "credentials_in": where if token else None, "at": self.clock()}
+        self.calls.append(call)
         if not instance_id or not token:
             missing = "instance_id" if not instance_id else "access_token"
             return error_reply(400, f"Missing parameter {missing}")
@@ -178,11 +179,15 @@ class Simulator:
             faulty = await classic_fault(fault, inst, self.clock(), self._release)
             if faulty is not None:
                 return faulty
-        return self._endpoint(path, method, inst, body, query)
+        return self._endpoint(path, method, inst, body, query, call)
 
-    def _endpoint(self, path: str, method: str, inst: SimInstance, body: dict, query: dict):
+    def _endpoint(self, path: str, method: str, inst: SimInstance, body: dict, query: dict,
+                  call: dict[str, Any]):
         now = self.clock()
         name = path.rsplit("/", 1)[-1]
+        # What the instance was, and is after the call: black-box tests read the log to
+        # judge what each actor did to it (a restart sent while it was STARTING...).
+        call["was"] = inst.status_at(now)
         if inst.flavour == "waha":
             refused = waha_refusal(inst, name, now)
             if refused is not None:
@@ -190,7 +195,9 @@ class Simulator:
         if path.startswith("/v2/session/") and name in SESSION_ENDPOINTS:
             if name != "info":
                 getattr(inst, name)(now)
-            return json_reply(200, inst.session(now))
+            reply = inst.session(now)
+            call["status"] = reply["status"]
+            return json_reply(200, reply)
         if path == "/v2/session/me":
             me = inst.me(now)
             if me is None:

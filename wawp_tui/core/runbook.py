@@ -499,15 +499,16 @@ def needs_a_person(state: InstanceState, now: float) -> str | None:
     return None
 
 
-def _young_boot(state: InstanceState, now: float) -> float | None:
-    """Seconds left before a STARTING instance may be restarted or reset at all: none
-    in its first 15 s, whoever started it (a STARTING first seen counts from then)."""
+def _young_boot(state: InstanceState, now: float) -> tuple[float, float] | None:
+    """(seconds in STARTING, seconds left) before a STARTING instance may be restarted or
+    reset at all: none in its first 15 s, whoever started it (a STARTING first seen counts
+    from then); None when it may."""
     if state.status != STARTING:
         return None
     since = booting_since(state)
     if since is None or now - since >= STUCK_AFTER_RESTART:
         return None
-    return STUCK_AFTER_RESTART - (now - since)
+    return now - since, STUCK_AFTER_RESTART - (now - since)
 
 
 def _check_reset(state: InstanceState, now: float) -> Verdict:
@@ -518,10 +519,17 @@ def _check_reset(state: InstanceState, now: float) -> Verdict:
         return _refuse("instance is STOPPED: a reset starts with a stop", hint="press s to start it")
     young = _young_boot(state, now)
     if young is not None:
-        return _refuse(f"it is booting ({fmt_ago(STUCK_AFTER_RESTART - young)} in STARTING): a full reset "
-                       f"would stop it mid-handshake; wait {fmt_duration(young)}", young, "booting")
+        booted, left = young
+        return _refuse(f"it is booting ({fmt_ago(booted)} in STARTING): a full reset "
+                       f"would stop it mid-handshake; wait {fmt_duration(left)}", left, "booting")
     ended = _ladder_refusal(state, now)
-    return ended if ended is not None else Verdict(True)
+    if ended is not None:
+        return ended
+    if ladder.steps_left(state.ladder, _ladder_facts(state), now) == 1:
+        return Verdict(True, warning="this is the runbook ladder's last step: if it is not WORKING "
+                                     f"{ladder.LAST_STEP_GRACE:g}s after it, it needs a person "
+                                     "(no restart or reset for a back-off of 5m or more)")
+    return Verdict(True)
 
 
 def _check_restart(state: InstanceState, now: float) -> Verdict:
@@ -551,8 +559,9 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     if restart is None:
         young = _young_boot(state, now)
         if young is not None:  # STARTING with no boot on record: young until 15 s seen
-            return _refuse(f"restart blocked: STARTING for {fmt_ago(STUCK_AFTER_RESTART - young)} "
-                           f"(since first seen); wait {fmt_duration(young)}", young, "booting")
+            booted, left = young
+            return _refuse(f"restart blocked: STARTING for {fmt_ago(booted)} (since first seen); "
+                           f"wait {fmt_duration(left)}", left, "booting")
         return Verdict(True)
     elapsed = now - restart
     reached = _reached_working_since(state, restart)
@@ -796,7 +805,7 @@ def _advise_starting(state: InstanceState, now: float, word: str,
                      verdict_of: dict[str, Verdict]) -> Advice:
     """STARTING or STUCK: what the boot needs, in the restart verdict's own seconds."""
     since = booting_since(state)
-    age = fmt_duration(now - since) if since is not None else "a while"
+    age = fmt_ago(now - since) if since is not None else "a while"
     restart = _last(state, Action.RESTART)
     verdict = verdict_of[Action.RESTART]
     wait = fmt_duration(verdict.retry_in) if verdict.retry_in is not None else ""

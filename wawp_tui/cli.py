@@ -182,31 +182,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `wawp-tui` script; returns the exit code."""
+    from wawp_tui.commands.output import guard_stdout, release_stdout
+
+    words = sys.argv[1:] if argv is None else argv
+    if _command_of(words) == "check":
+        return _check_main(argv)
+    guard_stdout()
+    try:
+        return _main(argv)
+    finally:
+        release_stdout()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from wawp_tui.commands.output import OutputFailed
     from wawp_tui.config import ConfigError
     from wawp_tui.launch import say, start_logging
     from wawp_tui.safe_text import clean
 
-    if _command_of(sys.argv[1:] if argv is None else argv) == "check":
-        return _check_main(argv)
     try:
         args = build_parser().parse_args(argv)
-        start_logging()
-        return int(_dispatch(args))
+        start_logging(create=args.command not in READ_ONLY_COMMANDS)
+        code = int(_dispatch(args))
+        sys.stdout.flush()  # (a full disk shows on the flush: it must be told here)
+        return code
+    except OutputFailed as exc:
+        say(f"wawp-tui: {exc.message()}")
+        return ExitCode.IO_ERROR
     except (UsageError, ConfigError) as exc:
         say(f"wawp-tui: {exc}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        # `wawp-tui status | head`: the reader left; say nothing more.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.NOT_ALL_WELL
     except Exception as exc:  # noqa: BLE001 - the promise: no traceback ever reaches the user
         where = _crash_report(exc)
         say(f"wawp-tui: internal error: {type(exc).__name__}: {clean(exc)} (details in {where})")
         return ExitCode.INTERNAL
 
 
+#: Commands that only read: they create no folder (not even the log's) where none is.
+READ_ONLY_COMMANDS = frozenset({"status", "check"})
 #: Options (before the subcommand) that take a value, for `_command_of`.
 _VALUED = frozenset({"--config", "--base-url", "--refresh", "--theme"})
 
@@ -228,16 +243,35 @@ def _command_of(argv: Sequence[str]) -> str | None:
 def _check_main(argv: Sequence[str] | None) -> int:
     """`wawp-tui check` speaks the plugin protocol even when it fails: a usage or config
     error, an interrupt or a bug is one UNKNOWN line on stdout and exit 3 (never 2,
-    which a monitoring system would read as CRITICAL)."""
+    which a monitoring system would read as CRITICAL); so is an output that cannot be
+    written (one line on stderr then, when stderr works)."""
+    from wawp_tui.commands.output import OutputFailed, guard_stdout, release_stdout
+    from wawp_tui.launch import say
+    from wawp_tui.vocab import NagiosState
+
+    guard_stdout()
+    try:
+        return _check_protocol(argv)
+    except OutputFailed as exc:
+        say(f"wawp-tui: check: {exc.message()}")
+        return NagiosState.UNKNOWN
+    finally:
+        release_stdout()
+
+
+def _check_protocol(argv: Sequence[str] | None) -> int:
     from wawp_tui.commands import check
+    from wawp_tui.commands.output import OutputFailed
     from wawp_tui.config import ConfigError
     from wawp_tui.launch import start_logging
     from wawp_tui.safe_text import clean
 
     try:
         args = build_parser().parse_args(argv)
-        start_logging()
+        start_logging(create=False)
         return int(_dispatch(args))
+    except OutputFailed:
+        raise
     except (UsageError, ConfigError) as exc:
         return check.unknown(str(exc))
     except KeyboardInterrupt:
@@ -309,8 +343,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                             auto_heal=args.auto_heal, demo=args.demo)
     if command == "check":
         return _check(args, config, client)
+    from wawp_tui.commands.output import release_stdout
     from wawp_tui.ui.app import run_app
 
+    release_stdout()  # the screen is Textual's: it writes to the terminal itself
     return run_app(config, client, demo=args.demo)
 
 

@@ -266,15 +266,66 @@ def base_url_path_warning(url: str) -> str | None:
             "needs it")
 
 
+def without_userinfo(url: str) -> str:
+    """The URL as a message may quote it: any `user:password@` replaced by `***@` (the
+    text boundary does the same to every message; this keeps the config's own words
+    clean before they get there)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = _split_authority(rest)
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
+def _split_authority(rest: str) -> tuple[str, str, str]:
+    """(authority, the character that ends it, what follows) of the text after `://`."""
+    for index, ch in enumerate(rest):
+        if ch in "/?#":
+            return rest[:index], ch, rest[index + 1:]
+    return rest, "", ""
+
+
+def _port_problem(netloc: str) -> str | None:
+    """Why the port of `host:port` is no TCP port, or None (none given, or a good one).
+    Only ASCII digits count: `int()` would read fullwidth ones, a URL parser would not."""
+    host_port = netloc.rpartition("@")[2]
+    after_host = host_port.partition("]")[2] if host_port.startswith("[") else host_port
+    if ":" not in after_host:
+        return None
+    text = after_host.rpartition(":")[2]
+    if text == "":
+        return None  # "host:" is the scheme's default port
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        return f"the port {clean(text, 20)!r} is not a number from 1 to 65535"
+    return None
+
+
 def check_base_url(url: str, allow_insecure_http: bool) -> str:
-    """A normalized base URL, or ValueError saying what is wrong and how to fix it."""
-    parts = urlsplit(url.strip())
+    """A normalized base URL, or ValueError saying what is wrong and how to fix it.
+
+    The messages never quote a URL's `user:password@` part (whatever the scheme)."""
+    shown = without_userinfo(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        raise ValueError(f"base_url {shown!r} is not a valid URL (an IPv6 address goes in "
+                         "brackets: https://[2001:db8::1]/)") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"base_url {shown!r} must not carry credentials (user:password@); "
+                         "the access token of each instance is the only credential sent")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url {url!r} must be an http(s) URL with a host, e.g. {DEFAULT_BASE_URL}")
-    if parts.query or parts.username or parts.password:
-        raise ValueError("base_url must not carry a query string or credentials")
+        raise ValueError(f"base_url {shown!r} must be an http(s) URL with a host, e.g. {DEFAULT_BASE_URL}")
+    if parts.query:
+        raise ValueError("base_url must not carry a query string")
+    problem = _port_problem(parts.netloc)
+    if problem:
+        raise ValueError(f"base_url {shown!r}: {problem}")
+    if any(c.isspace() or not c.isprintable() for c in parts.netloc):
+        raise ValueError(f"base_url {shown!r}: the host holds a space or a control character")
     if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
-        raise ValueError(f"base_url {url!r} is plain http to a remote host: access tokens would "
+        raise ValueError(f"base_url {shown!r} is plain http to a remote host: access tokens would "
                          "travel in clear; use https, or set allow_insecure_http = true in [api]")
     return url.strip().rstrip("/")
 

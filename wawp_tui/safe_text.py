@@ -6,7 +6,7 @@ Everything that reaches a screen, a terminal, a file or a log passes through `cl
 - holds no access token: every token this process knows (registered by `Secret`) is
   redacted in whatever shape a server echoes it (see "Finding a token" below), and so is
   any value written after an `access_token=` / `"access_token": ` / `Authorization:
-  Bearer` key, known or not;
+  Bearer` key, known or not, and the `user:password@` of any URL;
 - holds no control character or escape sequence: they are made visible as Unicode
   control pictures (ESC reads as "␛"), so `\\x1b]0;title\\x07` can neither retitle a
   window nor write the clipboard, yet an operator can still see that it was sent;
@@ -101,6 +101,9 @@ _KEYED = re.compile(
     ([^\s"'&,;<>(){}\[\]\\]{3,})
     """
 )
+#: The `user:password@` of a URL, whatever the scheme (ftp://admin:pw@host/): a password
+#: that a message quotes lands in a terminal, a log, a monitoring system's stored output.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#]*@")
 #: Characters to make visible: C0 and C1 controls and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r" *[\t\n\r\v\f\u2028\u2029\u0085][ \t\n\r\v\f\u2028\u2029\u0085]*")
@@ -196,6 +199,8 @@ def redact(text: str) -> str:
         done = _redact_tokens(text)
         if _might_hold_key(done):
             done = _KEYED.sub(_keep_key, done)
+        if "://" in done:
+            done = _USERINFO.sub(r"\1***@", done)
         if done == text:
             return text
         text = done

@@ -8,6 +8,7 @@ name the file, the line, the key and the fix. Tokens are wrapped in Secret at on
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import functools
 import ipaddress
 import math
@@ -27,6 +28,7 @@ import tomli_w
 
 from wawp_tui.files import FileTooLarge, LockTimeout, NotAFile, atomic_write, locked, read_small
 from wawp_tui.models import InstanceConfig, Secret
+from wawp_tui.route import Proxy, RouteError, Trust, choose_proxy, choose_trust
 from wawp_tui.safe_text import clean
 
 #: Longest label kept for display (the table shows 22 characters, the detail pane more).
@@ -58,6 +60,20 @@ class ApiSettings:
     credentials_in: str = "body"
     allow_insecure_http: bool = False
     max_concurrency: int = 16
+    #: [api] proxy as written: None when absent (the environment decides), "" for none.
+    proxy: str | None = None
+    #: [api] ca_file as written: a PEM file of the CAs to trust instead of the system's.
+    ca_file: str | None = None
+    #: The proxy requests go through, decided at load (wawp_tui/route.py), or None.
+    via: Proxy | None = None
+    #: The certificates an https connection trusts, decided at load (None: what the
+    #: environment names when the first https request is made, else the system store).
+    trust: Trust | None = None
+
+    @property
+    def where(self) -> str:
+        """The base URL, and the proxy when there is one (never its credentials)."""
+        return f"{self.base_url} via proxy {self.via.shown}" if self.via else self.base_url
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,8 @@ _API_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "credentials_in": ((str,), '"body" or "query"'),
     "allow_insecure_http": ((bool,), "true or false"),
     "max_concurrency": ((int,), "a whole number"),
+    "proxy": ((str,), 'a proxy URL ("http://host:port"), or "" for none'),
+    "ca_file": ((str,), "the path of a PEM file of CA certificates"),
 }
 _MONITOR_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "refresh": ((int, float), "a number of seconds"),
@@ -433,7 +451,25 @@ def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str
             origin = "--base-url" if override else "WAWP_BASE_URL"
             raise ConfigError(f"{origin}: {exc}") from None
         raise src.error(str(exc), "api", "base_url") from None
-    return ApiSettings(**{**api.__dict__, "base_url": url})
+    return with_route(ApiSettings(**{**api.__dict__, "base_url": url}), env, src)
+
+
+def with_route(api: ApiSettings, env: Mapping[str, str], src: _Source | None = None) -> ApiSettings:
+    """The settings with the proxy and the trust decided (wawp_tui/route.py): a proxy or
+    CA file that cannot be used is a ConfigError naming the key or the variable."""
+    try:
+        via = choose_proxy(api.base_url, api.proxy, env)
+        # The environment's CA settings matter only to https; a ca_file written in the
+        # config is checked whatever the scheme (it was meant for something).
+        if api.ca_file is not None or api.base_url.startswith("https:"):
+            trust = choose_trust(api.ca_file, env)
+        else:
+            trust = Trust()
+    except RouteError as exc:
+        if exc.key and src is not None:
+            raise src.error(str(exc), "api", exc.key) from None
+        raise ConfigError(str(exc)) from None
+    return dataclasses.replace(api, via=via, trust=trust)
 
 
 def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only: bool,
@@ -560,7 +596,8 @@ def _zero_config(path: Path, env, base_url, refresh, read_only, theme) -> Config
         read_only=read_only, theme=theme or MonitorSettings.theme)
     inst = InstanceConfig(id=instance_id, label=instance_id, token=Secret(token),
                           token_source=f"env {DEFAULT_TOKEN_ENV}")
-    return Config(api=ApiSettings(base_url=url), monitor=monitor, instances=(inst,), path=None)
+    return Config(api=with_route(ApiSettings(base_url=url), env), monitor=monitor,
+                  instances=(inst,), path=None)
 
 
 def permission_warning(path: Path) -> str | None:

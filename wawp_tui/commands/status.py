@@ -90,7 +90,7 @@ def run(config: Config, client: WawpClient, *, as_json: bool, deadline: float | 
 
     rows = asyncio.run(poll())
     if as_json:
-        write_json(rows, out)
+        write_json(rows, out, proxy=config.api.via.shown if config.api.via else None)
     else:
         write_table(rows, out)
     return exit_code(rows)
@@ -102,10 +102,11 @@ def exit_code(rows: list[StatusRow]) -> int:
     return ExitCode.OK if well else ExitCode.NOT_ALL_WELL
 
 
-def write_json(rows: list[StatusRow], out: TextIO) -> None:
+def write_json(rows: list[StatusRow], out: TextIO, proxy: str | None = None) -> None:
     """A JSON array, one object per configured instance, in config order: one object a
-    line (json's C encoder; with `indent` it falls back to Python, 5x slower)."""
-    lines = ["  " + json.dumps(r.as_json(), ensure_ascii=False) for r in rows]
+    line (json's C encoder; with `indent` it falls back to Python, 5x slower). `proxy`:
+    the proxy the polls went through (without credentials), in every object, or null."""
+    lines = ["  " + json.dumps({**r.as_json(), "proxy": proxy}, ensure_ascii=False) for r in rows]
     out.write("[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n")
 
 

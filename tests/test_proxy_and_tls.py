@@ -228,7 +228,7 @@ def test_a_rejected_certificate_names_the_reason(sim, ca, tmp_path, kind, said):
     assert error.startswith("network: TLS certificate rejected: ") and said in error, error
 
 
-def test_the_default_trust_is_the_machines_store_through_truststore(monkeypatch):
+def test_the_default_trust_is_the_machines_store_through_truststore(monkeypatch, ca, tmp_path):
     import truststore
 
     from wawp_tui.client.transport import tls_context
@@ -239,17 +239,9 @@ def test_the_default_trust_is_the_machines_store_through_truststore(monkeypatch)
     trust = choose_trust(None, os.environ)
     assert trust.system and trust.describe() == "the system certificate store"
     assert isinstance(tls_context(trust), truststore.SSLContext)
-    assert not isinstance(tls_context(Trust(cafile=certifi_free_bundle())), truststore.SSLContext)
-
-
-def certifi_free_bundle() -> str:
-    """A CA file that exists on any machine with the test tools: trustme's own CA."""
-    import tempfile
-
-    handle = tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False)
-    with handle:
-        handle.write(trustme.CA().cert_pem.bytes())
-    return handle.name
+    named = tls_context(Trust(cafile=str(ca_file(ca, tmp_path)), source="[api] ca_file"))
+    assert not isinstance(named, truststore.SSLContext)
+    assert len(named.get_ca_certs()) == 1  # exactly the file named, no bundle besides
 
 
 async def test_the_screen_says_when_a_proxy_is_in_use(serve, proxy, clock, tmp_path):

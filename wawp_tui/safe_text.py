@@ -465,10 +465,30 @@ def _clean(text: str, limit: int, strip: bool) -> str:
 
 
 def clean_word(value: object) -> str:
-    """A status word from a server: one short clean token, upper-cased."""
+    """A status word from a server: one short clean token, upper-cased.
+
+    Status words are ASCII machine words: any other character is shown by its code point
+    (`WORK\u200dING` reads WORK⟨200D⟩ING), so an invisible joiner or a look-alike letter
+    can never pass for WORKING on screen."""
     word = clean(value, MAX_WORD).upper()
+    if not all(ch in _WORD_CHARS for ch in word):
+        raw = value if isinstance(value, str) else str(value)
+        # Shown from the original (the cleaned text lost which invisible character it
+        # was), unless it holds a token: then from the redacted text.
+        source = word if holds_secret(raw) else raw[: MAX_WORD * 2]
+        word = clean("".join(ch if ch in _WORD_CHARS or ch in _C0 else f"⟨{ord(ch):04X}⟩"
+                             for ch in source), MAX_WORD).upper()
     # Upper-casing may lengthen ("ß" -> "SS"): the cap holds after it.
     return word if len(word) <= MAX_WORD else word[: MAX_WORD - 1] + "…"
+
+
+#: What a status word may show as it is: printable ASCII, the control pictures `clean`
+#: shows controls as (␛), and the marks of a shown code point and of a cut (so cleaning
+#: a word twice changes nothing).
+_WORD_CHARS = (frozenset(chr(c) for c in range(0x20, 0x7F)) | {"⟨", "⟩", "…"}
+               | frozenset(chr(c) for c in range(0x2400, 0x2422)))
+#: Controls, which `clean` itself makes visible (as ␛, ␇, ...).
+_C0 = frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 
 #: Bounds for structured data from outside (the `me` object, saved state).

@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="resume the interrupted rollout")
     p.add_argument("--continue-on-error", action="store_true",
                    help="go on when an instance fails instead of halting")
+    p.add_argument("--no-audit", action="store_true",
+                   help="run without an audit record (a rollout refuses to start when its "
+                        "audit log cannot be written)")
 
     p = sub.add_parser("bench", help="measure performance against a local simulator")
     _common_options(p, suppress=True)

@@ -11,6 +11,7 @@ import time
 
 import httpx
 
+from wawp_tui.children import dies_with_this_process
 from wawp_tui.config import ApiSettings, Config, MonitorSettings
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import SIM_TOKEN
@@ -47,7 +48,8 @@ class SimulatorProcess:
         self._launch()
 
     def _launch(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=dies_with_this_process())
         deadline = time.monotonic() + 30
         while True:
             try:

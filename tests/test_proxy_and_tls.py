@@ -267,3 +267,13 @@ async def test_the_screen_says_when_a_proxy_is_in_use(serve, proxy, clock, tmp_p
         context = str(app.query_one("#context").content)
     assert f"{url} via proxy {p.url}" in context and "PROXYSECRET9" not in context
     assert f"POST {url}/v2/session/info" in p.seen
+
+
+def test_help_says_how_requests_go_out_and_what_is_trusted():
+    proc = subprocess.run([sys.executable, "-m", "wawp_tui", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    text = " ".join(proc.stdout.split())
+    assert proc.returncode == 0
+    for words in ("HTTPS_PROXY", "NO_PROXY", "[api] proxy", "[api] ca_file", "REQUESTS_CA_BUNDLE",
+                  "the system certificate store", "74 standard output could not be written"):
+        assert words in text, words

@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     from wawp_tui.config import Config
 
 
+#: The end of `wawp-tui --help`: how requests reach the API, what is trusted, what the
+#: exit codes mean (docs/network.md says it at length).
+NETWORK_HELP = (
+    "Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured as curl does; "
+    "[api] proxy = \"http://host:port\" overrides them, proxy = \"\" turns them off. "
+    "Trust for https: [api] ca_file, else SSL_CERT_FILE / REQUESTS_CA_BUNDLE / "
+    "CURL_CA_BUNDLE and SSL_CERT_DIR, else the system certificate store (through "
+    "truststore). Exit codes: 0 done (status: all WORKING), 1 not all WORKING or a rollout "
+    "that halted, 2 usage or config error, 70 a bug, 74 standard output could not be "
+    "written; check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. See docs/network.md.")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse would print usage + exit 2 itself
         raise UsageError(f"{message} (see: wawp-tui --help)")
@@ -61,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     (Long on purpose: one declaration per option, so the command line reads in one place.)
     """
-    parser = _Parser(prog="wawp-tui", description="Terminal fleet monitor for Wawp WhatsApp instances.")
+    parser = _Parser(prog="wawp-tui", description="Terminal fleet monitor for Wawp WhatsApp instances.",
+                     epilog=NETWORK_HELP)
     parser.add_argument("--version", action="version", version=f"wawp-tui {__version__}")
     _common_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)

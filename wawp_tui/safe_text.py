@@ -471,7 +471,7 @@ def clean_word(value: object) -> str:
     (`WORK\u200dING` reads WORK⟨200D⟩ING), so an invisible joiner or a look-alike letter
     can never pass for WORKING on screen."""
     word = clean(value, MAX_WORD).upper()
-    if not all(ch in _WORD_CHARS for ch in word):
+    if not (word.isascii() and word.isprintable()) and not all(ch in _WORD_CHARS for ch in word):
         raw = value if isinstance(value, str) else str(value)
         # Shown from the original (the cleaned text lost which invisible character it
         # was), unless it holds a token: then from the redacted text.

@@ -19,7 +19,7 @@ cost) runs in a worker thread, so a big scrape holds the poller up for the colle
 alone (about a fifth of the scrape).
 
 No client can hold the server down (commands/served.py): a request head must arrive
-within 10 s and a reply be read within 30 s, idle and slow connections are closed, and
+within 10 s and a reply be read within 60 s, idle and slow connections are closed, and
 nothing limits the number of connections, so /healthz always answers; at most two
 scrapes collect and encode at once, the others wait their turn (memory stays bounded
 however many scrapers come). There is no authentication: listening beyond loopback

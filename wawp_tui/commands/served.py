@@ -30,8 +30,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 #: Seconds a connection has to send a whole request head (from opening, or from the end
 #: of its previous reply).
 HEADER_TIMEOUT = 10.0
-#: Seconds a reply may take to be written out to the client.
-RESPONSE_TIMEOUT = 30.0
+#: Seconds from a request head to the end of its reply (waiting for a scrape slot
+#: included): a scraper gives up long before (Prometheus: 10 s by default), and a client
+#: that stops reading is let go.
+RESPONSE_TIMEOUT = 60.0
 #: Seconds an idle keep-alive connection is kept (uvicorn's own timer).
 KEEP_ALIVE = 5
 #: Largest request head accepted (h11 answers 431/400 past it).

@@ -13,7 +13,8 @@ from wawp_tui.safe_text import clean
 from wawp_tui.text_cells import cell_width, cut, fit
 
 LABELS = ["東京サポート窓口", "Bot 😀 sales", "Cafe\u0301 de\u0301sk", "plain label",
-          "한국어 지원팀", "Ｆｕｌｌｗｉｄｔｈ", "العربية"]
+          "한국어 지원팀", "Ｆｕｌｌｗｉｄｔｈ", "العربية", "Support \u2764\ufe0f desk",
+          "Family \U0001f468\u200d\U0001f469\u200d\U0001f467 line"]
 
 
 def row(n: int, label: str, status: str = "WORKING") -> StatusRow:
@@ -62,7 +63,7 @@ REAL_TEXT = st.text(st.one_of(
     st.characters(min_codepoint=0xAC00, max_codepoint=0xAD00),
     st.characters(min_codepoint=0xFF01, max_codepoint=0xFF5E),
     st.characters(min_codepoint=0x1F600, max_codepoint=0x1F64F),
-    st.sampled_from(["\u200d", "\U0001f3fd", "\ufe0f"]),
+    st.sampled_from(["\u200d", "\U0001f3fd", "\ufe0f", "\u2764", "\u263a", "#"]),
 ), min_size=1, max_size=40)
 
 

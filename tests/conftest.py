@@ -23,6 +23,8 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 TEST_TOKEN = "test-token-not-real"
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                   "ALL_PROXY", "no_proxy", "NO_PROXY")
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +35,10 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_STATE_HOME", str(home / ".local/state"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     for var in ("WAWP_BASE_URL", "WAWP_ACCESS_TOKEN", "WAWP_INSTANCE_ID"):
+        monkeypatch.delenv(var, raising=False)
+    # The machine's proxy settings must not route the tests' loopback traffic (the proxy
+    # tests set their own).
+    for var in PROXY_VARIABLES:
         monkeypatch.delenv(var, raising=False)
     yield
 
@@ -62,8 +68,8 @@ def serve():
 
     handles = []
 
-    def start(app, port=0):
-        handle = serve_in_thread(app, port=port)
+    def start(app, port=0, tls=None):
+        handle = serve_in_thread(app, port=port, tls=tls)
         handles.append(handle)
         return handle
 

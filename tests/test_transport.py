@@ -353,7 +353,8 @@ async def test_wawp_client_polls_and_maps_failures_through_this_transport(serve,
     try:
         async with WawpClient(hung.url, timeout=0.5, connect_timeout=0.5,
                               transport=transport()) as wawp:
-            with pytest.raises(Timeout, match="no reply within 0.5s"):
+            # (the time that passed: the timeout, or a little more on a loaded machine)
+            with pytest.raises(Timeout, match=r"no reply within (0\.[5-9]|1\.\d)s \(timeout\)"):
                 await wawp.info(_inst())
     finally:
         release.set()

@@ -23,6 +23,18 @@ if TYPE_CHECKING:
     from wawp_tui.config import Config
 
 
+#: The end of `wawp-tui --help`: how requests reach the API, what is trusted, what the
+#: exit codes mean (docs/network.md says it at length).
+NETWORK_HELP = (
+    "Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured as curl does; "
+    "[api] proxy = \"http://host:port\" overrides them, proxy = \"\" turns them off. "
+    "Trust for https: [api] ca_file, else SSL_CERT_FILE / REQUESTS_CA_BUNDLE / "
+    "CURL_CA_BUNDLE and SSL_CERT_DIR, else the system certificate store (through "
+    "truststore). Exit codes: 0 done (status: all WORKING), 1 not all WORKING or a rollout "
+    "that halted, 2 usage or config error, 70 a bug, 74 standard output could not be "
+    "written; check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. See docs/network.md.")
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # argparse would print usage + exit 2 itself
         raise UsageError(f"{message} (see: wawp-tui --help)")
@@ -61,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     (Long on purpose: one declaration per option, so the command line reads in one place.)
     """
-    parser = _Parser(prog="wawp-tui", description="Terminal fleet monitor for Wawp WhatsApp instances.")
+    parser = _Parser(prog="wawp-tui", description="Terminal fleet monitor for Wawp WhatsApp instances.",
+                     epilog=NETWORK_HELP)
     parser.add_argument("--version", action="version", version=f"wawp-tui {__version__}")
     _common_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -109,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="resume the interrupted rollout")
     p.add_argument("--continue-on-error", action="store_true",
                    help="go on when an instance fails instead of halting")
+    p.add_argument("--no-audit", action="store_true",
+                   help="run without an audit record (a rollout refuses to start when its "
+                        "audit log cannot be written)")
 
     p = sub.add_parser("bench", help="measure performance against a local simulator")
     _common_options(p, suppress=True)
@@ -182,31 +198,46 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `wawp-tui` script; returns the exit code."""
+    from wawp_tui.commands.output import guard_stdout, release_stdout
+
+    words = sys.argv[1:] if argv is None else argv
+    if _command_of(words) == "check":
+        return _check_main(argv)
+    guard_stdout()
+    try:
+        return _main(argv)
+    finally:
+        release_stdout()
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    from wawp_tui.commands.output import OutputFailed
     from wawp_tui.config import ConfigError
     from wawp_tui.launch import say, start_logging
     from wawp_tui.safe_text import clean
 
-    if _command_of(sys.argv[1:] if argv is None else argv) == "check":
-        return _check_main(argv)
     try:
         args = build_parser().parse_args(argv)
-        start_logging()
-        return int(_dispatch(args))
+        start_logging(create=args.command not in READ_ONLY_COMMANDS)
+        code = int(_dispatch(args))
+        sys.stdout.flush()  # (a full disk shows on the flush: it must be told here)
+        return code
+    except OutputFailed as exc:
+        say(f"wawp-tui: {exc.message()}")
+        return ExitCode.IO_ERROR
     except (UsageError, ConfigError) as exc:
         say(f"wawp-tui: {exc}")
         return ExitCode.USAGE
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
-    except BrokenPipeError:
-        # `wawp-tui status | head`: the reader left; say nothing more.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return ExitCode.NOT_ALL_WELL
     except Exception as exc:  # noqa: BLE001 - the promise: no traceback ever reaches the user
         where = _crash_report(exc)
         say(f"wawp-tui: internal error: {type(exc).__name__}: {clean(exc)} (details in {where})")
         return ExitCode.INTERNAL
 
 
+#: Commands that only read: they create no folder (not even the log's) where none is.
+READ_ONLY_COMMANDS = frozenset({"status", "check"})
 #: Options (before the subcommand) that take a value, for `_command_of`.
 _VALUED = frozenset({"--config", "--base-url", "--refresh", "--theme"})
 
@@ -228,16 +259,35 @@ def _command_of(argv: Sequence[str]) -> str | None:
 def _check_main(argv: Sequence[str] | None) -> int:
     """`wawp-tui check` speaks the plugin protocol even when it fails: a usage or config
     error, an interrupt or a bug is one UNKNOWN line on stdout and exit 3 (never 2,
-    which a monitoring system would read as CRITICAL)."""
+    which a monitoring system would read as CRITICAL); so is an output that cannot be
+    written (one line on stderr then, when stderr works)."""
+    from wawp_tui.commands.output import OutputFailed, guard_stdout, release_stdout
+    from wawp_tui.launch import say
+    from wawp_tui.vocab import NagiosState
+
+    guard_stdout()
+    try:
+        return _check_protocol(argv)
+    except OutputFailed as exc:
+        say(f"wawp-tui: check: {exc.message()}")
+        return NagiosState.UNKNOWN
+    finally:
+        release_stdout()
+
+
+def _check_protocol(argv: Sequence[str] | None) -> int:
     from wawp_tui.commands import check
+    from wawp_tui.commands.output import OutputFailed
     from wawp_tui.config import ConfigError
     from wawp_tui.launch import start_logging
     from wawp_tui.safe_text import clean
 
     try:
         args = build_parser().parse_args(argv)
-        start_logging()
+        start_logging(create=False)
         return int(_dispatch(args))
+    except OutputFailed:
+        raise
     except (UsageError, ConfigError) as exc:
         return check.unknown(str(exc))
     except KeyboardInterrupt:
@@ -309,8 +359,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                             auto_heal=args.auto_heal, demo=args.demo)
     if command == "check":
         return _check(args, config, client)
+    from wawp_tui.commands.output import release_stdout
     from wawp_tui.ui.app import run_app
 
+    release_stdout()  # the screen is Textual's: it writes to the terminal itself
     return run_app(config, client, demo=args.demo)
 
 

@@ -8,6 +8,7 @@ name the file, the line, the key and the fix. Tokens are wrapped in Secret at on
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import functools
 import ipaddress
 import math
@@ -27,6 +28,7 @@ import tomli_w
 
 from wawp_tui.files import FileTooLarge, LockTimeout, NotAFile, atomic_write, locked, read_small
 from wawp_tui.models import InstanceConfig, Secret
+from wawp_tui.route import Proxy, RouteError, Trust, choose_proxy, choose_trust
 from wawp_tui.safe_text import clean
 
 #: Longest label kept for display (the table shows 22 characters, the detail pane more).
@@ -58,6 +60,20 @@ class ApiSettings:
     credentials_in: str = "body"
     allow_insecure_http: bool = False
     max_concurrency: int = 16
+    #: [api] proxy as written: None when absent (the environment decides), "" for none.
+    proxy: str | None = None
+    #: [api] ca_file as written: a PEM file of the CAs to trust instead of the system's.
+    ca_file: str | None = None
+    #: The proxy requests go through, decided at load (wawp_tui/route.py), or None.
+    via: Proxy | None = None
+    #: The certificates an https connection trusts, decided at load (None: what the
+    #: environment names when the first https request is made, else the system store).
+    trust: Trust | None = None
+
+    @property
+    def where(self) -> str:
+        """The base URL, and the proxy when there is one (never its credentials)."""
+        return f"{self.base_url} via proxy {self.via.shown}" if self.via else self.base_url
 
 
 @dataclass(frozen=True)
@@ -120,6 +136,8 @@ _API_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "credentials_in": ((str,), '"body" or "query"'),
     "allow_insecure_http": ((bool,), "true or false"),
     "max_concurrency": ((int,), "a whole number"),
+    "proxy": ((str,), 'a proxy URL ("http://host:port"), or "" for none'),
+    "ca_file": ((str,), "the path of a PEM file of CA certificates"),
 }
 _MONITOR_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "refresh": ((int, float), "a number of seconds"),
@@ -266,15 +284,66 @@ def base_url_path_warning(url: str) -> str | None:
             "needs it")
 
 
+def without_userinfo(url: str) -> str:
+    """The URL as a message may quote it: any `user:password@` replaced by `***@` (the
+    text boundary does the same to every message; this keeps the config's own words
+    clean before they get there)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, tail = _split_authority(rest)
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return f"{scheme}{sep}{authority}{slash}{tail}"
+
+
+def _split_authority(rest: str) -> tuple[str, str, str]:
+    """(authority, the character that ends it, what follows) of the text after `://`."""
+    for index, ch in enumerate(rest):
+        if ch in "/?#":
+            return rest[:index], ch, rest[index + 1:]
+    return rest, "", ""
+
+
+def _port_problem(netloc: str) -> str | None:
+    """Why the port of `host:port` is no TCP port, or None (none given, or a good one).
+    Only ASCII digits count: `int()` would read fullwidth ones, a URL parser would not."""
+    host_port = netloc.rpartition("@")[2]
+    after_host = host_port.partition("]")[2] if host_port.startswith("[") else host_port
+    if ":" not in after_host:
+        return None
+    text = after_host.rpartition(":")[2]
+    if text == "":
+        return None  # "host:" is the scheme's default port
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
+        return f"the port {clean(text, 20)!r} is not a number from 1 to 65535"
+    return None
+
+
 def check_base_url(url: str, allow_insecure_http: bool) -> str:
-    """A normalized base URL, or ValueError saying what is wrong and how to fix it."""
-    parts = urlsplit(url.strip())
+    """A normalized base URL, or ValueError saying what is wrong and how to fix it.
+
+    The messages never quote a URL's `user:password@` part (whatever the scheme)."""
+    shown = without_userinfo(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        raise ValueError(f"base_url {shown!r} is not a valid URL (an IPv6 address goes in "
+                         "brackets: https://[2001:db8::1]/)") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"base_url {shown!r} must not carry credentials (user:password@); "
+                         "the access token of each instance is the only credential sent")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"base_url {url!r} must be an http(s) URL with a host, e.g. {DEFAULT_BASE_URL}")
-    if parts.query or parts.username or parts.password:
-        raise ValueError("base_url must not carry a query string or credentials")
+        raise ValueError(f"base_url {shown!r} must be an http(s) URL with a host, e.g. {DEFAULT_BASE_URL}")
+    if parts.query:
+        raise ValueError("base_url must not carry a query string")
+    problem = _port_problem(parts.netloc)
+    if problem:
+        raise ValueError(f"base_url {shown!r}: {problem}")
+    if any(c.isspace() or not c.isprintable() for c in parts.netloc):
+        raise ValueError(f"base_url {shown!r}: the host holds a space or a control character")
     if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
-        raise ValueError(f"base_url {url!r} is plain http to a remote host: access tokens would "
+        raise ValueError(f"base_url {shown!r} is plain http to a remote host: access tokens would "
                          "travel in clear; use https, or set allow_insecure_http = true in [api]")
     return url.strip().rstrip("/")
 
@@ -382,7 +451,25 @@ def _api_settings(src: _Source, raw: dict, env: Mapping[str, str], override: str
             origin = "--base-url" if override else "WAWP_BASE_URL"
             raise ConfigError(f"{origin}: {exc}") from None
         raise src.error(str(exc), "api", "base_url") from None
-    return ApiSettings(**{**api.__dict__, "base_url": url})
+    return with_route(ApiSettings(**{**api.__dict__, "base_url": url}), env, src)
+
+
+def with_route(api: ApiSettings, env: Mapping[str, str], src: _Source | None = None) -> ApiSettings:
+    """The settings with the proxy and the trust decided (wawp_tui/route.py): a proxy or
+    CA file that cannot be used is a ConfigError naming the key or the variable."""
+    try:
+        via = choose_proxy(api.base_url, api.proxy, env)
+        # The environment's CA settings matter only to https; a ca_file written in the
+        # config is checked whatever the scheme (it was meant for something).
+        if api.ca_file is not None or api.base_url.startswith("https:"):
+            trust = choose_trust(api.ca_file, env)
+        else:
+            trust = Trust()
+    except RouteError as exc:
+        if exc.key and src is not None:
+            raise src.error(str(exc), "api", exc.key) from None
+        raise ConfigError(str(exc)) from None
+    return dataclasses.replace(api, via=via, trust=trust)
 
 
 def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only: bool,
@@ -509,7 +596,8 @@ def _zero_config(path: Path, env, base_url, refresh, read_only, theme) -> Config
         read_only=read_only, theme=theme or MonitorSettings.theme)
     inst = InstanceConfig(id=instance_id, label=instance_id, token=Secret(token),
                           token_source=f"env {DEFAULT_TOKEN_ENV}")
-    return Config(api=ApiSettings(base_url=url), monitor=monitor, instances=(inst,), path=None)
+    return Config(api=with_route(ApiSettings(base_url=url), env), monitor=monitor,
+                  instances=(inst,), path=None)
 
 
 def permission_warning(path: Path) -> str | None:

@@ -7,7 +7,8 @@
   same moment both keep their entry.
 - `append_private`: open for appending, created 0600 (audit, history, logs, crash report).
 - `read_lines`: a state file read back line by line, each line capped, so one damaged
-  or enormous line costs a warning, not the whole file.
+  or enormous line costs a warning, not the whole file; optionally only its tail, so a
+  file that grew to gigabytes costs what a normal one does.
 - `read_small`: a user's file (config, import, theme) read whole, but only a regular
   file and only up to a cap: a FIFO, /dev/zero or a folder is refused before any read
   (a read would hang or never end).
@@ -226,14 +227,25 @@ def append_private(path: Path) -> IO[str]:
     return os.fdopen(fd, "a", encoding="utf-8", errors="replace")
 
 
-def read_lines(path: Path, max_line: int = MAX_STATE_LINE) -> tuple[list[str], int]:
+def read_lines(path: Path, max_line: int = MAX_STATE_LINE,
+               tail: int | None = None) -> tuple[list[str], int]:
     """The lines of a state file (decoded leniently) and how many were too long to keep.
 
-    FileNotFoundError and other OSErrors are the caller's to handle.
+    `tail`: read only the last `tail` bytes (from the first whole line in them), so a
+    state file that grew to gigabytes costs what a normal one does. FileNotFoundError and
+    other OSErrors are the caller's to handle.
     """
     lines: list[str] = []
     too_long = 0
     with open(path, "rb") as handle:
+        if tail is not None:
+            size = os.fstat(handle.fileno()).st_size
+            if size > tail:
+                handle.seek(size - tail - 1)
+                if handle.read(1) != b"\n":
+                    # The line cut in two is not ours to read: skip to the end of it.
+                    while (rest := handle.readline(max_line + 1)) and not rest.endswith(b"\n"):
+                        pass
         while True:
             raw = handle.readline(max_line + 1)
             if not raw:
@@ -246,3 +258,17 @@ def read_lines(path: Path, max_line: int = MAX_STATE_LINE) -> tuple[list[str], i
                 continue
             lines.append(raw.decode("utf-8", "replace").rstrip("\r\n"))
     return lines, too_long
+
+
+def read_tail(path: Path, size: int) -> bytes:
+    """The last `size` bytes of a file, from the first whole line in them."""
+    with open(path, "rb") as handle:
+        total = os.fstat(handle.fileno()).st_size
+        if total <= size:
+            return handle.read()
+        handle.seek(total - size - 1)
+        data = handle.read(size + 1)
+    if data.startswith(b"\n"):
+        return data[1:]
+    cut = data.find(b"\n")
+    return data[cut + 1:] if cut >= 0 else b""

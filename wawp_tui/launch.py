@@ -19,8 +19,15 @@ class UsageError(Exception):
 
 
 def say(line: str) -> None:
-    """One line on stderr, through the text boundary (it may quote a file or a server)."""
-    print(clean(line, 2000, strip=False), file=sys.stderr)
+    """One line on stderr, through the text boundary (it may quote a file or a server).
+    A stderr that is closed or full loses the line: there is nowhere else to tell."""
+    stream = sys.stderr
+    if stream is None:
+        return  # (print(file=None) would write to stdout: a report's stream)
+    try:
+        print(clean(line, 2000, strip=False), file=stream, flush=True)
+    except (OSError, ValueError):
+        pass
 
 
 def out(line: str) -> None:
@@ -57,6 +64,8 @@ def make_client(config: Config, demo: bool = False) -> WawpClient:
     return client_for(config, transport)
 
 
-def start_logging() -> None:
-    """Warnings and worker errors go to a private file, never into the terminal."""
-    log_to_file(state_dir() / "wawp-tui.log")
+def start_logging(create: bool = True) -> None:
+    """Warnings and worker errors go to a private file, never into the terminal.
+    `create=False` (a command that only reads): no folder is made for it; logging is off
+    when the state folder does not exist yet."""
+    log_to_file(state_dir() / "wawp-tui.log", create=create)

@@ -48,20 +48,32 @@ class _PrivateFileHandler(logging.handlers.RotatingFileHandler):
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         return os.fdopen(fd, "a", encoding="utf-8", errors="replace")
 
+    def handleError(self, record: logging.LogRecord) -> None:
+        # logging's default prints a traceback on stderr: into a report, or onto the
+        # screen the TUI draws. A log that cannot be written is dropped instead.
+        pass
 
-def log_to_file(path: Path, level: int = logging.WARNING) -> str | None:
+
+def log_to_file(path: Path, level: int = logging.WARNING, *, create: bool = True) -> str | None:
     """Send every log record to `path` (rotated at 1 MB); returns a problem or None.
 
     With a handler on the root logger, Python's last-resort handler no longer prints
-    warnings into the terminal the TUI draws on.
+    warnings into the terminal the TUI draws on. `create=False`: no folder is made (a
+    read-only command): records are dropped when the folder does not exist, and the
+    file itself is opened only when a record comes.
     """
     root = logging.getLogger()
     for existing in root.handlers:
         if isinstance(existing, _PrivateFileHandler) and existing.baseFilename == str(path.absolute()):
             return None  # already set up (main() called again in one process)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handler: logging.Handler = _PrivateFileHandler(path, maxBytes=1_000_000, backupCount=1)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if create or path.parent.is_dir():
+            handler: logging.Handler = _PrivateFileHandler(path, maxBytes=1_000_000, backupCount=1,
+                                                           delay=not create)
+        else:
+            handler = logging.NullHandler()
         problem = None
     except OSError as exc:
         handler = logging.NullHandler()

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-#: Labels every per-instance metric carries (``tags``: sorted, joined with ",", "" if none).
+#: Labels every per-instance metric carries (``tags``: sorted, joined with ",", "" if none;
+#: a "," or "%" inside a tag is percent-encoded as "%2C" / "%25").
 INSTANCE_LABELS: tuple[str, ...] = ("id", "label", "tags")
 
 #: Values of the ``status`` label of ``wawp_instance_status`` (UNKNOWN: any other word).

@@ -6,7 +6,7 @@ Everything that reaches a screen, a terminal, a file or a log passes through `cl
 - holds no access token: every token this process knows (registered by `Secret`) is
   redacted in whatever shape a server echoes it (see "Finding a token" below), and so is
   any value written after an `access_token=` / `"access_token": ` / `Authorization:
-  Bearer` key, known or not;
+  Bearer` key, known or not, and the `user:password@` of any URL;
 - holds no control character or escape sequence: they are made visible as Unicode
   control pictures (ESC reads as "␛"), so `\\x1b]0;title\\x07` can neither retitle a
   window nor write the clipboard, yet an operator can still see that it was sent;
@@ -101,6 +101,9 @@ _KEYED = re.compile(
     ([^\s"'&,;<>(){}\[\]\\]{3,})
     """
 )
+#: The `user:password@` of a URL, whatever the scheme (ftp://admin:pw@host/): a password
+#: that a message quotes lands in a terminal, a log, a monitoring system's stored output.
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#]*@")
 #: Characters to make visible: C0 and C1 controls and DEL.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _SPACE = re.compile(r" *[\t\n\r\v\f\u2028\u2029\u0085][ \t\n\r\v\f\u2028\u2029\u0085]*")
@@ -196,6 +199,8 @@ def redact(text: str) -> str:
         done = _redact_tokens(text)
         if _might_hold_key(done):
             done = _KEYED.sub(_keep_key, done)
+        if "://" in done:
+            done = _USERINFO.sub(r"\1***@", done)
         if done == text:
             return text
         text = done
@@ -460,10 +465,30 @@ def _clean(text: str, limit: int, strip: bool) -> str:
 
 
 def clean_word(value: object) -> str:
-    """A status word from a server: one short clean token, upper-cased."""
+    """A status word from a server: one short clean token, upper-cased.
+
+    Status words are ASCII machine words: any other character is shown by its code point
+    (`WORK\u200dING` reads WORK⟨200D⟩ING), so an invisible joiner or a look-alike letter
+    can never pass for WORKING on screen."""
     word = clean(value, MAX_WORD).upper()
+    if not (word.isascii() and word.isprintable()) and not all(ch in _WORD_CHARS for ch in word):
+        raw = value if isinstance(value, str) else str(value)
+        # Shown from the original (the cleaned text lost which invisible character it
+        # was), unless it holds a token: then from the redacted text.
+        source = word if holds_secret(raw) else raw[: MAX_WORD * 2]
+        word = clean("".join(ch if ch in _WORD_CHARS or ch in _C0 else f"⟨{ord(ch):04X}⟩"
+                             for ch in source), MAX_WORD).upper()
     # Upper-casing may lengthen ("ß" -> "SS"): the cap holds after it.
     return word if len(word) <= MAX_WORD else word[: MAX_WORD - 1] + "…"
+
+
+#: What a status word may show as it is: printable ASCII, the control pictures `clean`
+#: shows controls as (␛), and the marks of a shown code point and of a cut (so cleaning
+#: a word twice changes nothing).
+_WORD_CHARS = (frozenset(chr(c) for c in range(0x20, 0x7F)) | {"⟨", "⟩", "…"}
+               | frozenset(chr(c) for c in range(0x2400, 0x2422)))
+#: Controls, which `clean` itself makes visible (as ␛, ␇, ...).
+_C0 = frozenset(chr(c) for c in range(0x20)) | {"\x7f"}
 
 
 #: Bounds for structured data from outside (the `me` object, saved state).

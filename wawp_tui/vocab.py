@@ -110,6 +110,9 @@ class ExitCode(IntEnum):
     USAGE = 2
     #: A bug: the traceback went to the crash report, one line to stderr.
     INTERNAL = 70
+    #: Standard output could not be written (a full disk, a closed descriptor): EX_IOERR.
+    #: A reader that left (`| head`) is not one: the command keeps its own code.
+    IO_ERROR = 74
     INTERRUPTED = 130
 
 

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,9 +48,17 @@ from wawp_tui.client.reply_body import (
     loads_bounded,
     read_bounded,
 )
-from wawp_tui.client.transport import make_transport
+from wawp_tui.client.transport import (
+    CertificateRejected,
+    HeadersTooLarge,
+    ProxyRefused,
+    ProxyUnreachable,
+    TrustUnusable,
+    make_transport,
+)
 from wawp_tui.logs import RedactingFilter
 from wawp_tui.models import SCAN_QR_CODE, STARTING, InstanceConfig, QrCode, SessionInfo, api_word
+from wawp_tui.route import Proxy, Trust
 from wawp_tui.safe_text import clean, clean_data, clean_word, holds_secret, secrets_generation
 
 DEFAULT_BASE_URL = "https://api.wawp.net"
@@ -66,6 +75,7 @@ _LABELS = {
     401: "access token rejected",
     403: "forbidden: quota or limit reached",
     404: "instance not found (deleted or wrong id)",
+    407: "the proxy asks for credentials (proxy authentication required)",
     422: "refused by the engine",
     500: "server error",
     502: "bad gateway",
@@ -221,6 +231,8 @@ class WawpClient:
         credentials_in: str = "body",
         max_concurrency: int = 16,
         transport: httpx.AsyncBaseTransport | None = None,
+        proxy: Proxy | None = None,
+        trust: Trust | None = None,
     ) -> None:
         if credentials_in not in ("body", "query"):
             raise ValueError("credentials_in must be 'body' or 'query'")
@@ -229,6 +241,8 @@ class WawpClient:
         self.connect_timeout = connect_timeout
         self.credentials_in = credentials_in
         self.max_concurrency = max(1, max_concurrency)
+        #: The proxy requests go through (None: direct), for messages.
+        self.proxy = proxy
         self._limits: dict[int, asyncio.Semaphore] = {}
         pool = httpx.Limits(max_connections=max(64, self.max_concurrency * 2),
                             max_keepalive_connections=max(32, self.max_concurrency))
@@ -237,7 +251,8 @@ class WawpClient:
             # of ~2 ms (see wawp_tui/client/transport.py for the figures and the error mapping).
             transport = make_transport(max_connections=pool.max_connections or 64,
                                        keepalive=pool.max_keepalive_connections or 32,
-                                       connect_timeout=connect_timeout)
+                                       connect_timeout=connect_timeout,
+                                       proxy=proxy.url if proxy else None, trust=trust)
         # The transport is called directly, not through an httpx.AsyncClient: the client's
         # layers (auth, redirects, cookie jar, event hooks, a log record carrying the URL)
         # do nothing we want and cost a quarter of a poll's CPU. Requests and replies stay
@@ -378,6 +393,7 @@ class WawpClient:
         else:
             body.update(creds)
         limit = self._limits.setdefault(hash(token), asyncio.Semaphore(self.max_concurrency))
+        started = time.monotonic()
         try:
             async with limit:
                 # A whole-call deadline: a server that drips bytes, or an in-process app
@@ -393,7 +409,10 @@ class WawpClient:
                     finally:
                         await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
-            raise Timeout(f"no reply within {self.timeout:g}s (timeout)") from None
+            # The time that really passed (a slow connect plus the read's own timeout, a
+            # wait for a free connection), not the setting: 15 s must not read "10s".
+            raise Timeout(f"no reply within {_seconds(time.monotonic() - started)} "
+                          "(timeout)") from None
         except BodyTooLarge:
             raise ReplyTooLarge(f"reply too large: over {human_size(MAX_BODY)} once decoded; "
                                 "ignored") from None
@@ -401,7 +420,7 @@ class WawpClient:
             raise MalformedResponse(f"malformed response: {exc}") from None
         except httpx.HTTPError as exc:
             # Only a failed connect proves the request never left.
-            raise NetworkError(_network_message(exc, token),
+            raise NetworkError(_network_message(exc, token, self.proxy),
                                maybe_sent=not isinstance(exc, httpx.ConnectError)) from None
         if code >= 400:
             raise _error_for(code, headers, content)
@@ -466,10 +485,25 @@ def _decode_json(code: int, headers: httpx.Headers, content: bytes) -> Any:
         raise MalformedResponse(f"malformed response: {exc} ({ctype})") from None
 
 
-def _network_message(exc: httpx.HTTPError, token: str) -> str:
+def _seconds(elapsed: float) -> str:
+    """"0.5s", "2.1s", "15s": tenths below ten seconds, whole seconds above."""
+    return f"{elapsed:.1f}s" if elapsed < 9.95 else f"{elapsed:.0f}s"
+
+
+def _network_message(exc: httpx.HTTPError, token: str, proxy: Proxy | None = None) -> str:
     """A one-line cause for a transport failure, with no URL (it may carry the token)."""
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, ProxyRefused):
+        cause = f"the proxy {_proxy_name(proxy)} refused the tunnel ({exc.status} {exc.reason})"
+    elif isinstance(exc, ProxyUnreachable):
+        cause = f"cannot reach the proxy {_proxy_name(proxy)}: {_connect_cause(exc)}"
+    elif isinstance(exc, CertificateRejected):
+        cause = f"TLS certificate rejected: {exc.reason}"
+    elif isinstance(exc, TrustUnusable):
+        cause = clean(exc, 300)
+    elif isinstance(exc, httpx.ConnectError):
         cause = _connect_cause(exc)
+    elif isinstance(exc, HeadersTooLarge):
+        cause = "reply headers too large (a header line over 8 KB, or too many header lines)"
     elif isinstance(exc, httpx.RemoteProtocolError):
         cause = "connection dropped by the server"
     elif isinstance(exc, httpx.ReadError):
@@ -482,6 +516,10 @@ def _network_message(exc: httpx.HTTPError, token: str) -> str:
     return message.replace(token, "***") if token else message
 
 
+def _proxy_name(proxy: Proxy | None) -> str:
+    return f"{proxy.shown} ({proxy.source})" if proxy is not None else "(from the environment)"
+
+
 def _connect_cause(exc: BaseException) -> str:
     """Why a connect failed, found in the exception chain (httpx wraps the OSError)."""
     seen: BaseException | None = exc
@@ -491,6 +529,8 @@ def _connect_cause(exc: BaseException) -> str:
             return "host name does not resolve (DNS)"
         if isinstance(seen, ConnectionRefusedError) or getattr(seen, "errno", None) == errno.ECONNREFUSED:
             return "connection refused"
+        if isinstance(seen, ssl.SSLError) and seen.reason:
+            return f"TLS handshake failed ({seen.reason.lower().replace('_', ' ')})"
         text += " " + str(seen).lower()
         seen = seen.__cause__ or seen.__context__
     if "name or service" in text or "nodename" in text or "getaddrinfo" in text:

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from wawp_tui.safe_text import json_depth
+from wawp_tui.safe_text import clean, json_depth
 
 #: Largest decoded reply we accept. Session replies are a few hundred bytes; a PNG QR
 #: a few tens of kilobytes.
@@ -109,17 +109,90 @@ async def read_bounded(chunks: AsyncIterator[bytes], content_encoding: str,
     return decoder.finish()
 
 
+#: Top-level keys the client reads: given twice, the reply is ambiguous (JSON parsers
+#: disagree on which one wins, so a proxy and we could read different statuses).
+READ_KEYS = frozenset({"status", "name", "me", "engine", "qr", "code", "error", "success",
+                       "message", "timestamps", "presence"})
+#: Longest integer kept as an integer (Python refuses past 4,300 digits; no field we read
+#: holds more than 20).
+MAX_INT_DIGITS = 64
+
+
 def loads_bounded(data: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
-    """json.loads with a depth limit; BadBody for invalid or too deeply nested JSON."""
+    """json.loads with a depth limit, reading tolerantly what does not concern us: a
+    string that is not valid UTF-8 keeps U+FFFD where its bad bytes were, an integer of
+    thousands of digits reads as a float (infinite). BadBody for what is not JSON, is
+    nested too deeply, or repeats a key we read (see READ_KEYS)."""
     try:
-        value = json.loads(data)
+        value = _strict(data) if not _may_repeat_a_key(data) else _checked(data)
     except RecursionError:
         raise BadBody(f"JSON nested deeper than {max_depth} levels") from None
+    except BadBody:
+        raise
     except ValueError:
-        raise BadBody("not valid JSON") from None
+        value = _tolerant(data)
     if json_depth(value, max_depth) > max_depth:
         raise BadBody(f"JSON nested deeper than {max_depth} levels")
     return value
+
+
+def _strict(data: bytes | str) -> Any:
+    return json.loads(data)
+
+
+def _tolerant(data: bytes | str) -> Any:
+    """The second reading, for what the strict one refused: bad UTF-8 bytes replaced,
+    huge integers read as floats. Still BadBody for what is not JSON at all."""
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    try:
+        return _checked(text, tolerant=True)
+    except RecursionError:
+        raise BadBody(f"JSON nested deeper than {MAX_DEPTH} levels") from None
+    except BadBody:
+        raise
+    except ValueError:
+        raise BadBody("not valid JSON") from None
+
+
+def _may_repeat_a_key(data: bytes | str) -> bool:
+    """Cheap look for a reply that might give one of our keys twice: the common reply
+    skips the slower, checking parse."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    return b"\\u" in raw or raw.count(b'"status"') > 1 or raw.count(b'"name"') > 1 \
+        or raw.count(b'"me"') > 1 or raw.count(b'"qr"') > 1 or raw.count(b'"code"') > 1 \
+        or raw.count(b'"error"') > 1 or raw.count(b'"success"') > 1
+
+
+def _checked(data: bytes | str, tolerant: bool = False) -> Any:
+    """json.loads that notices a key we read given twice in the top-level object."""
+    doubled: dict[int, list[tuple[str, Any]]] = {}
+
+    def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            seen: dict[str, list[Any]] = {}
+            for key, item in pairs:
+                seen.setdefault(key, []).append(item)
+            doubled[id(obj)] = [(k, v) for k, v in seen.items() if len(v) > 1 and k in READ_KEYS]
+        return obj
+
+    value = json.loads(data, object_pairs_hook=pairs_hook,
+                       parse_int=_bounded_int if tolerant else None)
+    repeated = doubled.get(id(value)) if isinstance(value, dict) else None
+    if repeated:
+        key, values = repeated[0]
+        shown = ", ".join(_short(v) for v in values[:3])
+        raise BadBody(f"ambiguous reply: {key!r} is given {len(values)} times ({shown})")
+    return value
+
+
+def _bounded_int(text: str) -> int | float:
+    return int(text) if len(text) <= MAX_INT_DIGITS else float(text)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value)[:20]
+    return clean(text, 30)
 
 
 def human_size(limit: int) -> str:

@@ -38,6 +38,22 @@ To cap a body's size *after* decompression, read `aiter_raw()` and inflate with
 (`aiter_bytes()`, `.content`) inflate each raw chunk whole, so one 20 KB gzip chunk
 becomes 20 MB in memory at once, whatever the transport.
 
+Proxy and trust come from the config (wawp_tui/route.py decides them): requests go
+through `proxy` (an http:// proxy; https is tunnelled with CONNECT) when one is given,
+and an https connection trusts `trust` (the system store through truststore, or the CA
+file and folder named). aiohttp's own environment lookups stay off (`trust_env=False`):
+the route was decided once, by documented rules, and is shown to the user.
+
+Failures this module names itself (the client reads them as they are):
+
+| failure                                         | httpx exception            |
+| ----------------------------------------------- | -------------------------- |
+| the proxy cannot be reached                     | ProxyUnreachable (Connect) |
+| the proxy answers CONNECT with an error         | ProxyRefused (Connect)     |
+| certificate not trusted / expired / wrong host  | CertificateRejected        |
+| the CA file or folder cannot be loaded          | TrustUnusable (Connect)    |
+| a header line over 8 KB, or too many headers    | HeadersTooLarge (Protocol) |
+
 Timeouts come from the request's httpx.Timeout: `connect` bounds the TCP (+TLS)
 connect, `read` bounds the wait for each chunk of the reply, `pool` bounds the wait for a
 free connection (plus the connect). aiohttp has no write timeout: WawpClient's whole-call
@@ -48,12 +64,16 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import re
 import ssl
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import httpx
+
+from wawp_tui.route import RouteError, Trust, choose_trust
+from wawp_tui.safe_text import clean
 
 if TYPE_CHECKING:
     import aiohttp
@@ -63,10 +83,44 @@ else:
     # (an in-process transport) and the first frame of the TUI never need.
     aiohttp = URL = None
 
-__all__ = ["AiohttpTransport", "make_transport"]
+__all__ = ["AiohttpTransport", "CertificateRejected", "HeadersTooLarge", "ProxyRefused",
+           "ProxyUnreachable", "TrustUnusable", "make_transport", "tls_context"]
 
 _QUERY_IN_URL = re.compile(r"(\w+://[^\s'\"?]*)\?[^\s'\"]*")
 _RESET_IN_MESSAGE = re.compile(r"\b(ConnectionResetError|ConnectionAbortedError|BrokenPipeError)\(")
+#: What aiohttp's (and h11's) parsers say of a header block they will not hold.
+_HEADERS_TOO_LARGE = re.compile(r"Got more than \d+ bytes|Too many headers|LineTooLong|line too long|"
+                                r"buffer too long|header.{0,20}too (long|large)", re.IGNORECASE)
+
+
+class ProxyUnreachable(httpx.ConnectError):
+    """The proxy itself could not be reached (nothing went to the API)."""
+
+
+class ProxyRefused(httpx.ConnectError):
+    """The proxy answered the CONNECT with an error status (nothing went to the API)."""
+
+    def __init__(self, message: str, status: int, reason: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class CertificateRejected(httpx.ConnectError):
+    """The server's certificate failed verification; `reason` is OpenSSL's verify message
+    ("self-signed certificate", "certificate has expired", "Hostname mismatch, ...")."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class TrustUnusable(httpx.ConnectError):
+    """The CA file or folder to trust could not be loaded (nothing was sent)."""
+
+
+class HeadersTooLarge(httpx.RemoteProtocolError):
+    """The reply's header block was refused: a line over 8 KB or too many header lines."""
 
 
 def _load() -> bool:
@@ -82,21 +136,38 @@ def _load() -> bool:
     return True
 
 
-def make_transport(*, max_connections: int, keepalive: int,
-                   connect_timeout: float) -> httpx.AsyncBaseTransport | None:
+def tls_context(trust: Trust) -> ssl.SSLContext:
+    """The TLS context for `trust`: the system store through truststore, or exactly the
+    CA file and folder named. TrustUnusable when they cannot be loaded."""
+    try:
+        if trust.system:
+            import truststore  # (only on the first https request: 20 ms of start-up)
+
+            return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        return ssl.create_default_context(cafile=trust.cafile, capath=trust.capath)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        raise TrustUnusable(f"cannot use the CA certificates of {trust.describe()}: "
+                            f"{reason}") from exc
+
+
+def make_transport(*, max_connections: int, keepalive: int, connect_timeout: float,
+                   proxy: str | None = None,
+                   trust: Trust | None = None) -> httpx.AsyncBaseTransport | None:
     """The fastest transport that behaves like httpx's own: AiohttpTransport.
 
     `max_connections` caps open connections (idle ones included). `keepalive` > 0 keeps
     idle connections for reuse (for 5 s, like httpx); aiohttp has no separate cap on the
     number of idle ones, so any count > 0 means "reuse", and 0 turns reuse off.
     `connect_timeout` is the connect bound for a request that carries none (the request's
-    own httpx.Timeout wins). Returns None (httpx's default transport) when aiohttp is not
-    importable.
+    own httpx.Timeout wins). `proxy` and `trust`: see the module docstring (None trusts
+    what the environment names, else the system store). Returns None (httpx's default
+    transport) when aiohttp is not importable.
     """
     if not _load():  # pragma: no cover
         return None
     return AiohttpTransport(max_connections=max_connections, keepalive=keepalive,
-                            connect_timeout=connect_timeout)
+                            connect_timeout=connect_timeout, proxy=proxy, trust=trust)
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -104,7 +175,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     running event loop, and bound to it)."""
 
     def __init__(self, *, max_connections: int = 100, keepalive: int = 20,
-                 connect_timeout: float = 5.0, keepalive_expiry: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, keepalive_expiry: float = 5.0,
+                 proxy: str | None = None, trust: Trust | None = None) -> None:
         if not _load():  # pragma: no cover
             raise RuntimeError("aiohttp is not installed")
         self._max_connections = max(1, max_connections)
@@ -115,15 +187,20 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._timeouts: dict[tuple[float | None, ...], aiohttp.ClientTimeout] = {}
         self._closed = False
         self._tls: ssl.SSLContext | None = None
+        self._trust = trust
+        self._proxy = URL(proxy) if proxy else None
 
     def _tls_for(self, request: httpx.Request) -> ssl.SSLContext | bool:
-        """The same trust store and SSL_CERT_FILE handling as httpx's own transport, made
-        on the first https request (loading the trust store costs 20 ms of start-up that
-        a plain-http fleet, such as a local proxy, never needs)."""
+        """The trust for an https request, made on the first one (loading the trust
+        store costs 20 ms of start-up that a plain-http fleet never needs)."""
         if request.url.scheme != "https":
             return True  # (aiohttp's default; nothing to verify over plain http)
         if self._tls is None:
-            self._tls = httpx.create_ssl_context()
+            try:
+                trust = self._trust or choose_trust(None, os.environ)
+            except RouteError as exc:
+                raise TrustUnusable(str(exc)) from None
+            self._tls = tls_context(trust)
         return self._tls
 
     def _new_session(self) -> aiohttp.ClientSession:
@@ -181,6 +258,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 timeout=self._timeout(request),
                 server_hostname=request.extensions.get("sni_hostname"),
                 ssl=self._tls_for(request),
+                proxy=self._proxy,
             )
         except asyncio.CancelledError:
             raise
@@ -240,6 +318,13 @@ def as_httpx_error(exc: BaseException) -> httpx.TransportError:
     message = _QUERY_IN_URL.sub(r"\1?***", str(exc) or type(exc).__name__)
     if isinstance(exc, httpx.TransportError):
         return exc
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return ProxyUnreachable(message)
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return ProxyRefused(message, exc.status, clean(exc.message, 80))
+    verify = _verify_error(exc)
+    if verify is not None:
+        return CertificateRejected(message, verify)
     if isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ServerFingerprintMismatch)):
         return httpx.ConnectError(message)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -258,9 +343,28 @@ def as_httpx_error(exc: BaseException) -> httpx.TransportError:
             return httpx.ReadError(message)
         return httpx.RemoteProtocolError(message)
     if isinstance(exc, aiohttp.ClientResponseError):
+        if _HEADERS_TOO_LARGE.search(f"{exc.message} {exc.__cause__ or ''}"):
+            return HeadersTooLarge(message)
         return httpx.RemoteProtocolError(message)
     if isinstance(exc, (aiohttp.NonHttpUrlClientError, aiohttp.InvalidURL)):
         return httpx.UnsupportedProtocol(message)
     if isinstance(exc, OSError):  # ClientOSError, ClientConnectionResetError, raw resets
         return httpx.ReadError(message)
     return httpx.TransportError(message)
+
+
+def _verify_error(exc: BaseException) -> str | None:
+    """OpenSSL's verify message when a certificate was rejected somewhere in the chain."""
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        inner = getattr(seen, "certificate_error", None)  # aiohttp's wrapper of the ssl error
+        if isinstance(inner, BaseException):
+            seen = inner
+            continue
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            message = getattr(seen, "verify_message", None) or getattr(seen, "reason", None)
+            return clean(message or "certificate verify failed", 120)
+        seen = seen.__cause__ or seen.__context__
+    return None

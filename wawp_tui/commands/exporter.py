@@ -18,6 +18,13 @@ encoding of the collected samples (prometheus-client's own encoders, most of a s
 cost) runs in a worker thread, so a big scrape holds the poller up for the collection
 alone (about a fifth of the scrape).
 
+No client can hold the server down (commands/served.py): a request head must arrive
+within 10 s and a reply be read within 60 s, idle and slow connections are closed, and
+nothing limits the number of connections, so /healthz always answers; at most two
+scrapes collect and encode at once, the others wait their turn (memory stays bounded
+however many scrapers come). There is no authentication: listening beyond loopback
+is warned about (docs/network.md).
+
 Read-only by default: no action reaches the API. ``--auto-heal`` lets the runbook's
 auto-heal act (restart FAILED instances, start sessions the server unloaded), and
 nothing else: the exporter has no other way to act. SIGTERM and SIGINT stop the HTTP
@@ -46,6 +53,7 @@ from prometheus_client.registry import Collector
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.metrics import CountingAudit, FleetCollector, FleetCounters
 from wawp_tui.commands.scope import describe_tags, only_tagged
+from wawp_tui.commands.served import HEADER_TIMEOUT, RESPONSE_TIMEOUT, exposure_warning, server_config
 from wawp_tui.config import Config, audit_log_path
 from wawp_tui.core import Monitor
 from wawp_tui.launch import UsageError, say
@@ -56,6 +64,8 @@ DEFAULT_LISTEN = "127.0.0.1:9877"
 TICK = 1.0
 #: Seconds uvicorn waits for open connections when stopping.
 GRACEFUL = 1
+#: Scrapes that collect and encode at once (each holds a snapshot of the fleet's series).
+SCRAPES_AT_ONCE = 2
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -91,7 +101,7 @@ def bind(host: str, port: int) -> socket.socket:
     anything is polled."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host, port), family=family, backlog=128)
+        return socket.create_server((host, port), family=family, backlog=1024)
     except OSError as exc:
         raise UsageError(f"exporter: cannot listen on {_hostport(host, port)}: "
                          f"{exc.strerror or exc}") from None
@@ -124,6 +134,9 @@ def run(config: Config, client: WawpClient, *, listen: str, tags: Sequence[str],
     if not config.instances:
         why = f"no instance matches --tag {' '.join(tags)}" if tags else "the config has no instance"
         say(f"wawp-tui: exporter: {why}: serving 0 instances")
+    warning = exposure_warning(host, port, "exporter")
+    if warning:
+        say(f"wawp-tui: exporter: {warning}")
     sock = bind(host, port)
     exporter = Exporter(config, client, audit_path=None if demo else audit_log_path())
     with contextlib.closing(sock):
@@ -146,10 +159,15 @@ class _Server(uvicorn.Server):
 class Exporter:
     """One Monitor, its metrics and the HTTP server in front of them."""
 
-    def __init__(self, config: Config, client: WawpClient, *, audit_path: Path | None = None) -> None:
+    def __init__(self, config: Config, client: WawpClient, *, audit_path: Path | None = None,
+                 header_timeout: float = HEADER_TIMEOUT,
+                 response_timeout: float = RESPONSE_TIMEOUT) -> None:
         self.config = config
         self.client = client
         self.audit_path = audit_path
+        self.header_timeout = header_timeout
+        self.response_timeout = response_timeout
+        self._scrape_slots = asyncio.Semaphore(SCRAPES_AT_ONCE)
         self.monitor: Monitor | None = None
         self.registry = CollectorRegistry(auto_describe=False)
         self._poller: asyncio.Task[None] | None = None
@@ -199,10 +217,11 @@ class Exporter:
         """Collect now, on the loop (one consistent moment of the fleet); encode in a thread
         with the encoder the scraper asks for (text 0.0.4 or OpenMetrics)."""
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        snapshot = _Snapshot(list(self.registry.collect()))
         encoder, content_type = choose_encoder(headers.get("accept", ""))
         zipped = gzip_accepted(headers.get("accept-encoding", ""))
-        body = await asyncio.to_thread(_encode, encoder, snapshot, zipped)
+        async with self._scrape_slots:  # (waiting here holds no snapshot)
+            snapshot = _Snapshot(list(self.registry.collect()))
+            body = await asyncio.to_thread(_encode, encoder, snapshot, zipped)
         await _reply(send, 200, body, head=head, content_type=content_type,
                      extra=[(b"content-encoding", b"gzip")] if zipped else None)
 
@@ -236,10 +255,8 @@ class Exporter:
 
     async def _serve(self, monitor: Monitor, sock: socket.socket, stop: asyncio.Event,
                      tags: Sequence[str]) -> None:
-        server = _Server(uvicorn.Config(
-            self.asgi_app(), log_config=None, log_level="warning", access_log=False,
-            lifespan="off", timeout_graceful_shutdown=GRACEFUL, limit_concurrency=64,
-            server_header=False, proxy_headers=False))
+        server = _Server(server_config(self.asgi_app(), header_timeout=self.header_timeout,
+                                       response_timeout=self.response_timeout, graceful=GRACEFUL))
         self._poller = poller = asyncio.ensure_future(monitor.run())
         ticker = asyncio.ensure_future(_heartbeat(monitor))
         web = asyncio.ensure_future(server.serve(sockets=[sock]))

@@ -58,9 +58,16 @@ SERIES_PER_INSTANCE = len(INSTANCE_STATUSES) + 4 + len(GUARDS) + 2
 
 
 def instance_labels(state: InstanceState) -> tuple[str, str, str]:
-    """(id, label, tags) of an instance's series: cleaned, capped, tags sorted and joined."""
-    tags = ",".join(sorted({clean(t, 40) for t in state.tags if clean(t, 40)}))
+    """(id, label, tags) of an instance's series: cleaned, capped, tags sorted and joined
+    with "," (a "," or "%" inside a tag percent-encoded, so the list splits back exactly
+    and `tags=~"(.*,)?prod(,.*)?"` matches the tag prod, never a tag "eu,prod")."""
+    tags = ",".join(sorted({tag_label(clean(t, 40)) for t in state.tags if clean(t, 40)}))
     return (clean(state.id, LABEL_LIMIT), clean(state.label, LABEL_LIMIT), clean(tags, LABEL_LIMIT))
+
+
+def tag_label(tag: str) -> str:
+    """One tag as it stands in the `tags` label: "%" -> "%25", "," -> "%2C"."""
+    return tag.replace("%", "%25").replace(",", "%2C")
 
 
 def status_label(word: str | None) -> str | None:

@@ -1,14 +1,29 @@
-"""`wawp-tui rollout`: a fleet operation in waves, for people and for cron."""
+"""`wawp-tui rollout`: a fleet operation in waves, for people and for cron.
+
+Before anything is sent, the two things a rollout leaves behind are checked: its progress
+(the state folder must take a file: a rollout that cannot be resumed must not start) and
+its record (the audit log takes a first "rollout" record, flushed: on a full disk or an
+unwritable log the rollout refuses, unless --no-audit says to go without one). A record
+that fails during the run stops it after the wave it belongs to (resumable). Output that cannot be
+written (a closed pipe, a full disk) does not stop a rollout: it is said once on stderr,
+the audit log keeps the record, and the exit code says it (74) when nothing else failed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from wawp_tui.client.api import WawpClient
+from wawp_tui.commands.output import OutputFailed
 from wawp_tui.config import Config, audit_log_path, state_dir
 from wawp_tui.core import (
     CONSEQUENCES,
@@ -20,20 +35,34 @@ from wawp_tui.core import (
     describe,
     plan,
 )
-from wawp_tui.launch import UsageError
+from wawp_tui.launch import UsageError, say
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import ExitCode
 
 
+class _Output:
+    """Where progress lines go; what became of them."""
+
+    failed: str | None = None
+
+
 def _line(text: str) -> None:
-    """A progress line a log collector can read: UTC timestamp, then the message."""
+    """A progress line a log collector can read: UTC timestamp, then the message. Output
+    that fails is said once on stderr and stops being written: the rollout goes on."""
+    if _Output.failed is not None:
+        return
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    print(f"{stamp} {clean(text, 2000, strip=False)}", flush=True)
+    try:
+        print(f"{stamp} {clean(text, 2000, strip=False)}", flush=True)
+    except OutputFailed as exc:
+        _Output.failed = exc.reason
+        _say(f"wawp-tui: rollout: cannot write to standard output: {exc.reason}; the rollout "
+             "goes on, its record is in the audit log")
 
 
 def _say(text: str) -> None:
     """One line on stderr."""
-    print(clean(text, 2000, strip=False), file=sys.stderr)
+    say(clean(text, 2000, strip=False))
 
 
 def _select(args: argparse.Namespace, config: Config) -> list[str]:
@@ -52,6 +81,7 @@ def _select(args: argparse.Namespace, config: Config) -> list[str]:
 
 def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
     """`wawp-tui rollout ...`: plan (or resume), confirm, run; the exit code."""
+    _Output.failed = None
     path = state_dir() / "rollout.json"
     state = _resumed(args, config, path) if args.resume else _planned(args, config)
     _line(f"plan: {describe(state)}")
@@ -67,8 +97,11 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
     if not args.yes and not _confirmed(state):
         _line("cancelled: nothing sent")
         return ExitCode.OK
+    _check_state_folder(path)
+    audit = _audit_for(args, state)
     try:
-        final = asyncio.run(_run(state, config, client, args.continue_on_error, path))
+        final, audit_failed = asyncio.run(_run(state, config, client, args.continue_on_error,
+                                               path, audit))
     except RolloutBusy as exc:
         _say(f"wawp-tui: {exc}")
         return ExitCode.NOT_ALL_WELL
@@ -76,7 +109,66 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
         _line("interrupted: progress is saved; resume with: wawp-tui rollout "
               f"{state.action} --resume")
         return ExitCode.NOT_ALL_WELL
-    return ExitCode.OK if final.status == "done" and not final.failed else ExitCode.NOT_ALL_WELL
+    except OSError as exc:
+        # Progress could not be saved mid-run (a disk that filled up): what was sent stays
+        # sent, and the rollout stops rather than go on with no way to resume it.
+        _say(f"wawp-tui: rollout stopped: cannot save its progress in {path.parent}: "
+             f"{exc.strerror or exc}; what was sent stays sent (see the audit log)")
+        return ExitCode.NOT_ALL_WELL
+    finally:
+        audit.close()
+    if audit_failed:
+        return ExitCode.NOT_ALL_WELL
+    if final.status != "done" or final.failed:
+        return ExitCode.NOT_ALL_WELL
+    return ExitCode.IO_ERROR if _Output.failed is not None else ExitCode.OK
+
+
+def _check_state_folder(path: Path) -> None:
+    """The folder that keeps the rollout's progress takes a file, or UsageError saying
+    which folder and why (nothing was sent)."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, probe = tempfile.mkstemp(prefix=".probe.", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UsageError(f"rollout: cannot save its progress in {folder}: "
+                         f"{exc.strerror or exc}; nothing was sent. A rollout that could not be "
+                         "resumed does not start: make the folder writable (or set "
+                         "XDG_STATE_HOME to one that is)") from None
+
+
+class _RolloutAudit(AuditLog):
+    """The audit log of a rollout: the moment a record cannot be written, `on_failure`
+    is called (the rollout then stops after the wave in which it happened)."""
+
+    on_failure: Callable[[], None] | None = None
+
+    def write(self, at: float, event: str, **fields: Any) -> None:
+        super().write(at, event, **fields)
+        if self.error is not None and self.on_failure is not None:
+            failure, self.on_failure = self.on_failure, None
+            failure()
+
+
+def _audit_for(args: argparse.Namespace, state: RolloutState) -> AuditLog:
+    """The audit log, with the rollout's first record written and flushed; UsageError
+    when it cannot be (nothing was sent). --no-audit: no log, said on stdout."""
+    if args.no_audit:
+        _line("audit: off (--no-audit): this rollout's actions are not recorded")
+        return AuditLog(None)
+    audit = _RolloutAudit(audit_log_path())
+    if audit.error is None:
+        audit.write(time.time(), "rollout", action=state.action, instances=state.total,
+                    waves=len(state.waves), resumed=bool(args.resume), pid=os.getpid())
+    if audit.error is not None:
+        audit.close()
+        raise UsageError(f"rollout: {audit.error}; nothing was sent. A rollout's actions must "
+                         "be recorded: fix the audit log, or run with --no-audit to go without "
+                         "a record")
+    return audit
 
 
 def _resumed(args: argparse.Namespace, config: Config, path: Path) -> RolloutState:
@@ -122,12 +214,22 @@ def _confirmed(state: RolloutState) -> bool:
 
 
 async def _run(state: RolloutState, config: Config, client: WawpClient,
-               continue_on_error: bool, path: Path) -> RolloutState:
-    audit = AuditLog(audit_log_path())
-    if audit.error:
-        _say(f"wawp-tui: warning: {audit.error}; the rollout's actions will not be recorded")
+               continue_on_error: bool, path: Path, audit: AuditLog) -> tuple[RolloutState, bool]:
+    """Run the rollout; (its final state, whether the audit log failed meanwhile: then it
+    stopped after the wave it was in)."""
+    failed = False
+
+    def audit_failed() -> None:
+        nonlocal failed
+        failed = True
+        rollout.cancel_requested = True
+        _say(f"wawp-tui: rollout stopping after this wave: {audit.error}; resume once the "
+             f"audit log is fixed with: wawp-tui rollout {state.action} --resume")
+
     async with client:
         monitor = Monitor(config, client, audit=audit)
         rollout = monitor.rollout(state, state_path=path, progress=_line,
                                   continue_on_error=continue_on_error)
-        return await rollout.run()
+        if isinstance(audit, _RolloutAudit):
+            audit.on_failure = audit_failed
+        return await rollout.run(), failed

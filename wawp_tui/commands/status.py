@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from wawp_tui.client.api import WawpClient
+from wawp_tui.commands.output import symbols_fit
 from wawp_tui.config import Config
 from wawp_tui.core import Monitor, runbook
 from wawp_tui.models import UNREACHABLE, WORKING
 from wawp_tui.safe_text import clean, clean_data, clean_word
+from wawp_tui.text_cells import cell_width, cut, fit, pad_left
 from wawp_tui.vocab import ExitCode, plural
 
 #: The word for an instance whose poll had not finished when the deadline came.
@@ -88,7 +90,7 @@ def run(config: Config, client: WawpClient, *, as_json: bool, deadline: float | 
 
     rows = asyncio.run(poll())
     if as_json:
-        write_json(rows, out)
+        write_json(rows, out, proxy=config.api.via.shown if config.api.via else None)
     else:
         write_table(rows, out)
     return exit_code(rows)
@@ -100,10 +102,11 @@ def exit_code(rows: list[StatusRow]) -> int:
     return ExitCode.OK if well else ExitCode.NOT_ALL_WELL
 
 
-def write_json(rows: list[StatusRow], out: TextIO) -> None:
+def write_json(rows: list[StatusRow], out: TextIO, proxy: str | None = None) -> None:
     """A JSON array, one object per configured instance, in config order: one object a
-    line (json's C encoder; with `indent` it falls back to Python, 5x slower)."""
-    lines = ["  " + json.dumps(r.as_json(), ensure_ascii=False) for r in rows]
+    line (json's C encoder; with `indent` it falls back to Python, 5x slower). `proxy`:
+    the proxy the polls went through (without credentials), in every object, or null."""
+    lines = ["  " + json.dumps({**r.as_json(), "proxy": proxy}, ensure_ascii=False) for r in rows]
     out.write("[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n")
 
 
@@ -114,27 +117,39 @@ def _is_tty(out: TextIO) -> bool:
         return False
 
 
+#: The table's symbols where the output's encoding cannot carry them (PYTHONIOENCODING=ascii,
+#: a C locale), as NO_COLOR falls back for colour: the word beside each stays.
+ASCII_SYMBOLS = {"✓": "[OK]", "✗": "[FAIL]", "◐": "[..]", "▣": "[QR]", "■": "[--]", "·": "-"}
+
+
 def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) -> None:
     """A plain-text table that reads without colour (symbol + word), worst first.
 
-    Lines are cut to the terminal's width only on a terminal: piped into a file or a
-    cron mail, every error is kept whole."""
+    Columns are measured in terminal cells (a CJK label takes two per character, a
+    combining accent none). Lines are cut to the terminal's width only on a terminal:
+    piped into a file or a cron mail, every error is kept whole."""
     if width is None:
         width = shutil.get_terminal_size((100, 24)).columns if _is_tty(out) else 1_000_000
+    ascii_only = not symbols_fit(out)
     order = sorted(rows, key=lambda r: runbook.word_rank(r.status))
-    label_w = max([5] + [len(r.label) for r in rows])
-    label_w = min(label_w, 28)
-    id_w = max([2] + [len(r.id) for r in rows])
-    badge_w = max([14] + [len(" ".join(runbook.badge(r.status))) for r in rows])
-    head = f"{'STATUS':<{badge_w}} {'LABEL':<{label_w}} {'ID':<{id_w}} {'LATENCY':>8}  DETAIL"
-    out.write(head[:width].rstrip() + "\n")
+    labels = {id(r): clean(r.label, 200) for r in rows}
+    label_w = min(28, max([5] + [cell_width(label) for label in labels.values()]))
+    id_w = max([2] + [cell_width(clean(r.id, 64)) for r in rows])
+    badges = {id(r): _badge(r.status, ascii_only) for r in rows}
+    badge_w = max([14] + [cell_width(b) for b in badges.values()])
+    head = f"{fit('STATUS', badge_w)} {fit('LABEL', label_w)} {fit('ID', id_w)} {'LATENCY':>8}  DETAIL"
+    out.write(cut(head, width).rstrip() + "\n")
     for r in order:
         try:
-            line = _table_line(r, badge_w, label_w, id_w)
+            latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f}ms"
+            detail = clean(r.error or _me_line(r.me))
+            line = (f"{fit(badges[id(r)], badge_w)} {fit(labels[id(r)], label_w)} "
+                    f"{fit(clean(r.id, 64), id_w)} {pad_left(latency, 8)}  {detail}")
         except Exception as exc:  # noqa: BLE001 - one odd instance costs its own row, never the report
-            line = f"{'? ERROR':<{badge_w}} {clean(r.label, label_w):<{label_w}} {clean(r.id, 64):<{id_w}} " \
-                   f"{'-':>8}  this row could not be printed ({type(exc).__name__})"
-        out.write(line[:width].rstrip() + "\n")
+            line = f"{fit('? ERROR', badge_w)} {fit(clean(r.label, label_w), label_w)} " \
+                   f"{fit(clean(r.id, 64), id_w)} {'-':>8}  this row could not be printed " \
+                   f"({type(exc).__name__})"
+        out.write(cut(line, width).rstrip() + "\n")
     counts: dict[str, int] = {}
     for r in rows:
         counts[r.status] = counts.get(r.status, 0) + 1
@@ -143,13 +158,11 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
     out.write(f"\n{plural(len(rows), 'instance')}: {summary}\n")
 
 
-def _table_line(r: StatusRow, badge_w: int, label_w: int, id_w: int) -> str:
-    symbol, word = runbook.badge(clean_word(r.status))
-    badge = f"{symbol} {word}"
-    latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f}ms"
-    detail = clean(r.error or _me_line(r.me))
-    label = clean(r.label, label_w)
-    return f"{badge:<{badge_w}} {label:<{label_w}} {clean(r.id, 64):<{id_w}} {latency:>8}  {detail}"
+def _badge(status: str, ascii_only: bool) -> str:
+    symbol, word = runbook.badge(clean_word(status))
+    if ascii_only:
+        symbol = ASCII_SYMBOLS.get(symbol, symbol)
+    return f"{symbol} {word}"
 
 
 def _me_line(me: object) -> str:

@@ -40,6 +40,8 @@ def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None
         credentials_in=config.api.credentials_in,
         max_concurrency=config.api.max_concurrency,
         transport=transport,
+        proxy=config.api.via,
+        trust=config.api.trust,
     )
 
 

@@ -1,9 +1,11 @@
 """History that survives a restart of the app: JSON lines under the state folder.
 
 Bounded: when the file passes `max_bytes` it is rotated to `.1` (one old generation),
-so a wall monitor running for months never fills the disk. Read back as untrusted
-input: a damaged line (bad JSON, wrong shape, absurd values) is skipped and counted,
-and every text crosses the text boundary again.
+so a wall monitor running for months never fills the disk. Read back bounded too: only
+the last `max_bytes` of each generation are read, and a file found larger than that (an
+older version's, a copied one: 2 GB delayed the first status by 6 s) is cut down to
+them at start. Read back as untrusted input: a damaged line (bad JSON, wrong shape,
+absurd values) is skipped and counted, and every text crosses the text boundary again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from wawp_tui.core.fleet import HISTORY_LIMIT, HistoryEntry
-from wawp_tui.files import append_private, read_lines
+from wawp_tui.files import append_private, atomic_write, read_lines, read_tail
 from wawp_tui.safe_text import clean
 
 DEFAULT_MAX_BYTES = 2_000_000
@@ -65,7 +67,7 @@ class HistoryStore:
         damaged = future = 0
         for path in (self.path.with_name(self.path.name + ".1"), self.path):
             try:
-                lines, too_long = read_lines(path)
+                lines, too_long = read_lines(path, tail=self.max_bytes)
             except FileNotFoundError:
                 continue
             except OSError as exc:
@@ -87,7 +89,30 @@ class HistoryStore:
         if skipped:
             self.warning = (f"history: skipped {' and '.join(skipped)} in {self.path} "
                             "(the rest is loaded)")
+        self._cut_down()
         return {k: list(v) for k, v in found.items()}
+
+    def _cut_down(self) -> None:
+        """A generation larger than `max_bytes` keeps only its newest `max_bytes` (what was
+        just loaded): the current file is rotated, the old generation rewritten."""
+        if self.path is None:
+            return
+        old = self.path.with_name(self.path.name + ".1")
+        try:
+            if self.path.stat().st_size > self.max_bytes:
+                os.replace(self.path, old)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self.warning = f"history not cut down: {exc.strerror or exc}"
+            return
+        try:
+            if old.stat().st_size > self.max_bytes:
+                atomic_write(old, read_tail(old, self.max_bytes).decode("utf-8", "replace"))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            self.warning = f"history not cut down: {exc.strerror or exc}"
 
 
 def _entry(line: str) -> tuple[str, HistoryEntry] | None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import wawp_tui
+from wawp_tui.children import stop_on_signals
 from wawp_tui.devtools import bench_config, bench_status, bench_tui
 from wawp_tui.devtools.bench_figures import Figures
 from wawp_tui.devtools.bench_status import Product
@@ -161,7 +162,10 @@ def run_bench(opts: BenchOptions) -> Figures:
 
 
 def main(opts: BenchOptions, as_json: bool) -> int:
-    figures = run_bench(opts)
+    # Every child dies with this process (children.py); SIGTERM and SIGHUP stop them as
+    # ctrl+c does, through the `with` blocks that own them.
+    with stop_on_signals():
+        figures = run_bench(opts)
     print(figures.as_json() if as_json else figures.table())
     return 0
 

@@ -15,6 +15,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from wawp_tui.children import dies_with_this_process
+
 
 @dataclass(frozen=True)
 class Product:
@@ -61,6 +63,7 @@ def run_child(product: Product, args: list[str], env: dict[str, str]) -> ChildRu
     with tempfile.TemporaryFile() as out_file, tempfile.TemporaryFile() as err_file:
         started = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out_file, stderr=err_file, stdin=subprocess.DEVNULL,
+                                preexec_fn=dies_with_this_process(),
                                 env={**env, "PYTHONPATH": product.pythonpath})
         # wait4, not proc.wait(): it also returns the rusage of exactly this child.
         _, status, usage = os.wait4(proc.pid, 0)

@@ -17,6 +17,8 @@ import termios
 import threading
 import time
 
+from wawp_tui.children import die_with
+
 
 def _ticks() -> int:
     return os.sysconf("SC_CLK_TCK")
@@ -32,9 +34,11 @@ class TtyProcess:
         self.seen_at: float | None = None
         self.bytes_read = 0
         self.started = time.perf_counter()
+        parent = os.getpid()
         pid, fd = pty.fork()
         if pid == 0:  # the child: size the terminal, then become the program
             try:
+                die_with(parent)
                 fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
                 os.execve(argv[0], argv, {**env, "TERM": "xterm-256color"})
             finally:

@@ -11,6 +11,7 @@ import time
 
 import httpx
 
+from wawp_tui.children import dies_with_this_process
 from wawp_tui.devtools.bench_status import Product
 from wawp_tui.devtools.bench_tty import TtyProcess
 
@@ -64,7 +65,7 @@ def start_detection(product: Product, config_path: str, env: dict[str, str], tri
     code = ("from wawp_tui.devtools.bench_detect import detect_child\n"
             f"print(detect_child({config_path!r}, {trials}, {spacing}))\n")
     return subprocess.Popen(product.code_argv(code), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=dies_with_this_process(),
                             env={**env, "PYTHONPATH": product.pythonpath})
 
 

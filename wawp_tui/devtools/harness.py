@@ -11,6 +11,7 @@ import time
 
 import httpx
 
+from wawp_tui.children import dies_with_this_process
 from wawp_tui.config import ApiSettings, Config, MonitorSettings
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.simulator import SIM_TOKEN
@@ -47,7 +48,8 @@ class SimulatorProcess:
         self._launch()
 
     def _launch(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     preexec_fn=dies_with_this_process())
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -106,10 +108,15 @@ def fleet_file(path: str, url: str, instances: tuple[InstanceConfig, ...], concu
     return path
 
 
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
 def child_env(home: str, pythonpath: str | None = None) -> dict[str, str]:
     """The environment of a measured child: its state, logs and config folders under
-    `home` (the user's own stay untouched), no WAWP_* variables from the caller."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WAWP_")}
+    `home` (the user's own stay untouched), no WAWP_* variables from the caller, and no
+    proxy settings (the simulator is on loopback: a proxy would measure itself)."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("WAWP_") and k.lower() not in _PROXY_VARIABLES}
     env.update(HOME=home, XDG_CONFIG_HOME=f"{home}/config", XDG_STATE_HOME=f"{home}/state",
                XDG_DATA_HOME=f"{home}/data", XDG_CACHE_HOME=f"{home}/cache")
     if pythonpath is not None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from wawp_tui.children import stop_on_signals
 from wawp_tui.core import client_for, runbook
 from wawp_tui.devtools.harness import SimulatorProcess, bench_config, machine
 from wawp_tui.simulator import SIM_TOKEN
@@ -229,7 +230,8 @@ def _agrees(state, server_status: str) -> bool:
 
 
 def main(minutes: float, instances: int, as_json: bool) -> int:
-    report = run_soak(minutes, instances)
+    with stop_on_signals():
+        report = run_soak(minutes, instances)
     if as_json:
         print(json.dumps({"machine": machine(), "instances": instances, "minutes": minutes,
                           **report.values, "faults_tried": dict(report.events),

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from wawp_tui.children import dies_with_this_process
+
 VARIANTS = ["httpx-default", "httpx-aiohttp", "wawp-transport", "aiohttp", "raw-streams",
             "WawpClient-default", "WawpClient-wawp-transport"]
 PATH = "/v2/session/info"
@@ -176,7 +178,8 @@ def main():
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "wawp_tui", "simulate", "--port", str(port),
                                "--instances", str(args.instances), "--scenario", "healthy"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=dies_with_this_process())
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -194,7 +197,8 @@ def main():
                 out = subprocess.run([sys.executable, __file__, "--child", variant, url,
                                       str(args.requests), str(args.concurrency),
                                       str(args.instances)],
-                                     capture_output=True, text=True, check=False)
+                                     capture_output=True, text=True, check=False,
+                                     preexec_fn=dies_with_this_process())
                 if out.returncode != 0:
                     print(f"{variant}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
                     continue

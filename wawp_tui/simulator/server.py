@@ -22,20 +22,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _config(app: Simulator, host: str, port: int) -> uvicorn.Config:
+def _config(app: Simulator, host: str, port: int,
+            tls: tuple[str, str] | None = None) -> uvicorn.Config:
     # log_level critical: an injected "drop" must not print a traceback in the terminal.
+    certfile, keyfile = tls or (None, None)
     return uvicorn.Config(app, host=host, port=port, log_level="critical", access_log=False,
-                          lifespan="on", timeout_graceful_shutdown=1)
+                          lifespan="on", timeout_graceful_shutdown=1,
+                          ssl_certfile=certfile, ssl_keyfile=keyfile)
 
 
 class ServerHandle:
-    """A running simulator server: `.url`, `.app`, `.stop()`; also a context manager."""
+    """A running simulator server: `.url`, `.app`, `.stop()`; also a context manager.
+    `tls` (certificate file, key file) serves https (tests of proxies and private CAs)."""
 
-    def __init__(self, app: Simulator, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Simulator, host: str = "127.0.0.1", port: int = 0,
+                 tls: tuple[str, str] | None = None) -> None:
         if not is_loopback(host):
             raise ValueError(f"refusing to serve the simulator on {host}: loopback only")
         self.app = app
-        self.server = uvicorn.Server(_config(app, host, port))
+        self.server = uvicorn.Server(_config(app, host, port, tls))
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="wawp-simulator", daemon=True)
         self._thread.start()
@@ -46,7 +51,7 @@ class ServerHandle:
             time.sleep(0.01)
         sock = self.server.servers[0].sockets[0]
         bound_host, bound_port = sock.getsockname()[:2]
-        self.url = f"http://{bound_host}:{bound_port}"
+        self.url = f"{'https' if tls else 'http'}://{bound_host}:{bound_port}"
 
     def _run(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -70,9 +75,10 @@ class ServerHandle:
         self.stop()
 
 
-def serve_in_thread(app: Simulator, host: str = "127.0.0.1", port: int = 0) -> ServerHandle:
-    """Start `app` on a free loopback port in a daemon thread."""
-    return ServerHandle(app, host, port)
+def serve_in_thread(app: Simulator, host: str = "127.0.0.1", port: int = 0,
+                    tls: tuple[str, str] | None = None) -> ServerHandle:
+    """Start `app` on a free loopback port in a daemon thread (https with `tls`)."""
+    return ServerHandle(app, host, port, tls)
 
 
 def run_forever(app: Simulator, host: str, port: int, *, scenario: str = "demo",

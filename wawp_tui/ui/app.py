@@ -51,6 +51,12 @@ class WawpApp(App[int]):
         # Textual only hints at ctrl+q on ctrl+c; at 3 a.m. ctrl+c means "get me out".
         # Not a priority binding: in a text field ctrl+c still copies.
         Binding("ctrl+c", "quit", "Quit", id="quit-ctrl-c", show=False, system=True),
+        # Job control, as in any terminal program: the screen is put away and the terminal
+        # restored (SIGTSTP), `fg` brings it back redrawn (SIGCONT). Without it, ctrl+z was
+        # a dead key and the shell line typed next went into the TUI. A priority binding:
+        # in a text field too, as the terminal itself would.
+        Binding("ctrl+z", "suspend_process", "Suspend", id="suspend", show=False, system=True,
+                priority=True),
     ]
 
     def __init__(self, monitor: Monitor, *, poll: bool = True, demo: bool = False,
@@ -98,6 +104,13 @@ class WawpApp(App[int]):
         if self._poll:
             self.run_worker(self.monitor.run(), name="poller", group="poller", exit_on_error=False)
         self.set_interval(CONFIG_WATCH, self._check_config_file)
+        self.app_resume_signal.subscribe(self, self._redraw_after_suspend)
+
+    def _redraw_after_suspend(self, _app: object) -> None:
+        # Back from ctrl+z (`fg`): the terminal's screen was the shell's meanwhile, and a
+        # resize to the same size repaints nothing, so parts that had not changed (the
+        # context line) stayed blank. Everything is drawn again.
+        self.refresh(layout=True)
 
     def watch_theme(self) -> None:
         if self.fleet_screen.is_mounted:

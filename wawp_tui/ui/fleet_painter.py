@@ -156,9 +156,9 @@ class FleetPainter:
             selected=len(self.screen.selected)) + summary_note(self.screen.table_sort))
         config = self.monitor.config
         source = "demo" if self.screen.demo else str(config.path or "no config file")
-        key = (source, config.api.base_url, len(self.monitor.fleet), self.screen.palette)
+        key = (source, config.api.where, len(self.monitor.fleet), self.screen.palette)
         if self._context is None or self._context[0] != key:
-            self._context = key, view.context_line(source, config.api.base_url,
+            self._context = key, view.context_line(source, config.api.where,
                                                    len(self.monitor.fleet), self.screen.palette)
         self.screen.query_one("#context", QuietStatic).show(self._context[1])
         outage = self.monitor.outage()

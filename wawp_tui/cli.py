@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soak", type=_finite, default=None, metavar="MINUTES",
                    help="instead of the figures: run the app this long against a server that "
                         "keeps failing, then check it agrees with the server")
+    p.add_argument("--outage", type=int, nargs="?", const=60, default=None, metavar="N",
+                   help="instead of the figures: time the outage banner and its end after the "
+                        "server comes back, on N instances (default 60), --repeats trials each")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="remove an instance from the config file")
@@ -340,6 +343,12 @@ def _bench(args: argparse.Namespace) -> int:
         if args.soak <= 0:
             raise UsageError("--soak MINUTES must be positive")
         return soak_main(args.soak, args.instances, args.json)
+    if args.outage is not None:
+        from wawp_tui.devtools.outage_bench import main as outage_main
+
+        if args.outage < 1:
+            raise UsageError("--outage N must be at least 1")
+        return outage_main(args.outage, args.repeats, args.json)
     from wawp_tui.devtools.bench import BenchOptions
     from wawp_tui.devtools.bench import main as bench_main
 

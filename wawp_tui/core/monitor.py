@@ -35,7 +35,7 @@ from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.core.outage import Outage, detect
 from wawp_tui.core.poller import Poller
 from wawp_tui.core.rollout import Progress, Rollout, RolloutState
-from wawp_tui.models import QrCode
+from wawp_tui.models import UNREACHABLE, QrCode
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import Action, Trigger
 
@@ -160,8 +160,9 @@ class Monitor:
         self._seen.add(instance_id)
         self._emit(Polled(instance_id, changed))
         if changed and not first:
-            word = runbook.display_status(self.fleet.get(instance_id), self.clock(),
-                                          self.stale_basis)
+            st = self.fleet.get(instance_id)
+            word = UNREACHABLE if st.failures else \
+                runbook.display_status(st, self.clock(), self.stale_basis)
             self._emit(StatusChanged(instance_id, word))
 
     # -- polling ---------------------------------------------------------------------
@@ -214,7 +215,7 @@ class Monitor:
         changes = self.alerts.update(self.fleet, self.clock(), self.stale_basis, outage)
         if changes:
             self._emit(AlertsChanged(tuple(changes.fired), tuple(changes.resolved),
-                                     tuple(changes.updated)))
+                                     tuple(changes.updated), tuple(changes.notices)))
         if not self.auto_heal or self.paused:
             return
         decisions, notes = autoheal.decide(self.fleet, self.clock(), self.heal_policy,

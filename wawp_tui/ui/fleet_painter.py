@@ -148,18 +148,21 @@ class FleetPainter:
         now, table = self.monitor.clock(), self.screen.query_one(FleetTable)
         if len(self._parts) != len(self.monitor.fleet):
             self._recount(now)
-        self.screen.query_one("#summary", QuietStatic).show(view.summary_line(
+        width = max(20, self.screen.size.width - 2)  # the padding of each line
+        hidden = len(self.screen.selected) - len(self.screen.selected & table.row_keys())
+        self.screen.query_one("#summary", QuietStatic).show_lines(view.summary_lines(
             self._counts, self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette,
             paused=self.screen.paused,
             auto_heal=self.screen.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
             audit_off=self.monitor.audit.error is not None,
-            selected=len(self.screen.selected)) + summary_note(self.screen.table_sort))
+            selected=len(self.screen.selected), selected_hidden=hidden, width=width,
+            tail=summary_note(self.screen.table_sort)))
         config = self.monitor.config
         source = "demo" if self.screen.demo else str(config.path or "no config file")
-        key = (source, config.api.base_url, len(self.monitor.fleet), self.screen.palette)
+        key = (source, config.api.base_url, len(self.monitor.fleet), self.screen.palette, width)
         if self._context is None or self._context[0] != key:
             self._context = key, view.context_line(source, config.api.base_url,
-                                                   len(self.monitor.fleet), self.screen.palette)
+                                                   len(self.monitor.fleet), self.screen.palette, width)
         self.screen.query_one("#context", QuietStatic).show(self._context[1])
         outage = self.monitor.outage()
         banner = self.screen.query_one("#banner", QuietStatic)

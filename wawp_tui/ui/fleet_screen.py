@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from wawp_tui.core import Monitor
 from wawp_tui.models import SCAN_QR_CODE
@@ -42,6 +42,7 @@ from wawp_tui.ui.sorting import SortOrder
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.event_log import EventLog
 from wawp_tui.ui.widgets.fleet_table import FleetTable
+from wawp_tui.ui.widgets.key_footer import KeyFooter
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
 
 #: Below this width the detail pane goes under the table and the event log hides.
@@ -106,7 +107,7 @@ class FleetScreen(Screen[None]):
         with Horizontal(id="bottom"):
             # First, so a narrow terminal cuts the key hints, never the mode.
             yield Static("READ-ONLY: no action reaches the API", id="mode")
-            yield Footer(compact=True)
+            yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.restyle()
@@ -125,6 +126,8 @@ class FleetScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self._apply_size(self.app.size.width)
+        if self._alive():
+            self.painter.chrome(detail=False)  # the summary and context fit the new width
 
     def _apply_size(self, width: int) -> None:
         self.query_one("#main").set_class(width < NARROW_WIDTH, "-narrow")
@@ -205,7 +208,7 @@ class FleetScreen(Screen[None]):
     @on(AlertsUpdated)
     def _alerts_updated(self, message: AlertsUpdated) -> None:
         if self._alive():
-            self.notices.alerts_updated(message.fired, message.resolved)
+            self.notices.alerts_updated(message.notices)
 
     @on(ActionFinished)
     def _action_finished(self, message: ActionFinished) -> None:

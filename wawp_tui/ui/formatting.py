@@ -417,15 +417,36 @@ def me_line(me: dict) -> str:
     return " ".join(p for p in (name, f"+{number}" if number else "") if p) or "(unnamed)"
 
 
-def _modes(palette: Palette, *, paused: bool, read_only: bool, audit_off: bool, selected: int) -> Text:
-    """The reverse-video mode tags that open the summary line."""
-    line = Text()
-    for on, tag, tone in ((paused, "PAUSED", "warn"), (read_only, "READ-ONLY", "unknown"),
-                          (audit_off, "AUDIT LOG OFF", "bad"), (selected, f"{selected} selected", "unknown")):
-        if on:
-            line.append(f" {tag} ", style=f"bold reverse {palette.style(tone)}")
-            line.append(" ")
-    return line
+def _modes(palette: Palette, *, paused: bool, read_only: bool, audit_off: bool,
+           selected: int, selected_hidden: int = 0) -> list[Text]:
+    """The reverse-video mode tags that open the summary."""
+    chosen = f"{selected} selected" if not selected_hidden else \
+        f"{selected - selected_hidden} of {selected} selected ({selected_hidden} hidden by the filter)"
+    return [Text(f" {tag} ", style=f"bold reverse {palette.style(tone)}")
+            for on, tag, tone in ((paused, "PAUSED", "warn"), (read_only, "READ-ONLY", "unknown"),
+                                  (audit_off, "AUDIT LOG OFF", "bad"), (selected, chosen, "unknown"))
+            if on]
+
+
+#: What comes before a piece of the summary that does not start a line: between two
+#: counts, and between two kinds of fact.
+GAP, BAR = "  ", " │ "
+
+
+def pack(pieces: list[tuple[str, Text]], width: int) -> list[Text]:
+    """`pieces` ((separator, text)) on lines of at most `width` cells, never cut inside
+    one: a narrow terminal gets more lines, never a count or an age cut in half (a piece
+    wider than a line gets a line of its own)."""
+    lines = [Text(no_wrap=True, overflow="ellipsis", end="")]
+    for separator, piece in pieces:
+        line = lines[-1]
+        if line.plain and line.cell_len + len(separator) + piece.cell_len > width:
+            line = Text(no_wrap=True, overflow="ellipsis", end="")
+            lines.append(line)
+        if line.plain:
+            line.append(separator)
+        line.append_text(piece)
+    return lines
 
 
 #: What one instance adds to the summary line: its word, stale, failing.
@@ -472,17 +493,19 @@ def summary(
     shown: int | None = None,
     audit_off: bool = False,
     selected: int = 0,
-) -> Text:
-    """The summary line: counts of the last known statuses, worst first, how many of
+    width: int = 1000,
+) -> list[Text]:
+    """The summary's lines: counts of the last known statuses, worst first, how many of
     them are stale, when the last poll succeeded, and the modes."""
     counts = SummaryCounts({})
     for st in fleet:
         counts.add(summary_part(st, now, refresh))
-    return summary_line(counts, fleet, now, refresh, palette, paused=paused, auto_heal=auto_heal,
-                        read_only=read_only, shown=shown, audit_off=audit_off, selected=selected)
+    return summary_lines(counts, fleet, now, refresh, palette, paused=paused, auto_heal=auto_heal,
+                         read_only=read_only, shown=shown, audit_off=audit_off, selected=selected,
+                         width=width)
 
 
-def summary_line(
+def summary_lines(
     counts: SummaryCounts,
     fleet: FleetState,
     now: float,
@@ -495,34 +518,44 @@ def summary_line(
     shown: int | None = None,
     audit_off: bool = False,
     selected: int = 0,
-) -> Text:
-    """The summary line from counts already made (see `summary`): no loop over the fleet."""
+    selected_hidden: int = 0,
+    width: int = 1000,
+    tail: Text | None = None,
+) -> list[Text]:
+    """The summary from counts already made (see `summary`), on lines of at most `width`
+    cells: every count, the stale count, the refreshed age and the modes always show,
+    on as many lines as the width needs (no loop over the fleet)."""
     stale, failing = counts.stale, counts.failing
-    # Modes first: at 80 columns the end of the line may be cut, and these must show.
-    line = _modes(palette, paused=paused, read_only=read_only, audit_off=audit_off, selected=selected)
+    # Modes first: they must be seen before the counts.
+    pieces = [(" ", tag) for tag in _modes(palette, paused=paused, read_only=read_only,
+                                            audit_off=audit_off, selected=selected,
+                                            selected_hidden=selected_hidden)]
     for word in _summary_order(counts, fleet, now, refresh):
         symbol, label = runbook.badge(word)
         severity = runbook.severity(word)
         style = f"bold {palette.style(severity)}"
         if word in ALARM_WORDS:
             style = f"bold reverse {palette.style(severity)}"
-        line.append(f"{symbol} {counts.words[word]} {label}", style=style)
-        line.append("  ")
+        pieces.append((GAP, Text(f"{symbol} {counts.words[word]} {label}", style=style)))
+    facts: list[Text] = []
     if stale:
-        line.append(f"│ ~ {stale} stale ", style=f"bold italic {palette.style('warn')}")
+        facts.append(Text(f"~ {stale} stale", style=f"bold italic {palette.style('warn')}"))
     if shown is not None and shown != len(fleet):
-        line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
+        facts.append(Text(f"showing {shown}/{len(fleet)}", style="bold"))
     if fleet.last_success_at is not None:
         age = now - fleet.last_success_at
         # While polls fail, every second counts: no "just now" rounding.
         when = f"{runbook.fmt_ago(age)} ago" if failing and age >= 1 else ago(age)
-        line.append(f"│ refreshed {when} ", style=f"bold {palette.style('warn')}"
-                    if age > runbook.stale_after(refresh) else "")
+        facts.append(Text(f"refreshed {when}", style=f"bold {palette.style('warn')}"
+                          if age > runbook.stale_after(refresh) else ""))
     elif len(fleet):
-        line.append("│ no status yet ")
-    line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
-                style="bold" if auto_heal else palette.style("muted"))
-    return line
+        facts.append(Text("no status yet"))
+    facts.append(Text(f"auto-heal {'ON' if auto_heal else 'off'}",
+                      style="bold" if auto_heal else palette.style("muted")))
+    if tail is not None and tail.plain:
+        facts.append(tail)
+    pieces += [(BAR, fact) for fact in facts]
+    return pack(pieces, max(1, width))
 
 
 def _summary_order(counts: SummaryCounts, fleet: FleetState, now: float, refresh: float) -> list[str]:
@@ -540,11 +573,32 @@ def _summary_order(counts: SummaryCounts, fleet: FleetState, now: float, refresh
     return sorted(words, key=lambda w: (runbook.word_rank(w), first.get(w, len(first))))
 
 
-def context_line(source: str, base_url: str, count: int, palette: Palette) -> Text:
-    """Which fleet this is: the config file (or "demo") and the base URL (never a token)."""
-    noun = "instance" if count == 1 else "instances"
+def short_path(path: str, width: int) -> str:
+    """A path in at most `width` cells: the home folder as "~", then cut in the middle,
+    keeping its start and the file's name ("/srv/ops/…/fleet.toml")."""
     home = str(Path.home())
-    if source.startswith(home + "/"):
-        source = "~" + source[len(home):]
-    return Text(f"{clean(source, 200)} · {clean(base_url, 200)} · {count} {noun}",
-                style=palette.style("muted"))
+    if home not in ("", "/") and (path == home or path.startswith(home + "/")):
+        path = "~" + path[len(home):]
+    if cell_len(path) <= width:
+        return path
+    if width <= 1:
+        return "…"[:max(0, width)]
+    keep = width - 1
+    head = keep // 3
+    return path[:head] + "…" + path[len(path) - (keep - head):]
+
+
+def context_line(source: str, base_url: str, count: int, palette: Palette,
+                 width: int = 1000) -> Text:
+    """Which fleet this is: the config file (or "demo"), the base URL (never a token)
+    and the fleet's size, in `width` cells: the path gives way first (shortened in the
+    middle), the base URL never (it says which API these statuses come from)."""
+    noun = "instance" if count == 1 else "instances"
+    url, size = clean(base_url, 200), f"{count} {noun}"
+    room = width - cell_len(f" · {url} · {size}")
+    source = clean(source, 500)
+    if room >= 8:
+        text = f"{short_path(source, room)} · {url} · {size}"
+    else:  # a terminal too narrow for all three: the URL and the size
+        text = f"{url} · {size}"
+    return Text(text, style=palette.style("muted"), no_wrap=True, overflow="ellipsis", end="")

@@ -1,0 +1,204 @@
+"""The incident screen, second pass: the first seconds of an outage, alerts that resolve
+and group, a frame that never loses its summary, context or footer, bulk actions that say
+what they do. Driven through keys, messages and the public API against the simulator over
+real sockets, at 80x24 where it matters."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from rich.text import Text
+
+from tests.conftest import make_config
+from tests.drive import events_text, refresh, table_ids, tick
+from wawp_tui.client.api import WawpClient
+from wawp_tui.core import AuditLog, Monitor
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING
+from wawp_tui.simulator import Simulator, build_scenario
+from wawp_tui.ui.app import build_app
+from wawp_tui.ui.widgets.fleet_table import FleetTable
+
+
+def cell(app, instance_id, column) -> str:
+    value = app.query_one(FleetTable).get_cell(instance_id, column)
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def text_of(app, selector) -> str:
+    content = app.query_one(selector).content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+def mixed_fleet(clock, n=8):
+    """WORKING, with one FAILED, one stuck STARTING and one SCAN_QR_CODE."""
+    sim_instances = build_scenario("healthy", seed=11, instances=n, clock=clock)
+    failed, stuck, scan = sim_instances[1], sim_instances[2], sim_instances[3]
+    failed.fail_at = clock() - 1
+    stuck.base_status, stuck.started_at, stuck.stuck_starting = STARTING, clock() - 120, True
+    scan.logged_in, scan.base_status = False, SCAN_QR_CODE
+    return sim_instances
+
+
+def app_on(serve, clock, tmp_path, sim_instances, size_note=""):
+    sim = Simulator(sim_instances, clock=clock, seed=11)
+    server = serve(sim)
+    config = make_config(server.url, sim_instances)
+    app = build_app(config, WawpClient(server.url, timeout=1, connect_timeout=0.5), clock=clock,
+                    audit=AuditLog(tmp_path / "audit.jsonl"), poll=False)
+    return sim, server, app
+
+
+# -- outage truth ---------------------------------------------------------------------
+
+
+async def test_from_the_first_failed_poll_rows_keep_their_word_and_stuck_stays_stuck(serve, clock, tmp_path):
+    sim_instances = mixed_fleet(clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    failed, stuck, scan, working = (i.id for i in sim_instances[1:5])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        clock.advance(61)  # STARTING for over a minute: STUCK
+        await refresh(app, pilot)
+        await tick(app, pilot)
+        assert cell(app, stuck, "status") == "◐ STUCK"
+        before = table_ids(app)
+        server.stop()
+        clock.advance(4)
+        await refresh(app, pilot)  # the very first failed poll
+        await tick(app, pilot)
+        assert cell(app, failed, "status") == "✗ FAILED ~4s"
+        assert cell(app, stuck, "status") == "◐ STUCK ~4s"
+        assert cell(app, scan, "status") == "▣ SCAN QR ~4s"
+        assert cell(app, working, "status") == "✓ WORKING ~4s"
+        assert table_ids(app) == before  # the order of the last known words
+        summary = text_of(app, "#summary")
+        assert "UNREACHABLE" not in summary
+        assert "1 FAILED" in summary and "1 STUCK" in summary and "1 SCAN QR" in summary
+        assert "~ 8 stale" in summary
+        for _ in range(30):  # five minutes of outage
+            clock.advance(10)
+            await refresh(app, pilot)
+        await tick(app, pilot)
+        assert cell(app, stuck, "status") == "◐ STUCK ~5m04s"
+        assert cell(app, failed, "status") == "✗ FAILED ~5m04s"
+        assert table_ids(app) == before
+        # FAILED and STUCK stay alerts on their last known word; the rest is the outage's.
+        texts = [g.text for g in app.monitor.alerts.groups()]
+        assert texts[0].startswith("API unreachable")
+        assert not any("not answering" in t for t in texts)
+
+
+async def test_an_instance_never_polled_reads_unreachable(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", seed=11, instances=3, clock=clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    target = sim_instances[0].id
+    sim.inject(target, "html_502")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        assert cell(app, target, "status") == "! UNREACHABLE"
+        assert "1 UNREACHABLE" in text_of(app, "#summary")
+
+
+async def test_the_outage_alert_resolves_when_the_api_answers_and_own_faults_alert_alone(
+        serve, clock, tmp_path, monkeypatch):
+    """Three instances with faults of their own (404, 502, 429) must not keep the outage
+    firing once the API answers again: each gets its own alert, in one group."""
+    sim_instances = build_scenario("healthy", seed=11, instances=8, clock=clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    bells = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    port = int(server.url.rsplit(":", 1)[1])
+    odd = [i.id for i in sim_instances[:3]]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        server.stop()
+        for _ in range(4):
+            clock.advance(5)
+            await refresh(app, pilot)
+            await tick(app, pilot)
+        assert app.query_one("#banner").display
+        assert [g.text for g in app.monitor.alerts.groups()] == ["API unreachable: 8 instances"]
+        assert len(bells) == 1  # told once, after the group wait
+        for instance_id, kind in zip(odd, ("not_found", "html_502", "rate_limit")):
+            sim.inject(instance_id, kind)
+        serve(sim, port=port)
+        clock.advance(5)
+        await refresh(app, pilot)
+        await tick(app, pilot)
+        # The API answers: the banner and the outage alert are gone at once.
+        assert not app.query_one("#banner").display
+        assert not any(a.key == "outage" for a in app.monitor.alerts.firing())
+        assert "resolved after 20s: API unreachable" in events_text(app)
+        # The three with faults of their own: one group, every one of them in it.
+        clock.advance(5)
+        await refresh(app, pilot)
+        await tick(app, pilot)
+        groups = app.monitor.alerts.groups()
+        assert [g.text for g in groups] == ["3 instances not answering"]
+        assert set(groups[0].instance_ids) == set(odd)
+        assert "ALERT 3 instances not answering" in events_text(app)
+
+
+async def test_a_mass_logout_is_one_alert_told_once(serve, clock, tmp_path, monkeypatch):
+    sim_instances = build_scenario("healthy", seed=11, instances=24, clock=clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    bells = []
+    monkeypatch.setattr(app, "bell", lambda: bells.append(1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        await tick(app, pilot)
+        # 20 phones unlink; the polls see them over two rounds.
+        for inst in sim_instances[:20]:
+            inst.logged_in, inst.base_status = False, SCAN_QR_CODE
+        clock.advance(2)
+        await refresh(app, pilot, [i.id for i in sim_instances[:12]])
+        await tick(app, pilot)
+        clock.advance(2)
+        await refresh(app, pilot, [i.id for i in sim_instances[12:20]])
+        await tick(app, pilot)
+        assert events_text(app).count("ALERT") == 0  # gathering (the group wait)
+        clock.advance(3)
+        await tick(app, pilot)
+        assert events_text(app).count("ALERT") == 1
+        assert "ALERT 20 instances need a QR scan" in events_text(app)
+        assert len(bells) == 1
+        strip = text_of(app, "#alerts")
+        assert strip.startswith("▲ 1 alert (A ack, ! list): 20 instances need a QR scan")
+        assert len(app.monitor.alerts.firing()) == 20  # each instance still its own alert
+
+
+async def test_the_api_back_after_a_long_outage_is_seen_within_seconds(serve, clock, tmp_path):
+    """After a long outage every instance waits a minute between polls (the backoff cap):
+    the probe sees the API come back, and every instance is polled again at once."""
+    sim_instances = build_scenario("healthy", seed=11, instances=2)
+    sim = Simulator(sim_instances, seed=11)
+    server = serve(sim)
+    port = int(server.url.rsplit(":", 1)[1])
+    config = make_config(server.url, sim_instances, refresh=2.0)
+    async with WawpClient(server.url, timeout=1, connect_timeout=0.5) as client:
+        monitor = Monitor(config, client)
+        await monitor.refresh()
+        server.stop()
+        for _ in range(8):  # deep in the backoff: a minute to the next poll of each
+            await monitor.refresh()
+        assert all(monitor.poll_interval(i) == 60 for i in monitor.fleet.instances)
+        poller = asyncio.create_task(monitor.run())
+        try:
+            await until(lambda: all(st.failures >= 9 for st in monitor.fleet), 30)
+            serve(sim, port=port)
+            # Far sooner than the minute of backoff (a probe every 2 s, then all at once),
+            # with room for a loaded machine.
+            await until(lambda: not any(st.failures for st in monitor.fleet), 40)
+            assert monitor.outage() is None
+        finally:
+            poller.cancel()
+            await asyncio.gather(poller, return_exceptions=True)
+
+
+async def until(predicate, limit: float) -> None:
+    """Wait for a condition against a generous deadline (the machine may be loaded)."""
+    deadline = time.monotonic() + limit
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)

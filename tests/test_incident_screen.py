@@ -6,16 +6,20 @@ real sockets, at 80x24 where it matters."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
+from pathlib import Path
 
+import pytest
 from rich.text import Text
 
 from tests.conftest import make_config
-from tests.drive import events_text, refresh, table_ids, tick
+from tests.drive import events_text, refresh, screen_lines, table_ids, tick
 from wawp_tui.client.api import WawpClient
 from wawp_tui.core import AuditLog, Monitor
-from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING
+from wawp_tui.models import SCAN_QR_CODE, STARTING, STOPPED, InstanceConfig, Secret
 from wawp_tui.simulator import Simulator, build_scenario
+from wawp_tui.simulator.state import Fault
 from wawp_tui.ui.app import build_app
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 
@@ -202,3 +206,103 @@ async def until(predicate, limit: float) -> None:
     while not predicate():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+# -- the frame ------------------------------------------------------------------------
+
+LONG_PATH = "/srv/operations/wawp/on-call-rotations/emea-and-americas/production-fleet.toml"
+EVERY_WORD = ("FAILED", "UNREACHABLE", "NO TOKEN", "SCAN QR", "PASSKEY", "PASSKEY CODE", "STUCK",
+              "STARTING", "MAINTENANCE", "STOPPED", "WORKING")
+
+
+def every_status_fleet(clock, n=16):
+    """One instance in every word the summary can count, the rest WORKING."""
+    sim_instances = build_scenario("healthy", seed=13, instances=n, clock=clock)
+    a = sim_instances
+    a[0].fail_at = clock() - 1
+    a[1].faults.append(Fault("html_502"))  # never polled successfully: UNREACHABLE
+    a[2].logged_in, a[2].base_status = False, SCAN_QR_CODE
+    a[3].raw_status = "PASSKEY_REQUIRED"
+    a[4].raw_status = "PASSKEY_CONFIRMATION_REQUIRED"
+    a[5].base_status, a[5].started_at, a[5].stuck_starting = STARTING, clock(), True
+    a[7].raw_status = "MAINTENANCE"
+    a[8].base_status = STOPPED
+    return sim_instances
+
+
+def frame_app(serve, clock, tmp_path, read_only=True):
+    sim_instances = every_status_fleet(clock)
+    sim = Simulator(sim_instances, clock=clock, seed=13)
+    server = serve(sim)
+    config = make_config(server.url, sim_instances, read_only=read_only)
+    no_token = InstanceConfig("NOTOKEN00001", "Support desk without a token", Secret(""),
+                              problem="WAWP_TOKEN_SUPPORT_DESK_EMEA is not set (config line 42)")
+    config = dataclasses.replace(config, instances=config.instances + (no_token,),
+                                 path=Path(LONG_PATH))
+    app = build_app(config, WawpClient(server.url, timeout=1, connect_timeout=0.5), clock=clock,
+                    audit=AuditLog(tmp_path / "audit.jsonl"), poll=False)
+    return sim, server, app
+
+
+def assert_frame(app, url: str, words=EVERY_WORD) -> None:
+    """The rule: the summary (every count and the refreshed age), the context (the base
+    URL always) and the footer are on screen."""
+    lines = screen_lines(app)
+    screen = "\n".join(lines)
+    for word in words:
+        assert f" {word}" in screen, f"{word} count missing:\n{screen}"
+    assert "refreshed " in screen and "auto-heal" in screen, screen
+    context = next((line for line in lines if url in line), None)
+    assert context is not None and "17 instances" in context, screen
+    assert "Quit" in lines[-1] and "Help" in lines[-1], screen
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (160, 48)])
+async def test_summary_context_and_footer_always_show(serve, clock, tmp_path, size):
+    sim, server, app = frame_app(serve, clock, tmp_path)
+    async with app.run_test(size=size) as pilot:
+        assert "Quit" in screen_lines(app)[-1]  # the footer's keys from the first frame
+        await refresh(app, pilot)
+        clock.advance(61)  # one STARTING is STUCK by now; another has just begun
+        young = list(sim.instances.values())[6]
+        young.base_status, young.started_at, young.boot_seconds = STARTING, clock(), 1e9
+        await refresh(app, pilot)
+        await tick(app, pilot)
+        await pilot.press("p")  # paused: one more mode in the summary
+        table = app.query_one(FleetTable)
+        table.move_cursor(row=0)
+        await pilot.press("space", "space", "space", "o")  # a selection, a sort
+        await tick(app, pilot)
+        assert app.query_one("#alerts").display
+        assert_frame(app, server.url)
+        # The outage: the banner comes on top of everything else.
+        await pilot.press("p")
+        server.stop()
+        for _ in range(3):
+            clock.advance(5)
+            await refresh(app, pilot)
+            await tick(app, pilot)
+        assert app.query_one("#banner").display
+        assert_frame(app, server.url)
+        # ...and after it, everything is still there (nothing stays hidden).
+        server = serve(sim, port=int(server.url.rsplit(":", 1)[1]))
+        clock.advance(5)
+        await refresh(app, pilot)
+        await tick(app, pilot)
+        assert not app.query_one("#banner").display
+        assert_frame(app, server.url)
+
+
+def test_the_context_line_shortens_the_path_never_the_base_url():
+    from wawp_tui.ui.formatting import Palette, context_line
+
+    url = "https://wawp-gateway.internal.example.com:8443"
+    line = context_line(LONG_PATH, url, 1200, Palette({}), width=78).plain
+    assert len(line) <= 78 and line.endswith(f" · {url} · 1200 instances")
+    assert "…" in line
+    line = context_line(LONG_PATH, "https://api.wawp.net", 60, Palette({}), width=78).plain
+    assert len(line) == 78 and line.endswith(" · https://api.wawp.net · 60 instances")
+    assert line.startswith("/srv/operat") and "…" in line and line.split(" · ")[0].endswith("/production-fleet.toml")
+    home = str(Path.home())
+    assert context_line(f"{home}/.config/wawp-tui/config.toml", url, 1, Palette({}),
+                        width=200).plain.startswith("~/.config/wawp-tui/config.toml · ")

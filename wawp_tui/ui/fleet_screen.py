@@ -132,6 +132,10 @@ class FleetScreen(Screen[None]):
     def _apply_size(self, width: int) -> None:
         self.query_one("#main").set_class(width < NARROW_WIDTH, "-narrow")
         self.set_class(width < NARROW_WIDTH, "-narrow")
+        # The footer's line is shared: a narrow terminal gets the short mode tag, so the
+        # key hints (help and quit among them) still fit.
+        self.query_one("#mode", Static).update(
+            "READ-ONLY" if width < NARROW_WIDTH else "READ-ONLY: no action reaches the API")
 
     def restyle(self) -> None:
         """The theme changed: take its colours and repaint everything."""

@@ -584,8 +584,9 @@ def short_path(path: str, width: int) -> str:
     if width <= 1:
         return "…"[:max(0, width)]
     keep = width - 1
-    head = keep // 3
-    return path[:head] + "…" + path[len(path) - (keep - head):]
+    # The file's name is what tells configs apart: the tail keeps it whole if it can.
+    tail = max(keep - keep // 3, min(len(path.rsplit("/", 1)[-1]) + 1, keep))
+    return path[:keep - tail] + "…" + path[len(path) - tail:]
 
 
 def context_line(source: str, base_url: str, count: int, palette: Palette,

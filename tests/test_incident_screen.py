@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
+from textual.widgets import Static
 
 from tests.conftest import make_config
 from tests.drive import events_text, refresh, screen_lines, table_ids, tick
@@ -21,6 +22,8 @@ from wawp_tui.models import SCAN_QR_CODE, STARTING, STOPPED, InstanceConfig, Sec
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.simulator.state import Fault
 from wawp_tui.ui.app import build_app
+from wawp_tui.ui.messages import RolloutProgress
+from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 
 
@@ -306,3 +309,150 @@ def test_the_context_line_shortens_the_path_never_the_base_url():
     home = str(Path.home())
     assert context_line(f"{home}/.config/wawp-tui/config.toml", url, 1, Palette({}),
                         width=200).plain.startswith("~/.config/wawp-tui/config.toml · ")
+
+
+# -- bulk actions say exactly what they do ------------------------------------------------
+
+
+async def test_a_filter_hiding_part_of_the_selection_is_said_and_respected(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", seed=17, instances=12, clock=clock)
+    for n, inst in enumerate(sim_instances):
+        inst.label = f"{'Alpha' if n < 3 else 'Bravo'} desk {n:02d}"
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        app.query_one(FleetTable).move_cursor(row=0)
+        await pilot.press(*["space"] * 10)
+        await pilot.press("slash", *"desk 0", "enter")  # shows 10 rows: 00..09
+        await pilot.press("escape", "slash", *"Alpha", "enter")  # shows 3 of the 10 selected
+        assert len(app.fleet_screen.visible_ids()) == 3
+        assert "3 of 10 selected (7 hidden by the filter)" in text_of(app, "#summary")
+        await pilot.press("r")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        assert confirm.body_text.startswith("Targets (3):")
+        assert "3 of 10 selected; 7 hidden by the filter are not included" in confirm.body_text
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        shown = {i.id for i in sim_instances[:3]}
+        assert {c["instance_id"] for c in sim.calls_to("restart")} == shown
+        await pilot.press("W")
+        choice = app.screen
+        assert isinstance(choice, ChoiceScreen)
+        title = str(choice.query_one("#title", Static).content)
+        assert title == ("Rolling operation on 3 instances (3 of 10 selected; 7 hidden by the "
+                         "filter are not included)")
+
+
+async def test_ten_targets_at_80x24_scroll_and_the_question_stays(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", seed=17, instances=14, clock=clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        app.query_one(FleetTable).move_cursor(row=0)
+        await pilot.press(*["space"] * 10, "r")
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmScreen)
+        await pilot.pause()
+
+        def seen() -> str:
+            return "\n".join(screen_lines(app))
+
+        assert "Restart 10 instances?" in seen()
+        assert "y: yes    n / escape: no" in seen()  # the keys, on screen
+        assert "outbound queue" not in seen()  # the consequence is further down...
+        await pilot.press("G")
+        await pilot.pause()
+        assert "outbound queue" in seen() and "Restart 10 instances?" in seen()  # ...it scrolled
+        assert "y: yes    n / escape: no" in seen()
+        await pilot.press("g", "ctrl+d", "k", "j")
+        # Ten instances: enter is not yes (it does nothing but say so); y is.
+        await pilot.press("enter")
+        assert app.screen is confirm and not sim.calls_to("restart")
+        assert "press y" in seen()
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert len(sim.calls_to("restart")) == 10
+
+
+async def test_enter_confirms_one_instance_but_not_auto_heal_or_a_rollout(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", seed=17, instances=3, clock=clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await refresh(app, pilot)
+        await pilot.press("r")
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.enter_confirms
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        assert len(sim.calls_to("restart")) == 1  # one instance: enter is yes
+        await pilot.press("a")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "enter does not confirm (auto-heal then acts by itself): press y" in app.screen.keys_text
+        await pilot.press("enter")
+        assert isinstance(app.screen, ConfirmScreen) and not app.monitor.auto_heal
+        await pilot.press("y")
+        assert app.monitor.auto_heal
+        await pilot.press("W", "x")
+        assert isinstance(app.screen, ConfirmScreen) and not app.screen.enter_confirms
+        await pilot.press("enter")
+        assert app.fleet_screen.flows.rollout is None and not sim.calls_to("stop")
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ConfirmScreen)
+
+
+async def test_the_rollout_banner_names_labels(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", seed=17, instances=3, clock=clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        app.fleet_screen.post_message(RolloutProgress(
+            f"wave 1/1: restart {sim_instances[0].id}, {sim_instances[1].id}"))
+        await pilot.pause()
+        banner = text_of(app, "#rollout")
+        assert banner.startswith(f"ROLLOUT wave 1/1: restart {sim_instances[0].label}, "
+                                 f"{sim_instances[1].label}")
+        assert sim_instances[0].id not in banner
+        assert f"{sim_instances[0].label} ({sim_instances[0].id})" in events_text(app)
+
+
+def test_the_resume_command_works_from_any_directory(serve, tmp_path, monkeypatch):
+    """What `q` prints during a rollout runs as printed from another folder, and the
+    resumed rollout's last line no longer says why the first run stopped."""
+    import argparse
+    import json
+    import os
+    import shlex
+    import subprocess
+    import sys
+
+    from wawp_tui.config import load_config, state_dir
+    from wawp_tui.core.rollout import plan
+    from wawp_tui.launch import rerun_options, resume_command
+    from wawp_tui.simulator import SIM_TOKEN
+
+    sim_instances = build_scenario("healthy", seed=17, instances=2)
+    sim = Simulator(sim_instances)
+    url = serve(sim).url
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = folder / "fleet.toml"
+    path.write_text("".join(f'[[instances]]\nid = "{i.id}"\nlabel = "{i.label}"\n' for i in sim_instances))
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("WAWP_ACCESS_TOKEN", SIM_TOKEN)
+    config = load_config(Path("fleet.toml"), env=dict(os.environ), base_url_override=url)
+    options = rerun_options(argparse.Namespace(base_url=url), config)
+    assert options == ("--config", str(path), "--base-url", url)
+    state = plan("restart", [i.id for i in sim_instances], 5)
+    state.status, state.reason = "interrupted", "quit from the TUI"
+    state.save(state_dir() / "rollout.json")
+    command = shlex.split(resume_command("restart", options))
+    assert command[0] == "wawp-tui"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = subprocess.run([sys.executable, "-m", "wawp_tui", *command[1:], "--yes"], cwd=elsewhere,
+                         capture_output=True, text=True, env=dict(os.environ), stdin=subprocess.DEVNULL,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    last = out.stdout.strip().splitlines()[-1]
+    assert "rollout restart done: 2 / 2 done" in last and "quit from the TUI" not in last
+    assert json.loads((state_dir() / "rollout.json").read_text())["reason"] == ""

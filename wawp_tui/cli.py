@@ -312,9 +312,10 @@ def _dispatch(args: argparse.Namespace) -> int:
                             auto_heal=args.auto_heal, demo=args.demo)
     if command == "check":
         return _check(args, config, client)
+    from wawp_tui.launch import rerun_options
     from wawp_tui.ui.app import run_app
 
-    return run_app(config, client, demo=args.demo)
+    return run_app(config, client, demo=args.demo, rerun=rerun_options(args, config))
 
 
 def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:

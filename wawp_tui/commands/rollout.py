@@ -20,7 +20,7 @@ from wawp_tui.core import (
     describe,
     plan,
 )
-from wawp_tui.launch import UsageError
+from wawp_tui.launch import UsageError, rerun_options, resume_command
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import ExitCode
 
@@ -73,8 +73,8 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
         _say(f"wawp-tui: {exc}")
         return ExitCode.NOT_ALL_WELL
     except KeyboardInterrupt:
-        _line("interrupted: progress is saved; resume with: wawp-tui rollout "
-              f"{state.action} --resume")
+        _line("interrupted: progress is saved; resume with: "
+              f"{resume_command(state.action, rerun_options(args, config))}")
         return ExitCode.NOT_ALL_WELL
     return ExitCode.OK if final.status == "done" and not final.failed else ExitCode.NOT_ALL_WELL
 
@@ -98,6 +98,9 @@ def _resumed(args: argparse.Namespace, config: Config, path: Path) -> RolloutSta
     if missing:
         raise UsageError("the saved rollout names instances no longer configured: "
                          f"{', '.join(missing[:5])}")
+    # Why it stopped ("quit from the TUI") is history now: the resumed run's summary
+    # must not end with it.
+    state.reason = ""
     return state
 
 

@@ -72,10 +72,12 @@ class FleetScreen(Screen[None]):
     """The fleet table's order (o, O, a click on a header); worst first by default."""
 
     def __init__(self, monitor: Monitor, *, demo: bool = False, bell: bool = True,
-                 rollout_state_path: Path | None = None) -> None:
+                 rollout_state_path: Path | None = None, rerun: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.monitor = monitor
         self.demo = demo
+        #: The options a printed command needs to see this fleet (see launch.rerun_options).
+        self.rerun = rerun
         self.bell_enabled = bell
         self.clock = monitor.clock
         self.palette = view.Palette({})
@@ -226,13 +228,18 @@ class FleetScreen(Screen[None]):
     # -- selection, filter, modes ----------------------------------------------------
 
     def targets(self) -> list[str]:
-        """The selection if any (in table order), else the highlighted instance."""
+        """The selection if any, else the highlighted instance. Only what is on screen:
+        selected rows the filter hides are not included (the confirmation says how many;
+        see `hidden_selected`)."""
         table = self.query_one(FleetTable)
         if self.selected:
-            shown = [i for i in table.ids() if i in self.selected]
-            return shown or sorted(self.selected)
+            return [i for i in table.ids() if i in self.selected]
         highlighted = table.highlighted_id
         return [highlighted] if highlighted else []
+
+    def hidden_selected(self) -> int:
+        """Selected instances the filter hides (left out of every action)."""
+        return len(self.selected - set(self.query_one(FleetTable).row_keys()))
 
     def highlighted_id(self) -> str | None:
         """The instance under the cursor."""

@@ -37,6 +37,7 @@ class FleetView(Protocol):
     paused: bool
     auto_heal: bool
     table_sort: SortOrder
+    rerun: tuple[str, ...]
 
     @property
     def app(self) -> App[Any]: ...
@@ -55,6 +56,8 @@ class FleetView(Protocol):
     def highlighted_id(self) -> str | None: ...
 
     def visible_ids(self) -> list[str]: ...
+
+    def hidden_selected(self) -> int: ...
 
     def run_worker(self, work: Any, name: str | None = "", group: str = "default",
                    description: str = "", exit_on_error: bool = True, start: bool = True,

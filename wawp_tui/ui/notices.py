@@ -8,6 +8,8 @@ did, and the problems that stop the audit log or the history from being kept.
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from wawp_tui.core import Report, runbook
@@ -22,6 +24,8 @@ STRIP_ALERTS = 3
 NARROW_STRIP_ALERTS = 2
 #: Status changes to one word, in one batch, beyond which the log line names a count.
 GROUP_AFTER = 3
+#: A word of a rollout's progress line that may be an instance id.
+_ID = re.compile(r"[\w.-]+")
 
 
 class Notices:
@@ -106,14 +110,20 @@ class Notices:
             self.screen.log_line(summary, ok=not report.failed)
 
     def rollout_progress(self, line: str, *, done: bool, ok: bool) -> None:
+        """A rollout's progress line (it names instances by id): the banner names them by
+        label, the event log by label and id."""
         bar = self.screen.query_one("#rollout", QuietStatic)
         if done:
             bar.display = False
             self.screen.toast(line, severity="information" if ok else "warning", timeout=15)
             return
-        self.screen.log_line(f"rollout: {line}")
+        labels = self.monitor.labels
+        self.screen.log_line("rollout: " + _ID.sub(
+            lambda m: f"{labels[m[0]]} ({m[0]})" if m[0] in labels else m[0], line))
         bar.display = True
-        bar.show(Text(f"ROLLOUT {line.strip()}   (W cancels after this wave)", style="bold"))
+        named = _ID.sub(lambda m: labels.get(m[0], m[0]), line.strip())
+        bar.show(Text(f"ROLLOUT {named}   (W cancels after this wave)", style="bold",
+                      no_wrap=True, overflow="ellipsis"))
 
     def say_problems(self) -> None:
         """Once each, in the event log: the audit log or the history cannot be kept."""

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,12 +19,15 @@ from wawp_tui.core import Alert, FleetState
 from wawp_tui.core.runbook import fmt_duration
 from wawp_tui.ui.formatting import Palette, stamp
 from wawp_tui.ui.keys import BoundKeys
+from wawp_tui.ui.screens.scrolling import SCROLL_BINDINGS, Scrolling
 
 
-class TextScreen(ModalScreen[None]):
-    """A scrollable page of text (help, history); any of escape / q / ? closes it."""
+class TextScreen(Scrolling, ModalScreen[None]):
+    """A scrollable page of text (help, history); any of escape / q / ? closes it; j/k,
+    ctrl+d/ctrl+u, g/G and the page keys scroll it."""
 
-    BINDINGS = [Binding("escape,q,question_mark,h", "close", "Close", id="page.close")]
+    BINDINGS = [Binding("escape,q,question_mark,h", "close", "Close", id="page.close"),
+                *SCROLL_BINDINGS]
 
     DEFAULT_CSS = """
     TextScreen { align: center middle; }
@@ -46,9 +49,13 @@ class TextScreen(ModalScreen[None]):
         return self._body
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(self._title + "   (escape closes)", id="page-title", markup=False)
+        with VerticalScroll(id="page"):
+            yield Static(self._title + "   (escape closes; j/k, ctrl+d/ctrl+u, g/G scroll)",
+                         id="page-title", markup=False)
             yield Static(self._body, id="page-body")
+
+    def scroller(self) -> ScrollableContainer:
+        return self.query_one("#page", VerticalScroll)
 
     def action_close(self) -> None:
         self.dismiss(None)

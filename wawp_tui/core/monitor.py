@@ -141,6 +141,12 @@ class Monitor:
             self._outage_key = key
         return self._outage
 
+    def last_reply(self, instance_id: str) -> str | None:
+        """The last reply the server gave for this instance, as it came (JSON pretty-printed,
+        tokens redacted, escapes made visible), for a person to read; None before any."""
+        reply = self.client.last_reply(instance_id)
+        return None if reply is None else reply.shown()
+
     def problems(self) -> list[str]:
         """Why something the operator relies on is not being kept (audit log, history)."""
         return [p for p in (self.audit.error, self.history.error, self.history.warning) if p]

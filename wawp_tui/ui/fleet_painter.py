@@ -21,10 +21,10 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.timer import Timer
 
-from wawp_tui.core import runbook
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.bridge import MonitorBridge
 from wawp_tui.ui.fleet_view import FleetView
+from wawp_tui.ui.row_filter import Row
 from wawp_tui.ui.sorting import row_sort_key, summary_note
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.fleet_table import FleetTable
@@ -83,13 +83,11 @@ class FleetPainter:
         return self.screen.query_one(FleetTable)
 
     def _visible(self, instance_id: str) -> bool:
-        needle = self.screen.filter_text.strip().lower()
-        if not needle:
+        wanted = self.screen.row_filter
+        if not wanted:
             return True
         st = self.monitor.state(instance_id)
-        word = runbook.display_status(st, self.monitor.clock(), self.monitor.stale_basis)
-        hay = " ".join((st.label, st.id, word, " ".join(st.tags), runbook.badge(word)[1])).lower()
-        return all(part in hay for part in needle.split())
+        return wanted.matches(Row.of(st, self.monitor.clock(), self.monitor.stale_basis))
 
     def _row(self, instance_id: str, now: float) -> tuple[tuple[object, ...], tuple[object, ...]]:
         st = self.monitor.state(instance_id)

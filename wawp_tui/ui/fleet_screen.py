@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -20,9 +21,11 @@ from textual.widgets import DataTable, Input, Static
 
 from wawp_tui.core import Monitor
 from wawp_tui.models import SCAN_QR_CODE
+from wawp_tui.safe_text import clean
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.action_flows import ActionFlows
 from wawp_tui.ui.bridge import MonitorBridge
+from wawp_tui.ui.describe import describe_page
 from wawp_tui.ui.fleet_bindings import FLEET_BINDINGS
 from wawp_tui.ui.fleet_painter import FleetPainter
 from wawp_tui.ui.fleet_view import AppServices
@@ -36,8 +39,10 @@ from wawp_tui.ui.messages import (
     StatusAlert,
 )
 from wawp_tui.ui.notices import Notices
+from wawp_tui.ui.row_filter import VIEWS, FilterError, RowFilter, parse
+from wawp_tui.ui.screens.alerts_screen import AlertsScreen
 from wawp_tui.ui.screens.qr_screen import QrScreen
-from wawp_tui.ui.screens.text_page import TextScreen, alerts_page, events_page, help_page, timeline_page
+from wawp_tui.ui.screens.text_page import TextScreen, events_page, help_page, timeline_page
 from wawp_tui.ui.sorting import SortOrder
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.event_log import EventLog
@@ -63,7 +68,7 @@ class FleetScreen(Screen[None]):
     selected: reactive[frozenset[str]] = reactive(frozenset(), init=False)
     """Instances selected for a bulk action (space)."""
     filter_text: reactive[str] = reactive("", init=False)
-    """The `/` filter (empty: every row)."""
+    """The `/` filter's expression in force (empty: every row; see row_filter.py)."""
     paused: reactive[bool] = reactive(False, init=False)
     """Polling paused by the user (p)."""
     auto_heal: reactive[bool] = reactive(False, init=False)
@@ -88,6 +93,8 @@ class FleetScreen(Screen[None]):
         self._mounted = False
         self._qr_screens: dict[str, QrScreen] = {}
         self._ticks = 0
+        #: The parsed filter in force (the last expression that parsed).
+        self.row_filter: RowFilter = parse("")
         self.set_reactive(FleetScreen.auto_heal, monitor.auto_heal)
 
     # -- layout ----------------------------------------------------------------------
@@ -100,8 +107,8 @@ class FleetScreen(Screen[None]):
         yield QuietStatic(id="rollout")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter: label, id, tag or status (enter keeps, escape clears)",
-                            id="filter")
+                yield Input(placeholder="filter: words, tag:eu status:failed id:AB label:x, a|b, !x, "
+                                        "/regex (enter keeps, escape clears)", id="filter")
                 yield FleetTable(id="fleet")
             with Vertical(id="side"):
                 yield DetailPane(id="detail-scroll")
@@ -253,7 +260,8 @@ class FleetScreen(Screen[None]):
         if self._mounted:
             self.painter.rows(set(old ^ new))
 
-    def watch_filter_text(self) -> None:
+    def watch_filter_text(self, text: str) -> None:
+        self.row_filter = parse(text)
         if self._mounted:
             self.render_all()
 
@@ -310,7 +318,28 @@ class FleetScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        """A good expression filters at once; a bad one is said under the box, and the
+        rows stay as the last good one left them."""
+        box = self.query_one("#filter", Input)
+        try:
+            parse(event.value)
+        except FilterError as exc:
+            box.border_subtitle = clean(f"invalid: {exc}", 200)
+            box.add_class("-invalid")
+            return
+        box.border_subtitle = ""
+        box.remove_class("-invalid")
         self.filter_text = event.value
+
+    def show_view(self, name: str) -> None:
+        """A view (the palette's :failed, :scanqr, :stuck, :stale, :all): its filter, in the
+        filter box where it can be read and edited."""
+        expression = VIEWS[name][1]
+        box = self.query_one("#filter", Input)
+        box.value = expression
+        box.display = bool(expression)
+        self.filter_text = expression
+        self.query_one(FleetTable).focus()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -402,9 +431,31 @@ class FleetScreen(Screen[None]):
         self.notices.draw_strip()
 
     def action_alerts(self) -> None:
-        """!: the alert list."""
-        self.app.push_screen(TextScreen("Alerts", alerts_page(self.monitor.alerts.all(),
-                                                              self.clock(), self.palette)))
+        """!: the alert list, by group (A there acknowledges the one under the cursor)."""
+        self.app.push_screen(AlertsScreen(self.monitor, self.palette),
+                             callback=lambda _: self.notices.draw_strip())
+
+    def action_describe(self) -> None:
+        """d: the highlighted instance on a page of its own."""
+        instance_id = self.highlighted_id()
+        if instance_id is None:
+            return
+        st = self.monitor.state(instance_id)
+        self.app.push_screen(TextScreen(f"Describe {st.label} ({st.id})", describe_page(
+            st, self.clock(), self.monitor.stale_basis, self.palette,
+            quiet_after=self.monitor.quiet_after, read_only=self.monitor.read_only,
+            next_poll=self.monitor.poll_interval(instance_id) if instance_id in self.monitor.poller.configs
+            else None)))
+
+    def action_raw_reply(self) -> None:
+        """y: the highlighted instance's last reply, as it came (redacted)."""
+        instance_id = self.highlighted_id()
+        if instance_id is None:
+            return
+        st = self.monitor.state(instance_id)
+        reply = self.monitor.last_reply(instance_id)
+        self.app.push_screen(TextScreen(f"Last reply of {st.label} ({st.id})", Text(
+            reply or "No reply yet: nothing has been received for this instance.")))
 
     def action_help(self) -> None:
         """?: every key that works here, as bound now (remapped keys show as remapped)."""

@@ -20,6 +20,7 @@ from textual.worker import Worker
 
 from wawp_tui.core import Monitor
 from wawp_tui.ui.formatting import Palette
+from wawp_tui.ui.row_filter import RowFilter
 from wawp_tui.ui.sorting import SortOrder
 
 W = TypeVar("W", bound=Widget)
@@ -34,6 +35,7 @@ class FleetView(Protocol):
     bell_enabled: bool
     selected: frozenset[str]
     filter_text: str
+    row_filter: RowFilter
     paused: bool
     auto_heal: bool
     table_sort: SortOrder

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from rich.console import Group, RenderableType
@@ -15,8 +14,7 @@ from textual.containers import ScrollableContainer, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from wawp_tui.core import Alert, FleetState
-from wawp_tui.core.runbook import fmt_duration
+from wawp_tui.core import FleetState
 from wawp_tui.ui.formatting import Palette, stamp
 from wawp_tui.ui.keys import BoundKeys
 from wawp_tui.ui.screens.scrolling import SCROLL_BINDINGS, Scrolling
@@ -82,34 +80,12 @@ def help_page(entries: Iterable[BoundKeys]) -> Group:
             parts.append(Padding(table, (0, 0, 0, 2)))
         table.add_row(entry.shown_keys, entry.what)
     parts.append(Text(
-        "\nConfirmations: y / enter = yes, n / escape = no. q or ctrl+c quits.\n"
+        "\nConfirmations: y = yes (enter too, when it acts on one instance), n / escape = no.\n"
         "Statuses, worst first: ✗ FAILED, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
         "? unknown, ■ STOPPED, ✓ WORKING.\n"
         "The runbook refuses what the API forbids: 3 s between stop and start, no second "
         "restart within 60 s unless it reached WORKING, no restart for SCAN_QR_CODE (scan the QR)."))
     return Group(*parts)
-
-
-def alerts_page(alerts: list[Alert], now: float, palette: Palette) -> Text:
-    """The alerts: firing first (acknowledged marked), then those resolved lately."""
-    body = Text()
-    if not alerts:
-        return Text("No alerts: nothing is firing, and nothing resolved in the last 15 minutes.")
-    for alert in alerts:
-        started = time.strftime("%H:%M:%S", time.localtime(alert.started_at))
-        if alert.firing:
-            state = "ACKED" if alert.acknowledged else "FIRING"
-            style = palette.style(alert.severity)
-            age = fmt_duration(now - alert.started_at)
-        else:
-            state, style = "resolved", palette.style("ok")
-            age = fmt_duration((alert.resolved_at or now) - alert.started_at)
-        body.append(f"{state:<9}", style=f"bold {style}")
-        body.append(f"{started} {age:>6}  ", style=palette.style("muted"))
-        body.append(alert.text + "\n")
-    body.append("\nFIRING / ACKED (acknowledged with A) / resolved, when it began and how long "
-                "it has lasted. An alert resolves by itself when its condition clears.\n")
-    return body
 
 
 def events_page(lines: Iterable[Text]) -> Text:

@@ -456,3 +456,57 @@ def test_the_resume_command_works_from_any_directory(serve, tmp_path, monkeypatc
     last = out.stdout.strip().splitlines()[-1]
     assert "rollout restart done: 2 / 2 done" in last and "quit from the TUI" not in last
     assert json.loads((state_dir() / "rollout.json").read_text())["reason"] == ""
+
+
+# -- smaller things -----------------------------------------------------------------------
+
+
+async def test_since_at_start_and_across_restarts_of_the_tui(serve, clock, tmp_path):
+    """SINCE does not read ≥0s at start; a TUI started again continues the kept history
+    (no FAILED line per start) and knows the status held at least since then."""
+    from tests.drive import detail_text, highlight
+    from wawp_tui.core import HistoryStore
+
+    sim_instances = mixed_fleet(clock, n=4)
+    sim = Simulator(sim_instances, clock=clock, seed=11)
+    server = serve(sim)
+    config = make_config(server.url, sim_instances)
+    failed, stuck = sim_instances[1].id, sim_instances[2].id
+
+    def app():
+        return build_app(config, WawpClient(server.url, timeout=1), clock=clock,
+                         audit=AuditLog(tmp_path / "audit.jsonl"), poll=False,
+                         history=HistoryStore(tmp_path / "history.jsonl"))
+
+    first = app()
+    async with first.run_test(size=(160, 48)) as pilot:
+        await refresh(first, pilot)
+        assert cell(first, failed, "since") == ""
+        await highlight(first, pilot, failed)
+        assert "FAILED since before wawp-tui started" in detail_text(first)
+        clock.advance(61)
+        await refresh(first, pilot)
+        await tick(first, pilot)
+        await highlight(first, pilot, stuck)
+        # STUCK for as long as it has been seen STARTING (not "0s"), a lower bound.
+        assert "STARTING for at least 1m01s, longer than the 60s" in detail_text(first)
+    clock.advance(3600)
+    again = app()
+    async with again.run_test(size=(160, 48)) as pilot:
+        await refresh(again, pilot)
+        assert cell(again, failed, "since") == "≥1h"
+        st = again.monitor.state(failed)
+        assert [e.text for e in st.history if e.kind == "status"] == ["FAILED"]
+        await highlight(again, pilot, failed)
+        assert "FAILED since before start (≥ 1h)" in detail_text(again)
+        assert detail_text(again).count(" FAILED\n") <= 1
+
+
+async def test_full_ids_at_160_columns(serve, clock, tmp_path):
+    sim_instances = build_scenario("healthy", seed=11, instances=3, clock=clock)
+    sim, server, app = app_on(serve, clock, tmp_path, sim_instances)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await refresh(app, pilot)
+        lines = screen_lines(app)
+        for inst in sim_instances:
+            assert any(inst.id in line for line in lines), inst.id

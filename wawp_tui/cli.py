@@ -73,15 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finish within this many seconds; instances not polled by then are "
                         "reported NOT_POLLED (default: 30, or twice timeout+connect_timeout)")
 
-    p = sub.add_parser("simulate", help="run the Wawp simulator as an HTTP server")
+    from wawp_tui.simulator.scenario_names import SCENARIOS
+
+    p = sub.add_parser(
+        "simulate", help="run the Wawp simulator as an HTTP server",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The Wawp simulator on loopback: the documented API (token 'demo-token'), "
+                    "seeded (the same --seed, --scenario and --instances serve the same fleet), "
+                    "steered over /_sim/* (see the README).",
+        epilog="scenarios:\n" + "\n".join(f"  {name:<9} {what}" for name, what in SCENARIOS.items()))
     _common_options(p, suppress=True)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--instances", type=int, default=None, metavar="N")
-    p.add_argument("--scenario", default="demo")
+    p.add_argument("--host", default="127.0.0.1", help="loopback only (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free one")
+    p.add_argument("--instances", type=int, default=None, metavar="N",
+                   help="fleet size (each scenario has its own default)")
+    p.add_argument("--scenario", default="demo", metavar="NAME",
+                   help=f"one of: {', '.join(SCENARIOS)} (default demo; listed below)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latency-ms", type=_finite, default=0.0, metavar="MS",
                    help="delay every API reply (a distant server)")
+    p.add_argument("--print-config", nargs="?", const="-", default=None, metavar="PATH",
+                   help="a config for the fleet this serves: alone, printed and nothing served; "
+                        "with PATH, written there (a new file, 0600), then served")
 
     p = sub.add_parser("add", help="add an instance to the config file")
     _common_options(p, suppress=True)

@@ -654,8 +654,11 @@ def _advise_other(state: InstanceState, now: float, word: str, sev: str) -> Advi
 def _advise_starting(state: InstanceState, now: float, sev: str) -> Advice:
     restart = _last(state, Action.RESTART)
     boot = _last_boot(state)
-    since = fmt_duration(now - max(t for t in (state.status_since, boot, now) if t is not None)) \
-        if state.status_since is not None or boot is not None else "a while"
+    start = max((t for t in (state.status_since, boot) if t is not None), default=None)
+    # Since the status was first seen, when that was before we watched: a lower bound.
+    bound = "at least " if start is not None and start == state.status_since \
+        and not state.status_since_known else ""
+    since = f"{bound}{fmt_duration(now - start)}" if start is not None else "a while"
     if restart is not None and restart == boot and not _reached_working_since(state, restart):
         elapsed = now - restart
         if elapsed >= STUCK_AFTER_RESTART:

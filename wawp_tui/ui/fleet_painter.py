@@ -93,7 +93,7 @@ class FleetPainter:
         st = self.monitor.state(instance_id)
         basis = self.monitor.stale_basis
         cells = view.row_cells(st, now, basis, self.screen.palette, instance_id in self.screen.selected,
-                               self.monitor.quiet_after)
+                               self.monitor.quiet_after, self.table.error_width)
         return cells, row_sort_key(self.screen.table_sort.column, st, now, basis)
 
     def _order(self, instance_id: str, now: float) -> tuple[None, tuple[object, ...]]:

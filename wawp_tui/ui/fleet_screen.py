@@ -171,6 +171,11 @@ class FleetScreen(Screen[None]):
         if self._alive():
             self.painter.changed(self._bridge)
 
+    @on(FleetTable.Refitted)
+    def _refitted(self) -> None:
+        if self._alive():
+            self.render_all()
+
     @on(FleetTable.ViewMoved)
     def _view_moved(self) -> None:
         if self._alive():

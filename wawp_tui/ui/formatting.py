@@ -45,6 +45,17 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 LABEL_WIDTH = 22
 STATUS_WIDTH = 17
 ERROR_WIDTH = 28
+#: The narrowest LAST ERROR gets so that the ids show whole on a wide screen (160
+#: columns with the detail pane); below that it keeps ERROR_WIDTH and the table scrolls.
+ERROR_MIN_WIDTH = 16
+
+
+def error_width(table_width: int, padding: int = 1) -> int:
+    """LAST ERROR's width for a table `table_width` cells wide: narrowed (down to
+    ERROR_MIN_WIDTH) so that every column up to the ID is on screen, when it can be."""
+    before_tags = [w for key, _, w in COLUMNS if key not in ("error", "tags")]
+    room = table_width - sum(before_tags) - 2 * padding * (len(before_tags) + 1)
+    return ERROR_WIDTH if room < ERROR_MIN_WIDTH else min(ERROR_WIDTH, room)
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,8 @@ def since_text(state: InstanceState, now: float) -> str:
         return ""
     age = max(0.0, now - state.status_since)
     if not state.status_since_known:
-        return f"≥{_lower_bound(age)}"
+        bound = _lower_bound(age)
+        return f"≥{bound}" if bound else ""  # "≥0s" says nothing
     # Elapsed time, rounded down: 59.5 s reads "59s", never "1m00s" a moment before "1m".
     return runbook.fmt_ago(age) if age < 60 else _minutes(age)
 
@@ -133,8 +145,11 @@ def _lower_bound_step(age: float) -> float:
 
 
 def _lower_bound(age: float) -> str:
-    """"0s", "10s" … "9m", "10m", "15m" … "1h", "2h" … "1d": the age rounded down to its step."""
+    """"", "10s" … "9m", "10m", "15m" … "1h", "2h" … "1d": the age rounded down to its
+    step ("" below the first step: a bound of nothing is no news)."""
     shown = age // _lower_bound_step(age) * _lower_bound_step(age)
+    if shown <= 0:
+        return ""
     if shown < 60:
         return runbook.fmt_duration(shown)
     if shown < 3600:
@@ -158,7 +173,7 @@ def why_text(state: InstanceState, word: str) -> str:
 
 def row_cells(
     state: InstanceState, now: float, refresh: float, palette: Palette, selected: bool,
-    quiet_after: float = runbook.QUIET_AFTER,
+    quiet_after: float = runbook.QUIET_AFTER, error_room: int = ERROR_WIDTH,
 ) -> tuple:
     """The cells of one table row, in COLUMNS order (compared to send only changes).
 
@@ -178,7 +193,7 @@ def row_cells(
         badge_text(assessment.word, palette, assessment.stale),
         Text(clip(state.label, LABEL_WIDTH)),
         Text(guard_text(assessment, now), style="bold"),
-        Text(clip(error, ERROR_WIDTH)),
+        Text(clip(error, error_room)),
         Text(since_text(state, now)),
         Text(latency_text(state.latency_shown)),
         Text(state.id),
@@ -353,9 +368,11 @@ def _facts(state: InstanceState, now: float, word: str) -> Text:
         age = now - state.status_since
         # A lower bound is rounded down (never overstated), in the steps of the table's
         # SINCE: the two agree, and a fleet seen at start-up does not tick every second.
+        bound = _lower_bound(age)
         facts.append(f"in {state.status or word} for {runbook.fmt_duration(age)}"
                      if state.status_since_known
-                     else f"{state.status or word} since before start (≥ {_lower_bound(age)})")
+                     else f"{state.status or word} since before start (≥ {bound})" if bound
+                     else f"{state.status or word} since before wawp-tui started")
     if state.latency_shown is not None:
         # The steadied figure, as in the table: jitter of a few ms is not news.
         facts.append(f" · poll {state.latency_shown:.0f}ms")

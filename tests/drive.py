@@ -80,3 +80,8 @@ def row_on_screen(app: WawpApp, instance_id: str) -> str | None:
     whatever the width), if it is on screen."""
     label = f" {app.monitor.state(instance_id).label}  "
     return next((line for line in table_on_screen(app) if label in line), None)
+
+
+def screen_lines(app: WawpApp) -> list[str]:
+    """Every line of the screen as the compositor draws it now (modals included)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

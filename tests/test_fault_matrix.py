@@ -135,7 +135,8 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
             assert status_cell(app, target).startswith("? MAINTENANCE")
             assert "MAINTENANCE" in detail_text(app) and "dashboard" in detail_text(app)
         else:
-            assert "UNREACHABLE" in status_cell(app, target)
+            # The last known word stays, marked with the age of the last good poll.
+            assert status_cell(app, target) == "✓ WORKING ~12s"
             check_one_line(st.last_error)
             assert words in st.last_error and words in detail_text(app)
         for other in config.instances[1:]:
@@ -154,7 +155,7 @@ async def test_tui_and_auto_heal(fleet, tmp_path, clock, kind, params, words, se
         await app.fleet_screen.refresh_now([target])
         await pilot.pause()
         # (a restarted instance has booted by then: the simulator runs on the same clock)
-        assert "WORKING" in status_cell(app, target)
+        assert status_cell(app, target) == "✓ WORKING"
         assert app.monitor.fleet.get(target).failures == 0
     assert not (tmp_path / "audit.jsonl").exists()  # nothing was done, nothing was logged
 
@@ -171,14 +172,15 @@ async def test_tui_server_down_banner_and_no_restart_storm(fleet, tmp_path, cloc
             await refresh(app, pilot)
         banner = app.query_one("#banner", Static)
         assert banner.display and "unreachable from here" in str(banner.content)
-        assert all("UNREACHABLE" in status_cell(app, i.id) for i in config.instances)
+        # Every row keeps its last known word, marked with the age of its last good poll.
+        assert all(status_cell(app, i.id) == "✓ WORKING ~12s" for i in config.instances)
         app.fleet_screen.tick()
         await pilot.pause()
         assert sim.calls_to("restart") == []  # an outage is not fixed by restarts
         serve(sim, port=port)
         clock.advance(6)
         await refresh(app, pilot)
-        assert all("WORKING" in status_cell(app, i.id) for i in config.instances)
+        assert all(status_cell(app, i.id) == "✓ WORKING" for i in config.instances)
         app.fleet_screen.tick()
         await pilot.pause()
         assert not banner.display

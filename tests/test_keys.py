@@ -271,7 +271,7 @@ async def test_the_palette_offers_every_action_of_the_fleet_screen_with_its_key(
         await refresh(app, pilot)
         await press(pilot, "ctrl+p")
         provider = FleetCommands(app.screen)
-        commands = {text: help_text for text, help_text, _, _ in provider.commands()}
+        commands = {text: help_text for text, help_text, _ in provider.commands()}
         wanted = {b.id for b in [*FleetScreen.BINDINGS, *FleetTable.BINDINGS]} - {"palette"}
         offered = {e.binding.id for e in bound_keys(app.fleet_screen)}
         assert wanted <= offered
@@ -357,5 +357,5 @@ async def test_remapped_keys_work_and_show_as_remapped(rig):
         page = page_text(app)
         assert "ctrl+n" in page and "down, j" not in page
         await press(pilot, "escape", "ctrl+p")
-        commands = {text: help_text for text, help_text, _, _ in FleetCommands(app.screen).commands()}
+        commands = {text: help_text for text, help_text, _ in FleetCommands(app.screen).commands()}
         assert commands["Down: Next row"] == "key: ctrl+n"

@@ -194,13 +194,14 @@ def test_old_data_keeps_its_word_marked_stale():
     # No poll for two missed polls (a pause): still FAILED, and marked stale with its age.
     assert runbook.display_status(st, at(clock, 16), 5) == "FAILED"
     assert runbook.stale_age(st, clock.now, 5) == 16
-    assert runbook.rank(st, clock.now, 5) == runbook.word_rank("FAILED")
+    assert runbook.rank(st, clock.now, 5) == runbook.rank(make("FAILED")[2], T0, 5)
     fleet.apply_poll_ok("ID1", "WORKING", None, 3)  # at 16 s
     at(clock, 20)
     fleet.apply_poll_error("ID1", "timeout", "no reply within 10s (timeout)", 10000)
-    assert runbook.display_status(st, clock.now, 5) == "UNREACHABLE"
-    # Still failing once the last good data is older than two missed polls: the last
-    # known word again, aged.
+    # From the first failed poll: the last known word, marked with its age (never
+    # UNREACHABLE for an instance that has had a good poll).
+    assert runbook.display_status(st, clock.now, 5) == "WORKING"
+    assert runbook.stale_age(st, clock.now, 5) == 4
     at(clock, 32)
     fleet.apply_poll_error("ID1", "timeout", "no reply within 10s (timeout)", 10000)
     assert runbook.display_status(st, clock.now, 5) == "WORKING"
@@ -208,6 +209,38 @@ def test_old_data_keeps_its_word_marked_stale():
     assert runbook.data_age(st, clock.now) == 16
     assert "3 polls failed" not in runbook.advise(st, clock.now, 5).meaning
     assert "Last known WORKING, 16s ago; 2 polls failed since" in runbook.advise(st, clock.now, 5).meaning
+    # It sorts with the unreachable, above a healthy SCAN QR and below a FAILED.
+    _, _, scan = make("SCAN_QR_CODE")
+    _, _, failed = make("FAILED")
+    assert runbook.rank(failed, T0, 5) < runbook.rank(st, clock.now, 5) < runbook.rank(scan, T0, 5)
+
+
+def test_unreachable_is_only_for_an_instance_never_polled():
+    clock = Clock()
+    fleet = FleetState([InstanceConfig("ID1", "one", Secret("x"))], clock)
+    st = fleet.get("ID1")
+    assert runbook.display_status(st, T0, 5) == "PENDING"
+    fleet.apply_poll_error("ID1", "network", "connection refused", 1)
+    assert runbook.display_status(st, T0, 5) == "UNREACHABLE"
+    assert runbook.stale_age(st, T0, 5) is None
+
+
+def test_stuck_stays_stuck_while_polls_fail_and_starting_does_not_turn_stuck():
+    fleet, clock, st = make("STARTING")
+    at(clock, 61)
+    fleet.apply_poll_ok("ID1", "STARTING", None, 3)
+    assert runbook.glance(st, clock.now, 5).word == "STUCK"
+    at(clock, 63)
+    fleet.apply_poll_error("ID1", "network", "connection refused", 1)
+    seen = runbook.glance(st, at(clock, 600), 5)
+    assert seen.word == "STUCK" and seen.stale == 600 - 61
+    # One that was STARTING (not yet stuck) at its last good poll stays STARTING: nobody
+    # has seen it since, so the clock does not make it STUCK.
+    fleet2, clock2, young = make("STARTING")
+    at(clock2, 5)
+    fleet2.apply_poll_error("ID1", "network", "connection refused", 1)
+    assert runbook.glance(young, at(clock2, 600), 5).word == "STARTING"
+    assert runbook.stuck_from(young) is None
 
 
 def test_poll_intervals():

@@ -82,7 +82,19 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
         # filter, selection, each action with its confirmation, waves, pause, auto-heal.
         await step("question_mark")
         await step("escape", "h")
+        await step("escape", "exclamation_mark")
         await step("escape")
+        # A reply that echoes the request, token included: the raw-reply page (y) and
+        # the describe page (d) of every kind of row.
+        sim.inject(ids[1], "echo_500", format="json", count=1)
+        sim.inject(ids[2], "echo_500", format="html", count=1)
+        await app.fleet_screen.refresh_now(ids[1:3])
+        rows = sorted({table.get_row_index(i) for i in ids[1:3]} | set(range(min(4, table.row_count))))
+        for row in rows:
+            table.move_cursor(row=row)
+            await step("d")
+            await step("escape", "y")
+            await step("escape")
         qr_id = next((st.id for st in app.monitor.fleet if st.status == "SCAN_QR_CODE"), None)
         if qr_id is not None:
             table.move_cursor(row=table.get_row_index(qr_id))
@@ -110,7 +122,8 @@ async def test_a_full_session_leaks_nothing(secret_fleet, clock, tmp_path, caplo
     assert len(outputs) > 20 and events
     shown = "\n".join(outputs).replace("&#160;", " ")
     # The session did reach the QR screen, the pairing prompt, help, waves and the faults.
-    for word in ("Linked", "pairing", "Help", "wave", "UNREACHABLE", "PASSKEY"):
+    for word in ("Linked", "pairing", "Help", "wave", "UNREACHABLE", "PASSKEY", "HTTP",
+                 "Guards:", "Alerts"):
         assert word in shown, word
     found = {
         "screens": leaks("\n".join(outputs)),

@@ -120,3 +120,64 @@ def test_demo_scenario_is_deterministic_with_every_status(clock):
     assert any(i.faults for i in a) and any(i.stuck_starting for i in a)
     assert 20 <= len(a) <= 30
     assert len(build_scenario("fleet", instances=500, clock=clock)) == 500
+
+
+def test_simulate_help_lists_the_scenarios():
+    import subprocess
+    import sys
+
+    from wawp_tui.simulator import SCENARIOS
+
+    out = subprocess.run([sys.executable, "-m", "wawp_tui", "simulate", "--help"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    for name, what in SCENARIOS.items():
+        assert f"  {name}" in out.stdout and what.split(":")[0][:30] in out.stdout
+    assert "--print-config" in out.stdout
+
+
+def test_print_config_gives_a_config_for_the_fleet_served(tmp_path, capsys):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from wawp_tui.cli import main
+    from wawp_tui.config import load_config
+
+    assert main(["simulate", "--scenario", "healthy", "--instances", "4", "--seed", "3",
+                 "--port", "18000", "--print-config"]) == 0
+    printed = tmp_path / "printed.toml"
+    printed.write_text(capsys.readouterr().out)
+    os.chmod(printed, 0o600)
+    config = load_config(printed, env={})
+    assert config.api.base_url == "http://127.0.0.1:18000"
+    assert [i.id for i in config.instances] == [i.id for i in build_scenario("healthy", seed=3, instances=4)]
+    # With a path: written (0600, never over a file), then served: the same fleet.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path = tmp_path / "fleet.toml"
+    proc = subprocess.Popen([sys.executable, "-m", "wawp_tui", "simulate", "--scenario", "healthy",
+                             "--instances", "4", "--seed", "3", "--port", str(port),
+                             "--print-config", str(path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        served = None
+        while served is None:
+            assert time.monotonic() < deadline and proc.poll() is None
+            try:
+                served = httpx.get(f"http://127.0.0.1:{port}/_sim/state", timeout=2).json()
+            except httpx.TransportError:
+                time.sleep(0.1)
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert [i.id for i in load_config(path, env={}).instances] == [row["id"] for row in served]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert main(["simulate", "--port", "18000", "--print-config", str(path)]) == 2
+    assert "already exists" in capsys.readouterr().err

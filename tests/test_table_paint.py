@@ -42,7 +42,7 @@ async def test_time_moving_every_row_repaints_the_ones_on_screen_and_later_the_o
         await _drawn(app, pilot)
         await pilot.press("g")
         await _drawn(app, pilot)
-        assert "≥0s" in row_on_screen(app, first)
+        assert "≥" not in row_on_screen(app, first)  # a bound of nothing is not shown
         clock.advance(61)
         await tick(app, pilot)
         await _drawn(app, pilot)

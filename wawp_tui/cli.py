@@ -86,15 +86,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="finish within this many seconds; instances not polled by then are "
                         "reported NOT_POLLED (default: 30, or twice timeout+connect_timeout)")
 
-    p = sub.add_parser("simulate", help="run the Wawp simulator as an HTTP server")
+    from wawp_tui.simulator.scenario_names import SCENARIOS
+
+    p = sub.add_parser(
+        "simulate", help="run the Wawp simulator as an HTTP server",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The Wawp simulator on loopback: the documented API (token 'demo-token'), "
+                    "seeded (the same --seed, --scenario and --instances serve the same fleet), "
+                    "steered over /_sim/* (see the README).",
+        epilog="scenarios:\n" + "\n".join(f"  {name:<9} {what}" for name, what in SCENARIOS.items()))
     _common_options(p, suppress=True)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--instances", type=int, default=None, metavar="N")
-    p.add_argument("--scenario", default="demo")
+    p.add_argument("--host", default="127.0.0.1", help="loopback only (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8765, help="default 8765; 0 picks a free one")
+    p.add_argument("--instances", type=int, default=None, metavar="N",
+                   help="fleet size (each scenario has its own default)")
+    p.add_argument("--scenario", default="demo", metavar="NAME",
+                   help=f"one of: {', '.join(SCENARIOS)} (default demo; listed below)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--latency-ms", type=_finite, default=0.0, metavar="MS",
                    help="delay every API reply (a distant server)")
+    p.add_argument("--print-config", nargs="?", const="-", default=None, metavar="PATH",
+                   help="a config for the fleet this serves: alone, printed and nothing served; "
+                        "with PATH, written there (a new file, 0600), then served")
 
     p = sub.add_parser("add", help="add an instance to the config file")
     _common_options(p, suppress=True)
@@ -152,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--soak", type=_finite, default=None, metavar="MINUTES",
                    help="instead of the figures: run the app this long against a server that "
                         "keeps failing, then check it agrees with the server")
+    p.add_argument("--outage", type=int, nargs="?", const=60, default=None, metavar="N",
+                   help="instead of the figures: time the outage banner and its end after the "
+                        "server comes back, on N instances (default 60), --repeats trials each")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="remove an instance from the config file")
@@ -360,10 +376,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "check":
         return _check(args, config, client)
     from wawp_tui.commands.output import release_stdout
+    from wawp_tui.launch import rerun_options
     from wawp_tui.ui.app import run_app
 
     release_stdout()  # the screen is Textual's: it writes to the terminal itself
-    return run_app(config, client, demo=args.demo)
+    return run_app(config, client, demo=args.demo, rerun=rerun_options(args, config))
 
 
 def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
@@ -392,6 +409,12 @@ def _bench(args: argparse.Namespace) -> int:
         if args.soak <= 0:
             raise UsageError("--soak MINUTES must be positive")
         return soak_main(args.soak, args.instances, args.json)
+    if args.outage is not None:
+        from wawp_tui.devtools.outage_bench import main as outage_main
+
+        if args.outage < 1:
+            raise UsageError("--outage N must be at least 1")
+        return outage_main(args.outage, args.repeats, args.json)
     from wawp_tui.devtools.bench import BenchOptions
     from wawp_tui.devtools.bench import main as bench_main
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
+from pathlib import Path
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.config import Config, load_config, state_dir
@@ -52,6 +54,28 @@ def load(args: argparse.Namespace) -> Config:
     for warning in config.warnings:
         say(f"wawp-tui: {warning}")
     return config
+
+
+def rerun_options(args: argparse.Namespace, config: Config) -> tuple[str, ...]:
+    """The options another run needs to see this same fleet from any directory, in any
+    shell: the config file by its absolute path, and the base URL when it did not come
+    from that file (--base-url, or WAWP_BASE_URL, which the next shell may not have)."""
+    options: list[str] = []
+    if config.path is not None:
+        options += ["--config", str(Path(config.path).absolute())]
+    if getattr(args, "base_url", None) or os.environ.get("WAWP_BASE_URL"):
+        options += ["--base-url", config.api.base_url]
+    return tuple(options)
+
+
+def command_line(*words: str) -> str:
+    """A wawp-tui command line to print for a person to paste (quoted for a shell)."""
+    return shlex.join(["wawp-tui", *words])
+
+
+def resume_command(action: str, options: tuple[str, ...]) -> str:
+    """The command that resumes an interrupted rollout, from any directory."""
+    return command_line(*options, "rollout", action, "--resume")
 
 
 def make_client(config: Config, demo: bool = False) -> WawpClient:

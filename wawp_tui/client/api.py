@@ -19,6 +19,7 @@ import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -270,6 +271,13 @@ class WawpClient:
         #: instance answers the same bytes poll after poll, and reading them again (JSON,
         #: depth, cleaning, redaction) was a fifth of a poll's CPU.
         self._last_info: dict[str, tuple[tuple[int, bytes, int], SessionInfo]] = {}
+        #: Instance id -> its last reply as it came (code, content type, body, size): what
+        #: `y` shows, read only when asked (bounded: the first KEPT_REPLY bytes).
+        self._last_reply: dict[str, RawReply] = {}
+
+    def last_reply(self, instance_id: str) -> RawReply | None:
+        """The last reply any request for this instance got, as it came (None: none yet)."""
+        return self._last_reply.get(instance_id)
 
     def __repr__(self) -> str:
         return f"WawpClient(base_url={self.base_url!r}, credentials_in={self.credentials_in!r})"
@@ -422,11 +430,48 @@ class WawpClient:
             # Only a failed connect proves the request never left.
             raise NetworkError(_network_message(exc, token, self.proxy),
                                maybe_sent=not isinstance(exc, httpx.ConnectError)) from None
+        # Kept by reference (no copy of a steady poll's bytes), cut only when big.
+        self._last_reply[inst.id] = RawReply(code, headers.get("content-type", ""),
+                                             content[:KEPT_REPLY], len(content))
         if code >= 400:
             raise _error_for(code, headers, content)
         if code >= 300:
             raise MalformedResponse(f"unexpected redirect ({code}); check base_url")
         return code, headers, content
+
+
+#: Bytes of an instance's last reply kept for the raw-reply page (the rest is counted),
+#: and the lines of it shown.
+KEPT_REPLY = 64 * 1024
+SHOWN_LINES = 2000
+
+
+@dataclass(frozen=True)
+class RawReply:
+    """An instance's last reply as it came, before any reading (for a person to see)."""
+
+    code: int
+    content_type: str
+    body: bytes
+    #: Its whole size; `body` holds the first KEPT_REPLY bytes of it.
+    size: int
+
+    def shown(self) -> str:
+        """The reply for a screen: JSON pretty-printed, anything else as text; through
+        the text boundary (tokens redacted, escapes made visible), bounded in size."""
+        head = f"HTTP {self.code} · {clean(self.content_type, 80) or 'no content type'} · {self.size} bytes"
+        if self.size > len(self.body):
+            head += f" (the first {len(self.body)} shown)"
+        try:
+            text = json.dumps(clean_data(loads_bounded(self.body), limit=4000), indent=2,
+                              ensure_ascii=False)
+        except BadBody:
+            text = self.body.decode("utf-8", "replace")
+        # Line by line: the boundary makes one line of whatever it is given.
+        lines = [clean(line, 2000, strip=False) for line in text.splitlines()[:SHOWN_LINES]]
+        if len(text.splitlines()) > SHOWN_LINES:
+            lines.append("…")
+        return "\n".join([head, "", *lines] if any(lines) else [head, "", "(empty body)"])
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from wawp_tui.core import (
     describe,
     plan,
 )
-from wawp_tui.launch import UsageError, say
+from wawp_tui.launch import UsageError, rerun_options, resume_command, say
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import ExitCode
 
@@ -106,8 +106,8 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
         _say(f"wawp-tui: {exc}")
         return ExitCode.NOT_ALL_WELL
     except KeyboardInterrupt:
-        _line("interrupted: progress is saved; resume with: wawp-tui rollout "
-              f"{state.action} --resume")
+        _line("interrupted: progress is saved; resume with: "
+              f"{resume_command(state.action, rerun_options(args, config))}")
         return ExitCode.NOT_ALL_WELL
     except OSError as exc:
         # Progress could not be saved mid-run (a disk that filled up): what was sent stays
@@ -190,6 +190,9 @@ def _resumed(args: argparse.Namespace, config: Config, path: Path) -> RolloutSta
     if missing:
         raise UsageError("the saved rollout names instances no longer configured: "
                          f"{', '.join(missing[:5])}")
+    # Why it stopped ("quit from the TUI") is history now: the resumed run's summary
+    # must not end with it.
+    state.reason = ""
     return state
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from wawp_tui.core.alerts import Alert
+    from wawp_tui.core.alerts import Alert, Notice
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,8 @@ class Note:
 
 @dataclass(frozen=True)
 class StatusChanged:
-    """An instance moved to a new word after its first poll (the alert manager's input)."""
+    """An instance moved to a new word after its first poll, or its polls started to
+    fail (`word` UNREACHABLE; the row keeps its last known word, marked with its age)."""
 
     instance_id: str
     word: str
@@ -50,11 +51,13 @@ class StatusChanged:
 
 @dataclass(frozen=True)
 class AlertsChanged:
-    """Alerts fired, resolved or changed their text at this tick (see core/alerts.py)."""
+    """Alerts fired, resolved or changed their text at this tick, and what to tell of
+    them now, group by group (see core/alerts.py)."""
 
     fired: tuple[Alert, ...]
     resolved: tuple[Alert, ...]
     updated: tuple[Alert, ...] = ()
+    notices: tuple[Notice, ...] = ()
 
 
 Event = Polled | StateTouched | Note | StatusChanged | AlertsChanged

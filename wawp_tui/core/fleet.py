@@ -122,6 +122,9 @@ class InstanceState:
         default_factory=lambda: deque(maxlen=RESTART_LOG_LIMIT))
 
     history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+    #: The last status word the kept history recorded, and when (from an earlier run):
+    #: a first poll that finds the same word continues it instead of starting anew.
+    restored_status: tuple[str, float] | None = None
 
     def record(self, entry: HistoryEntry) -> None:
         """Append to the bounded history."""
@@ -170,6 +173,8 @@ class FleetState:
         if st is not None:
             for entry in entries:
                 st.record(entry)
+                if entry.kind == "status" and entry.subject:
+                    st.restored_status = (entry.subject, entry.at)
 
     def __iter__(self) -> Iterator[InstanceState]:
         return iter(self.instances.values())
@@ -236,7 +241,14 @@ class FleetState:
         if me is not None or status != WORKING:
             st.me = me
         changed = status != st.status
-        if changed:
+        restored, st.restored_status = st.restored_status, None
+        if changed and st.status is None and restored is not None and restored[0] == status \
+                and restored[1] <= now:
+            # The word the kept history ended with: as far as anyone knows it has held
+            # since then (a lower bound: it may have moved and come back unwatched). No
+            # new history line: one per restart of the TUI would bury the real changes.
+            st.status, st.status_since, st.status_since_known = status, restored[1], False
+        elif changed:
             self._new_status(st, status, now, known=st.status is not None or was_unloaded)
         if boot_at is not None:
             self._reported_boot(st, min(boot_at, now), now)

@@ -35,7 +35,7 @@ from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.core.outage import Outage, detect
 from wawp_tui.core.poller import Poller
 from wawp_tui.core.rollout import Progress, Rollout, RolloutState
-from wawp_tui.models import QrCode
+from wawp_tui.models import UNREACHABLE, QrCode
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import Action, AuditOutcome, Trigger
 
@@ -147,6 +147,12 @@ class Monitor:
             self._outage_key = key
         return self._outage
 
+    def last_reply(self, instance_id: str) -> str | None:
+        """The last reply the server gave for this instance, as it came (JSON pretty-printed,
+        tokens redacted, escapes made visible), for a person to read; None before any."""
+        reply = self.client.last_reply(instance_id)
+        return None if reply is None else reply.shown()
+
     def problems(self) -> list[str]:
         """Why something the operator relies on is not being kept (audit log, history)."""
         return [p for p in (self.audit.error, self.history.error, self.history.warning) if p]
@@ -166,8 +172,9 @@ class Monitor:
         self._seen.add(instance_id)
         self._emit(Polled(instance_id, changed))
         if changed and not first:
-            word = runbook.display_status(self.fleet.get(instance_id), self.clock(),
-                                          self.stale_basis)
+            st = self.fleet.get(instance_id)
+            word = UNREACHABLE if st.failures else \
+                runbook.display_status(st, self.clock(), self.stale_basis)
             self._emit(StatusChanged(instance_id, word))
 
     # -- polling ---------------------------------------------------------------------
@@ -220,7 +227,7 @@ class Monitor:
         changes = self.alerts.update(self.fleet, self.clock(), self.stale_basis, outage)
         if changes:
             self._emit(AlertsChanged(tuple(changes.fired), tuple(changes.resolved),
-                                     tuple(changes.updated)))
+                                     tuple(changes.updated), tuple(changes.notices)))
         if not self.auto_heal or self.paused:
             return
         decisions, notes = autoheal.decide(self.fleet, self.clock(), self.heal_policy,

@@ -23,6 +23,7 @@ from wawp_tui.core.fleet import Clock, FleetState
 from wawp_tui.core.waking import woken_within
 from wawp_tui.models import InstanceConfig
 from wawp_tui.safe_text import clean
+from wawp_tui.vocab import NETWORK_KINDS
 
 _log = logging.getLogger(__name__)
 
@@ -31,6 +32,13 @@ UpdateCallback = Callable[[str, bool], None]
 
 #: Seconds between the times steady polls fall due (see Poller.next_due).
 STEADY_GRID = 1.0
+#: While the API cannot be reached, one instance is polled this often whatever the
+#: backoff of the others, so the API's return is seen within seconds (after a long
+#: outage every instance waits up to a minute: runbook.BACKOFF_CAP).
+PROBE_EVERY = 2.0
+#: Polls in a row, across the fleet, that must fail on the network before the probe runs
+#: (fewer in a smaller fleet: all of it).
+PROBE_AFTER = 3
 
 
 class Poller:
@@ -85,6 +93,9 @@ class Poller:
         self._rng = random.Random(0)  # seeded: a run is reproducible
         self._phased: set[str] = set()
         self._last_recovery_poke = -float("inf")
+        #: When the next probe of the unreachable API is due (monotonic), and whose turn.
+        self._probe_at = -float("inf")
+        self._probe_turn = 0
 
     # -- one poll --------------------------------------------------------------------
 
@@ -102,7 +113,7 @@ class Poller:
                 else:
                     self._retry_after.pop(instance_id, None)
                 self.fleet.apply_poll_error(instance_id, exc.kind, str(exc), latency)
-                if exc.kind == "network":
+                if exc.kind == "network" or self.host_down:
                     self._host_was_down = True
                 changed = self.fleet.get(instance_id).failures == 1
             except Exception as exc:  # noqa: BLE001 - one instance's bad luck, not the fleet's
@@ -121,10 +132,13 @@ class Poller:
                     presence=info.presence, activity_at=info.activity_at, boot_at=info.boot_at)
         if self.on_update is not None:
             self.on_update(instance_id, changed)
-        if self._host_was_down and self.fleet.get(instance_id).failures == 0:
-            self._host_is_back()
+        st = self.fleet.get(instance_id)
+        if self._host_was_down and not (st.failures and st.error_kind in NETWORK_KINDS):
+            self._host_is_back()  # an answer, even an error: the way to the API is open
 
     def _host_is_back(self) -> None:
+        """Poll at once every instance the network failed: the outage is over when they
+        answer, not when each one's backoff runs out (up to a minute)."""
         # Once per refresh at most, so a flapping host does not turn this into a storm.
         now = time.monotonic()
         if now - self._last_recovery_poke < self.refresh:
@@ -132,8 +146,26 @@ class Poller:
         self._host_was_down = False
         self._last_recovery_poke = now
         for st in self.fleet:
-            if st.failures and st.error_kind == "network":
+            if st.failures and st.error_kind in NETWORK_KINDS:
                 self.poke(st.id)
+
+    @property
+    def host_down(self) -> bool:
+        """The last polls across the fleet all failed on the network: the API (or the
+        way to it) is down, not one instance."""
+        return self.fleet.network_streak >= min(PROBE_AFTER, max(1, len(self.configs)))
+
+    def _probe(self, now: float) -> None:
+        """While the API is down, poll one failing instance every PROBE_EVERY seconds
+        (in turn), so its return is seen at once and not at the end of everyone's
+        backoff; the first answer polls every instance again (_host_is_back)."""
+        if not self.host_down or now < self._probe_at:
+            return
+        self._probe_at = now + PROBE_EVERY
+        failing = [i for i in self.configs if i not in self._running and self.fleet.get(i).failures]
+        if failing:
+            self._probe_turn = (self._probe_turn + 1) % len(failing)
+            self._push(failing[self._probe_turn], now)
 
     async def sweep(self, ids: Iterable[str] | None = None) -> None:
         """Poll every instance (or `ids`) once, concurrently within the limit."""
@@ -179,6 +211,8 @@ class Poller:
 
     async def _dispatch_due(self) -> None:
         now = time.monotonic()
+        if not self.paused:
+            self._probe(now)
         while self._due and self._due[0][0] <= now and not self.paused:
             _, _, instance_id, generation = heapq.heappop(self._due)
             if generation != self._generation.get(instance_id) or instance_id in self._running:
@@ -225,6 +259,8 @@ class Poller:
         timeout = None
         if self._due and not self.paused:
             timeout = max(0.0, self._due[0][0] - time.monotonic())
+            if self.host_down:
+                timeout = min(timeout, max(0.0, self._probe_at - time.monotonic()))
         await woken_within(self._wake, timeout)
 
     def set_paused(self, paused: bool) -> None:

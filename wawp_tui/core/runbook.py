@@ -106,6 +106,8 @@ _RANK = {
     PASSKEY_CONFIRMATION_REQUIRED: 2, STUCK: 3, STARTING: 4, STOPPED: 6, WORKING: 7, PENDING: 8,
 }
 _UNKNOWN_RANK = 3
+#: `rank` puts the word's band first, the word's own rank second.
+_BAND = 10
 
 
 # -- words ---------------------------------------------------------------------------
@@ -163,15 +165,19 @@ def data_age(state: InstanceState, now: float) -> float | None:
 
 
 def stale_age(state: InstanceState, now: float, refresh: float) -> float | None:
-    """The age of the last known status once it is old (two missed polls), else None.
+    """The age of the last known status once it is not current, else None: from the
+    first failed poll (the server did not confirm it), or after two missed polls (a
+    pause, a poll that never returns).
 
-    Old data keeps its word and its rank, marked stale with its age: an outage or a
-    pause must never hide that an instance was FAILED.
+    Old data keeps its word, marked with its age: an outage or a pause must never hide
+    that an instance was FAILED (or STUCK), and never turns it into UNREACHABLE.
     """
     if state.status is None or state.error_kind == ErrorKind.CONFIG:
         return None
     age = data_age(state, now)
-    return age if age is not None and age > stale_after(refresh) else None
+    if age is None:
+        return None
+    return age if state.failures or age > stale_after(refresh) else None
 
 
 def stale_from(state: InstanceState, refresh: float) -> float | None:
@@ -179,20 +185,21 @@ def stale_from(state: InstanceState, refresh: float) -> float | None:
     no status yet, or a config problem). `stale_age` is not None once past it."""
     if state.status is None or state.error_kind == ErrorKind.CONFIG:
         return None
-    last = state.last_ok_at if state.failures else state.last_poll_at
+    if state.failures:
+        return state.last_ok_at  # stale since the first failed poll
+    last = state.last_poll_at
     return None if last is None else last + stale_after(refresh)
 
 
 def display_status(state: InstanceState, now: float, refresh: float) -> str:
-    """The word for the badge: the API's word (also when stale: see `stale_age`),
-    UNREACHABLE while polls fail and the data is recent, CONFIG, or PENDING."""
+    """The word for the badge: the API's last word (marked stale while polls fail or
+    when old: see `stale_age`), UNREACHABLE for an instance never polled successfully,
+    CONFIG, or PENDING before the first poll."""
     if state.error_kind == ErrorKind.CONFIG:
         return CONFIG
-    if state.failures:
-        if state.status is not None and stale_age(state, now, refresh) is not None:
-            return state.status
-        return UNREACHABLE
-    return state.status if state.status is not None else PENDING
+    if state.status is None:
+        return UNREACHABLE if state.failures else PENDING
+    return state.status
 
 
 def _last(state: InstanceState, action: str) -> float | None:
@@ -214,17 +221,25 @@ def _reached_working_since(state: InstanceState, when: float) -> bool:
     return state.last_working_at is not None and state.last_working_at > when
 
 
+def _known_at(state: InstanceState, now: float) -> float | None:
+    """The moment the status shown describes: now, or while polls fail the last good
+    poll (a word nobody could confirm since does not move on with the clock)."""
+    return state.last_ok_at if state.failures else now
+
+
 def is_stuck(state: InstanceState, now: float) -> bool:
     """STARTING for 15 s after a restart, or for over 60 s in any case; the clock starts
-    again at the latest restart or start (so a full reset is not stuck 5 s later)."""
-    stuck = stuck_from(state)
-    return stuck is not None and now >= stuck
+    again at the latest restart or start (so a full reset is not stuck 5 s later).
+    While polls fail it is judged as of the last good poll: STUCK stays STUCK, and a
+    STARTING nobody can see does not turn STUCK."""
+    at = _known_at(state, now)
+    stuck = _stuck_at(state)
+    return at is not None and stuck is not None and at >= stuck
 
 
-def stuck_from(state: InstanceState) -> float | None:
-    """When a STARTING instance turns STUCK if nothing happens first (None: not
-    STARTING). `is_stuck` is True from then on (the earlier of its two rules)."""
-    if state.status != STARTING or state.failures:
+def _stuck_at(state: InstanceState) -> float | None:
+    """When a STARTING instance is (or turns) STUCK by its boot's own clock."""
+    if state.status != STARTING:
         return None
     since = booting_since(state)
     if since is None:
@@ -236,6 +251,13 @@ def stuck_from(state: InstanceState) -> float | None:
     return after_any
 
 
+def stuck_from(state: InstanceState) -> float | None:
+    """When a STARTING instance turns STUCK if nothing happens first (None: not
+    STARTING, or polls failing: see `is_stuck`). `is_stuck` is True from then on (the
+    earlier of its two rules)."""
+    return None if state.failures else _stuck_at(state)
+
+
 def booting_since(state: InstanceState) -> float | None:
     """When the current boot began: the later of the latest restart or start (sent, or
     seen on the server) and the first poll that showed STARTING."""
@@ -243,13 +265,20 @@ def booting_since(state: InstanceState) -> float | None:
 
 
 def rank(state: InstanceState, now: float, refresh: float) -> int:
-    """Worst-first sort order of an instance."""
-    return word_rank(shown_word(state, now, refresh))
+    """Worst-first sort order of an instance. One whose polls fail sorts among the
+    unreachable, after FAILED, in the order of its last known word: a fleet cut off
+    keeps its order (FAILED, SCAN QR, STUCK ... WORKING), and one instance that stops
+    answering rises to the top instead of hiding among the WORKING."""
+    own = word_rank(shown_word(state, now, refresh))
+    if state.failures and state.status is not None and state.error_kind != ErrorKind.CONFIG:
+        return min(own, _RANK[UNREACHABLE]) * _BAND + own
+    return own * _BAND + own
 
 
 def shown_word(state: InstanceState, now: float, refresh: float) -> str:
     """The word a row shows: the display status, STUCK for a stuck STARTING, NEEDS_PERSON
-    once the ladder has ended (the badge the table, the summary and the alerts share)."""
+    once the ladder has ended, SCHEDULED for a STOPPED as meant (the badge the table, the
+    summary and the alerts share)."""
     word = display_status(state, now, refresh)
     if word in (PENDING, CONFIG, UNREACHABLE):
         return word
@@ -805,7 +834,10 @@ def _advise_starting(state: InstanceState, now: float, word: str,
                      verdict_of: dict[str, Verdict]) -> Advice:
     """STARTING or STUCK: what the boot needs, in the restart verdict's own seconds."""
     since = booting_since(state)
-    age = fmt_ago(now - since) if since is not None else "a while"
+    # Since it was first seen, when that was before we watched: a lower bound.
+    bound = "at least " if since is not None and since == state.status_since \
+        and not state.status_since_known else ""
+    age = f"{bound}{fmt_ago(now - since)}" if since is not None else "a while"
     restart = _last(state, Action.RESTART)
     verdict = verdict_of[Action.RESTART]
     wait = fmt_duration(verdict.retry_in) if verdict.retry_in is not None else ""

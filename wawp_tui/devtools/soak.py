@@ -160,7 +160,9 @@ async def _detect_hang(app, sim: SimulatorProcess, rng: random.Random) -> float:
     async with httpx.AsyncClient(base_url=sim.url, timeout=10) as control:
         await control.post("/_sim/fault", json={"instance_id": target, "kind": "hang"})
         try:
-            return await _until(lambda: runbook.display_status(
+            # Not fine: its polls fail (the row keeps WORKING, marked with its age), or
+            # it shows another word.
+            return await _until(lambda: app.monitor.fleet.get(target).failures > 0 or runbook.display_status(
                 app.monitor.fleet.get(target), time.time(), app.monitor.stale_basis) != "WORKING", 180)
         finally:
             await control.post("/_sim/clear", json={"instance_id": target})

@@ -7,20 +7,11 @@ import time
 from collections.abc import Callable
 
 from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING
+from wawp_tui.simulator.scenario_names import SCENARIOS
 from wawp_tui.simulator.state import Fault, SimInstance
 
 #: The one (fake) access token of every simulated fleet.
 SIM_TOKEN = "demo-token"
-
-SCENARIOS: dict[str, str] = {
-    "demo": "about 25 instances, a mix of every status and a few faults",
-    "healthy": "every instance WORKING",
-    "fleet": "a big fleet (default 1000), ~5% not WORKING",
-    "outage": "most instances answer 502 (a platform-wide outage)",
-    "hostile": "a server that attacks its client: echoed tokens, markup, escapes, bombs",
-    "waha": "the engine as it really answers: 404 until started, errors inside 200, 422 on a "
-            "redundant start, passkey statuses, PNG QR, 6 QR codes then FAILED, liveness",
-}
 
 _PLACES = ["EU", "US", "APAC", "UK", "MENA", "LATAM"]
 _ROLES = [

@@ -25,17 +25,27 @@ from wawp_tui.core import (
     describe,
     plan,
 )
+from wawp_tui.launch import resume_command
 from wawp_tui.ui.fleet_view import FleetView
 from wawp_tui.ui.messages import ActionFinished, RolloutProgress
 from wawp_tui.ui.screens.confirm import ChoiceScreen, ConfirmScreen
 from wawp_tui.vocab import TITLES, Action, plural
 
 
-def _target_list(ids: list[str], label: Callable[[str], str], shown: int = 8) -> str:
-    """ "Targets: shop-eu (ID1), shop-us (ID2), +3 more"."""
-    names = [f"{label(i)} ({i})" for i in ids[:shown]]
-    more = f", +{len(ids) - shown} more" if len(ids) > shown else ""
-    return f"Target{'s' if len(ids) != 1 else ''}: " + ", ".join(names) + more
+def selection_scope(acted: int, hidden: int) -> str:
+    """ "3 of 10 selected; 7 hidden by the filter are not included": what a bulk action
+    takes when the filter hides part of the selection (only what is on screen)."""
+    return f"{acted} of {acted + hidden} selected; {hidden} hidden by the filter are not included"
+
+
+def _target_list(ids: list[str], label: Callable[[str], str], shown: int = 50) -> str:
+    """ "Target: shop-eu (ID1)", or "Targets (12):" and one per line (the dialog scrolls
+    through them; the question and the keys stay put)."""
+    if len(ids) == 1:
+        return f"Target: {label(ids[0])} ({ids[0]})"
+    names = [f"  {label(i)} ({i})" for i in ids[:shown]]
+    more = [f"  +{len(ids) - shown} more"] if len(ids) > shown else []
+    return "\n".join([f"Targets ({len(ids)}):", *names, *more])
 
 
 class ActionFlows:
@@ -59,7 +69,10 @@ class ActionFlows:
 
     def act(self, action: str, ids: list[str]) -> None:
         if not ids:
-            self.screen.toast("No instance highlighted.", severity="warning")
+            hidden = self.screen.hidden_selected()
+            self.screen.toast(f"The {plural(hidden, 'selected instance')} are hidden by the filter: "
+                              "nothing is sent. Clear the filter (escape) to see them."
+                              if hidden else "No instance highlighted.", severity="warning")
             return
         check = self.monitor.check(action, ids)
         if not check.allowed:
@@ -97,6 +110,9 @@ class ActionFlows:
             note = (f"Acts on the {len(ids)} selected instance{'s' if len(ids) != 1 else ''}, not on "
                     f"the highlighted row{shown}." if highlighted not in ids else
                     f"Acts on all {len(ids)} selected instances, not only the highlighted row{shown}.")
+        hidden = self.screen.hidden_selected()
+        if hidden:
+            note += f" {selection_scope(len(ids), hidden)}."
 
         def body() -> str:
             check = self.monitor.check(action, ids)
@@ -111,7 +127,9 @@ class ActionFlows:
                 parts.append(f"AUDIT LOG OFF ({self.monitor.audit.error}): this will not be recorded.")
             return "\n\n".join(parts)
 
-        return ConfirmScreen(f"{TITLES[Action(action)]} {who}?", body)
+        many = len(first.allowed) > 1
+        return ConfirmScreen(f"{TITLES[Action(action)]} {who}?", body, enter_confirms=not many,
+                             why_y=f"it acts on {len(first.allowed)} instances" if many else "")
 
     def _confirmed(self, yes: bool | None, action: str, ids: list[str]) -> None:
         if not yes:
@@ -144,7 +162,9 @@ class ActionFlows:
             else:
                 screen.log_line("auto-heal left off")
 
-        screen.app.push_screen(ConfirmScreen("Turn auto-heal ON?", self.monitor.explain_auto_heal()),
+        screen.app.push_screen(ConfirmScreen("Turn auto-heal ON?", self.monitor.explain_auto_heal(),
+                                             enter_confirms=False,
+                                             why_y="auto-heal then acts by itself"),
                                callback=answered)
 
     # -- the full reset --------------------------------------------------------------
@@ -190,13 +210,18 @@ class ActionFlows:
         ids = [i for i in screen.visible_ids() if i in screen.selected] if screen.selected \
             else screen.visible_ids()
         if not ids:
-            screen.toast("No instances to roll out: select some (space) or filter (/).",
+            hidden = screen.hidden_selected()
+            screen.toast(f"The {plural(hidden, 'selected instance')} are hidden by the filter: "
+                         "clear it (escape) to roll them out." if hidden else
+                         "No instances to roll out: select some (space) or filter (/).",
                          severity="warning")
             return
         if self.monitor.read_only:
             self._refused(Action.RESTART, [Outcome(ids[0], False, "read-only mode: nothing sent", True)])
             return
-        scope = "selected" if screen.selected else ("filtered" if screen.filter_text else "ALL")
+        hidden = screen.hidden_selected()
+        scope = selection_scope(len(ids), hidden) if hidden else \
+            "selected" if screen.selected else ("filtered" if screen.filter_text else "ALL")
         choices = {"r": (Action.RESTART.value, "restart in waves (maintenance pulse, after a webhook/proxy change)"),
                    "x": (Action.STOP.value, "stop in waves (end of the business day)"),
                    "s": (Action.START.value, "start in waves")}
@@ -209,7 +234,8 @@ class ActionFlows:
             body = "\n\n".join(part for part in (_target_list(ids, self._label), describe(state),
                                                   CONSEQUENCES[action], unfinished) if part)
             screen.app.push_screen(
-                ConfirmScreen(f"Rollout: {action} {plural(len(ids), 'instance')} ({scope})?", body),
+                ConfirmScreen(f"Rollout: {action} {plural(len(ids), 'instance')} ({scope})?", body,
+                              enter_confirms=False, why_y="a rollout acts on many instances"),
                 callback=lambda yes: self._start_rollout(state) if yes else None)
 
         screen.app.push_screen(ChoiceScreen(f"Rolling operation on {plural(len(ids), 'instance')} ({scope})",
@@ -230,7 +256,7 @@ class ActionFlows:
         total = sum(len(w) for w in saved.waves)
         return (f"This replaces the unfinished {saved.action} rollout saved in {path} "
                 f"({len(saved.done)} of {total} done, {saved.status}). To finish that one "
-                f"instead, answer n and run: wawp-tui rollout {saved.action} --resume")
+                f"instead, answer n and run: {resume_command(saved.action, self.screen.rerun)}")
 
     def _offer_cancel(self, rollout: Rollout) -> None:
         def cancel(yes: bool | None) -> None:
@@ -239,7 +265,7 @@ class ActionFlows:
                 self.screen.log_line("rollout: cancel requested; it stops after the current wave")
         self.screen.app.push_screen(ConfirmScreen(
             "Cancel the rollout?", "It stops after the current wave; instances already done stay "
-            f"done. Resume later with: wawp-tui rollout {rollout.state.action} --resume"),
+            f"done. Resume later with: {resume_command(rollout.state.action, self.screen.rerun)}"),
             callback=cancel)
 
     def _start_rollout(self, state: RolloutState) -> None:

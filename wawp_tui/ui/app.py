@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 
 from wawp_tui.config import Config, audit_log_path, state_dir, user_themes_dir
 from wawp_tui.core import AuditLog, HistoryStore, Monitor, Rollout
+from wawp_tui.launch import resume_command
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import theming as themes
 from wawp_tui.ui.commands import FleetCommands
@@ -60,10 +61,12 @@ class WawpApp(App[int]):
     ]
 
     def __init__(self, monitor: Monitor, *, poll: bool = True, demo: bool = False,
-                 rollout_state_path: Path | None = None) -> None:
+                 rollout_state_path: Path | None = None, rerun: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.monitor = monitor
         self.demo = demo
+        #: The options that let a later command see this fleet (the resume command).
+        self.rerun = rerun
         #: The demo's phone: links a QR value (the embedded simulator unless a test gives one).
         self.demo_phone: Callable[[str, str], bool] | None = None
         self._poll = poll
@@ -76,7 +79,7 @@ class WawpApp(App[int]):
         self._config_mtime = self._mtime()
         config = monitor.config
         self.fleet_screen = FleetScreen(monitor, demo=demo, bell=config.monitor.bell,
-                                        rollout_state_path=rollout_state_path)
+                                        rollout_state_path=rollout_state_path, rerun=rerun)
         self._theme_problems = self._register_themes()
         wanted = config.monitor.theme or themes.DEFAULT_THEME
         if wanted in self.available_themes:
@@ -193,7 +196,7 @@ class WawpApp(App[int]):
             return
         wave = rollout.state.first_unfinished_wave() + 1
         where = "nothing to resume in the demo" if rollout.state_path is None else \
-            f"resume it later with: {rollout.resume_command}"
+            f"resume it later with: {resume_command(rollout.state.action, self.rerun)}"
         screen = ConfirmScreen(
             "Quit during the rollout?",
             f"The rollout ({rollout.state.action}, wave {wave} of {len(rollout.state.waves)}) "
@@ -204,7 +207,7 @@ class WawpApp(App[int]):
     def _leave_rollout(self, rollout: Rollout) -> None:
         rollout.interrupt("quit from the TUI")
         message = None if rollout.state_path is None else \
-            f"rollout interrupted; resume with: {rollout.resume_command}"
+            f"rollout interrupted; resume with: {resume_command(rollout.state.action, self.rerun)}"
         self.exit(message=message)
 
     async def on_unmount(self) -> None:
@@ -234,20 +237,21 @@ def build_app(config: Config, client: WawpClient, *, clock: Callable[[], float] 
               audit: AuditLog | None = None, history: HistoryStore | None = None,
               poll: bool = True, demo: bool = False,
               timer: Callable[[], float] = time.perf_counter,
-              rollout_state_path: Path | None = None) -> WawpApp:
+              rollout_state_path: Path | None = None, rerun: tuple[str, ...] = ()) -> WawpApp:
     """The one factory the CLI, the screenshots, the tools and the tests call; the app
     owns `client` from here on and closes it when it ends."""
     monitor = Monitor(config, client, clock=clock, timer=timer, audit=audit, history=history)
-    return WawpApp(monitor, poll=poll, demo=demo, rollout_state_path=rollout_state_path)
+    return WawpApp(monitor, poll=poll, demo=demo, rollout_state_path=rollout_state_path, rerun=rerun)
 
 
-def run_app(config: Config, client: WawpClient, demo: bool = False) -> int:
+def run_app(config: Config, client: WawpClient, demo: bool = False,
+            rerun: tuple[str, ...] = ()) -> int:
     """Run the TUI until the user quits; returns the exit code."""
     # The demo's fleet is made up: its history, audit and rollouts stay out of the real ones.
     history = HistoryStore(None if demo else state_dir() / "history.jsonl")
     audit = AuditLog(None if demo else audit_log_path())
     app = build_app(config, client, audit=audit, history=history, demo=demo,
-                    rollout_state_path=None if demo else state_dir() / "rollout.json")
+                    rollout_state_path=None if demo else state_dir() / "rollout.json", rerun=rerun)
     # Signals and a vanished terminal are handled beside the event loop, which may be the
     # very thing that is stuck (see TerminalGuard).
     with TerminalGuard(app.exit_soon) as guard:

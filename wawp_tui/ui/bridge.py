@@ -43,7 +43,7 @@ class MonitorBridge:
         elif isinstance(event, StatusChanged):
             self._post(StatusAlert(event.instance_id, event.word))
         elif isinstance(event, AlertsChanged):
-            self._post(AlertsUpdated(event.fired, event.resolved, event.updated))
+            self._post(AlertsUpdated(event.fired, event.resolved, event.updated, event.notices))
 
     def received(self) -> None:
         """The screen has the FleetChanged: the next poll posts another."""

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.timer import Timer
 
-from wawp_tui.core import runbook
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.bridge import MonitorBridge
 from wawp_tui.ui.fleet_view import FleetView
+from wawp_tui.ui.row_filter import Row
 from wawp_tui.ui.sorting import row_sort_key, summary_note
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.fleet_table import FleetTable
@@ -83,19 +83,17 @@ class FleetPainter:
         return self.screen.query_one(FleetTable)
 
     def _visible(self, instance_id: str) -> bool:
-        needle = self.screen.filter_text.strip().lower()
-        if not needle:
+        wanted = self.screen.row_filter
+        if not wanted:
             return True
         st = self.monitor.state(instance_id)
-        word = runbook.shown_word(st, self.monitor.clock(), self.monitor.stale_basis)
-        hay = " ".join((st.label, st.id, word, " ".join(st.tags), runbook.badge(word)[1])).lower()
-        return all(part in hay for part in needle.split())
+        return wanted.matches(Row.of(st, self.monitor.clock(), self.monitor.stale_basis))
 
     def _row(self, instance_id: str, now: float) -> tuple[tuple[object, ...], tuple[object, ...]]:
         st = self.monitor.state(instance_id)
         basis = self.monitor.stale_basis
         cells = view.row_cells(st, now, basis, self.screen.palette, instance_id in self.screen.selected,
-                               self.monitor.quiet_after)
+                               self.monitor.quiet_after, self.table.error_width)
         return cells, row_sort_key(self.screen.table_sort.column, st, now, basis)
 
     def _order(self, instance_id: str, now: float) -> tuple[None, tuple[object, ...]]:
@@ -148,18 +146,21 @@ class FleetPainter:
         now, table = self.monitor.clock(), self.screen.query_one(FleetTable)
         if len(self._parts) != len(self.monitor.fleet):
             self._recount(now)
-        self.screen.query_one("#summary", QuietStatic).show(view.summary_line(
+        width = max(20, self.screen.size.width - 2)  # the padding of each line
+        hidden = len(self.screen.selected) - len(self.screen.selected & table.row_keys())
+        self.screen.query_one("#summary", QuietStatic).show_lines(view.summary_lines(
             self._counts, self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette,
             paused=self.screen.paused,
             auto_heal=self.screen.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
             audit_off=self.monitor.audit.error is not None,
-            selected=len(self.screen.selected)) + summary_note(self.screen.table_sort))
+            selected=len(self.screen.selected), selected_hidden=hidden, width=width,
+            tail=summary_note(self.screen.table_sort)))
         config = self.monitor.config
         source = "demo" if self.screen.demo else str(config.path or "no config file")
-        key = (source, config.api.where, len(self.monitor.fleet), self.screen.palette)
+        key = (source, config.api.where, len(self.monitor.fleet), self.screen.palette, width)
         if self._context is None or self._context[0] != key:
             self._context = key, view.context_line(source, config.api.where,
-                                                   len(self.monitor.fleet), self.screen.palette)
+                                                   len(self.monitor.fleet), self.screen.palette, width)
         self.screen.query_one("#context", QuietStatic).show(self._context[1])
         outage = self.monitor.outage()
         banner = self.screen.query_one("#banner", QuietStatic)

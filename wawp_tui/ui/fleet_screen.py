@@ -11,18 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import cast
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from wawp_tui.core import Monitor
 from wawp_tui.models import SCAN_QR_CODE
+from wawp_tui.safe_text import clean
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.action_flows import ActionFlows
 from wawp_tui.ui.bridge import MonitorBridge
+from wawp_tui.ui.describe import describe_page
 from wawp_tui.ui.fleet_bindings import FLEET_BINDINGS
 from wawp_tui.ui.fleet_painter import FleetPainter
 from wawp_tui.ui.fleet_view import AppServices
@@ -36,12 +39,15 @@ from wawp_tui.ui.messages import (
     StatusAlert,
 )
 from wawp_tui.ui.notices import Notices
+from wawp_tui.ui.row_filter import VIEWS, FilterError, RowFilter, parse
+from wawp_tui.ui.screens.alerts_screen import AlertsScreen
 from wawp_tui.ui.screens.qr_screen import QrScreen
-from wawp_tui.ui.screens.text_page import TextScreen, alerts_page, events_page, help_page, timeline_page
+from wawp_tui.ui.screens.text_page import TextScreen, events_page, help_page, timeline_page
 from wawp_tui.ui.sorting import SortOrder
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.event_log import EventLog
 from wawp_tui.ui.widgets.fleet_table import FleetTable
+from wawp_tui.ui.widgets.key_footer import KeyFooter
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
 
 #: Below this width the detail pane goes under the table and the event log hides.
@@ -62,7 +68,7 @@ class FleetScreen(Screen[None]):
     selected: reactive[frozenset[str]] = reactive(frozenset(), init=False)
     """Instances selected for a bulk action (space)."""
     filter_text: reactive[str] = reactive("", init=False)
-    """The `/` filter (empty: every row)."""
+    """The `/` filter's expression in force (empty: every row; see row_filter.py)."""
     paused: reactive[bool] = reactive(False, init=False)
     """Polling paused by the user (p)."""
     auto_heal: reactive[bool] = reactive(False, init=False)
@@ -71,10 +77,12 @@ class FleetScreen(Screen[None]):
     """The fleet table's order (o, O, a click on a header); worst first by default."""
 
     def __init__(self, monitor: Monitor, *, demo: bool = False, bell: bool = True,
-                 rollout_state_path: Path | None = None) -> None:
+                 rollout_state_path: Path | None = None, rerun: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.monitor = monitor
         self.demo = demo
+        #: The options a printed command needs to see this fleet (see launch.rerun_options).
+        self.rerun = rerun
         self.bell_enabled = bell
         self.clock = monitor.clock
         self.palette = view.Palette({})
@@ -85,6 +93,8 @@ class FleetScreen(Screen[None]):
         self._mounted = False
         self._qr_screens: dict[str, QrScreen] = {}
         self._ticks = 0
+        #: The parsed filter in force (the last expression that parsed).
+        self.row_filter: RowFilter = parse("")
         self.set_reactive(FleetScreen.auto_heal, monitor.auto_heal)
 
     # -- layout ----------------------------------------------------------------------
@@ -97,8 +107,8 @@ class FleetScreen(Screen[None]):
         yield QuietStatic(id="rollout")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="filter: label, id, tag or status (enter keeps, escape clears)",
-                            id="filter")
+                yield Input(placeholder="filter: words, tag:eu status:failed id:AB label:x, a|b, !x, "
+                                        "/regex (enter keeps, escape clears)", id="filter")
                 yield FleetTable(id="fleet")
             with Vertical(id="side"):
                 yield DetailPane(id="detail-scroll")
@@ -106,7 +116,7 @@ class FleetScreen(Screen[None]):
         with Horizontal(id="bottom"):
             # First, so a narrow terminal cuts the key hints, never the mode.
             yield Static("READ-ONLY: no action reaches the API", id="mode")
-            yield Footer(compact=True)
+            yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.restyle()
@@ -125,10 +135,16 @@ class FleetScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self._apply_size(self.app.size.width)
+        if self._alive():
+            self.painter.chrome(detail=False)  # the summary and context fit the new width
 
     def _apply_size(self, width: int) -> None:
         self.query_one("#main").set_class(width < NARROW_WIDTH, "-narrow")
         self.set_class(width < NARROW_WIDTH, "-narrow")
+        # The footer's line is shared: a narrow terminal gets the short mode tag, so the
+        # key hints (help and quit among them) still fit.
+        self.query_one("#mode", Static).update(
+            "READ-ONLY" if width < NARROW_WIDTH else "READ-ONLY: no action reaches the API")
 
     def restyle(self) -> None:
         """The theme changed: take its colours and repaint everything."""
@@ -154,6 +170,11 @@ class FleetScreen(Screen[None]):
         self._bridge.received()
         if self._alive():
             self.painter.changed(self._bridge)
+
+    @on(FleetTable.Refitted)
+    def _refitted(self) -> None:
+        if self._alive():
+            self.render_all()
 
     @on(FleetTable.ViewMoved)
     def _view_moved(self) -> None:
@@ -205,7 +226,7 @@ class FleetScreen(Screen[None]):
     @on(AlertsUpdated)
     def _alerts_updated(self, message: AlertsUpdated) -> None:
         if self._alive():
-            self.notices.alerts_updated(message.fired, message.resolved)
+            self.notices.alerts_updated(message.notices)
 
     @on(ActionFinished)
     def _action_finished(self, message: ActionFinished) -> None:
@@ -219,13 +240,18 @@ class FleetScreen(Screen[None]):
     # -- selection, filter, modes ----------------------------------------------------
 
     def targets(self) -> list[str]:
-        """The selection if any (in table order), else the highlighted instance."""
+        """The selection if any, else the highlighted instance. Only what is on screen:
+        selected rows the filter hides are not included (the confirmation says how many;
+        see `hidden_selected`)."""
         table = self.query_one(FleetTable)
         if self.selected:
-            shown = [i for i in table.ids() if i in self.selected]
-            return shown or sorted(self.selected)
+            return [i for i in table.ids() if i in self.selected]
         highlighted = table.highlighted_id
         return [highlighted] if highlighted else []
+
+    def hidden_selected(self) -> int:
+        """Selected instances the filter hides (left out of every action)."""
+        return len(self.selected - set(self.query_one(FleetTable).row_keys()))
 
     def highlighted_id(self) -> str | None:
         """The instance under the cursor."""
@@ -239,7 +265,8 @@ class FleetScreen(Screen[None]):
         if self._mounted:
             self.painter.rows(set(old ^ new))
 
-    def watch_filter_text(self) -> None:
+    def watch_filter_text(self, text: str) -> None:
+        self.row_filter = parse(text)
         if self._mounted:
             self.render_all()
 
@@ -296,7 +323,28 @@ class FleetScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
+        """A good expression filters at once; a bad one is said under the box, and the
+        rows stay as the last good one left them."""
+        box = self.query_one("#filter", Input)
+        try:
+            parse(event.value)
+        except FilterError as exc:
+            box.border_subtitle = clean(f"invalid: {exc}", 200)
+            box.add_class("-invalid")
+            return
+        box.border_subtitle = ""
+        box.remove_class("-invalid")
         self.filter_text = event.value
+
+    def show_view(self, name: str) -> None:
+        """A view (the palette's :failed, :scanqr, :stuck, :stale, :all): its filter, in the
+        filter box where it can be read and edited."""
+        expression = VIEWS[name][1]
+        box = self.query_one("#filter", Input)
+        box.value = expression
+        box.display = bool(expression)
+        self.filter_text = expression
+        self.query_one(FleetTable).focus()
 
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -388,9 +436,31 @@ class FleetScreen(Screen[None]):
         self.notices.draw_strip()
 
     def action_alerts(self) -> None:
-        """!: the alert list."""
-        self.app.push_screen(TextScreen("Alerts", alerts_page(self.monitor.alerts.all(),
-                                                              self.clock(), self.palette)))
+        """!: the alert list, by group (A there acknowledges the one under the cursor)."""
+        self.app.push_screen(AlertsScreen(self.monitor, self.palette),
+                             callback=lambda _: self.notices.draw_strip())
+
+    def action_describe(self) -> None:
+        """d: the highlighted instance on a page of its own."""
+        instance_id = self.highlighted_id()
+        if instance_id is None:
+            return
+        st = self.monitor.state(instance_id)
+        self.app.push_screen(TextScreen(f"Describe {st.label} ({st.id})", describe_page(
+            st, self.clock(), self.monitor.stale_basis, self.palette,
+            quiet_after=self.monitor.quiet_after, read_only=self.monitor.read_only,
+            next_poll=self.monitor.poll_interval(instance_id) if instance_id in self.monitor.poller.configs
+            else None)))
+
+    def action_raw_reply(self) -> None:
+        """y: the highlighted instance's last reply, as it came (redacted)."""
+        instance_id = self.highlighted_id()
+        if instance_id is None:
+            return
+        st = self.monitor.state(instance_id)
+        reply = self.monitor.last_reply(instance_id)
+        self.app.push_screen(TextScreen(f"Last reply of {st.label} ({st.id})", Text(
+            reply or "No reply yet: nothing has been received for this instance.")))
 
     def action_help(self) -> None:
         """?: every key that works here, as bound now (remapped keys show as remapped)."""

@@ -20,6 +20,7 @@ from textual.worker import Worker
 
 from wawp_tui.core import Monitor
 from wawp_tui.ui.formatting import Palette
+from wawp_tui.ui.row_filter import RowFilter
 from wawp_tui.ui.sorting import SortOrder
 
 W = TypeVar("W", bound=Widget)
@@ -34,9 +35,11 @@ class FleetView(Protocol):
     bell_enabled: bool
     selected: frozenset[str]
     filter_text: str
+    row_filter: RowFilter
     paused: bool
     auto_heal: bool
     table_sort: SortOrder
+    rerun: tuple[str, ...]
 
     @property
     def app(self) -> App[Any]: ...
@@ -55,6 +58,8 @@ class FleetView(Protocol):
     def highlighted_id(self) -> str | None: ...
 
     def visible_ids(self) -> list[str]: ...
+
+    def hidden_selected(self) -> int: ...
 
     def run_worker(self, work: Any, name: str | None = "", group: str = "default",
                    description: str = "", exit_on_error: bool = True, start: bool = True,

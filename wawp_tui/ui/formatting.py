@@ -45,6 +45,17 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
 LABEL_WIDTH = 22
 STATUS_WIDTH = 17
 ERROR_WIDTH = 28
+#: The narrowest LAST ERROR gets so that the ids show whole on a wide screen (160
+#: columns with the detail pane); below that it keeps ERROR_WIDTH and the table scrolls.
+ERROR_MIN_WIDTH = 16
+
+
+def error_width(table_width: int, padding: int = 1) -> int:
+    """LAST ERROR's width for a table `table_width` cells wide: narrowed (down to
+    ERROR_MIN_WIDTH) so that every column up to the ID is on screen, when it can be."""
+    before_tags = [w for key, _, w in COLUMNS if key not in ("error", "tags")]
+    room = table_width - sum(before_tags) - 2 * padding * (len(before_tags) + 1)
+    return ERROR_WIDTH if room < ERROR_MIN_WIDTH else min(ERROR_WIDTH, room)
 
 
 @dataclass(frozen=True)
@@ -117,7 +128,8 @@ def since_text(state: InstanceState, now: float) -> str:
         return ""
     age = max(0.0, now - state.status_since)
     if not state.status_since_known:
-        return f"≥{_lower_bound(age)}"
+        bound = _lower_bound(age)
+        return f"≥{bound}" if bound else ""  # "≥0s" says nothing
     # Elapsed time, rounded down: 59.5 s reads "59s", never "1m00s" a moment before "1m".
     return runbook.fmt_ago(age) if age < 60 else _minutes(age)
 
@@ -133,8 +145,11 @@ def _lower_bound_step(age: float) -> float:
 
 
 def _lower_bound(age: float) -> str:
-    """"0s", "10s" … "9m", "10m", "15m" … "1h", "2h" … "1d": the age rounded down to its step."""
+    """"", "10s" … "9m", "10m", "15m" … "1h", "2h" … "1d": the age rounded down to its
+    step ("" below the first step: a bound of nothing is no news)."""
     shown = age // _lower_bound_step(age) * _lower_bound_step(age)
+    if shown <= 0:
+        return ""
     if shown < 60:
         return runbook.fmt_duration(shown)
     if shown < 3600:
@@ -158,7 +173,7 @@ def why_text(state: InstanceState, word: str) -> str:
 
 def row_cells(
     state: InstanceState, now: float, refresh: float, palette: Palette, selected: bool,
-    quiet_after: float = runbook.QUIET_AFTER,
+    quiet_after: float = runbook.QUIET_AFTER, error_room: int = ERROR_WIDTH,
 ) -> tuple:
     """The cells of one table row, in COLUMNS order (compared to send only changes).
 
@@ -178,7 +193,7 @@ def row_cells(
         badge_text(assessment.word, palette, assessment.stale),
         Text(clip(state.label, LABEL_WIDTH)),
         Text(guard_text(assessment, now), style="bold"),
-        Text(clip(error, ERROR_WIDTH)),
+        Text(clip(error, error_room)),
         Text(since_text(state, now)),
         Text(latency_text(state.latency_shown)),
         Text(state.id),
@@ -356,9 +371,11 @@ def _facts(state: InstanceState, now: float, word: str) -> Text:
         age = now - state.status_since
         # A lower bound is rounded down (never overstated), in the steps of the table's
         # SINCE: the two agree, and a fleet seen at start-up does not tick every second.
+        bound = _lower_bound(age)
         facts.append(f"in {state.status or word} for {runbook.fmt_duration(age)}"
                      if state.status_since_known
-                     else f"{state.status or word} since before start (≥ {_lower_bound(age)})")
+                     else f"{state.status or word} since before start (≥ {bound})" if bound
+                     else f"{state.status or word} since before wawp-tui started")
     if state.latency_shown is not None:
         # The steadied figure, as in the table: jitter of a few ms is not news.
         facts.append(f" · poll {state.latency_shown:.0f}ms")
@@ -420,15 +437,36 @@ def me_line(me: dict) -> str:
     return " ".join(p for p in (name, f"+{number}" if number else "") if p) or "(unnamed)"
 
 
-def _modes(palette: Palette, *, paused: bool, read_only: bool, audit_off: bool, selected: int) -> Text:
-    """The reverse-video mode tags that open the summary line."""
-    line = Text()
-    for on, tag, tone in ((paused, "PAUSED", "warn"), (read_only, "READ-ONLY", "unknown"),
-                          (audit_off, "AUDIT LOG OFF", "bad"), (selected, f"{selected} selected", "unknown")):
-        if on:
-            line.append(f" {tag} ", style=f"bold reverse {palette.style(tone)}")
-            line.append(" ")
-    return line
+def _modes(palette: Palette, *, paused: bool, read_only: bool, audit_off: bool,
+           selected: int, selected_hidden: int = 0) -> list[Text]:
+    """The reverse-video mode tags that open the summary."""
+    chosen = f"{selected} selected" if not selected_hidden else \
+        f"{selected - selected_hidden} of {selected} selected ({selected_hidden} hidden by the filter)"
+    return [Text(f" {tag} ", style=f"bold reverse {palette.style(tone)}")
+            for on, tag, tone in ((paused, "PAUSED", "warn"), (read_only, "READ-ONLY", "unknown"),
+                                  (audit_off, "AUDIT LOG OFF", "bad"), (selected, chosen, "unknown"))
+            if on]
+
+
+#: What comes before a piece of the summary that does not start a line: between two
+#: counts, and between two kinds of fact.
+GAP, BAR = "  ", " │ "
+
+
+def pack(pieces: list[tuple[str, Text]], width: int) -> list[Text]:
+    """`pieces` ((separator, text)) on lines of at most `width` cells, never cut inside
+    one: a narrow terminal gets more lines, never a count or an age cut in half (a piece
+    wider than a line gets a line of its own)."""
+    lines = [Text(no_wrap=True, overflow="ellipsis", end="")]
+    for separator, piece in pieces:
+        line = lines[-1]
+        if line.plain and line.cell_len + len(separator) + piece.cell_len > width:
+            line = Text(no_wrap=True, overflow="ellipsis", end="")
+            lines.append(line)
+        if line.plain:
+            line.append(separator)
+        line.append_text(piece)
+    return lines
 
 
 #: What one instance adds to the summary line: its word, stale, failing.
@@ -473,17 +511,19 @@ def summary(
     shown: int | None = None,
     audit_off: bool = False,
     selected: int = 0,
-) -> Text:
-    """The summary line: counts of the last known statuses, worst first, how many of
+    width: int = 1000,
+) -> list[Text]:
+    """The summary's lines: counts of the last known statuses, worst first, how many of
     them are stale, when the last poll succeeded, and the modes."""
     counts = SummaryCounts({})
     for st in fleet:
         counts.add(summary_part(st, now, refresh))
-    return summary_line(counts, fleet, now, refresh, palette, paused=paused, auto_heal=auto_heal,
-                        read_only=read_only, shown=shown, audit_off=audit_off, selected=selected)
+    return summary_lines(counts, fleet, now, refresh, palette, paused=paused, auto_heal=auto_heal,
+                         read_only=read_only, shown=shown, audit_off=audit_off, selected=selected,
+                         width=width)
 
 
-def summary_line(
+def summary_lines(
     counts: SummaryCounts,
     fleet: FleetState,
     now: float,
@@ -496,34 +536,44 @@ def summary_line(
     shown: int | None = None,
     audit_off: bool = False,
     selected: int = 0,
-) -> Text:
-    """The summary line from counts already made (see `summary`): no loop over the fleet."""
+    selected_hidden: int = 0,
+    width: int = 1000,
+    tail: Text | None = None,
+) -> list[Text]:
+    """The summary from counts already made (see `summary`), on lines of at most `width`
+    cells: every count, the stale count, the refreshed age and the modes always show,
+    on as many lines as the width needs (no loop over the fleet)."""
     stale, failing = counts.stale, counts.failing
-    # Modes first: at 80 columns the end of the line may be cut, and these must show.
-    line = _modes(palette, paused=paused, read_only=read_only, audit_off=audit_off, selected=selected)
+    # Modes first: they must be seen before the counts.
+    pieces = [(" ", tag) for tag in _modes(palette, paused=paused, read_only=read_only,
+                                            audit_off=audit_off, selected=selected,
+                                            selected_hidden=selected_hidden)]
     for word in _summary_order(counts, fleet, now, refresh):
         symbol, label = runbook.badge(word)
         severity = runbook.severity(word)
         style = f"bold {palette.style(severity)}"
         if word in ALARM_WORDS:
             style = f"bold reverse {palette.style(severity)}"
-        line.append(f"{symbol} {counts.words[word]} {label}", style=style)
-        line.append("  ")
+        pieces.append((GAP, Text(f"{symbol} {counts.words[word]} {label}", style=style)))
+    facts: list[Text] = []
     if stale:
-        line.append(f"│ ~ {stale} stale ", style=f"bold italic {palette.style('warn')}")
+        facts.append(Text(f"~ {stale} stale", style=f"bold italic {palette.style('warn')}"))
     if shown is not None and shown != len(fleet):
-        line.append(f"│ showing {shown}/{len(fleet)} ", style="bold")
+        facts.append(Text(f"showing {shown}/{len(fleet)}", style="bold"))
     if fleet.last_success_at is not None:
         age = now - fleet.last_success_at
         # While polls fail, every second counts: no "just now" rounding.
         when = f"{runbook.fmt_ago(age)} ago" if failing and age >= 1 else ago(age)
-        line.append(f"│ refreshed {when} ", style=f"bold {palette.style('warn')}"
-                    if age > runbook.stale_after(refresh) else "")
+        facts.append(Text(f"refreshed {when}", style=f"bold {palette.style('warn')}"
+                          if age > runbook.stale_after(refresh) else ""))
     elif len(fleet):
-        line.append("│ no status yet ")
-    line.append(f"│ auto-heal {'ON' if auto_heal else 'off'} ",
-                style="bold" if auto_heal else palette.style("muted"))
-    return line
+        facts.append(Text("no status yet"))
+    facts.append(Text(f"auto-heal {'ON' if auto_heal else 'off'}",
+                      style="bold" if auto_heal else palette.style("muted")))
+    if tail is not None and tail.plain:
+        facts.append(tail)
+    pieces += [(BAR, fact) for fact in facts]
+    return pack(pieces, max(1, width))
 
 
 def _summary_order(counts: SummaryCounts, fleet: FleetState, now: float, refresh: float) -> list[str]:
@@ -541,11 +591,33 @@ def _summary_order(counts: SummaryCounts, fleet: FleetState, now: float, refresh
     return sorted(words, key=lambda w: (runbook.word_rank(w), first.get(w, len(first))))
 
 
-def context_line(source: str, base_url: str, count: int, palette: Palette) -> Text:
-    """Which fleet this is: the config file (or "demo") and the base URL (never a token)."""
-    noun = "instance" if count == 1 else "instances"
+def short_path(path: str, width: int) -> str:
+    """A path in at most `width` cells: the home folder as "~", then cut in the middle,
+    keeping its start and the file's name ("/srv/ops/…/fleet.toml")."""
     home = str(Path.home())
-    if source.startswith(home + "/"):
-        source = "~" + source[len(home):]
-    return Text(f"{clean(source, 200)} · {clean(base_url, 200)} · {count} {noun}",
-                style=palette.style("muted"))
+    if home not in ("", "/") and (path == home or path.startswith(home + "/")):
+        path = "~" + path[len(home):]
+    if cell_len(path) <= width:
+        return path
+    if width <= 1:
+        return "…"[:max(0, width)]
+    keep = width - 1
+    # The file's name is what tells configs apart: the tail keeps it whole if it can.
+    tail = max(keep - keep // 3, min(len(path.rsplit("/", 1)[-1]) + 1, keep))
+    return path[:keep - tail] + "…" + path[len(path) - tail:]
+
+
+def context_line(source: str, base_url: str, count: int, palette: Palette,
+                 width: int = 1000) -> Text:
+    """Which fleet this is: the config file (or "demo"), the base URL (never a token)
+    and the fleet's size, in `width` cells: the path gives way first (shortened in the
+    middle), the base URL never (it says which API these statuses come from)."""
+    noun = "instance" if count == 1 else "instances"
+    url, size = clean(base_url, 200), f"{count} {noun}"
+    room = width - cell_len(f" · {url} · {size}")
+    source = clean(source, 500)
+    if room >= 8:
+        text = f"{short_path(source, room)} · {url} · {size}"
+    else:  # a terminal too narrow for all three: the URL and the size
+        text = f"{url} · {size}"
+    return Text(text, style=palette.style("muted"), no_wrap=True, overflow="ellipsis", end="")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.keys import key_to_character
 from textual.screen import Screen
 
 #: The help page's sections, and what goes in each, in order: our bindings by id (a
@@ -17,23 +18,31 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "Navigation": ("cursor-down", "cursor-up", "half-page-down", "half-page-up", "page-down",
                    "page-up", "top", "bottom", "scroll-left", "scroll-right", "page_left",
                    "page_right", "focus_next", "focus_previous"),
-    "View": ("detail", "filter", "clear", "sort", "sort-reverse", "pause", "refresh", "alerts",
-             "acknowledge", "events", "history", "help"),
+    "View": ("detail", "describe", "raw-reply", "filter", "clear", "sort", "sort-reverse", "pause",
+             "refresh", "alerts", "acknowledge", "events", "history", "help"),
     "Other": ("palette", "command_palette", "copy", "quit", "copy_text"),
 }
 #: Where a binding that no section names goes.
 FALLBACK_SECTION = "Other"
 _PLACE = {name: (section, n) for section, names in SECTIONS.items() for n, name in enumerate(names)}
 
-#: How keys are spelled for people (Textual's names otherwise).
-KEY_NAMES = {"question_mark": "?", "slash": "/", "colon": ":", "pageup": "PgUp", "pagedown": "PgDn",
-             "home": "Home", "end": "End"}
+#: How keys are spelled for people where Textual's name is not the character.
+KEY_NAMES = {"slash": "/", "pageup": "PgUp", "pagedown": "PgDn", "home": "Home", "end": "End"}
+#: Bindings of Textual's own that this app does not offer (ctrl+c quits here; in a text
+#: field it still copies): left out of the help and the palette.
+HIDDEN_ACTIONS = frozenset({"copy_text"})
 
 
 def key_name(key: str) -> str:
-    """ "ctrl+home" -> "ctrl+Home", "question_mark" -> "?"."""
+    """ "ctrl+home" -> "ctrl+Home", "question_mark" -> "?", "exclamation_mark" -> "!":
+    keys as people write them."""
     *modifiers, last = key.split("+")
-    return "+".join([*modifiers, KEY_NAMES.get(last, last)])
+    name = KEY_NAMES.get(last)
+    if name is None:
+        char = key_to_character(last)
+        name = char if char is not None and len(char) == 1 and char.isprintable() and char != " " \
+            else last
+    return "+".join([*modifiers, name])
 
 
 @dataclass
@@ -73,7 +82,8 @@ def bound_keys(screen: Screen) -> list[BoundKeys]:
     found: dict[tuple[int, str], BoundKeys] = {}
     for key, active in screen.active_bindings.items():
         binding = active.binding
-        if binding.system or key.startswith("super+"):
+        if binding.system or key.startswith("super+") \
+                or binding.action.rsplit(".", 1)[-1] in HIDDEN_ACTIONS:
             continue
         # "app.quit" bound on the screen and "quit" bound on the app are one action.
         target = screen.app if binding.action.startswith("app.") else active.node

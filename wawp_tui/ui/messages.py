@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from wawp_tui.core import Alert, Report
+from wawp_tui.core.alerts import Notice
 
 
 class FleetChanged(Message):
@@ -38,14 +39,16 @@ class StatusAlert(Message):
 
 
 class AlertsUpdated(Message):
-    """Alerts fired, resolved or changed at this tick (the strip and the bell)."""
+    """Alerts fired, resolved or changed at this tick, and what to tell of them now (the
+    strip, the event log, the bell)."""
 
     def __init__(self, fired: tuple[Alert, ...], resolved: tuple[Alert, ...],
-                 updated: tuple[Alert, ...] = ()) -> None:
+                 updated: tuple[Alert, ...] = (), notices: tuple[Notice, ...] = ()) -> None:
         super().__init__()
         self.fired = fired
         self.resolved = resolved
         self.updated = updated
+        self.notices = notices
 
 
 class ActionFinished(Message):

@@ -123,5 +123,5 @@ def header_label(title: str, width: int, arrow: str | None) -> str:
 
 
 def summary_note(order: SortOrder) -> Text:
-    """ "│ sort: label ▲" for the summary line; nothing for the default order."""
-    return Text() if order.is_default else Text(f"│ sort: {order.describe()} ")
+    """ "sort: label ▲" for the summary; nothing for the default order."""
+    return Text() if order.is_default else Text(f"sort: {order.describe()}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from rich.console import Group, RenderableType
@@ -11,20 +10,22 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import ScrollableContainer, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from wawp_tui.core import Alert, FleetState
-from wawp_tui.core.runbook import fmt_duration
+from wawp_tui.core import FleetState
 from wawp_tui.ui.formatting import Palette, stamp
 from wawp_tui.ui.keys import BoundKeys
+from wawp_tui.ui.screens.scrolling import SCROLL_BINDINGS, Scrolling
 
 
-class TextScreen(ModalScreen[None]):
-    """A scrollable page of text (help, history); any of escape / q / ? closes it."""
+class TextScreen(Scrolling, ModalScreen[None]):
+    """A scrollable page of text (help, history); any of escape / q / ? closes it; j/k,
+    ctrl+d/ctrl+u, g/G and the page keys scroll it."""
 
-    BINDINGS = [Binding("escape,q,question_mark,h", "close", "Close", id="page.close")]
+    BINDINGS = [Binding("escape,q,question_mark,h", "close", "Close", id="page.close"),
+                *SCROLL_BINDINGS]
 
     DEFAULT_CSS = """
     TextScreen { align: center middle; }
@@ -46,9 +47,13 @@ class TextScreen(ModalScreen[None]):
         return self._body
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll():
-            yield Static(self._title + "   (escape closes)", id="page-title", markup=False)
+        with VerticalScroll(id="page"):
+            yield Static(self._title + "   (escape closes; j/k, ctrl+d/ctrl+u, g/G scroll)",
+                         id="page-title", markup=False)
             yield Static(self._body, id="page-body")
+
+    def scroller(self) -> ScrollableContainer:
+        return self.query_one("#page", VerticalScroll)
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -75,34 +80,12 @@ def help_page(entries: Iterable[BoundKeys]) -> Group:
             parts.append(Padding(table, (0, 0, 0, 2)))
         table.add_row(entry.shown_keys, entry.what)
     parts.append(Text(
-        "\nConfirmations: y / enter = yes, n / escape = no. q or ctrl+c quits.\n"
+        "\nConfirmations: y = yes (enter too, when it acts on one instance), n / escape = no.\n"
         "Statuses, worst first: ✗ FAILED, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
         "? unknown, ■ STOPPED, ✓ WORKING.\n"
         "The runbook refuses what the API forbids: 3 s between stop and start, no second "
         "restart within 60 s unless it reached WORKING, no restart for SCAN_QR_CODE (scan the QR)."))
     return Group(*parts)
-
-
-def alerts_page(alerts: list[Alert], now: float, palette: Palette) -> Text:
-    """The alerts: firing first (acknowledged marked), then those resolved lately."""
-    body = Text()
-    if not alerts:
-        return Text("No alerts: nothing is firing, and nothing resolved in the last 15 minutes.")
-    for alert in alerts:
-        started = time.strftime("%H:%M:%S", time.localtime(alert.started_at))
-        if alert.firing:
-            state = "ACKED" if alert.acknowledged else "FIRING"
-            style = palette.style(alert.severity)
-            age = fmt_duration(now - alert.started_at)
-        else:
-            state, style = "resolved", palette.style("ok")
-            age = fmt_duration((alert.resolved_at or now) - alert.started_at)
-        body.append(f"{state:<9}", style=f"bold {style}")
-        body.append(f"{started} {age:>6}  ", style=palette.style("muted"))
-        body.append(alert.text + "\n")
-    body.append("\nFIRING / ACKED (acknowledged with A) / resolved, when it began and how long "
-                "it has lasted. An alert resolves by itself when its condition clears.\n")
-    return body
 
 
 def events_page(lines: Iterable[Text]) -> Text:

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
-from wawp_tui.ui.formatting import COLUMNS
+from wawp_tui.ui.formatting import COLUMNS, ERROR_WIDTH, error_width
 from wawp_tui.ui.sorting import SortOrder, header_label
 
 
@@ -64,6 +64,10 @@ class FleetTable(DataTable):
     FleetTable { height: 1fr; }
     """
 
+    class Refitted(Message):
+        """The columns were fitted to a new width (LAST ERROR narrower or wider): the
+        rows must be drawn again for it (their text is clipped to the column)."""
+
     class ViewMoved(Message):
         """Other rows may be on screen now (a scroll, a resize, a new order): rows whose
         cells were left to draw until seen (see `sync`) are due."""
@@ -84,6 +88,8 @@ class FleetTable(DataTable):
         #: Sorts done so far, and the rows in view when last asked (see in_view).
         self._sorts = 0
         self._in_view: tuple[tuple[int, ...], set[str]] | None = None
+        #: LAST ERROR's width now (see formatting.error_width).
+        self.error_width = ERROR_WIDTH
 
     def on_key(self) -> None:
         self._user_moved = True
@@ -140,7 +146,23 @@ class FleetTable(DataTable):
             self.post_message(self.ViewMoved())
 
     def on_resize(self) -> None:
+        self._fit()
         self.post_message(self.ViewMoved())
+
+    def _fit(self) -> None:
+        """Narrow LAST ERROR where that brings the whole id on screen (a wide terminal with
+        the detail pane beside the table); the rows are drawn again for it."""
+        wanted = error_width(self.scrollable_content_region.width, self.cell_padding)
+        if wanted == self.error_width or not self.columns:
+            return
+        self.error_width = wanted
+        self.columns[ColumnKey("error")].width = wanted
+        # (The table's own column sizing runs only for new rows: ask for it, and forget
+        # the renders made at the old width.)
+        self._require_update_dimensions = True
+        self._clear_caches()
+        self.refresh(layout=True)
+        self.post_message(self.Refitted())
 
     def show_sort(self, order: SortOrder) -> None:
         """Sort in `order` from the next sync on (its keys come with the rows), with the

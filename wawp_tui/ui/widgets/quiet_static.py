@@ -32,6 +32,15 @@ class QuietStatic(Static):
         self._shape = shape
         self.update(Group(*content) if isinstance(content, list) else content, layout=layout)
 
+    def show_lines(self, lines: list[Text]) -> None:
+        """Lines already fitted to the width (no wrapping): the widget is exactly that
+        tall. The height is set, not left to `height: auto`, so a line that comes or goes
+        is always laid out (the summary must never lose a line it needs)."""
+        if self.styles.height is None or self.styles.height.value != len(lines) \
+                or not self.styles.height.is_cells:
+            self.styles.height = max(1, len(lines))
+        self.show(Text("\n", no_wrap=True, overflow="ellipsis", end="").join(lines))
+
     def forget(self) -> None:
         """Repaint on the next `show` whatever it holds (after a theme change)."""
         self._signature = None

@@ -49,7 +49,7 @@ def test_status_json_in_config_order_with_the_contract_keys(fleet):
     assert out.returncode == 1
     rows = json.loads(out.stdout)
     assert [r["id"] for r in rows] == list(sim.instances)
-    assert set(rows[0]) == {"id", "label", "status", "error", "latency_ms", "me", "tags"}
+    assert set(rows[0]) == {"id", "label", "status", "error", "latency_ms", "me", "tags", "meant"}
     assert rows[0]["status"] == "UNREACHABLE" and rows[0]["error"] == "bad gateway (502)"
     assert rows[1]["status"] == "WORKING" and rows[1]["me"]["id"].endswith("@c.us")
     assert rows[1]["tags"] == ["t1"]

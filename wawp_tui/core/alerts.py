@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from wawp_tui.core import runbook
 from wawp_tui.core.fleet import FleetState, InstanceState
 from wawp_tui.core.outage import Outage
-from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STOPPED, UNREACHABLE
 from wawp_tui.vocab import ErrorKind
 
 #: Words that are an instance alert while they hold.
@@ -24,6 +24,8 @@ ALERT_WORDS = frozenset({FAILED, SCAN_QR_CODE, UNREACHABLE, runbook.STUCK, runbo
 #: failed poll is not news, and by the second an outage has been recognised (and the
 #: instance's failure is folded into it).
 UNREACHABLE_AFTER = 2
+#: A STOPPED meant to be running is an alert after this long (WhatsApp's buffer: 24-72 h).
+STOPPED_TOO_LONG = 86400.0
 #: Resolved alerts stay listed this long (what happened while nobody looked).
 KEEP_RESOLVED = 900.0
 #: At most this many alerts are kept (the oldest resolved go first).
@@ -82,6 +84,13 @@ def _instance_alert(st: InstanceState, now: float, refresh: float,
     # The last known word: while polls fail (one miss, or an outage that speaks for
     # them) a FAILED instance stays an alert; nobody has seen it recover.
     word = st.status if st.failures else runbook.shown_word(st, now, refresh)
+    if word == STOPPED and st.status_since is not None and now - st.status_since > STOPPED_TOO_LONG:
+        # Meant to run (no schedule, or inside its window) and stopped for a day: what
+        # WhatsApp buffered for it starts to expire.
+        since = runbook.fmt_duration(now - st.status_since)
+        return (f"{st.label} STOPPED for {'≥ ' if not st.status_since_known else ''}{since}: "
+                "WhatsApp buffers incoming messages only 24-72 h; start it (s) or schedule it",
+                st.status_since_known)
     if word is None or word not in ALERT_WORDS or word == UNREACHABLE:
         return None
     return f"{st.label} {runbook.badge(word)[1]}", st.status_since_known

@@ -596,14 +596,24 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     restart = _last(state, Action.RESTART)
     boot = _last_boot(state)
     if boot is not None and boot != restart:
-        # The latest boot was a start (or the end of a full reset): it settles like a
-        # restart does before the next restart.
+        # The latest boot was a start (or the end of a full reset): it holds the next
+        # restart as a restart would: 30 s to stabilize once WORKING, and the 60 s loop
+        # guard while it is not (a start seen on the server may have been a restart).
         since = now - boot
-        if since < STABILIZE_AFTER_RESTART:
-            wait = STABILIZE_AFTER_RESTART - since
-            return _refuse(f"restart blocked: started {fmt_ago(since)} ago{_by_whom(state, Action.START)}; "
-                           f"the API asks for {STABILIZE_AFTER_RESTART:g}s to stabilize; wait "
-                           f"{fmt_duration(wait)}", wait, "settle_start")
+        if _reached_working_since(state, boot):
+            if since < STABILIZE_AFTER_RESTART:
+                wait = STABILIZE_AFTER_RESTART - since
+                return _refuse(f"restart blocked: started {fmt_ago(since)} ago"
+                               f"{_by_whom(state, Action.START)}; the API asks for "
+                               f"{STABILIZE_AFTER_RESTART:g}s to stabilize; wait {fmt_duration(wait)}",
+                               wait, "settle_start")
+            return Verdict(True)
+        if since < RESTART_LOOP_GUARD:
+            wait = RESTART_LOOP_GUARD - since
+            return _refuse(f"restart blocked: started {fmt_ago(since)} ago{_by_whom(state, Action.START)} "
+                           f"and not WORKING since; the restart-loop guard holds "
+                           f"{RESTART_LOOP_GUARD:g}s: wait {fmt_duration(wait)}", wait, "loop",
+                           hint=or_reset)
         return Verdict(True)
     if restart is None:
         young = _young_boot(state, now)

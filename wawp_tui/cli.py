@@ -10,6 +10,7 @@ import argparse
 import math
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -188,6 +189,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auto-heal", action="store_true",
                    help="let the runbook's auto-heal act (restart FAILED, start unloaded "
                         "sessions); without it the exporter is read-only and sends no action")
+
+    p = sub.add_parser("schedule", help="the [[schedules]]: show them, or apply them now (cron)",
+                       description="show: each schedule, what it means now and its next changes "
+                                   "(local and UTC). apply: stop the instances meant to be "
+                                   "STOPPED and start those meant to run, in waves, through the "
+                                   "runbook's guards (the hub, wawp-tui serve, does it by itself).")
+    _common_options(p, suppress=True)
+    p.add_argument("what", choices=["show", "apply"])
+    p.add_argument("--dry-run", action="store_true", help="apply: show what would be done, send nothing")
+    p.add_argument("--yes", action="store_true", help="apply: do not ask (required when not on a terminal)")
+    p.add_argument("--wave", type=int, default=5, metavar="N", help="apply: instances per wave (default 5)")
 
     p = sub.add_parser("check", help="a Nagios/Icinga plugin: one line, exit 0 OK, 1 WARNING, "
                                      "2 CRITICAL, 3 UNKNOWN",
@@ -368,6 +380,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from wawp_tui.commands.rollout import run_rollout
 
         return run_rollout(args, config, client)
+    if command == "schedule":
+        from wawp_tui.commands import schedule
+
+        if args.what == "show":
+            return schedule.show(config, time.time())
+        if args.wave < 1:
+            raise UsageError("--wave must be at least 1")
+        return schedule.apply(args, config, client)
     if command == "exporter":
         from wawp_tui.commands import exporter
 

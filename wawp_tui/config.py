@@ -26,10 +26,12 @@ import platformdirs
 import tomli
 import tomli_w
 
+from wawp_tui import schedules
 from wawp_tui.files import FileTooLarge, LockTimeout, NotAFile, atomic_write, locked, read_small
 from wawp_tui.models import InstanceConfig, Secret
 from wawp_tui.route import Proxy, RouteError, Trust, choose_proxy, choose_trust
 from wawp_tui.safe_text import clean
+from wawp_tui.schedules import Schedule
 
 #: Longest label kept for display (the table shows 22 characters, the detail pane more).
 MAX_LABEL = 100
@@ -91,6 +93,8 @@ class MonitorSettings:
     auto_heal: bool = False
     #: Seconds a WORKING instance may show no activity before it is flagged (0: never).
     quiet_after: float = 3600.0
+    #: Opt-in (the hub only): WORKING instances idle this long are stopped (0: never).
+    idle_stop_after: float = 0.0
     theme: str = "wawp-dark"
     bell: bool = True
     read_only: bool = False
@@ -105,6 +109,8 @@ class Config:
     instances: tuple[InstanceConfig, ...] = ()
     path: Path | None = None
     warnings: tuple[str, ...] = ()
+    #: [[schedules]]: when instances are meant to be running (each instance in at most one).
+    schedules: tuple[Schedule, ...] = ()
 
 
 # -- paths ---------------------------------------------------------------------------
@@ -145,6 +151,7 @@ _MONITOR_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "steady_rate": ((int, float), "a number of polls per second"),
     "auto_heal": ((bool,), "true or false"),
     "quiet_after": ((int, float), "a number of seconds (0 turns the warning off)"),
+    "idle_stop_after": ((str, int, float), 'a duration such as "72h" or "30m" (0: never)'),
     "theme": ((str,), "a theme name"),
     "bell": ((bool,), "true or false"),
     "read_only": ((bool,), "true or false"),
@@ -156,7 +163,15 @@ _INSTANCE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "token_env": ((str,), "an environment variable name"),
     "tags": ((list,), "a list of strings"),
 }
-_TABLES = {"api": _API_KEYS, "monitor": _MONITOR_KEYS, "instances": _INSTANCE_KEYS}
+_SCHEDULE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "a string"),
+    "tags": ((list,), "a list of tags"),
+    "ids": ((list,), "a list of instance ids"),
+    "running": ((str, list), 'windows such as "Mon-Fri 09:00-18:00" (or a list of them)'),
+    "timezone": ((str,), 'an IANA time zone name such as "Europe/London"'),
+}
+_TABLES = {"api": _API_KEYS, "monitor": _MONITOR_KEYS, "instances": _INSTANCE_KEYS,
+           "schedules": _SCHEDULE_KEYS}
 
 
 _ANY_TABLE = re.compile(r"^\s*\[")
@@ -375,7 +390,7 @@ def load_config(
     for table in data:
         if table not in _TABLES:
             raise src.error(f"unknown table or key {table!r} (allowed: [api], [monitor], "
-                            "[[instances]]); fix or remove it", None, table)
+                            "[[instances]], [[schedules]]); fix or remove it", None, table)
     api_raw = data.get("api", {})
     monitor_raw = data.get("monitor", {})
     for name, raw in (("api", api_raw), ("monitor", monitor_raw)):
@@ -390,8 +405,13 @@ def load_config(
     instances = _instances(src, instances_raw, env)
     if not instances:
         raise src.error("no [[instances]] configured; add one with: wawp-tui add ID --label TEXT")
+    schedules_raw = data.get("schedules", [])
+    if not isinstance(schedules_raw, list):
+        raise src.error("'schedules' must be an array of tables: [[schedules]]", None, "schedules")
+    schedules = _schedules(src, schedules_raw)
+    instances = _scheduled(src, instances, schedules)
     return Config(api=api, monitor=monitor, instances=tuple(instances), path=path,
-                  warnings=_warnings(path, api, instances))
+                  warnings=_warnings(path, api, instances), schedules=schedules)
 
 
 def _warnings(path: Path, api: ApiSettings, instances: Sequence[InstanceConfig]) -> tuple[str, ...]:
@@ -488,6 +508,11 @@ def _monitor_settings(src: _Source, raw: dict, refresh: float | None, read_only:
             values[key] = float(values[key])
             if values[key] <= 0:
                 raise src.error(f"[monitor] {key} must be positive", "monitor", key)
+    if "idle_stop_after" in values:
+        try:
+            values["idle_stop_after"] = parse_duration(values["idle_stop_after"])
+        except ValueError as exc:
+            raise src.error(f"[monitor] idle_stop_after: {exc}", "monitor", "idle_stop_after") from None
     if "quiet_after" in values:
         values["quiet_after"] = float(values["quiet_after"])
         if values["quiet_after"] < 0:
@@ -573,6 +598,94 @@ def _token(src: _Source, entry: dict, env: Mapping[str, str], index: int,
         return Secret(""), f"env {var}", (f"has no token{at}: set {DEFAULT_TOKEN_ENV}, or give it "
                                           "token_env naming a variable that holds its token")
     return Secret(value), f"env {var}", None
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from "72h", "30m", "2d", "90s" or a number of seconds (0: never)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as \"72h\", not true or false")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        found = _DURATION.match(str(value))
+        if not found:
+            raise ValueError(f"{clean(str(value), 40)!r} is not a duration (write e.g. \"72h\", "
+                             "\"30m\", \"2d\")")
+        seconds = float(found.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[found.group(2)]
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError("must be 0 (never) or a positive duration")
+    return seconds
+
+
+def _schedules(src: _Source, raw: list) -> tuple[Schedule, ...]:
+    """[[schedules]]: each a name, whom it covers (tags or ids), its windows and zone."""
+    found: list[Schedule] = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict):
+            raise src.error(f"[[schedules]] #{index + 1} must be a table", "schedules", None, index)
+        _check_keys(src, "schedules", entry, index)
+        where = _where("schedules", index)
+        name = clean(entry.get("name", ""), 60).strip()
+        if not name:
+            raise src.error(f"{where} needs a non-empty 'name'", "schedules", None, index)
+        where = f"{where} ({name})"
+        for key in ("tags", "ids"):
+            if not all(isinstance(v, str) and v.strip() for v in entry.get(key, [])):
+                raise src.error(f"{where} {key} must be a list of non-empty strings", "schedules", key, index)
+        if not entry.get("tags") and not entry.get("ids"):
+            raise src.error(f"{where} needs tags = [...] or ids = [...]: whom it covers",
+                            "schedules", None, index)
+        running = entry.get("running")
+        if running is None:
+            raise src.error(f'{where} needs running = "Mon-Fri 09:00-18:00" (when it is meant '
+                            "to be running)", "schedules", None, index)
+        if isinstance(running, list):
+            if not all(isinstance(r, str) for r in running):
+                raise src.error(f"{where} running must be strings", "schedules", "running", index)
+            running = "; ".join(running)
+        zone_name = entry.get("timezone", "")
+        try:
+            zone_tz = schedules.zone(zone_name)
+            windows = schedules.parse_running(running)
+        except schedules.ScheduleError as exc:
+            key = "running" if "zone" not in str(exc) else "timezone"
+            raise src.error(f"{where} {key}: {exc}", "schedules", key, index) from None
+        found.append(Schedule(name=name, windows=windows, zone_name=zone_name,
+                              tags=tuple(t.strip() for t in entry.get("tags", [])),
+                              ids=tuple(i.strip() for i in entry.get("ids", [])),
+                              text=clean(running, 200), zone=zone_tz))
+    names = [s.name for s in found]
+    for name in names:
+        if names.count(name) > 1:
+            raise src.error(f"two [[schedules]] are named {name!r}; names must differ", "schedules")
+    return tuple(found)
+
+
+def _scheduled(src: _Source, instances: list[InstanceConfig],
+               found: tuple[Schedule, ...]) -> list[InstanceConfig]:
+    """Each instance with the schedule that covers it (at most one: two would disagree)."""
+    if not found:
+        return instances
+    known = {i.id for i in instances}
+    for index, schedule in enumerate(found):
+        missing = [i for i in schedule.ids if i not in known]
+        if missing:
+            raise src.error(f"[[schedules]] #{index + 1} ({schedule.name}) names instances not in "
+                            f"the config: {', '.join(clean(m, 64) for m in missing[:5])}",
+                            "schedules", "ids", index)
+    result = []
+    for inst in instances:
+        covering = [s for s in found if schedules.applies_to(s, inst.id, inst.tags)]
+        if len(covering) > 1:
+            raise src.error(f"instance {inst.id} ({inst.label}) is in two schedules: "
+                            f"{covering[0].name!r} and {covering[1].name!r}; an instance can "
+                            "follow one schedule", "schedules", None,
+                            found.index(covering[1]))
+        result.append(dataclasses.replace(inst, schedule=covering[0]) if covering else inst)
+    return result
 
 
 def _zero_config(path: Path, env, base_url, refresh, read_only, theme) -> Config:

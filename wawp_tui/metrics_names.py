@@ -35,6 +35,9 @@ FLEET_STATUSES: tuple[str, ...] = INSTANCE_STATUSES + ("UNREACHABLE",)
 #: Values of the ``guard`` label of ``wawp_instance_guard``.
 GUARDS: tuple[str, ...] = ("stabilizing", "loop_guard", "stuck", "needs_person")
 
+#: Values of the ``state`` label of ``wawp_instance_desired``.
+DESIRED_STATES: tuple[str, ...] = ("running", "stopped")
+
 #: Values of the ``kind`` label of ``wawp_poll_errors_total``.
 POLL_ERROR_KINDS: tuple[str, ...] = (
     "unauthorized",
@@ -105,6 +108,8 @@ METRICS: tuple[Metric, ...] = (
        "Restarts seen for the instance: sent by this process or seen from the server."),
     _i("wawp_instance_stuck_starting", "gauge", (),
        "1 when the instance is STARTING for longer than the runbook allows."),
+    _i("wawp_instance_desired", "gauge", ("state",),
+       "1 for what the instance is meant to be now ([[schedules]]; running when it has none)."),
     # fleet / process
     _f("wawp_instances", "gauge", (),
        "Instances watched by this exporter (after --tag)."),

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wawp_tui.safe_text import register_secret
+from wawp_tui.schedules import Schedule
 
 WORKING = "WORKING"
 STARTING = "STARTING"
@@ -97,6 +98,8 @@ class InstanceConfig:
     #: Why this one instance cannot be polled (its token variable is unset...), or None.
     #: The rest of the fleet is monitored all the same.
     problem: str | None = None
+    #: When it is meant to be running ([[schedules]]), or None: meant to run always.
+    schedule: Schedule | None = None
 
 
 @dataclass(frozen=True)

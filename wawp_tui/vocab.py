@@ -87,6 +87,8 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     AUTO = "auto"
     ROLLOUT = "rollout"
+    #: Keeping instances as their [[schedules]] mean (`schedule apply`, the hub).
+    SCHEDULE = "schedule"
 
 
 class AuditOutcome(StrEnum):

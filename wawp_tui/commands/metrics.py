@@ -35,6 +35,7 @@ from prometheus_client.utils import floatToGoString
 from wawp_tui import __version__, metrics_names
 from wawp_tui.core import AuditLog, Event, InstanceState, Monitor, Polled, runbook
 from wawp_tui.metrics_names import (
+    DESIRED_STATES,
     GUARDS,
     INSTANCE_STATUSES,
     OUTAGE_KINDS,
@@ -52,9 +53,9 @@ ACTIONS: tuple[str, ...] = tuple(str(a) for a in STATE_ACTIONS)
 ACTION_OUTCOMES: tuple[str, ...] = ("ok", "failed", "refused", "unknown")
 TRIGGERS: tuple[str, ...] = tuple(str(t) for t in Trigger)
 #: Series per instance once it has had a good poll: 8 status + up + stale + duration +
-#: last success + 3 guards + restarts + stuck. Before the first good poll the duration
-#: and last-success series are absent (there is no status and no success to date).
-SERIES_PER_INSTANCE = len(INSTANCE_STATUSES) + 4 + len(GUARDS) + 2
+#: last success + 4 guards + restarts + stuck + 2 desired states. Before the first good
+#: poll the duration and last-success series are absent (no status and no success yet).
+SERIES_PER_INSTANCE = len(INSTANCE_STATUSES) + 4 + len(GUARDS) + 2 + len(DESIRED_STATES)
 
 
 def instance_labels(state: InstanceState) -> tuple[str, str, str]:
@@ -233,6 +234,10 @@ class FleetCollector:
             fam["wawp_instance_restarts_total"].add_metric(
                 labels, float(self.counters.restarts.get(instance_id, 0)))
             fam["wawp_instance_stuck_starting"].add_metric(labels, 1.0 if held["stuck"] else 0.0)
+            plan = runbook.meant(st, now)
+            desired = "running" if plan is None or plan.running else "stopped"
+            for state in metrics_names.DESIRED_STATES:
+                fam["wawp_instance_desired"].add_metric([*labels, state], 1.0 if state == desired else 0.0)
             if st.last_poll_at is not None and (last_poll is None or st.last_poll_at > last_poll):
                 last_poll = st.last_poll_at
         self._fleet(fam, by_status, last_poll)

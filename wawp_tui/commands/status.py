@@ -17,7 +17,7 @@ from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.output import symbols_fit
 from wawp_tui.config import Config
 from wawp_tui.core import Monitor, runbook
-from wawp_tui.models import UNREACHABLE, WORKING
+from wawp_tui.models import STOPPED, UNREACHABLE, WORKING
 from wawp_tui.safe_text import clean, clean_data, clean_word
 from wawp_tui.text_cells import cell_width, cut, fit, pad_left
 from wawp_tui.vocab import ExitCode, plural
@@ -43,6 +43,15 @@ class StatusRow:
     latency_ms: float | None
     me: dict[str, Any] | None
     tags: tuple[str, ...]
+    #: What its schedule means now ("running" or "stopped"), None when it has none.
+    meant: str | None = None
+    #: "scheduled until Mon 09:00" for a STOPPED as meant (said in the table).
+    schedule_note: str | None = None
+
+    @property
+    def well(self) -> bool:
+        """WORKING, or STOPPED as its schedule means: nothing to fix."""
+        return self.status == WORKING or (self.status == STOPPED and self.meant == "stopped")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -53,6 +62,7 @@ class StatusRow:
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "me": clean_data(self.me) if self.me is not None else None,
             "tags": [clean(t, 40) for t in self.tags],
+            "meant": self.meant,
         }
 
 
@@ -72,9 +82,12 @@ async def collect(monitor: Monitor, deadline: float | None = None) -> list[Statu
         else:
             status = UNREACHABLE if st.failures else (st.status or UNREACHABLE)
             error = st.last_error
+        plan = runbook.meant(st, monitor.clock())
         rows.append(StatusRow(id=cfg.id, label=st.label, status=status, error=error,
                               latency_ms=None if cfg.id in unfinished else st.latency_ms,
-                              me=st.me, tags=st.tags))
+                              me=st.me, tags=st.tags,
+                              meant=None if plan is None else ("running" if plan.running else "stopped"),
+                              schedule_note=runbook.scheduled_text(st, monitor.clock())))
     return rows
 
 
@@ -97,8 +110,8 @@ def run(config: Config, client: WawpClient, *, as_json: bool, deadline: float | 
 
 
 def exit_code(rows: list[StatusRow]) -> int:
-    """0 when every instance is WORKING, 1 otherwise."""
-    well = rows and all(r.status == WORKING for r in rows)
+    """0 when every instance is WORKING (or STOPPED as its schedule means), 1 otherwise."""
+    well = rows and all(r.well for r in rows)
     return ExitCode.OK if well else ExitCode.NOT_ALL_WELL
 
 
@@ -142,7 +155,7 @@ def write_table(rows: list[StatusRow], out: TextIO, width: int | None = None) ->
     for r in order:
         try:
             latency = "-" if r.latency_ms is None else f"{r.latency_ms:.0f}ms"
-            detail = clean(r.error or _me_line(r.me))
+            detail = clean(r.error or r.schedule_note or _me_line(r.me))
             line = (f"{fit(badges[id(r)], badge_w)} {fit(labels[id(r)], label_w)} "
                     f"{fit(clean(r.id, 64), id_w)} {pad_left(latency, 8)}  {detail}")
         except Exception as exc:  # noqa: BLE001 - one odd instance costs its own row, never the report

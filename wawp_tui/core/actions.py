@@ -9,6 +9,7 @@ for bulk use, recorded in the fleet's history and the audit log, and reported as
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -26,6 +27,10 @@ Sleep = Callable[[float], Awaitable[None]]
 Repoll = Callable[[str], None]
 #: Polls an instance now and records the answer in the fleet state (the gate's pre-poll).
 Prepoll = Callable[[str], Awaitable[None]]
+
+#: Who asked, for the audit log ("schedule:support hours", a hub user's name), set for the
+#: duration of one `run` (its tasks inherit it): the trigger says how, this says who.
+_BY: contextvars.ContextVar[str | None] = contextvars.ContextVar("wawp_actor", default=None)
 
 #: The gate judges an instance by a poll at most this old (seconds): what the server said
 #: a moment ago, not at the last steady poll (another operator may have acted since).
@@ -145,11 +150,18 @@ class ActionRunner:
     # -- state-changing actions ------------------------------------------------------
 
     async def run(self, action: str, ids: Iterable[str], *,
-                  trigger: Trigger = Trigger.MANUAL) -> Report:
+                  trigger: Trigger = Trigger.MANUAL, by: str | None = None) -> Report:
         """Check, then send `action` to every allowed instance (bounded concurrency)."""
         if action not in STATE_ACTIONS:
             raise ValueError(f"unknown action {action!r}")
         ids = list(dict.fromkeys(ids))
+        who = _BY.set(by)
+        try:
+            return await self._run(action, ids, trigger)
+        finally:
+            _BY.reset(who)
+
+    async def _run(self, action: str, ids: list[str], trigger: Trigger) -> Report:
         allowed, refused = self.check(action, ids)
         for outcome in refused:
             self._audit(action, outcome.instance_id, AuditOutcome.REFUSED, outcome.message, trigger)
@@ -356,7 +368,8 @@ class ActionRunner:
         st = self.fleet.get(instance_id)
         self.audit.write(self.clock(), "action", action=str(action), instance_id=instance_id,
                          label=st.label, outcome=str(outcome), detail=detail,
-                         auto=trigger == Trigger.AUTO, trigger=str(trigger), status=status)
+                         auto=trigger == Trigger.AUTO, trigger=str(trigger), status=status,
+                         **({"by": by} if (by := _BY.get()) is not None else {}))
 
     def _note(self, instance_id: str, text: str, ok: bool) -> None:
         label = self.fleet.get(instance_id).label

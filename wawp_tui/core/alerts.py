@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from wawp_tui.core import runbook
 from wawp_tui.core.fleet import FleetState, InstanceState
 from wawp_tui.core.outage import Outage
-from wawp_tui.models import FAILED, SCAN_QR_CODE, UNREACHABLE
+from wawp_tui.models import FAILED, SCAN_QR_CODE, STOPPED, UNREACHABLE
 from wawp_tui.vocab import NETWORK_KINDS, SERVER_SIDE_KINDS, ErrorKind, plural
 
 #: Words that are an instance alert while they hold (the last known word while polls fail).
@@ -40,6 +40,8 @@ UNREACHABLE_AFTER = 2
 GROUP_WAIT = 5.0
 #: Seconds between two tellings of one group as alerts join it (group_interval).
 GROUP_INTERVAL = 30.0
+#: A STOPPED meant to be running is an alert after this long (WhatsApp's buffer: 24-72 h).
+STOPPED_TOO_LONG = 86400.0
 #: Resolved alerts stay listed this long (what happened while nobody looked).
 KEEP_RESOLVED = 900.0
 #: At most this many alerts are kept (the oldest resolved go first).
@@ -67,6 +69,10 @@ CONDITIONS: dict[str, Condition] = {c.key: c for c in (
     Condition("stuck", "{label} STUCK in STARTING", "{n} instances STUCK in STARTING", "bad"),
     Condition("needs_person", "{label} needs a person: the runbook's ladder ended",
               "{n} instances need a person: the runbook's ladder ended", "bad"),
+    Condition("stopped_long", "{label} STOPPED for {detail}: WhatsApp buffers incoming messages "
+              "only 24-72 h; start it (s) or schedule it",
+              "{n} instances STOPPED for over a day: WhatsApp buffers incoming messages only "
+              "24-72 h", "warn"),
     Condition("scan_qr", "{label} needs a QR scan", "{n} instances need a QR scan", "warn"),
 )}
 _WORD_CONDITION = {FAILED: "failed", SCAN_QR_CODE: "scan_qr", runbook.STUCK: "stuck",
@@ -180,6 +186,12 @@ def _instance_alert(st: InstanceState, now: float, refresh: float,
     # The last known word: while polls fail (one miss, or an outage that speaks for
     # them) a FAILED instance stays an alert; nobody has seen it recover.
     word = runbook.shown_word(st, now, refresh)
+    if word == STOPPED and st.status_since is not None and now - st.status_since > STOPPED_TOO_LONG:
+        # Meant to run (no schedule, or inside its window) and stopped for a day: what
+        # WhatsApp buffered for it starts to expire.
+        since = ("≥ " if not st.status_since_known else "") + runbook.fmt_duration(now - st.status_since)
+        return ("stopped_long", CONDITIONS["stopped_long"].one.format(label=st.label, detail=since),
+                st.status_since_known)
     condition = _WORD_CONDITION.get(word)
     if condition is None:
         return None

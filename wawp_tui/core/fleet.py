@@ -15,6 +15,7 @@ from wawp_tui.core import ladder as ladder_rules
 from wawp_tui.core.ladder import Ladder
 from wawp_tui.models import STARTING, STOPPED, WORKING, InstanceConfig
 from wawp_tui.safe_text import clean
+from wawp_tui.schedules import Schedule
 from wawp_tui.vocab import NETWORK_KINDS, Action, ErrorKind
 
 #: A status change within this many seconds of an action sent from here is its effect,
@@ -60,6 +61,8 @@ class InstanceState:
     id: str
     label: str
     tags: tuple[str, ...] = ()
+    #: When it is meant to be running ([[schedules]]); None: always.
+    schedule: Schedule | None = None
 
     #: Last status word the API gave us (None before the first good poll).
     status: str | None = None
@@ -142,7 +145,7 @@ class FleetState:
         # not come through the config loader (the demo, tools, tests).
         self.instances: dict[str, InstanceState] = {
             cfg.id: InstanceState(id=cfg.id, label=clean(cfg.label, 100),
-                                  tags=tuple(clean(t, 40) for t in cfg.tags))
+                                  tags=tuple(clean(t, 40) for t in cfg.tags), schedule=cfg.schedule)
             for cfg in instances
         }
         #: When the last poll of any instance finished (good or bad).

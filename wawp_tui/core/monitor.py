@@ -297,7 +297,7 @@ class Monitor:
         return ActionCheck(action, allowed, refused, warnings, CONSEQUENCES.get(action, ""))
 
     async def act(self, action: str, ids: Iterable[str], *,
-                  trigger: Trigger = Trigger.MANUAL) -> Report:
+                  trigger: Trigger = Trigger.MANUAL, by: str | None = None) -> Report:
         """Send a guarded action; the instances are polled again a second later.
 
         Each instance passes the one gate right before its request: a poll no older than
@@ -305,7 +305,7 @@ class Monitor:
         then the runbook's answer at that instant; a failed pre-poll refuses.
         """
         ids = list(ids)
-        report = await self.runner.run(action, ids, trigger=trigger)
+        report = await self.runner.run(action, ids, trigger=trigger, by=by)
         for instance_id in ids:
             self.poller.poke(instance_id, delay=1.0)
         return report
@@ -320,10 +320,12 @@ class Monitor:
 
     def rollout(self, state: RolloutState, *, state_path: Path | None,
                 progress: Progress | None = None, continue_on_error: bool = False,
-                sleep: Sleep = asyncio.sleep) -> Rollout:
+                sleep: Sleep = asyncio.sleep, trigger: Trigger = Trigger.ROLLOUT,
+                by: str | None = None) -> Rollout:
         """A rolling operation in waves over this monitor (run it with `await r.run()`)."""
         return Rollout(state, self, clock=self.clock, progress=progress,
-                       continue_on_error=continue_on_error, state_path=state_path, sleep=sleep)
+                       continue_on_error=continue_on_error, state_path=state_path, sleep=sleep,
+                       trigger=trigger, by=by)
 
     async def aclose(self) -> None:
         """Cancel what the monitor started on its own (auto-heal restarts)."""

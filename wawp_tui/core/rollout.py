@@ -42,7 +42,7 @@ class Driver(Protocol):
                       deadline: float | None = None) -> set[str]: ...
 
     async def act(self, action: str, ids: Iterable[str], *,
-                  trigger: Trigger = Trigger.MANUAL) -> Report: ...
+                  trigger: Trigger = Trigger.MANUAL, by: str | None = None) -> Report: ...
 
 
 ROLLOUT_ACTIONS = ("restart", "stop", "start")
@@ -224,6 +224,8 @@ class Rollout:
         progress: Progress | None = None,
         continue_on_error: bool = False,
         state_path: Path | None = None,
+        trigger: Trigger = Trigger.ROLLOUT,
+        by: str | None = None,
     ) -> None:
         self.state = state
         self.monitor = monitor
@@ -233,6 +235,8 @@ class Rollout:
         self.progress = progress or (lambda line: None)
         self.continue_on_error = continue_on_error
         self.state_path = state_path
+        #: How and by whom its actions are asked (the audit log's trigger and by).
+        self.trigger, self.by = trigger, by
         #: Set by the UI to stop after the current wave.
         self.cancel_requested = False
 
@@ -367,7 +371,7 @@ class Rollout:
             # Intent first: if we die mid-send, a resume waits instead of sending twice.
             st.sent.extend(pending)
             self._save()
-            report = await self.monitor.act(st.action, pending, trigger=Trigger.ROLLOUT)
+            report = await self.monitor.act(st.action, pending, trigger=self.trigger, by=self.by)
             waits: list[tuple[float, str]] = []
             for outcome in report.outcomes:
                 if outcome.ok:

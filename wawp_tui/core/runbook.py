@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from wawp_tui import schedules
 from wawp_tui.core import ladder
 from wawp_tui.core.fleet import InstanceState
 from wawp_tui.models import (
@@ -74,6 +75,8 @@ PENDING = "PENDING"
 STUCK = "STUCK"
 #: The instance's own configuration is unusable (e.g. its token variable is unset).
 CONFIG = "CONFIG"
+#: STOPPED as its schedule means (outside its running windows): healthy, not a problem.
+SCHEDULED = "SCHEDULED"
 #: The ladder ended (restart, one more restart, full reset) and the instance is not back:
 #: a person must look; no restart or reset during the back-off (see core/ladder.py).
 NEEDS_PERSON = "NEEDS_PERSON"
@@ -92,18 +95,21 @@ _BADGES = {
     PENDING: ("·", "PENDING"),
     CONFIG: ("!", "NO TOKEN"),
     NEEDS_PERSON: ("⚑", "NEEDS PERSON"),
+    SCHEDULED: ("■", "SCHEDULED"),
 }
 _SEVERITY = {
     WORKING: Severity.OK, STARTING: Severity.WARN, STUCK: Severity.BAD, SCAN_QR_CODE: Severity.WARN,
     STOPPED: Severity.IDLE, FAILED: Severity.BAD, UNREACHABLE: Severity.BAD, STALE: Severity.WARN,
     PENDING: Severity.IDLE, PASSKEY_REQUIRED: Severity.WARN,
     PASSKEY_CONFIRMATION_REQUIRED: Severity.WARN, CONFIG: Severity.BAD, NEEDS_PERSON: Severity.BAD,
+    SCHEDULED: Severity.IDLE,
 }
 #: Worst first. An unknown word sits among the problems (with STUCK): it needs a look,
 #: though it is not known to be broken the way FAILED or an unreachable instance is.
 _RANK = {
     FAILED: 0, NEEDS_PERSON: 0, UNREACHABLE: 1, STALE: 1, CONFIG: 1, SCAN_QR_CODE: 2, PASSKEY_REQUIRED: 2,
-    PASSKEY_CONFIRMATION_REQUIRED: 2, STUCK: 3, STARTING: 4, STOPPED: 6, WORKING: 7, PENDING: 8,
+    PASSKEY_CONFIRMATION_REQUIRED: 2, STUCK: 3, STARTING: 4, STOPPED: 6, WORKING: 7, SCHEDULED: 7,
+    PENDING: 8,
 }
 _UNKNOWN_RANK = 3
 #: `rank` puts the word's band first, the word's own rank second.
@@ -286,7 +292,50 @@ def shown_word(state: InstanceState, now: float, refresh: float) -> str:
         return NEEDS_PERSON
     if word == STARTING and is_stuck(state, now):
         return STUCK
+    if word == STOPPED and stopped_as_meant(state, now):
+        return SCHEDULED
     return word
+
+
+# -- desired state -------------------------------------------------------------------
+
+
+def meant(state: InstanceState, now: float) -> schedules.Meant | None:
+    """What the instance's schedule means now (None: no schedule, meant to run always)."""
+    return schedules.meant(state.schedule, now) if state.schedule is not None else None
+
+
+def stopped_as_meant(state: InstanceState, now: float) -> bool:
+    """STOPPED outside its schedule's windows: as meant, not a problem."""
+    plan = meant(state, now)
+    return state.status == STOPPED and plan is not None and not plan.running
+
+
+def schedule_line(state: InstanceState, now: float) -> str | None:
+    """ "support hours: meant STOPPED until Mon 09:00 (Europe/London)", or None."""
+    schedule, plan = state.schedule, meant(state, now)
+    if schedule is None or plan is None:
+        return None
+    word = "running" if plan.running else "STOPPED"
+    until = (f" until {schedules.describe_time(plan.until, schedule.zone, now)}"
+             if plan.until is not None else "")
+    zone_name = schedule.zone_name or "local time"
+    return f"{schedule.name} ({schedule.text}, {zone_name}): meant {word}{until}"
+
+
+def scheduled_text(state: InstanceState, now: float) -> str | None:
+    """What a row says of its schedule when it matters: "scheduled until Mon 09:00" for a
+    STOPPED as meant, "running outside its schedule" for a WORKING meant to be stopped."""
+    plan = meant(state, now)
+    if plan is None or plan.running or state.schedule is None:
+        return None
+    until = (f" until {schedules.describe_time(plan.until, state.schedule.zone, now)}"
+             if plan.until is not None else "")
+    if state.status == STOPPED:
+        return f"scheduled{until}"
+    if state.status == WORKING:
+        return "running outside its schedule"
+    return None
 
 
 # -- the ladder's end ----------------------------------------------------------------
@@ -576,14 +625,24 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     restart = _last(state, Action.RESTART)
     boot = _last_boot(state)
     if boot is not None and boot != restart:
-        # The latest boot was a start (or the end of a full reset): it settles like a
-        # restart does before the next restart.
+        # The latest boot was a start (or the end of a full reset): it holds the next
+        # restart as a restart would: 30 s to stabilize once WORKING, and the 60 s loop
+        # guard while it is not (a start seen on the server may have been a restart).
         since = now - boot
-        if since < STABILIZE_AFTER_RESTART:
-            wait = STABILIZE_AFTER_RESTART - since
-            return _refuse(f"restart blocked: started {fmt_ago(since)} ago{_by_whom(state, Action.START)}; "
-                           f"the API asks for {STABILIZE_AFTER_RESTART:g}s to stabilize; wait "
-                           f"{fmt_duration(wait)}", wait, "settle_start")
+        if _reached_working_since(state, boot):
+            if since < STABILIZE_AFTER_RESTART:
+                wait = STABILIZE_AFTER_RESTART - since
+                return _refuse(f"restart blocked: started {fmt_ago(since)} ago"
+                               f"{_by_whom(state, Action.START)}; the API asks for "
+                               f"{STABILIZE_AFTER_RESTART:g}s to stabilize; wait {fmt_duration(wait)}",
+                               wait, "settle_start")
+            return Verdict(True)
+        if since < RESTART_LOOP_GUARD:
+            wait = RESTART_LOOP_GUARD - since
+            return _refuse(f"restart blocked: started {fmt_ago(since)} ago{_by_whom(state, Action.START)} "
+                           f"and not WORKING since; the restart-loop guard holds "
+                           f"{RESTART_LOOP_GUARD:g}s: wait {fmt_duration(wait)}", wait, "loop",
+                           hint=or_reset)
         return Verdict(True)
     if restart is None:
         young = _young_boot(state, now)
@@ -796,6 +855,11 @@ def _advise_working(state: InstanceState, now: float, quiet_after: float, sev: s
         return Advice(WORKING, f"WORKING, but no activity for {fmt_duration(quiet)}: engines can "
                                "report WORKING while dead (no messages, no webhooks).",
                       "if messages are not flowing, press r to restart", "r", Severity.WARN)
+    if scheduled_text(state, now) is not None:
+        return Advice(WORKING, f"Connected and authenticated, running outside its schedule "
+                               f"({schedule_line(state, now)}).",
+                      "nothing urgent: the hub (wawp-tui serve) or `wawp-tui schedule apply` "
+                      "stops it as scheduled", None, sev)
     return Advice(WORKING, "Connected and authenticated.", "nothing to do", None, sev)
 
 
@@ -812,9 +876,16 @@ def _advise_other(state: InstanceState, now: float, word: str, sev: str) -> Advi
     if word == PASSKEY_CONFIRMATION_REQUIRED:
         return Advice(word, "Pairing waits for a code to be confirmed on the phone. A restart "
                             "will not help.", "confirm the code on the phone", None, sev)
+    if word == SCHEDULED:
+        return Advice(word, "Stopped as its schedule means (see below): no webhooks while "
+                            "stopped, as meant.", "nothing to do: it is not a problem", None, sev)
     if word == STOPPED:
-        return Advice(word, "Hibernating: no webhooks are delivered, and WhatsApp buffers "
-                            "incoming messages only 24-72 h.", "press s to start", "s", sev)
+        plan = schedule_line(state, now)
+        meaning = ("Hibernating: no webhooks are delivered, and WhatsApp buffers incoming "
+                   "messages only 24-72 h.")
+        if plan is not None:
+            meaning = f"Stopped inside its running window ({plan}). {meaning}"
+        return Advice(word, meaning, "press s to start", "s", sev)
     if word == FAILED:
         if qr_codes_ran_out(state):
             return Advice(word, f"The QR codes ran out before anyone scanned ({QR_CODES} codes, "

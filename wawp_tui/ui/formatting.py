@@ -188,6 +188,8 @@ def row_cells(
         error = "no poll since (stale)"
     elif assessment.quiet is not None:
         error = f"no activity for {_minutes(assessment.quiet)}"
+    elif not error and state.schedule is not None:
+        error = runbook.scheduled_text(state, now) or ""
     return (
         Text("●" if selected else " "),
         badge_text(assessment.word, palette, assessment.stale),
@@ -259,7 +261,8 @@ def time_signature(state: InstanceState, now: float, refresh: float,
     a = runbook.glance(state, now, refresh, quiet_after=quiet_after)
     return (guard_text(a, now), since_text(state, now), a.word,
             runbook.fmt_duration(a.stale) if a.stale is not None else "",
-            _minutes(a.quiet) if a.quiet is not None else "")
+            _minutes(a.quiet) if a.quiet is not None else "",
+            runbook.scheduled_text(state, now) if state.schedule is not None else None)
 
 
 #: time_changes_at never looks further ahead than this: a safety net for a time rule
@@ -283,6 +286,9 @@ def time_changes_at(state: InstanceState, now: float, refresh: float,
     stuck = runbook.stuck_from(state)
     if stuck is not None and stuck > now:
         soon = min(soon, stuck)
+    plan = runbook.meant(state, now)
+    if plan is not None and plan.until is not None and plan.until > now:
+        soon = min(soon, plan.until)  # SCHEDULED turns STOPPED (a problem) at its window
     quiet = runbook.quiet_from(state, quiet_after)
     if quiet is not None:
         # "no activity for 1h10m": shown to the minute once it began.
@@ -340,6 +346,9 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     climb = runbook.ladder_line(state, now)
     if climb is not None:
         parts.append(Text(climb, style=palette.style("muted")))
+    plan = runbook.schedule_line(state, now)
+    if plan is not None:
+        parts.append(Text(f"schedule: {plan}"))
     if state.in_flight:
         parts.append(Text(f"{state.in_flight} in flight: waiting for the API's reply", style="italic"))
     parts.append(Text(""))

@@ -16,6 +16,7 @@ from wawp_tui.core.audit import AuditLog
 from wawp_tui.core.consequences import CONSEQUENCES
 from wawp_tui.core.events import AlertsChanged, Event, Note, Polled, StateTouched, StatusChanged
 from wawp_tui.core.fleet import FleetState, HistoryEntry, InstanceState
+from wawp_tui.core.front import FleetMonitor
 from wawp_tui.core.history_store import HistoryStore
 from wawp_tui.core.monitor import ActionCheck, Monitor
 from wawp_tui.core.outage import Outage
@@ -46,7 +47,7 @@ def client_for(config: Config, transport: httpx.AsyncBaseTransport | None = None
 
 
 __all__ = ["CONSEQUENCES", "DEFAULT_WAVE", "ActionCheck", "Alert", "AlertBook",
-           "AlertsChanged", "AuditLog", "Event", "FleetState", "HistoryEntry", "HistoryStore",
+           "AlertsChanged", "AuditLog", "Event", "FleetMonitor", "FleetState", "HistoryEntry", "HistoryStore",
            "InstanceState", "Monitor", "Note", "Outage", "Outcome", "Polled", "QrUnavailable",
            "Report", "Rollout", "RolloutBusy", "RolloutState", "RolloutStateError", "StateTouched",
            "StatusChanged", "client_for", "describe", "plan", "woken_within"]

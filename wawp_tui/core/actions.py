@@ -168,7 +168,7 @@ class ActionRunner:
         # Claim every instance before the first await: a second key press arriving
         # meanwhile is refused as "in flight" instead of sending a second call.
         for instance_id in allowed:
-            self.fleet.claim(instance_id, action)
+            self.fleet.claim(instance_id, action, _BY.get())
             self._emit(StateTouched(instance_id))
         # One instance's failure must not cost the others their report (gather would
         # raise the first exception and drop every outcome).
@@ -235,7 +235,7 @@ class ActionRunner:
         """One API call with its bookkeeping: fleet history, audit log, event."""
         cfg = self.configs[instance_id]
         auto = trigger == Trigger.AUTO
-        self.fleet.apply_action_sent(instance_id, action, auto=auto)
+        self.fleet.apply_action_sent(instance_id, action, auto=auto, by=_BY.get())
         self._audit(action, instance_id, AuditOutcome.SENT, "", trigger)
         self._emit(StateTouched(instance_id))
         try:
@@ -274,7 +274,7 @@ class ActionRunner:
         start step is sent it is not cancelled.
         """
         auto = trigger == Trigger.AUTO
-        self.fleet.apply_action_sent(instance_id, Action.RESET, auto=auto)
+        self.fleet.apply_action_sent(instance_id, Action.RESET, auto=auto, by=_BY.get())
         self._audit(Action.RESET, instance_id, AuditOutcome.SENT, "stop, wait 5s, start", trigger)
         stopped = await self._call(instance_id, Action.STOP, trigger)
         if not stopped.ok:
@@ -327,11 +327,18 @@ class ActionRunner:
 
     # -- linking a phone -------------------------------------------------------------
 
-    async def fetch_qr(self, instance_id: str) -> QrCode:
+    async def fetch_qr(self, instance_id: str, *, by: str | None = None) -> QrCode:
         """The current pairing QR (audited: it is a login credential while it lives).
 
         QrUnavailable with the reason when there is none.
         """
+        who = _BY.set(by)
+        try:
+            return await self._fetch_qr(instance_id)
+        finally:
+            _BY.reset(who)
+
+    async def _fetch_qr(self, instance_id: str) -> QrCode:
         try:
             code = await self.client.qr(self.configs[instance_id])
         except WawpError as exc:
@@ -340,8 +347,15 @@ class ActionRunner:
         self._audit(Action.QR, instance_id, AuditOutcome.OK, "", Trigger.MANUAL)
         return code
 
-    async def request_code(self, instance_id: str, phone: str) -> str:
+    async def request_code(self, instance_id: str, phone: str, *, by: str | None = None) -> str:
         """A pairing code for phone-number login; a one-line reason when there is none."""
+        who = _BY.set(by)
+        try:
+            return await self._request_code(instance_id, phone)
+        finally:
+            _BY.reset(who)
+
+    async def _request_code(self, instance_id: str, phone: str) -> str:
         if self.read_only:
             self._audit(Action.PAIRING_CODE, instance_id, AuditOutcome.REFUSED, READ_ONLY,
                         Trigger.MANUAL)

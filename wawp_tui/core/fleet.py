@@ -113,6 +113,11 @@ class InstanceState:
     restarts_since_working: int = 0
     #: Action currently in flight (one key press = at most one call per instance).
     in_flight: str | None = None
+    #: Who asked for the action in flight, when someone named is known (a hub user,
+    #: "schedule:<name>", "auto-heal"): a second person's refusal names the first.
+    in_flight_by: str | None = None
+    #: Who asked for each action last sent from here, when named (see `in_flight_by`).
+    acted_by: dict[str, str] = field(default_factory=dict)
     #: During a full reset: when its start step will be sent (for the visible countdown).
     reset_start_at: float | None = None
     #: Per action in flight: what `last_action_at`, the restart count and the ladder were
@@ -367,22 +372,25 @@ class FleetState:
         st.error_kind = kind
         return became
 
-    def claim(self, instance_id: str, action: str) -> None:
+    def claim(self, instance_id: str, action: str, by: str | None = None) -> None:
         """Mark an action in flight: the runbook refuses a second one until `release`."""
-        self.instances[instance_id].in_flight = action
+        st = self.instances[instance_id]
+        st.in_flight, st.in_flight_by = action, by
 
     def release(self, instance_id: str) -> None:
         """The action in flight has its answer (or was given up)."""
         st = self.instances[instance_id]
-        st.in_flight = None
+        st.in_flight = st.in_flight_by = None
         st.reset_start_at = None
 
     def set_reset_start(self, instance_id: str, at: float | None) -> None:
         """During a full reset: when its start step will be sent (the visible countdown)."""
         self.instances[instance_id].reset_start_at = at
 
-    def apply_action_sent(self, instance_id: str, action: str, auto: bool = False) -> None:
-        """Record that a command left for the API (before its reply)."""
+    def apply_action_sent(self, instance_id: str, action: str, auto: bool = False,
+                          by: str | None = None) -> None:
+        """Record that a command left for the API (before its reply); `by`: who asked,
+        when named (a hub user, a schedule)."""
         now = self.clock()
         st = self.instances[instance_id]
         st.before_action[action] = (st.last_action_at.get(action), st.restarts_since_working,
@@ -392,12 +400,16 @@ class FleetState:
         st.last_action_at[action] = now
         st.sent_at[action] = now
         st.seen_actions.discard(action)
+        who = "auto-heal" if auto else (by or "you")
+        if by is not None or auto:
+            st.acted_by[action] = who
+        else:
+            st.acted_by.pop(action, None)
         if action == Action.RESTART:
             st.restarts_since_working += 1
             st.restart_log.append((now, False))
         if action in (Action.RESTART, Action.RESET):
             st.ladder = ladder_rules.step(st.ladder, self._facts(st), now)
-        who = "auto-heal" if auto else "you"
         self._record(st, HistoryEntry(now, "action", f"{action} sent ({who})", subject=action, auto=auto))
 
     def apply_action_result(

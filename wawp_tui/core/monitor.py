@@ -130,6 +130,16 @@ class Monitor:
         return self.config.monitor.quiet_after
 
     @property
+    def where(self) -> str:
+        """The API these statuses come from (and the proxy), for the context line."""
+        return self.config.api.where
+
+    @property
+    def origin(self) -> str | None:
+        """The context line names the config file (None: FleetMonitor's default)."""
+        return None
+
+    @property
     def labels(self) -> dict[str, str]:
         """Instance id -> label, for messages."""
         return {st.id: st.label for st in self.fleet}
@@ -214,6 +224,10 @@ class Monitor:
         """Seconds until this instance would be polled again, by the runbook's pace."""
         return self.poller.interval(instance_id)
 
+    def next_poll(self, instance_id: str) -> float | None:
+        """The runbook's pace for this instance, or None when it is never polled (no token)."""
+        return self.poller.interval(instance_id) if instance_id in self.poller.configs else None
+
     def poke(self, instance_id: str, delay: float = 0.0) -> None:
         """Poll this instance soon."""
         self.poller.poke(instance_id, delay)
@@ -272,6 +286,10 @@ class Monitor:
 
     # -- actions ---------------------------------------------------------------------
 
+    def auto_heal_refusal(self) -> str | None:
+        """Why a person may not switch auto-heal here (read-only: refused and audited)."""
+        return self.refuse_auto_heal() if self.read_only else None
+
     def refuse_auto_heal(self) -> str:
         """A person asked for auto-heal in read-only mode: refused, audited once; the
         reason to show."""
@@ -310,13 +328,13 @@ class Monitor:
             self.poller.poke(instance_id, delay=1.0)
         return report
 
-    async def fetch_qr(self, instance_id: str) -> QrCode:
-        """The current pairing QR of an instance in SCAN_QR_CODE (audited)."""
-        return await self.runner.fetch_qr(instance_id)
+    async def fetch_qr(self, instance_id: str, *, by: str | None = None) -> QrCode:
+        """The current pairing QR of an instance in SCAN_QR_CODE (audited, with `by`)."""
+        return await self.runner.fetch_qr(instance_id, by=by)
 
-    async def request_code(self, instance_id: str, phone: str) -> str:
+    async def request_code(self, instance_id: str, phone: str, *, by: str | None = None) -> str:
         """A pairing code for phone-number login, or the line saying why there is none."""
-        return await self.runner.request_code(instance_id, phone)
+        return await self.runner.request_code(instance_id, phone, by=by)
 
     def rollout(self, state: RolloutState, *, state_path: Path | None,
                 progress: Progress | None = None, continue_on_error: bool = False,
@@ -332,3 +350,8 @@ class Monitor:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        """`aclose`, then the client's connections (the end of a front end that owns both)."""
+        await self.aclose()
+        await self.client.aclose()

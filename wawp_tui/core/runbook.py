@@ -213,8 +213,12 @@ def _last(state: InstanceState, action: str) -> float | None:
 
 
 def _by_whom(state: InstanceState, action: str) -> str:
-    """ " (seen on the server: not sent from here)" for an action someone else did."""
-    return " (seen on the server: not sent from here)" if action in state.seen_actions else ""
+    """ " (seen on the server: not sent from here)" for an action someone else did;
+    " (by alice)" for one sent from here for someone named (a hub user, a schedule)."""
+    if action in state.seen_actions:
+        return " (seen on the server: not sent from here)"
+    who = state.acted_by.get(action)
+    return f" (by {who})" if who else ""
 
 
 def _last_boot(state: InstanceState) -> float | None:
@@ -476,7 +480,8 @@ def check_action(state: InstanceState, action: str, now: float, *, claimed: bool
     """May `action` (start, stop, restart, logout, reset) be sent to this instance now?
     `claimed`: the action in flight is the caller's own (the gate, just before sending)."""
     if state.in_flight and not claimed:
-        return _refuse(f"{state.in_flight} already in flight: wait for its reply")
+        by = f" (by {state.in_flight_by})" if state.in_flight_by else ""
+        return _refuse(f"{state.in_flight}{by} already in flight: wait for its reply")
     if state.failures:
         blocked = _blocked_by_error(state, action)
         if blocked is not None:

@@ -15,7 +15,7 @@ from textual.worker import Worker
 from wawp_tui.core import (
     CONSEQUENCES,
     DEFAULT_WAVE,
-    Monitor,
+    FleetMonitor,
     Outcome,
     Report,
     Rollout,
@@ -59,7 +59,7 @@ class ActionFlows:
         self._resets: dict[str, Worker[None]] = {}
 
     @property
-    def monitor(self) -> Monitor:
+    def monitor(self) -> FleetMonitor:
         return self.screen.monitor
 
     def _label(self, instance_id: str) -> str:
@@ -147,13 +147,13 @@ class ActionFlows:
         """a: off at once; on only after a confirmation that says what it will do on its
         own (restarts nobody confirms one by one)."""
         screen = self.screen
-        if screen.auto_heal:
-            screen.auto_heal = False
-            return
-        if self.monitor.read_only:
-            text = self.monitor.refuse_auto_heal()
+        text = self.monitor.auto_heal_refusal()
+        if text is not None:
             screen.toast(text, severity="warning", timeout=8)
             screen.log_line(text, ok=False)
+            return
+        if screen.auto_heal:
+            screen.auto_heal = False
             return
 
         def answered(yes: bool | None) -> None:

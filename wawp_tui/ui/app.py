@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from wawp_tui.config import Config, audit_log_path, state_dir, user_themes_dir
-from wawp_tui.core import AuditLog, HistoryStore, Monitor, Rollout
+from wawp_tui.core import AuditLog, FleetMonitor, HistoryStore, Monitor, Rollout
 from wawp_tui.launch import resume_command
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import theming as themes
@@ -60,7 +60,7 @@ class WawpApp(App[int]):
                 priority=True),
     ]
 
-    def __init__(self, monitor: Monitor, *, poll: bool = True, demo: bool = False,
+    def __init__(self, monitor: FleetMonitor, *, poll: bool = True, demo: bool = False,
                  rollout_state_path: Path | None = None, rerun: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.monitor = monitor
@@ -212,8 +212,7 @@ class WawpApp(App[int]):
 
     async def on_unmount(self) -> None:
         # The app owns its monitor and the monitor's client (build_app took them).
-        await self.monitor.aclose()
-        await self.monitor.client.aclose()
+        await self.monitor.close()
 
     @property
     def leaving(self) -> bool:

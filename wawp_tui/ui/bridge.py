@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 from textual.message import Message
 
-from wawp_tui.core import AlertsChanged, Event, Monitor, Note, Polled, StateTouched, StatusChanged
+from wawp_tui.core import AlertsChanged, Event, FleetMonitor, Note, Polled, StateTouched, StatusChanged
 from wawp_tui.ui.messages import AlertsUpdated, EventNote, FleetChanged, StatusAlert
 
 
 class MonitorBridge:
     """Subscribes to a Monitor; `post` delivers a message to the screen."""
 
-    def __init__(self, monitor: Monitor, post: Callable[[Message], object]) -> None:
+    def __init__(self, monitor: FleetMonitor, post: Callable[[Message], object]) -> None:
         self._post = post
         self._dirty: set[str] = set()
         self._urgent = False

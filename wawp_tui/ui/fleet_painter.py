@@ -156,10 +156,12 @@ class FleetPainter:
             selected=len(self.screen.selected), selected_hidden=hidden, width=width,
             tail=summary_note(self.screen.table_sort)))
         config = self.monitor.config
-        source = "demo" if self.screen.demo else str(config.path or "no config file")
-        key = (source, config.api.where, len(self.monitor.fleet), self.screen.palette, width)
+        source = "demo" if self.screen.demo else \
+            self.monitor.origin or str(config.path or "no config file")
+        where = self.monitor.where
+        key = (source, where, len(self.monitor.fleet), self.screen.palette, width)
         if self._context is None or self._context[0] != key:
-            self._context = key, view.context_line(source, config.api.where,
+            self._context = key, view.context_line(source, where,
                                                    len(self.monitor.fleet), self.screen.palette, width)
         self.screen.query_one("#context", QuietStatic).show(self._context[1])
         outage = self.monitor.outage()

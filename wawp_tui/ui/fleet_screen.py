@@ -19,7 +19,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
-from wawp_tui.core import Monitor
+from wawp_tui.core import FleetMonitor
 from wawp_tui.models import SCAN_QR_CODE
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import formatting as view
@@ -76,7 +76,7 @@ class FleetScreen(Screen[None]):
     table_sort: reactive[SortOrder] = reactive(SortOrder(), init=False)
     """The fleet table's order (o, O, a click on a header); worst first by default."""
 
-    def __init__(self, monitor: Monitor, *, demo: bool = False, bell: bool = True,
+    def __init__(self, monitor: FleetMonitor, *, demo: bool = False, bell: bool = True,
                  rollout_state_path: Path | None = None, rerun: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.monitor = monitor
@@ -449,8 +449,7 @@ class FleetScreen(Screen[None]):
         self.app.push_screen(TextScreen(f"Describe {st.label} ({st.id})", describe_page(
             st, self.clock(), self.monitor.stale_basis, self.palette,
             quiet_after=self.monitor.quiet_after, read_only=self.monitor.read_only,
-            next_poll=self.monitor.poll_interval(instance_id) if instance_id in self.monitor.poller.configs
-            else None)))
+            next_poll=self.monitor.next_poll(instance_id))))
 
     def action_raw_reply(self) -> None:
         """y: the highlighted instance's last reply, as it came (redacted)."""

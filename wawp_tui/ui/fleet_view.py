@@ -18,7 +18,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.worker import Worker
 
-from wawp_tui.core import Monitor
+from wawp_tui.core import FleetMonitor
 from wawp_tui.ui.formatting import Palette
 from wawp_tui.ui.row_filter import RowFilter
 from wawp_tui.ui.sorting import SortOrder
@@ -29,7 +29,7 @@ W = TypeVar("W", bound=Widget)
 class FleetView(Protocol):
     """The fleet screen as its helpers see it."""
 
-    monitor: Monitor
+    monitor: FleetMonitor
     palette: Palette
     demo: bool
     bell_enabled: bool

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from wawp_tui.core import Monitor
+from wawp_tui.core import FleetMonitor
 from wawp_tui.core.alerts import AlertGroup, group_text
 from wawp_tui.core.runbook import fmt_duration
 from wawp_tui.ui.formatting import Palette
@@ -54,7 +54,7 @@ class AlertsScreen(ModalScreen[None]):
     AlertsScreen #alerts-keys { color: $text-muted; }
     """
 
-    def __init__(self, monitor: Monitor, palette: Palette) -> None:
+    def __init__(self, monitor: FleetMonitor, palette: Palette) -> None:
         super().__init__()
         self.monitor = monitor
         self.palette = palette

@@ -18,7 +18,7 @@ from textual.containers import Center, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from wawp_tui.core import Monitor, QrUnavailable, runbook, woken_within
+from wawp_tui.core import FleetMonitor, QrUnavailable, runbook, woken_within
 from wawp_tui.models import WORKING, QrCode
 from wawp_tui.safe_text import clean
 from wawp_tui.ui import qr_drawing as qrdraw
@@ -52,7 +52,7 @@ class QrScreen(ModalScreen[None]):
     QrScreen #qr-phone.-shown { display: block; }
     """
 
-    def __init__(self, monitor: Monitor, instance_id: str, *,
+    def __init__(self, monitor: FleetMonitor, instance_id: str, *,
                  demo_scan: Callable[[str, str], bool] | None = None) -> None:
         super().__init__()
         self.monitor = monitor

@@ -67,6 +67,10 @@ def _common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--theme", default=d(None), metavar="NAME", help="colour theme")
     parser.add_argument("--demo", action="store_true", default=d(False),
                         help="use an embedded simulated fleet (no account, no network)")
+    parser.add_argument("--hub", default=d(None), metavar="URL",
+                        help="attach to a hub (wawp-tui serve) instead of polling: the TUI, "
+                             "status, check and rollout (also env WAWP_HUB_URL; the bearer "
+                             "token from env WAWP_HUB_TOKEN)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -190,6 +194,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="let the runbook's auto-heal act (restart FAILED, start unloaded "
                         "sessions); without it the exporter is read-only and sends no action")
 
+    p = sub.add_parser("serve", help="the hub: one watcher for a team (API, events, webhooks, metrics)",
+                       description="Poll the fleet once for everyone: the exporter's /metrics and "
+                                   "/healthz, plus /api/v1/fleet, /api/v1/events (Server-Sent "
+                                   "Events), POST /api/v1/instances/ID/ACTION through the one "
+                                   "gate, and POST /webhooks/wawp (a doorbell). Users and their "
+                                   "tokens are in [hub] of the config; without users it serves "
+                                   "loopback only and takes no actions. SIGTERM stops it. See "
+                                   "docs/hub.md.")
+    _common_options(p, suppress=True)
+    p.add_argument("--listen", default=None, metavar="HOST:PORT",
+                   help="address to serve on (default: [hub] listen, else 127.0.0.1:9877)")
+    p.add_argument("--tag", action="append", default=[], metavar="T",
+                   help="only instances with this tag (repeatable)")
+    p.add_argument("--auto-heal", action="store_true",
+                   help="let the runbook's auto-heal act on the hub (restart FAILED, start "
+                        "unloaded sessions)")
+    p.add_argument("--tls-cert", default=None, metavar="FILE", help="serve https with this certificate (PEM)")
+    p.add_argument("--tls-key", default=None, metavar="FILE", help="... and this private key (PEM)")
+
     p = sub.add_parser("schedule", help="the [[schedules]]: show them, or apply them now (cron)",
                        description="show: each schedule, what it means now and its next changes "
                                    "(local and UTC). apply: stop the instances meant to be "
@@ -267,7 +290,7 @@ def _main(argv: Sequence[str] | None) -> int:
 #: Commands that only read: they create no folder (not even the log's) where none is.
 READ_ONLY_COMMANDS = frozenset({"status", "check"})
 #: Options (before the subcommand) that take a value, for `_command_of`.
-_VALUED = frozenset({"--config", "--base-url", "--refresh", "--theme"})
+_VALUED = frozenset({"--config", "--base-url", "--refresh", "--theme", "--hub"})
 
 
 def _command_of(argv: Sequence[str]) -> str | None:
@@ -366,6 +389,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         # A terminal that cannot move the cursor would receive a screenful of escapes.
         raise UsageError(f"this terminal (TERM={os.environ['TERM']}) cannot draw the TUI; set TERM "
                          "(e.g. xterm-256color) or use: wawp-tui status")
+    hub_url = _hub_url(args, command)
+    if hub_url is not None:
+        return _attached(args, command, hub_url)
     from wawp_tui.launch import load, make_client
 
     config = load(args)
@@ -393,6 +419,11 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return exporter.run(config, client, listen=args.listen, tags=args.tag,
                             auto_heal=args.auto_heal, demo=args.demo)
+    if command == "serve":
+        from wawp_tui.commands import serve
+
+        return serve.run(config, client, listen=args.listen, tags=args.tag, auto_heal=args.auto_heal,
+                         tls_cert=args.tls_cert, tls_key=args.tls_key, demo=args.demo)
     if command == "check":
         return _check(args, config, client)
     from wawp_tui.commands.output import release_stdout
@@ -401,6 +432,56 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     release_stdout()  # the screen is Textual's: it writes to the terminal itself
     return run_app(config, client, demo=args.demo, rerun=rerun_options(args, config))
+
+
+#: The commands that run attached to a hub with --hub (or WAWP_HUB_URL).
+HUB_COMMANDS = (None, "status", "check", "rollout")
+
+
+def _hub_url(args: argparse.Namespace, command: str | None) -> str | None:
+    """The hub to attach to: --hub, else WAWP_HUB_URL for the commands that attach."""
+    url = getattr(args, "hub", None)
+    if url is None and command in HUB_COMMANDS:
+        url = os.environ.get("WAWP_HUB_URL", "").strip() or None
+    if url is None:
+        return None
+    if command not in HUB_COMMANDS:
+        raise UsageError(f"--hub attaches the TUI, status, check and rollout; {command} runs on "
+                         "its own config")
+    if args.demo:
+        raise UsageError("--hub and --demo do not go together (the demo has its own fleet)")
+    return url
+
+
+def _attached(args: argparse.Namespace, command: str | None, url: str) -> int:
+    """The TUI, status, check or rollout, on a hub's fleet (wawp_tui/hub/attach.py)."""
+    from wawp_tui.hub.attach import attach_config, make_link
+
+    link = make_link(url, os.environ)
+    config = attach_config(args.config, read_only=args.read_only, theme=args.theme)
+    if command == "status":
+        from wawp_tui.commands import status
+
+        return status.run_attached(link, config, as_json=args.json, deadline=args.deadline,
+                                   out=sys.stdout)
+    if command == "check":
+        from wawp_tui.commands import check
+
+        try:
+            warning = check.parse_threshold(args.warning, "--warning")
+            critical = check.parse_threshold(args.critical, "--critical")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        return check.run_attached(link, config, tags=args.tag, warning=warning, critical=critical)
+    if command == "rollout":
+        from wawp_tui.commands.rollout import run_rollout_attached
+
+        return run_rollout_attached(args, config, lambda: make_link(url, os.environ))
+    from wawp_tui.commands.output import release_stdout
+    from wawp_tui.ui.app import run_attached
+
+    release_stdout()
+    return run_attached(link, config, rerun=("--hub", url))
 
 
 def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:

@@ -100,6 +100,38 @@ class MonitorSettings:
     read_only: bool = False
 
 
+#: What a hub user may do: `operator` acts (start, stop, restart, reset, logout, the QR),
+#: `viewer` reads (the fleet, the events).
+HUB_ROLES = ("operator", "viewer")
+DEFAULT_HUB_LISTEN = "127.0.0.1:9877"
+
+
+@dataclass(frozen=True)
+class HubUser:
+    """[[hub.users]]: a person (or a wall screen) allowed to use the hub, by bearer token."""
+
+    name: str
+    role: str
+    #: The variable the token comes from (never the token itself in a message).
+    token_env: str
+    #: Empty when the variable is not set (the user cannot log in; `serve` says so).
+    token: Secret = field(default_factory=lambda: Secret(""))
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """[hub]: `wawp-tui serve`, the team's one watcher."""
+
+    listen: str = DEFAULT_HUB_LISTEN
+    #: The variable holding the HMAC key of POST /webhooks/wawp ("" : none configured).
+    webhook_secret_env: str = ""
+    #: Its value (empty when the variable is unset: `serve` refuses to start then).
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    #: /metrics needs a user's token too (default: open, like /healthz).
+    metrics_auth: bool = False
+    users: tuple[HubUser, ...] = ()
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything loaded: settings, the fleet, where it came from, and warnings to print."""
@@ -111,6 +143,7 @@ class Config:
     warnings: tuple[str, ...] = ()
     #: [[schedules]]: when instances are meant to be running (each instance in at most one).
     schedules: tuple[Schedule, ...] = ()
+    hub: HubSettings = field(default_factory=HubSettings)
 
 
 # -- paths ---------------------------------------------------------------------------
@@ -170,8 +203,19 @@ _SCHEDULE_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "running": ((str, list), 'windows such as "Mon-Fri 09:00-18:00" (or a list of them)'),
     "timezone": ((str,), 'an IANA time zone name such as "Europe/London"'),
 }
+_HUB_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "listen": ((str,), 'an address "HOST:PORT"'),
+    "webhook_secret_env": ((str,), "an environment variable name"),
+    "metrics_auth": ((bool,), "true or false"),
+    "users": ((list,), "an array of tables: [[hub.users]]"),
+}
+_HUB_USER_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
+    "name": ((str,), "a string"),
+    "token_env": ((str,), "an environment variable name"),
+    "role": ((str,), '"operator" or "viewer"'),
+}
 _TABLES = {"api": _API_KEYS, "monitor": _MONITOR_KEYS, "instances": _INSTANCE_KEYS,
-           "schedules": _SCHEDULE_KEYS}
+           "schedules": _SCHEDULE_KEYS, "hub": _HUB_KEYS, "hub.users": _HUB_USER_KEYS}
 
 
 _ANY_TABLE = re.compile(r"^\s*\[")
@@ -389,7 +433,7 @@ def load_config(
     data = _parse(src, text)
     for table in data:
         if table not in _TABLES:
-            raise src.error(f"unknown table or key {table!r} (allowed: [api], [monitor], "
+            raise src.error(f"unknown table or key {table!r} (allowed: [api], [monitor], [hub], "
                             "[[instances]], [[schedules]]); fix or remove it", None, table)
     api_raw = data.get("api", {})
     monitor_raw = data.get("monitor", {})
@@ -410,8 +454,48 @@ def load_config(
         raise src.error("'schedules' must be an array of tables: [[schedules]]", None, "schedules")
     schedules = _schedules(src, schedules_raw)
     instances = _scheduled(src, instances, schedules)
+    hub = _hub_settings(src, data.get("hub", {}), env)
     return Config(api=api, monitor=monitor, instances=tuple(instances), path=path,
-                  warnings=_warnings(path, api, instances), schedules=schedules)
+                  warnings=_warnings(path, api, instances), schedules=schedules, hub=hub)
+
+
+def _hub_settings(src: _Source, raw: object, env: Mapping[str, str]) -> HubSettings:
+    """[hub] and its [[hub.users]]: names unique, roles known, tokens from variables only
+    (a token written in the file would be one more copy of a password)."""
+    if not isinstance(raw, dict):
+        raise src.error("'hub' must be a table: [hub]", None, "hub")
+    _check_keys(src, "hub", raw)
+    secret_env = raw.get("webhook_secret_env", "").strip()
+    if secret_env and not _ENV_NAME.match(secret_env):
+        raise src.error(f"[hub] webhook_secret_env {secret_env!r} is not a valid variable name",
+                        "hub", "webhook_secret_env")
+    users: list[HubUser] = []
+    for index, entry in enumerate(raw.get("users", [])):
+        where = f"[[hub.users]] #{index + 1}"
+        if not isinstance(entry, dict):
+            raise src.error(f"{where} must be a table", "hub.users", None, index)
+        _check_keys(src, "hub.users", entry, index)
+        name = clean(entry.get("name", ""), 40).strip()
+        if not name or not all(c.isalnum() or c in "-_.@" for c in name):
+            raise src.error(f"{where} needs a name of letters, digits, '-', '_', '.' or '@'",
+                            "hub.users", "name", index)
+        role = entry.get("role", "viewer")
+        if role not in HUB_ROLES:
+            raise src.error(f"{where} ({name}) role must be \"operator\" or \"viewer\", not "
+                            f"{clean(role, 20)!r}", "hub.users", "role", index)
+        var = entry.get("token_env", "")
+        if not _ENV_NAME.match(var):
+            raise src.error(f"{where} ({name}) needs token_env = \"VARIABLE\" naming the variable "
+                            "that holds its bearer token", "hub.users", "token_env", index)
+        if any(u.name == name for u in users):
+            raise src.error(f"two [[hub.users]] are named {name!r}; names must differ",
+                            "hub.users", "name", index)
+        users.append(HubUser(name=name, role=role, token_env=var,
+                             token=Secret(env.get(var, "").strip())))
+    return HubSettings(listen=raw.get("listen", DEFAULT_HUB_LISTEN).strip(),
+                       webhook_secret_env=secret_env,
+                       webhook_secret=Secret(env.get(secret_env, "").strip() if secret_env else ""),
+                       metrics_auth=bool(raw.get("metrics_auth", False)), users=tuple(users))
 
 
 def _warnings(path: Path, api: ApiSettings, instances: Sequence[InstanceConfig]) -> tuple[str, ...]:

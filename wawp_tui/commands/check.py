@@ -29,13 +29,16 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.scope import describe_tags, only_tagged
 from wawp_tui.commands.status import NOT_POLLED, StatusRow, collect, default_deadline
 from wawp_tui.config import Config
 from wawp_tui.core import Monitor
+
+if TYPE_CHECKING:
+    from wawp_tui.hub.link import HubLink
 from wawp_tui.models import (
     FAILED,
     PASSKEY_CONFIRMATION_REQUIRED,
@@ -200,6 +203,31 @@ def run(config: Config, client: WawpClient, *, tags: Sequence[str], warning: Thr
             return rows, {r.id: monitor.state(r.id).error_kind for r in rows}
 
     rows, kinds = asyncio.run(poll()) if config.instances else ([], {})
+    verdict = judge(rows, kinds, warning, critical, describe_tags(tags))
+    return _print(verdict.line(), out, verdict.state)
+
+
+def run_attached(link: HubLink, config: Config, *, tags: Sequence[str], warning: Threshold,
+                 critical: Threshold, out: TextIO | None = None) -> int:
+    """`wawp-tui check --hub URL`: the hub's fleet as it knows it now; UNKNOWN when the
+    hub cannot be read."""
+    from wawp_tui.hub.attach import AttachedMonitor
+
+    async def read() -> tuple[list[StatusRow], dict[str, str | None], str | None]:
+        monitor = AttachedMonitor(link, config)
+        try:
+            rows = await collect(monitor, 30.0)
+            kinds = {r.id: monitor.state(r.id).error_kind for r in rows}
+            lost = None if monitor.connected else monitor.outage()
+            return rows, kinds, None if lost is None else lost.text
+        finally:
+            await monitor.close()
+
+    rows, kinds, problem = asyncio.run(read())
+    if problem is not None:
+        return unknown(problem, out)
+    if tags:
+        rows = [r for r in rows if set(r.tags) & set(tags)]
     verdict = judge(rows, kinds, warning, critical, describe_tags(tags))
     return _print(verdict.line(), out, verdict.state)
 

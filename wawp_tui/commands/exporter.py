@@ -40,7 +40,7 @@ import gzip
 import ipaddress
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +161,10 @@ class Exporter:
 
     def __init__(self, config: Config, client: WawpClient, *, audit_path: Path | None = None,
                  header_timeout: float = HEADER_TIMEOUT,
-                 response_timeout: float = RESPONSE_TIMEOUT) -> None:
+                 response_timeout: float = RESPONSE_TIMEOUT,
+                 tls: tuple[str, str] | None = None) -> None:
         self.config = config
+        self.tls = tls
         self.client = client
         self.audit_path = audit_path
         self.header_timeout = header_timeout
@@ -256,28 +258,39 @@ class Exporter:
     async def _serve(self, monitor: Monitor, sock: socket.socket, stop: asyncio.Event,
                      tags: Sequence[str]) -> None:
         server = _Server(server_config(self.asgi_app(), header_timeout=self.header_timeout,
-                                       response_timeout=self.response_timeout, graceful=GRACEFUL))
+                                       response_timeout=self.response_timeout, graceful=GRACEFUL,
+                                       tls=self.tls))
         self._poller = poller = asyncio.ensure_future(monitor.run())
         ticker = asyncio.ensure_future(_heartbeat(monitor))
         web = asyncio.ensure_future(server.serve(sockets=[sock]))
         stopped = asyncio.ensure_future(stop.wait())
+        extra = [asyncio.ensure_future(job) for job in self.background(monitor)]
         host, port = sock.getsockname()[:2]
         self.address = (host, port)
         self._announce(monitor, host, port, tags)
         self.serving.set()
         try:
-            await asyncio.wait({poller, ticker, web, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({poller, ticker, web, stopped, *extra}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._stopping = True
+            self.stopping()
             server.should_exit = True
-            for task in (poller, ticker, stopped):
+            for task in (poller, ticker, stopped, *extra):
                 task.cancel()
             await monitor.aclose()
-            await asyncio.gather(poller, ticker, stopped, return_exceptions=True)
+            await asyncio.gather(poller, ticker, stopped, *extra, return_exceptions=True)
             await asyncio.gather(web, return_exceptions=True)
-        for task in (poller, ticker, web):  # ended on its own: a bug, main() files the report
+        for task in (poller, ticker, web, *extra):  # ended on its own: a bug, main() files the report
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
+
+    def background(self, monitor: Monitor) -> list[Coroutine[Any, Any, None]]:
+        """What runs beside the poller and the server until they stop (the hub's fan-out
+        and jobs); none for the exporter."""
+        return []
+
+    def stopping(self) -> None:
+        """The server is about to stop (the hub ends its event streams here)."""
 
     def _announce(self, monitor: Monitor, host: str, port: int, tags: Sequence[str]) -> None:
         count = len(monitor.config.instances)

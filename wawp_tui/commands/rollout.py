@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
@@ -20,7 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.output import OutputFailed
@@ -28,6 +29,7 @@ from wawp_tui.config import Config, audit_log_path, state_dir
 from wawp_tui.core import (
     CONSEQUENCES,
     AuditLog,
+    FleetMonitor,
     Monitor,
     RolloutBusy,
     RolloutState,
@@ -38,6 +40,9 @@ from wawp_tui.core import (
 from wawp_tui.launch import UsageError, rerun_options, resume_command, say
 from wawp_tui.safe_text import clean
 from wawp_tui.vocab import ExitCode
+
+if TYPE_CHECKING:
+    from wawp_tui.hub.link import HubLink
 
 
 class _Output:
@@ -79,10 +84,36 @@ def _select(args: argparse.Namespace, config: Config) -> list[str]:
     return [i.id for i in chosen]
 
 
-def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
-    """`wawp-tui rollout ...`: plan (or resume), confirm, run; the exit code."""
+def run_rollout_attached(args: argparse.Namespace, config: Config,
+                         new_link: Callable[[], HubLink]) -> int:
+    """`wawp-tui rollout ... --hub URL`: the same waves over the hub's fleet, every action
+    asked of the hub and passing its one gate (journaled there with this user's name)."""
+    from wawp_tui.hub.attach import AttachedMonitor, configs_of
+
+    async def fleet() -> Config:
+        monitor = AttachedMonitor(new_link(), config)
+        try:
+            if await monitor.refresh():
+                lost = monitor.outage()
+                raise UsageError(f"rollout: {lost.text if lost else 'the hub cannot be read'}")
+            if monitor.read_only and not args.dry_run:
+                raise UsageError(f"rollout: {monitor.check('restart', ['-']).refused[0].message}")
+            return dataclasses.replace(config, instances=tuple(configs_of(monitor)))
+        finally:
+            await monitor.close()
+
+    hub_fleet = asyncio.run(fleet())
+    return run_rollout(args, hub_fleet, None, attach=lambda audit: AttachedMonitor(new_link(), config),
+                       path=state_dir() / "hub-rollout.json")
+
+
+def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient | None, *,
+                attach: Callable[[AuditLog], FleetMonitor] | None = None,
+                path: Path | None = None) -> int:
+    """`wawp-tui rollout ...`: plan (or resume), confirm, run; the exit code. `attach`:
+    the monitor of a hub's fleet instead of one polling with `client`."""
     _Output.failed = None
-    path = state_dir() / "rollout.json"
+    path = path or state_dir() / "rollout.json"
     state = _resumed(args, config, path) if args.resume else _planned(args, config)
     _line(f"plan: {describe(state)}")
     _line(f"each instance: {CONSEQUENCES[state.action]}")
@@ -101,7 +132,7 @@ def run_rollout(args: argparse.Namespace, config: Config, client: WawpClient) ->
     audit = _audit_for(args, state)
     try:
         final, audit_failed = asyncio.run(_run(state, config, client, args.continue_on_error,
-                                               path, audit))
+                                               path, audit, attach))
     except RolloutBusy as exc:
         _say(f"wawp-tui: {exc}")
         return ExitCode.NOT_ALL_WELL
@@ -216,8 +247,9 @@ def _confirmed(state: RolloutState) -> bool:
     return answer in ("y", "yes")
 
 
-async def _run(state: RolloutState, config: Config, client: WawpClient,
-               continue_on_error: bool, path: Path, audit: AuditLog) -> tuple[RolloutState, bool]:
+async def _run(state: RolloutState, config: Config, client: WawpClient | None,
+               continue_on_error: bool, path: Path, audit: AuditLog,
+               attach: Callable[[AuditLog], FleetMonitor] | None = None) -> tuple[RolloutState, bool]:
     """Run the rollout; (its final state, whether the audit log failed meanwhile: then it
     stopped after the wave it was in)."""
     failed = False
@@ -229,10 +261,13 @@ async def _run(state: RolloutState, config: Config, client: WawpClient,
         _say(f"wawp-tui: rollout stopping after this wave: {audit.error}; resume once the "
              f"audit log is fixed with: wawp-tui rollout {state.action} --resume")
 
-    async with client:
-        monitor = Monitor(config, client, audit=audit)
+    monitor: FleetMonitor = attach(audit) if attach is not None else \
+        Monitor(config, client, audit=audit)  # type: ignore[arg-type]
+    try:
         rollout = monitor.rollout(state, state_path=path, progress=_line,
                                   continue_on_error=continue_on_error)
         if isinstance(audit, _RolloutAudit):
             audit.on_failure = audit_failed
         return await rollout.run(), failed
+    finally:
+        await monitor.close()

@@ -16,6 +16,11 @@ held /healthz and /metrics at 503 for as long as they stayed open. Instead:
 - no limit on the number of requests in flight: cheap answers (/healthz) are never
   refused; the application bounds its own expensive work (the exporter lets two scrapes
   encode at once, the others wait their turn).
+
+A stream (the hub's Server-Sent Events) is a reply that never ends: the application lifts
+the reply's deadline for it (`scope["extensions"]["wawp.stream"]["unlimited"]()`) and
+keeps its own rules instead (a write that does not finish in 10 s, a reader that falls
+behind: the connection is aborted with `...["abort"]()`).
 """
 
 from __future__ import annotations
@@ -57,6 +62,13 @@ class GuardedH11(H11Protocol):
         super().data_received(data)
         if self.cycle is not cycle:  # a whole request head arrived: now the reply's turn
             self._arm(self.response_timeout)
+            # (The application's task has not run yet: its scope can still be given to.)
+            self.cycle.scope.setdefault("extensions", {})["wawp.stream"] = {
+                "unlimited": self._disarm, "abort": self._abort}
+
+    def _abort(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.abort()
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
@@ -97,11 +109,15 @@ def guarded_protocol(header_timeout: float = HEADER_TIMEOUT,
 
 
 def server_config(app: Any, *, header_timeout: float = HEADER_TIMEOUT,
-                  response_timeout: float = RESPONSE_TIMEOUT, graceful: int = 1) -> uvicorn.Config:
+                  response_timeout: float = RESPONSE_TIMEOUT, graceful: int = 1,
+                  tls: tuple[str, str] | None = None) -> uvicorn.Config:
     """uvicorn's Config for one of our servers: guarded connections, no logging of its
-    own (the process's log file gets warnings), no proxy headers trusted, no websocket."""
+    own (the process's log file gets warnings), no proxy headers trusted, no websocket;
+    https with `tls` (certificate file, key file)."""
+    certfile, keyfile = tls or (None, None)
     return uvicorn.Config(
-        app, log_config=None, log_level="warning", access_log=False, lifespan="off",
+        app, ssl_certfile=certfile, ssl_keyfile=keyfile, log_config=None, log_level="warning",
+        access_log=False, lifespan="off",
         timeout_graceful_shutdown=graceful, limit_concurrency=None,
         timeout_keep_alive=KEEP_ALIVE, h11_max_incomplete_event_size=MAX_HEAD,
         http=guarded_protocol(header_timeout, response_timeout), ws="none",

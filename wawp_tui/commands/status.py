@@ -11,16 +11,20 @@ import asyncio
 import json
 import shutil
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.output import symbols_fit
 from wawp_tui.config import Config
-from wawp_tui.core import Monitor, runbook
+from wawp_tui.core import FleetMonitor, Monitor, runbook
+from wawp_tui.launch import UsageError
 from wawp_tui.models import STOPPED, UNREACHABLE, WORKING
 from wawp_tui.safe_text import clean, clean_data, clean_word
 from wawp_tui.text_cells import cell_width, cut, fit, pad_left
-from wawp_tui.vocab import ExitCode, plural
+from wawp_tui.vocab import ErrorKind, ExitCode, plural
+
+if TYPE_CHECKING:
+    from wawp_tui.hub.link import HubLink
 
 #: The word for an instance whose poll had not finished when the deadline came.
 NOT_POLLED = "NOT_POLLED"
@@ -66,25 +70,25 @@ class StatusRow:
         }
 
 
-async def collect(monitor: Monitor, deadline: float | None = None) -> list[StatusRow]:
-    """Poll every instance once, within `deadline` seconds; rows come back in config order."""
+async def collect(monitor: FleetMonitor, deadline: float | None = None) -> list[StatusRow]:
+    """Poll every instance once (attached to a hub: its fleet as it knows it now), within
+    `deadline` seconds; rows come back in config order."""
     unfinished = await monitor.refresh(deadline=deadline)
     limit = f"{deadline:g}s " if deadline is not None else ""
     rows = []
-    for cfg in monitor.config.instances:
-        st = monitor.state(cfg.id)
+    for st in list(monitor.fleet):
         error: str | None
-        if cfg.problem:
-            status, error = NOT_POLLED, f"not polled: {cfg.problem}"
-        elif cfg.id in unfinished:
+        if st.error_kind == ErrorKind.CONFIG:
+            status, error = NOT_POLLED, f"not polled: {st.last_error}"
+        elif st.id in unfinished:
             status = NOT_POLLED
             error = f"not polled: the {limit}deadline passed first (raise it with --deadline)"
         else:
             status = UNREACHABLE if st.failures else (st.status or UNREACHABLE)
             error = st.last_error
         plan = runbook.meant(st, monitor.clock())
-        rows.append(StatusRow(id=cfg.id, label=st.label, status=status, error=error,
-                              latency_ms=None if cfg.id in unfinished else st.latency_ms,
+        rows.append(StatusRow(id=st.id, label=st.label, status=status, error=error,
+                              latency_ms=None if st.id in unfinished else st.latency_ms,
                               me=st.me, tags=st.tags,
                               meant=None if plan is None else ("running" if plan.running else "stopped"),
                               schedule_note=runbook.scheduled_text(st, monitor.clock())))
@@ -104,6 +108,31 @@ def run(config: Config, client: WawpClient, *, as_json: bool, deadline: float | 
     rows = asyncio.run(poll())
     if as_json:
         write_json(rows, out, proxy=config.api.via.shown if config.api.via else None)
+    else:
+        write_table(rows, out)
+    return exit_code(rows)
+
+
+def run_attached(link: HubLink, config: Config, *, as_json: bool, deadline: float | None,
+                 out: TextIO) -> int:
+    """`wawp-tui status --hub URL`: the hub's fleet as it knows it now (no poll of Wawp
+    from here), printed as `status` prints it; exit 2 when the hub cannot be read."""
+    from wawp_tui.hub.attach import AttachedMonitor
+
+    async def read() -> tuple[list[StatusRow], str | None]:
+        monitor = AttachedMonitor(link, config)
+        try:
+            rows = await collect(monitor, deadline or 30.0)
+            lost = monitor.outage() if not monitor.connected else None
+            return rows, None if lost is None else lost.text
+        finally:
+            await monitor.close()
+
+    rows, problem = asyncio.run(read())
+    if problem is not None:
+        raise UsageError(f"status: {problem}")
+    if as_json:
+        write_json(rows, out)
     else:
         write_table(rows, out)
     return exit_code(rows)

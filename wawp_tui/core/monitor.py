@@ -173,6 +173,10 @@ class Monitor:
         """Call `listener` with every event from now on."""
         self._listeners.append(listener)
 
+    def note(self, text: str, *, ok: bool = True, instance_id: str | None = None) -> None:
+        """A line for every subscriber's event log (a hub job's progress, say)."""
+        self._emit(Note(text, ok, instance_id))
+
     def _emit(self, event: Event) -> None:
         for listener in list(self._listeners):
             listener(event)

@@ -183,6 +183,10 @@ class Poller:
             st, self.clock(), self.refresh, retry_after=self._retry_after.get(instance_id), **kwargs
         )
 
+    def polling(self, instance_id: str) -> bool:
+        """A poll of this instance is under way now (a poke meanwhile is dropped)."""
+        return instance_id in self._running
+
     def poke(self, instance_id: str, delay: float = 0.0) -> None:
         """Poll this instance soon (after an action), unless a poll is already running."""
         if instance_id not in self.configs or instance_id in self._running:

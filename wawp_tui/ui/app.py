@@ -32,6 +32,7 @@ from wawp_tui.ui.terminal_guard import TerminalGuard
 
 if TYPE_CHECKING:
     from wawp_tui.client.api import WawpClient
+    from wawp_tui.hub.link import HubLink
 
 _log = logging.getLogger(__name__)
 #: Toasts on screen at once (the rest go to the event log).
@@ -251,6 +252,20 @@ def run_app(config: Config, client: WawpClient, demo: bool = False,
     audit = AuditLog(None if demo else audit_log_path())
     app = build_app(config, client, audit=audit, history=history, demo=demo,
                     rollout_state_path=None if demo else state_dir() / "rollout.json", rerun=rerun)
+    return _run(app)
+
+
+def run_attached(link: HubLink, config: Config, rerun: tuple[str, ...] = ()) -> int:
+    """Run the TUI attached to a hub (`wawp-tui --hub URL`) until the user quits: its
+    fleet, its gate; nothing polled from here."""
+    from wawp_tui.hub.attach import AttachedMonitor
+
+    app = WawpApp(AttachedMonitor(link, config), rerun=rerun,
+                  rollout_state_path=state_dir() / "hub-rollout.json")
+    return _run(app)
+
+
+def _run(app: WawpApp) -> int:
     # Signals and a vanished terminal are handled beside the event loop, which may be the
     # very thing that is stuck (see TerminalGuard).
     with TerminalGuard(app.exit_soon) as guard:

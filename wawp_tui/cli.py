@@ -113,6 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-config", nargs="?", const="-", default=None, metavar="PATH",
                    help="a config for the fleet this serves: alone, printed and nothing served; "
                         "with PATH, written there (a new file, 0600), then served")
+    p.add_argument("--webhook", default=None, metavar="URL",
+                   help="post a session.status event (WAHA's envelope) to URL on every "
+                        "transition, e.g. a hub's http://127.0.0.1:9877/webhooks/wawp")
+    p.add_argument("--webhook-secret-env", default=None, metavar="VAR",
+                   help="sign the events with the key in this variable (X-Webhook-Hmac, sha512)")
 
     p = sub.add_parser("add", help="add an instance to the config file")
     _common_options(p, suppress=True)

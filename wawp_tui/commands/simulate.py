@@ -32,9 +32,21 @@ def run(args: argparse.Namespace) -> int:
         _write_new(Path(args.print_config), text)
         print(f"config for this fleet written to {args.print_config}; try: "
               f"wawp-tui --config {args.print_config}", flush=True)
+    sim = Simulator(instances, seed=args.seed, latency=args.latency_ms / 1000.0)
+    if args.webhook:
+        if not args.webhook.startswith(("http://", "https://")):
+            raise UsageError(f"--webhook wants an http(s) URL, not {args.webhook!r}")
+        secret = None
+        if args.webhook_secret_env:
+            value = os.environ.get(args.webhook_secret_env, "")
+            if not value:
+                raise UsageError(f"--webhook-secret-env names {args.webhook_secret_env}, which is not set")
+            secret = value.encode()
+        sim.push_to(args.webhook, secret)
+        print(f"webhooks: a {'signed' if secret else 'UNSIGNED'} session.status event to "
+              f"{args.webhook} on every transition", flush=True)
     try:
-        run_forever(Simulator(instances, seed=args.seed, latency=args.latency_ms / 1000.0),
-                    args.host, args.port, scenario=args.scenario)
+        run_forever(sim, args.host, args.port, scenario=args.scenario)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:

@@ -134,8 +134,8 @@ class HubApi:
             return Caller(LOCAL, VIEWER)
         caller = self.users.who(request.headers.get("authorization"))
         if caller is None:
-            return _error(401, "a bearer token of a configured hub user is needed "
-                               "(Authorization: Bearer ...)",
+            return _error(401, "the token of a configured hub user is needed, in an "
+                               "Authorization header (the bearer scheme)",
                           headers={"www-authenticate": 'Bearer realm="wawp-tui hub"'})
         if role == OPERATOR and not caller.can_act:
             return _error(403, f"{caller.name} is a viewer: viewers read, operators act")

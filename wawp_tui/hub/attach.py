@@ -174,7 +174,7 @@ class AttachedMonitor:
             why, since = self._lost
             ago = runbook.fmt_ago(self.clock() - since)
             return Outage("network", (
-                f"⚠ {HUB_GONE} ({self.link.url}) for {ago}: {why}. Rows show their last known "
+                f"⚠ The hub at {self.link.url} is unreachable ({ago}): {why}. Rows show their last known "
                 "status, marked ~ with its age; actions are refused until it is back; reconnecting "
                 "by itself."), f"{HUB_GONE}: {len(self.fleet)} instances", tuple(self.fleet.instances))
         api = self._hub.get("api")
@@ -208,7 +208,7 @@ class AttachedMonitor:
                 await self._session()
                 why = "the event stream ended"
             except HubError as exc:
-                why = str(exc)
+                why = exc.reason
             except (ValueError, KeyError, TypeError) as exc:  # a hub that sends nonsense
                 why = f"unreadable reply ({type(exc).__name__})"
             if self._lost is None:
@@ -244,7 +244,7 @@ class AttachedMonitor:
         try:
             doc, at = await asyncio.wait_for(self.link.fleet(), deadline)
         except (HubError, TimeoutError) as exc:
-            self._lose(str(exc) if isinstance(exc, HubError) else "no snapshot in time")
+            self._lose(exc.reason if isinstance(exc, HubError) else "no snapshot in time")
             return set(ids) if ids is not None else set(self.fleet.instances)
         now = doc.get("now")
         if isinstance(now, (int, float)):
@@ -380,7 +380,7 @@ class AttachedMonitor:
 
     def _refusal(self) -> str | None:
         if self._lost is not None:
-            return f"{HUB_GONE} ({self._lost[0]}): nothing sent"
+            return f"{HUB_GONE} ({self.link.url}: {self._lost[0]}): nothing sent"
         if self.config.monitor.read_only:
             return runbook.READ_ONLY
         if self._you.get("can_act") is not True:

@@ -37,8 +37,11 @@ STREAM_SILENCE = 35.0
 class HubError(Exception):
     """The hub cannot be reached or refused: one line saying which and what to do."""
 
-    def __init__(self, message: str, *, status: int | None = None, sent: bool = False) -> None:
+    def __init__(self, message: str, *, status: int | None = None, sent: bool = False,
+                 reason: str | None = None) -> None:
         super().__init__(message)
+        #: The why alone ("connection refused"), without "hub unreachable (URL)".
+        self.reason = reason or message
         self.status = status
         #: The request may have reached the hub (a timeout after sending).
         self.sent = sent
@@ -88,8 +91,11 @@ class HubLink:
                                 httpx.ReadError))
         kind = type(exc).__name__
         reason = {"ConnectError": "connection refused or no route",
-                  "ConnectTimeout": "no answer to connect"}.get(kind, kind)
-        return HubError(f"hub unreachable ({self.url}): {reason}", sent=sent)
+                  "ConnectTimeout": "no answer to connect",
+                  "RemoteProtocolError": "the connection was closed",
+                  "ReadError": "the connection was lost",
+                  "ReadTimeout": "it went silent"}.get(kind, kind)
+        return HubError(f"hub unreachable ({self.url}): {reason}", sent=sent, reason=reason)
 
     async def _read(self, response: httpx.Response, cap: int) -> bytes:
         chunks, total = [], 0

@@ -144,7 +144,7 @@ class Broadcaster:
             docs = [self._encode(i) for i in fleet.instances if i in ids]
             payload = {"now": self.clock(), "fleet": wire.encode_fleet(fleet), "instances": []}
             # The instances are already JSON: spliced in, not encoded twice.
-            head = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)[:-2]
+            head = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)[:-3]
             self._publish("instances", head.encode() + b"[" + b",".join(docs) + b"]}")
         if self._notes:
             notes, self._notes = self._notes, []
@@ -223,7 +223,7 @@ class Broadcaster:
         wanted = list(fleet.instances) if ids is None else [i for i in ids if i in fleet.instances]
         head = {"schema": wire.SCHEMA, "now": self.clock(), "event_id": self.last_id, **extra,
                 "fleet": wire.encode_fleet(fleet), "instances": []}
-        text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-2]
+        text = json.dumps(head, separators=(",", ":"), ensure_ascii=False)[:-3]
         return text.encode() + b"[" + b",".join(self._encode(i) for i in wanted) + b"]}"
 
 
@@ -237,6 +237,8 @@ class EventStream(Response):
                  *, heartbeat: float = HEARTBEAT, write_timeout: float = WRITE_TIMEOUT) -> None:
         super().__init__(status_code=200, headers={
             "cache-control": "no-store", "x-accel-buffering": "no"}, media_type=self.media_type)
+        # A stream has no length: without the header, the reply runs until either side ends it.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.broadcaster, self.reader, self.backlog = broadcaster, reader, backlog
         self.heartbeat, self.write_timeout = heartbeat, write_timeout
 

@@ -24,6 +24,7 @@ from wawp_tui.simulator.hostile import HOSTILE_KINDS
 from wawp_tui.simulator.replies import error_reply, json_reply
 from wawp_tui.simulator.state import Fault, SimInstance, qr_png
 from wawp_tui.simulator.waha import waha_refusal
+from wawp_tui.simulator.webhooks import WebhookSender
 
 SESSION_ENDPOINTS = ("info", "start", "stop", "restart", "logout")
 
@@ -50,6 +51,13 @@ class Simulator:
         #: API requests being served right now, and the most ever at once (politeness checks).
         self.in_flight = 0
         self.max_in_flight = 0
+        #: Posts a signed session.status event on every transition (`--webhook`), or None.
+        self.webhook: WebhookSender | None = None
+
+    def push_to(self, url: str, secret: bytes | None = None) -> WebhookSender:
+        """Send a signed event to `url` on every transition once served (see webhooks.py)."""
+        self.webhook = WebhookSender(self.instances, self.clock, url, secret)
+        return self.webhook
 
     # -- control (in-process and over /_sim) ------------------------------------------
 
@@ -98,8 +106,12 @@ class Simulator:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    if self.webhook is not None:
+                        self.webhook.start()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
+                    if self.webhook is not None:
+                        await self.webhook.stop()
                     self.release_hangs()
                     await send({"type": "lifespan.shutdown.complete"})
                     return

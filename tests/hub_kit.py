@@ -1,0 +1,73 @@
+"""Helpers for the hub's tests: a hub in this event loop on a real loopback socket, its
+users, and requests to it. Nothing here sleeps for a fixed time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+from wawp_tui.commands.exporter import bind
+from wawp_tui.commands.serve import Hub, hub_config
+from wawp_tui.config import ApiSettings, Config, HubSettings, HubUser, MonitorSettings
+from wawp_tui.core import client_for
+from wawp_tui.models import InstanceConfig, Secret
+
+#: The fleet's Wawp token (never in a hub's reply) and the users' tokens.
+WAWP_TOKEN = "wawp-SECRET-hub-7c1d2e3f"
+TOKENS = {"alice": "alice-TOKEN-0123456789abcdef", "bob": "bob-TOKEN-0123456789abcdef",
+          "val": "val-TOKEN-0123456789abcdef"}
+ROLES = {"alice": "operator", "bob": "operator", "val": "viewer"}
+WEBHOOK_SECRET = "whsec-0123456789abcdef"
+
+
+def bearer(user: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {TOKENS[user]}"}
+
+
+def hub_settings(*, users: bool = True, secret: bool = True, metrics_auth: bool = False) -> HubSettings:
+    return HubSettings(
+        webhook_secret_env="WH" if secret else "",
+        webhook_secret=Secret(WEBHOOK_SECRET if secret else ""), metrics_auth=metrics_auth,
+        users=tuple(HubUser(name, ROLES[name], f"TOK_{name.upper()}", Secret(token))
+                    for name, token in TOKENS.items()) if users else ())
+
+
+def config_for(url: str, sims, *, refresh: float = 60.0, hub: HubSettings | None = None,
+               steady_max: float = 120.0) -> Config:
+    """A hub's config for simulated instances at `url` (steady polls rare: what a test
+    sees moving was made to move)."""
+    return Config(api=ApiSettings(base_url=url, timeout=5.0, connect_timeout=3.0),
+                  monitor=MonitorSettings(refresh=refresh, steady_max=steady_max),
+                  instances=tuple(InstanceConfig(id=i.id, label=i.label, token=Secret(WAWP_TOKEN),
+                                                 tags=i.tags, schedule=getattr(i, "schedule", None))
+                                  for i in sims),
+                  hub=hub or hub_settings())
+
+
+@contextlib.asynccontextmanager
+async def hub_in_loop(config: Config, *, port: int = 0):
+    """A Hub serving on a loopback port in this event loop; stopped on exit."""
+    cfg = hub_config(config, (), False)
+    hub = Hub(cfg, client_for(cfg))
+    sock = bind("127.0.0.1", port)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(hub.serve(sock, stop=stop))
+    try:
+        await asyncio.wait_for(hub.serving.wait(), 10)
+        host, bound = hub.address
+        yield hub, f"http://{host}:{bound}"
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        sock.close()
+
+
+async def until(condition: Callable[[], bool], limit: float = 15.0, what: str = "") -> None:
+    """Wait for `condition` (checked every 20 ms) or fail after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {limit}s: {what or condition}")
+        await asyncio.sleep(0.02)

@@ -164,6 +164,8 @@ class FleetPainter:
             self._context = key, view.context_line(source, where,
                                                    len(self.monitor.fleet), self.screen.palette, width)
         self.screen.query_one("#context", QuietStatic).show(self._context[1])
+        # (Attached to a hub, read-only follows the hub's answer: known once it is reached.)
+        self.screen.query_one("#mode").display = self.monitor.read_only
         outage = self.monitor.outage()
         banner = self.screen.query_one("#banner", QuietStatic)
         banner.display = outage is not None

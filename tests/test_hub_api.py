@@ -256,3 +256,27 @@ def test_a_short_token_or_an_unset_secret_refuses_the_start(tmp_path):
         check_exposure(unset, "127.0.0.1", None)
     clear = check_exposure(Config(hub=hub_settings()), "0.0.0.0", None)
     assert any("in clear" in w for w in clear)
+
+
+def test_the_hub_table_of_the_config_file(tmp_path):
+    from wawp_tui.config import ConfigError, load_config
+
+    base = '[[instances]]\nid = "A1"\nlabel = "a"\ntoken = "tok-0123456789"\n'
+    path = tmp_path / "c.toml"
+    path.write_text(base + '\n[hub]\nlisten = "0.0.0.0:9000"\nwebhook_secret_env = "WH"\n'
+                    '[[hub.users]]\nname = "alice"\ntoken_env = "TA"\nrole = "operator"\n'
+                    '[[hub.users]]\nname = "wall"\ntoken_env = "TW"\n')
+    path.chmod(0o600)
+    config = load_config(path, env={"TA": "alice-token-0123456789", "WH": "secret-value"})
+    hub = config.hub
+    assert hub.listen == "0.0.0.0:9000" and hub.webhook_secret.reveal() == "secret-value"
+    assert [(u.name, u.role, bool(u.token)) for u in hub.users] == [("alice", "operator", True),
+                                                                   ("wall", "viewer", False)]
+    assert "alice-token" not in repr(config)
+    for bad, words in ((('role = "operator"', 'role = "admin"'), "line"),
+                       (('name = "wall"', 'name = "alice"'), "are named .alice"),
+                       (('token_env = "TW"', 'token = "x"'), "not allowed")):
+        path.write_text(path.read_text().replace(*bad))
+        with pytest.raises(ConfigError, match=words):
+            load_config(path, env={})
+        path.write_text(path.read_text().replace(bad[1], bad[0]))

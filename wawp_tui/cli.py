@@ -178,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outage", type=int, nargs="?", const=60, default=None, metavar="N",
                    help="instead of the figures: time the outage banner and its end after the "
                         "server comes back, on N instances (default 60), --repeats trials each")
+    p.add_argument("--hub-only", action="store_true",
+                   help="only the hub's figures (wawp-tui serve, 20 attached screens), beside the "
+                        "TUI alone they compare to")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="remove an instance from the config file")
@@ -529,4 +532,5 @@ def _bench(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms, concurrency=args.concurrency,
         concurrency_high=args.concurrency_high, seconds=args.seconds, warmup=args.warmup,
         repeats=args.repeats, trials=min(args.trials, args.instances, args.big),
-        config_instances=args.config_instances, baseline=args.baseline), args.json)
+        config_instances=args.config_instances, baseline=args.baseline, hub_only=args.hub_only),
+        args.json)

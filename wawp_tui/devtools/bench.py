@@ -22,7 +22,7 @@ from pathlib import Path
 
 import wawp_tui
 from wawp_tui.children import stop_on_signals
-from wawp_tui.devtools import bench_config, bench_status, bench_tui
+from wawp_tui.devtools import bench_config, bench_hub, bench_status, bench_tui
 from wawp_tui.devtools.bench_figures import Figures
 from wawp_tui.devtools.bench_status import Product
 from wawp_tui.devtools.bench_tty import TtyProcess
@@ -46,6 +46,7 @@ class BenchOptions:
     trials: int = 40              # detection: instances turned FAILED
     config_instances: int = 50_000  # the big config file: load time, whole process
     baseline: str | None = None   # another checkout, for before/after
+    hub_only: bool = False        # only the hub's figures (and the TUI alone they compare to)
 
 
 def this_tree() -> Product:
@@ -135,6 +136,27 @@ def _tui_figures(fig: Figures, opts: BenchOptions, n: int, env: dict[str, str], 
     fig.put(f"detection_{n}_polls_per_s", n / found["steady_interval_s"], 1)
 
 
+def _hub_figures(fig: Figures, opts: BenchOptions, env: dict[str, str], home: str) -> None:
+    """The hub's figures (bench_hub), beside the TUI alone at the same size: the requests
+    it makes are the ratio's denominator, measured in this run over the same window."""
+    n, big = opts.instances, opts.big
+    key = f"tui_{n}_polls_per_s"
+    if key not in fig.values:
+        with SimulatorProcess(n, 0.0) as sim:
+            path = fleet_file(f"{home}/tui-{n}.toml", sim.url, sim.configs(), opts.concurrency)
+            alone = bench_tui.idle(this_tree(), sim.url, path, env, warmup=opts.warmup + n / 200,
+                                   seconds=opts.seconds)
+        fig.put(key, alone["polls_per_s"])
+        fig.put(f"tui_{n}_idle_cpu_pct", alone["idle_cpu_pct"])
+    for name, value in bench_hub.small_team(this_tree(), n, env, home, warmup=opts.warmup + n / 200,
+                                            seconds=opts.seconds, concurrency=opts.concurrency).items():
+        fig.put(name, value)
+    fig.put(f"hub_{n}_vs_tui_requests_x", fig.values[f"hub_{n}_polls_per_s"] / max(1e-9, fig.values[key]))
+    for name, value in bench_hub.big_team(this_tree(), big, env, home, warmup=opts.warmup + big / 200,
+                                          seconds=opts.seconds, concurrency=opts.concurrency).items():
+        fig.put(name, value)
+
+
 def run_bench(opts: BenchOptions) -> Figures:
     fig = Figures(machine(), TRANSPORT, {
         "instances": opts.instances, "big": opts.big, "status_instances": opts.status_instances,
@@ -144,6 +166,9 @@ def run_bench(opts: BenchOptions) -> Figures:
         "config_instances": opts.config_instances})
     with tempfile.TemporaryDirectory(prefix="wawp-bench-") as home:
         env = child_env(home)
+        if opts.hub_only:
+            _hub_figures(fig, opts, env, home)
+            return fig
         for prefix, product in _products(opts):
             paints = [first_paint(product, env) for _ in range(max(5, opts.repeats))]
             fig.put(f"{prefix}first_paint_s", statistics.median(paints))
@@ -158,6 +183,7 @@ def run_bench(opts: BenchOptions) -> Figures:
         with SimulatorProcess(opts.instances, 0.0) as sim:
             for key, value in asyncio.run(ui_figures(sim.url, sim.configs(), opts.concurrency)).items():
                 fig.put(key, value)
+        _hub_figures(fig, opts, env, home)
     return fig
 
 

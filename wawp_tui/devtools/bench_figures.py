@@ -55,6 +55,12 @@ TARGETS = (
     Target("config_50000_load_s", 2.0, "a 50,000-instance config loads (whole process), one token_env"),
     Target("config_50000_distinct_tokens_load_s", 2.0,
            "a 50,000-instance config loads (whole process), a distinct token each"),
+    Target("hub_500_vs_tui_requests_x", 1.05, "API requests/s, the hub and 20 attached TUIs vs one TUI, 500"),
+    Target("hub_500_shown_20_p95_s", 1.0, "a change the hub saw, shown in all 20 attached screens, p95"),
+    Target("hub_5000_webhook_shown_p95_s", 2.0, "WORKING -> FAILED shown, 5,000, webhooks on, p95"),
+    Target("hub_5000_idle_cpu_pct", 5.0, "hub CPU, 5,000, 20 attached clients, idle fleet"),
+    Target("attached_tui_500_idle_cpu_pct", 1.0, "an attached TUI's idle CPU, 500"),
+    Target("hub_5000_fleet_ms", 50.0, "GET /api/v1/fleet at 5,000 (whole body)"),
 )
 
 

@@ -30,6 +30,7 @@ class TtyProcess:
     def __init__(self, argv: list[str], env: dict[str, str], cols: int = 160, rows: int = 48,
                  watch: bytes | None = None) -> None:
         self._watch = watch
+        self._rearmed = False
         self._seen = threading.Event()
         self.seen_at: float | None = None
         self.bytes_read = 0
@@ -47,6 +48,12 @@ class TtyProcess:
         self._reader = threading.Thread(target=self._drain, daemon=True)
         self._reader.start()
 
+    def rearm(self) -> None:
+        """Watch for `watch` again, from the next bytes on (one trial after another)."""
+        self.seen_at = None
+        self._rearmed = True
+        self._seen.clear()
+
     def _drain(self) -> None:
         tail = b""
         while True:
@@ -57,6 +64,8 @@ class TtyProcess:
             if not chunk:
                 return
             self.bytes_read += len(chunk)
+            if self._rearmed:
+                self._rearmed, tail = False, b""
             if self._watch and self.seen_at is None:
                 window = tail + chunk
                 if self._watch in window:

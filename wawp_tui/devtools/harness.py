@@ -30,7 +30,7 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -39,17 +39,19 @@ def _free_port() -> int:
 class SimulatorProcess:
     """`wawp-tui simulate` as a child process; stopped on exit."""
 
-    def __init__(self, instances: int, latency_ms: float, scenario: str = "healthy") -> None:
-        self.port = _free_port()
+    def __init__(self, instances: int, latency_ms: float, scenario: str = "healthy",
+                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.argv = [sys.executable, "-m", "wawp_tui", "simulate", "--port", str(self.port),
                      "--instances", str(instances), "--scenario", scenario,
-                     "--latency-ms", str(latency_ms)]
+                     "--latency-ms", str(latency_ms), *extra]
+        self.env = env
         self._launch()
 
     def _launch(self) -> None:
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     preexec_fn=dies_with_this_process())
+                                     preexec_fn=dies_with_this_process(), env=self.env)
         deadline = time.monotonic() + 30
         while True:
             try:

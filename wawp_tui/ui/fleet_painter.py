@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from rich.text import Text
 from textual.timer import Timer
+from textual.widgets import Static
 
 from wawp_tui.ui import formatting as view
 from wawp_tui.ui.bridge import MonitorBridge
@@ -165,7 +166,7 @@ class FleetPainter:
                                                    len(self.monitor.fleet), self.screen.palette, width)
         self.screen.query_one("#context", QuietStatic).show(self._context[1])
         # (Attached to a hub, read-only follows the hub's answer: known once it is reached.)
-        self.screen.query_one("#mode").display = self.monitor.read_only
+        self.screen.query_one("#mode", Static).display = self.monitor.read_only
         outage = self.monitor.outage()
         banner = self.screen.query_one("#banner", QuietStatic)
         banner.display = outage is not None

@@ -71,3 +71,33 @@ async def until(condition: Callable[[], bool], limit: float = 15.0, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {limit}s: {what or condition}")
         await asyncio.sleep(0.02)
+
+
+class HubThread:
+    """A hub on its own event loop in a thread (for commands that run their own loop)."""
+
+    def __init__(self, config: Config) -> None:
+        import threading
+
+        self.config = config
+        self.url = ""
+        self._ready = threading.Event()
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(15):
+            raise RuntimeError("the hub did not start")
+
+    async def _main(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        async with hub_in_loop(self.config) as (hub, url):
+            self.hub, self.url = hub, url
+            await until(lambda: all(st.status or st.failures for st in hub.monitor.fleet), 15, "polled")
+            self._ready.set()
+            await self._stop.wait()
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)

@@ -47,17 +47,20 @@ def config_for(url: str, sims, *, refresh: float = 60.0, hub: HubSettings | None
 
 
 @contextlib.asynccontextmanager
-async def hub_in_loop(config: Config, *, port: int = 0):
-    """A Hub serving on a loopback port in this event loop; stopped on exit."""
+async def hub_in_loop(config: Config, *, port: int = 0, tls: tuple[str, str] | None = None,
+                      jobs=()):
+    """A Hub serving on a loopback port in this event loop (https with `tls`); stopped on exit."""
     cfg = hub_config(config, (), False)
-    hub = Hub(cfg, client_for(cfg))
+    hub = Hub(cfg, client_for(cfg), tls=tls)
+    for job in jobs:
+        hub.add_job(job)
     sock = bind("127.0.0.1", port)
     stop = asyncio.Event()
     task = asyncio.ensure_future(hub.serve(sock, stop=stop))
     try:
         await asyncio.wait_for(hub.serving.wait(), 10)
         host, bound = hub.address
-        yield hub, f"http://{host}:{bound}"
+        yield hub, f"{'https' if tls else 'http'}://{host}:{bound}"
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

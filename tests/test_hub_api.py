@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from tests.hub_kit import (
     until,
 )
 from wawp_tui.commands.serve import check_exposure
+from wawp_tui.hub import api
 from wawp_tui.hub.limits import Buckets
 from wawp_tui.hub.webhooks import sign
 from wawp_tui.launch import UsageError
@@ -193,8 +195,8 @@ async def test_events_resume_from_the_last_id_and_a_stranger_id_resets(fleet):
         assert any(sims[2].id in data for _, data in caught_up)
         reset = await first_events("another-boot.17", 1)
         assert reset[0][0] == "reset"
-        # Streams per user are bounded: the ninth of one user is 429.
-        async with contextlib_streams(http, 8) as opened:
+        # Streams per user are bounded: one more than the limit is 429.
+        async with contextlib_streams(http, api.STREAMS_PER_USER) as opened:
             assert all(r.status_code == 200 for r in opened)
             reply = await http.get("/api/v1/events", headers=bearer("val"))
             assert reply.status_code == 429
@@ -280,3 +282,35 @@ def test_the_hub_table_of_the_config_file(tmp_path):
         with pytest.raises(ConfigError, match=words):
             load_config(path, env={})
         path.write_text(path.read_text().replace(bad[1], bad[0]))
+
+
+async def test_https_and_a_job_on_the_hubs_monitor(fleet, tmp_path):
+    """TLS with --tls-cert/--tls-key; a periodic job runs on the hub's monitor, and one that
+    fails is said in every screen's event log (a note on the stream) and goes on."""
+    import trustme
+
+    from wawp_tui.hub.jobs import Job
+
+    sim, url, sims = fleet
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = tmp_path / "hub.pem", tmp_path / "hub.key", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    runs: list[float] = []
+
+    async def count(monitor) -> None:
+        runs.append(monitor.clock())
+        if len(runs) == 2:
+            raise RuntimeError("a job's bad day")
+
+    async with hub_in_loop(config_for(url, sims), tls=(str(cert_file), str(key_file)),
+                           jobs=[Job("counter", 0.05, count)]) as (hub, base):
+        assert base.startswith("https://")
+        async with httpx.AsyncClient(base_url=base, verify=ssl.create_default_context(cafile=str(ca_file))) as http:
+            assert (await http.get("/healthz")).status_code in (200, 503)
+            assert (await http.get("/api/v1/fleet", headers=bearer("val"))).status_code == 200
+        await until(lambda: len(runs) >= 4, 10, "the job ran on")
+        frames = hub.broadcaster.backlog(f"{hub.broadcaster.boot}.0") or []
+        assert any(b"hub job counter failed" in f for f in frames)

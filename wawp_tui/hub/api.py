@@ -48,7 +48,7 @@ MAX_ACTION_BODY = 4096
 #: Actions (and QR fetches) a user may ask for: a burst, then this many a second.
 ACTION_BURST, ACTION_RATE = 60, 2.0
 #: Event streams open at once, per user and in all.
-STREAMS_PER_USER, STREAMS_TOTAL = 8, 200
+STREAMS_PER_USER, STREAMS_TOTAL = 32, 256
 #: The triggers a caller may name for its action (auto-heal is the hub's own).
 CALLER_TRIGGERS = {"manual": Trigger.MANUAL, "rollout": Trigger.ROLLOUT, "schedule": Trigger.SCHEDULE}
 

@@ -312,5 +312,6 @@ async def test_https_and_a_job_on_the_hubs_monitor(fleet, tmp_path):
             assert (await http.get("/healthz")).status_code in (200, 503)
             assert (await http.get("/api/v1/fleet", headers=bearer("val"))).status_code == 200
         await until(lambda: len(runs) >= 4, 10, "the job ran on")
-        frames = hub.broadcaster.backlog(f"{hub.broadcaster.boot}.0") or []
-        assert any(b"hub job counter failed" in f for f in frames)
+        await until(lambda: any(b"hub job counter failed" in f for f in
+                                hub.broadcaster.backlog(f"{hub.broadcaster.boot}.0") or []),
+                    10, "the failed run said on the stream")

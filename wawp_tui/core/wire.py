@@ -91,6 +91,21 @@ def encode_instance(st: InstanceState) -> JsonDict:
     }
 
 
+def visible_key(st: InstanceState) -> tuple[Any, ...]:
+    """What a poll can change of what the runbook says, now or later, apart from time:
+    equal keys before and after a poll mean a steady poll (only its freshness moved), so
+    a screen need not redraw the row and the hub need not work its view out again. Times
+    that only say "still so" (the poll's, the last WORKING, the last activity) are left
+    out; what they govern (staleness, quiet) is a matter of time, found again when due."""
+    last = st.history[-1] if st.history else None
+    return (st.status, st.status_since, st.failures, st.error_kind, st.last_error, st.latency_shown,
+            st.in_flight, st.in_flight_by, st.reset_start_at, len(st.history), last,
+            tuple(sorted(st.last_action_at.items())), tuple(sorted(st.acted_by.items())),
+            frozenset(st.seen_actions), st.restarts_since_working, st.ladder, st.label, st.tags,
+            st.schedule, st.qr_hint, st.engine, st.presence,
+            None if st.me is None else tuple(sorted((str(k), str(v)) for k, v in st.me.items())))
+
+
 def view(st: InstanceState, now: float, refresh: float, quiet_after: float,
          read_only: bool = False) -> JsonDict:
     """What the runbook makes of an instance at `now` (for readers without the runbook)."""

@@ -288,11 +288,13 @@ class AttachedMonitor:
             if st is None:
                 st = self.fleet.instances[instance_id] = InstanceState(id=instance_id, label=label, tags=tags)
             st.tags = tags
-            before = self._word(st)
+            before, seen_before = self._word(st), wire.visible_key(st)
             wire.decode_instance(data, st, self._known)
             word = self._word(st)
             first = instance_id not in self._seen
             self._seen.add(instance_id)
+            if not first and not whole and word == before and wire.visible_key(st) == seen_before:
+                continue  # a steady poll: only its freshness moved (time tells the rest)
             self._emit(Polled(instance_id, word != before))
             if word != before and not first:
                 self._emit(StatusChanged(instance_id, word))

@@ -128,6 +128,9 @@ class FleetPainter:
             if i not in self._unseen:
                 self._time_sigs[i] = self._time_signature(i, now)
             self._account(i, now)
+        # A row the order just moved into view (a FAILED rising to the top) is drawn now,
+        # not at the next beat.
+        self.seen()
         self.chrome(detail=table.highlighted_id in ids)
 
     def seen(self) -> None:
@@ -152,7 +155,7 @@ class FleetPainter:
         self.screen.query_one("#summary", QuietStatic).show_lines(view.summary_lines(
             self._counts, self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette,
             paused=self.screen.paused,
-            auto_heal=self.screen.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
+            auto_heal=self.monitor.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
             audit_off=self.monitor.audit.error is not None,
             selected=len(self.screen.selected), selected_hidden=hidden, width=width,
             tail=summary_note(self.screen.table_sort)))

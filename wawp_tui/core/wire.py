@@ -302,6 +302,7 @@ def decode_fleet(data: object, fleet: FleetState) -> None:
         return
     fleet.last_refresh_at = _num(data.get("last_refresh_at"))
     fleet.last_success_at = _num(data.get("last_success_at"))
-    fleet.network_streak = _count(data.get("network_streak"))
-    fleet.last_network_error = _text(data.get("last_network_error"))
-    fleet.failure_revision += 1
+    streak, error = _count(data.get("network_streak")), _text(data.get("last_network_error"))
+    if (streak, error) != (fleet.network_streak, fleet.last_network_error):
+        fleet.network_streak, fleet.last_network_error = streak, error
+        fleet.failure_revision += 1

@@ -47,6 +47,7 @@ from wawp_tui.core import (
     Report,
     Rollout,
     RolloutState,
+    StateTouched,
     StatusChanged,
     runbook,
     wire,
@@ -119,6 +120,8 @@ class AttachedMonitor:
         self._before_loss: dict[str, tuple[int, str | None, str | None, float | None]] = {}
         self._slots = asyncio.Semaphore(ACTIONS_AT_ONCE)
         self._tasks: set[asyncio.Task[set[str]]] = set()
+        self._outage: Outage | None = None
+        self._outage_key: tuple[int, str] | None = None
 
     # -- facts -----------------------------------------------------------------------
 
@@ -178,7 +181,11 @@ class AttachedMonitor:
                 "status, marked ~ with its age; actions are refused until it is back; reconnecting "
                 "by itself."), f"{HUB_GONE}: {len(self.fleet)} instances", tuple(self.fleet.instances))
         api = self._hub.get("api")
-        return detect(self.fleet, clean(api, 200) if isinstance(api, str) else "")
+        where = clean(api, 200) if isinstance(api, str) else ""
+        key = (self.fleet.failure_revision, where)
+        if self._outage_key != key:  # worked out again only when a fact it reads moved
+            self._outage, self._outage_key = detect(self.fleet, where), key
+        return self._outage
 
     def last_reply(self, instance_id: str) -> str | None:
         return ("The raw replies of the Wawp API stay on the hub, which holds the tokens: read "
@@ -295,7 +302,11 @@ class AttachedMonitor:
             self._seen.add(instance_id)
             if not first and not whole and word == before and wire.visible_key(st) == seen_before:
                 continue  # a steady poll: only its freshness moved (time tells the rest)
+            self.fleet.failure_revision += 1  # (outage detection reads it: look again)
             self._emit(Polled(instance_id, word != before))
+            if word != before and not first:
+                # The hub batched it already: drawn now, not with the screen's next batch.
+                self._emit(StateTouched(instance_id))
             if word != before and not first:
                 self._emit(StatusChanged(instance_id, word))
         if whole:

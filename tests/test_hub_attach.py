@@ -86,7 +86,7 @@ async def test_the_mirror_gives_the_hubs_answers_and_the_hub_gone_is_said(serve)
     assert refused.outcomes[0].refused and "hub unreachable" in refused.outcomes[0].message
     assert not screen.check("stop", [sims[1].id]).allowed
     outage = screen.outage()
-    assert outage is not None and "unreachable" in outage.text
+    assert outage is not None and "No news from the hub" in outage.text and "unreachable" in outage.headline
     # Back on the same address: it reconnects by itself and the rows are fresh again.
     async with hub_in_loop(config, port=port) as (hub2, _):
         await until(lambda: screen.connected, 20, "reconnected")

@@ -42,8 +42,11 @@ def _until(condition, limit: float = 60.0, what: str = ""):
 
 
 def _toasts(screen: str) -> str:
-    """The text of the notifications (right of their ▌ border), joined."""
-    return " ".join(line.split("▌", 1)[1].strip() for line in screen.splitlines() if "▌" in line)
+    """What the screen told: the notifications (right of their ▌ border) and the event log
+    (right of the ▏ border), each joined across its wrapped lines."""
+    told = [line.split("▌", 1)[1].strip() for line in screen.splitlines() if "▌" in line]
+    logged = [line.rsplit("▏", 1)[1].strip() for line in screen.splitlines() if "▏" in line]
+    return " ".join(told) + " | " + " ".join(logged)
 
 
 class _Hub:
@@ -136,7 +139,7 @@ def test_two_screens_one_gate_a_doorbell_and_a_hub_that_goes_and_comes_back(tmp_
         # The hub dies: rows stay, stale; an action is refused, nothing sent.
         hub.kill()
         for term in screens.values():
-            term.wait_for("The hub at", limit=30)
+            term.wait_for("No news from the hub", limit=30)
             _until(lambda t=term: "WORKING ~" in t.screen(), 10, "rows marked stale")
         term = screens["alice"]
         term.keys("x")
@@ -150,7 +153,7 @@ def test_two_screens_one_gate_a_doorbell_and_a_hub_that_goes_and_comes_back(tmp_
         # Back on the same address: the screens recover by themselves.
         hub.start()
         for term in screens.values():
-            _until(lambda t=term: "The hub at" not in (s := t.screen()) and "stale" not in s.splitlines()[0],
+            _until(lambda t=term: "No news from the hub" not in (s := t.screen()) and "stale" not in s.splitlines()[0],
                    40, "the screen recovered")
     finally:
         for term in (screens or {}).values():

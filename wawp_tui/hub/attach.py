@@ -177,7 +177,7 @@ class AttachedMonitor:
             why, since = self._lost
             ago = runbook.fmt_ago(self.clock() - since)
             return Outage("network", (
-                f"⚠ The hub at {self.link.url} is unreachable ({ago}): {why}. Rows show their last known "
+                f"⚠ No news from the hub at {self.link.url} for {ago}: {why}. Rows show their last known "
                 "status, marked ~ with its age; actions are refused until it is back; reconnecting "
                 "by itself."), f"{HUB_GONE}: {len(self.fleet)} instances", tuple(self.fleet.instances))
         api = self._hub.get("api")

@@ -218,8 +218,7 @@ def run_attached(link: HubLink, config: Config, *, tags: Sequence[str], warning:
         try:
             rows = await collect(monitor, 30.0)
             kinds = {r.id: monitor.state(r.id).error_kind for r in rows}
-            lost = None if monitor.connected else monitor.outage()
-            return rows, kinds, None if lost is None else lost.text
+            return rows, kinds, monitor.trouble
         finally:
             await monitor.close()
 

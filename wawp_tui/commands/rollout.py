@@ -93,9 +93,9 @@ def run_rollout_attached(args: argparse.Namespace, config: Config,
     async def fleet() -> Config:
         monitor = AttachedMonitor(new_link(), config)
         try:
-            if await monitor.refresh():
-                lost = monitor.outage()
-                raise UsageError(f"rollout: {lost.text if lost else 'the hub cannot be read'}")
+            await monitor.refresh()
+            if monitor.trouble is not None:
+                raise UsageError(f"rollout: {monitor.trouble}; nothing was sent")
             if monitor.read_only and not args.dry_run:
                 raise UsageError(f"rollout: {monitor.check('restart', ['-']).refused[0].message}")
             return dataclasses.replace(config, instances=tuple(configs_of(monitor)))

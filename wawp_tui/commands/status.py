@@ -123,8 +123,7 @@ def run_attached(link: HubLink, config: Config, *, as_json: bool, deadline: floa
         monitor = AttachedMonitor(link, config)
         try:
             rows = await collect(monitor, deadline or 30.0)
-            lost = monitor.outage() if not monitor.connected else None
-            return rows, None if lost is None else lost.text
+            return rows, monitor.trouble
         finally:
             await monitor.close()
 

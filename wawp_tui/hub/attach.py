@@ -130,6 +130,11 @@ class AttachedMonitor:
         return self._lost is None
 
     @property
+    def trouble(self) -> str | None:
+        """Why the hub cannot be read now, in one line naming it (None while connected)."""
+        return None if self._lost is None else f"cannot read the hub at {self.link.url}: {self._lost[0]}"
+
+    @property
     def user(self) -> str:
         return clean(self._you.get("name"), 40) or "?"
 

@@ -9,6 +9,8 @@ import ssl
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.hub_kit import (
     TOKENS,
@@ -315,3 +317,23 @@ async def test_https_and_a_job_on_the_hubs_monitor(fleet, tmp_path):
         await until(lambda: any(b"hub job counter failed" in f for f in
                                 hub.broadcaster.backlog(f"{hub.broadcaster.boot}.0") or []),
                     10, "the failed run said on the stream")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=300),
+                 st.builds(lambda d: json.dumps(d).encode(),
+                           st.dictionaries(st.sampled_from(["event", "session", "instance_id", "id",
+                                                            "timestamp", "payload"]),
+                                           st.one_of(st.none(), st.integers(), st.text(max_size=30),
+                                                     st.just("session.status")), max_size=6))),
+       st.text(max_size=140), st.sampled_from([None, "sha512", "sha256", "md5", "SHA512 "]))
+def test_whatever_a_webhook_carries_is_an_answer_never_a_crash(body, signature, algorithm):
+    from wawp_tui.core import Monitor, client_for
+    from wawp_tui.hub.webhooks import Doorbell, signature_ok
+
+    assert signature_ok(WEBHOOK_SECRET.encode(), body, signature, algorithm) is False or \
+        signature == sign(WEBHOOK_SECRET.encode(), body, (algorithm or "sha512").strip().lower())
+    config = config_for("http://127.0.0.1:9", [])
+    bell = Doorbell(Monitor(config, client_for(config)))
+    outcome, instance_id = bell.ring(body)
+    assert outcome in ("malformed", "ignored", "unknown") and instance_id is None

@@ -116,7 +116,10 @@ def test_two_screens_one_gate_a_doorbell_and_a_hub_that_goes_and_comes_back(tmp_
         for term in screens.values():
             term.keys("r")
         for term in screens.values():
-            _until(lambda t=term: re.search(r"Restart [\w ]+\?", t.screen()), 30, "the confirmation")
+            try:
+                _until(lambda t=term: re.search(r"Restart [\w ]+\?", t.screen()), 30, "the confirmation")
+            except AssertionError:
+                raise AssertionError(term.screen()) from None
         for term in screens.values():
             term.keys("y")
         calls = lambda: [c for c in httpx.get(f"{sim_url}/_sim/calls", timeout=5).json()  # noqa: E731

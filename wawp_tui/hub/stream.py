@@ -33,7 +33,7 @@ from typing import Any
 
 from starlette.responses import Response
 
-from wawp_tui.core import AlertsChanged, Event, Monitor, Note, Polled, StateTouched, wire
+from wawp_tui.core import AlertsChanged, Event, Monitor, Note, Polled, StateTouched, wire, woken_within
 
 _log = logging.getLogger(__name__)
 
@@ -106,6 +106,8 @@ class Broadcaster:
         self._dirty: set[str] = set()
         self._notes: list[dict[str, Any]] = []
         self._wake = asyncio.Event()
+        #: Set by a change that should not wait for the quarter second (see _on_event).
+        self._hurry = asyncio.Event()
         self._encoded: dict[str, bytes] = {}
         self._stale_encoding: set[str] = set(monitor.fleet.instances)
         #: Per instance, its view (JSON) and the visible key it was worked out for: a
@@ -123,6 +125,10 @@ class Broadcaster:
         if isinstance(event, (Polled, StateTouched)):
             self._dirty.add(event.instance_id)
             self._stale_encoding.add(event.instance_id)
+            # A new word or a person's action goes out at once; steady polls wait for
+            # the next quarter second, together.
+            if isinstance(event, StateTouched) or event.changed:
+                self._hurry.set()
             self._wake.set()
         elif isinstance(event, Note):
             self._notes.append({"text": event.text, "ok": event.ok, "instance_id": event.instance_id,
@@ -133,12 +139,14 @@ class Broadcaster:
             pass  # screens work alerts out from the same facts; the snapshot lists them
 
     async def run(self) -> None:
-        """Flush dirty instances and notes as frames, at most every `flush_every` s."""
+        """Flush dirty instances and notes as frames: at most every `flush_every` s, or at
+        once for a change of word or an action."""
         while True:
             await self._wake.wait()
             self._wake.clear()
+            self._hurry.clear()
             self.flush()
-            await asyncio.sleep(self.flush_every)
+            await woken_within(self._hurry, self.flush_every)
 
     def flush(self) -> None:
         """Encode what changed since the last flush and hand it to every reader now."""

@@ -123,6 +123,10 @@ class InstanceState:
     #: Recent restarts: (when, seen on the server rather than sent from here).
     restart_log: deque[tuple[float, bool]] = field(
         default_factory=lambda: deque(maxlen=RESTART_LOG_LIMIT))
+    #: The session's latest boot as the server last reported it (WAHA's `statuses[]`),
+    #: unclipped: every poll repeats it, and each one is judged once, at the first poll
+    #: that carries it (a late or future time would otherwise count again every poll).
+    boot_reported: float | None = None
 
     history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     #: The last status word the kept history recorded, and when (from an earlier run):
@@ -253,7 +257,8 @@ class FleetState:
             st.status, st.status_since, st.status_since_known = status, restored[1], False
         elif changed:
             self._new_status(st, status, now, known=st.status is not None or was_unloaded)
-        if boot_at is not None:
+        if boot_at is not None and boot_at != st.boot_reported:
+            st.boot_reported = boot_at
             self._reported_boot(st, min(boot_at, now), now)
         if status == WORKING:
             st.last_working_at = now

@@ -115,9 +115,11 @@ class InstanceState:
     in_flight: str | None = None
     #: During a full reset: when its start step will be sent (for the visible countdown).
     reset_start_at: float | None = None
-    #: Per action in flight: what `last_action_at`, the restart count and the ladder were
-    #: before it was sent, so an action the server refused leaves no guard behind.
-    before_action: dict[str, tuple[float | None, int, Ladder]] = field(default_factory=dict)
+    #: Per action in flight: what `last_action_at`, `sent_at`, the restart count and the
+    #: ladder were before it was sent, so an action the server refused leaves no guard
+    #: behind (and explains no later status change: someone else's restart then counts).
+    before_action: dict[str, tuple[float | None, float | None, int, Ladder]] = field(
+        default_factory=dict)
     #: The runbook's ladder (restart, one more restart, full reset, then a person).
     ladder: Ladder = field(default_factory=Ladder)
     #: Recent restarts: (when, seen on the server rather than sent from here).
@@ -390,8 +392,8 @@ class FleetState:
         """Record that a command left for the API (before its reply)."""
         now = self.clock()
         st = self.instances[instance_id]
-        st.before_action[action] = (st.last_action_at.get(action), st.restarts_since_working,
-                                    st.ladder)
+        st.before_action[action] = (st.last_action_at.get(action), st.sent_at.get(action),
+                                    st.restarts_since_working, st.ladder)
         # Counted from the moment it leaves: until the reply says otherwise, the guards
         # must assume it happened (a second key press must not stack a second restart).
         st.last_action_at[action] = now
@@ -426,11 +428,12 @@ class FleetState:
         st = self.instances[instance_id]
         before = st.before_action.pop(action, None)
         if not (ok if maybe_done is None else maybe_done) and before is not None:
-            previous, restarts, climbed = before
-            if previous is None:
-                st.last_action_at.pop(action, None)
-            else:
-                st.last_action_at[action] = previous
+            previous, sent, restarts, climbed = before
+            for times, was in ((st.last_action_at, previous), (st.sent_at, sent)):
+                if was is None:
+                    times.pop(action, None)
+                else:
+                    times[action] = was
             st.restarts_since_working = restarts
             st.ladder = climbed
             if action == Action.RESTART and st.restart_log and not st.restart_log[-1][1]:

@@ -109,6 +109,9 @@ class InstanceState:
     seen_actions: set[str] = field(default_factory=set)
     #: When a poll last saw WORKING (None if never seen).
     last_working_at: float | None = None
+    #: When a poll (or an action's reply) last saw the status turn STARTING: an action
+    #: of ours explains the first boot after it, not a second one.
+    starting_seen_at: float | None = None
     #: Restarts sent since the instance was last seen WORKING (for the stuck-STARTING ladder).
     restarts_since_working: int = 0
     #: Action currently in flight (one key press = at most one call per instance).
@@ -281,19 +284,23 @@ class FleetState:
         self._record(st, HistoryEntry(now, "status", arrow, subject=status))
         if previous is not None:
             self._infer_action(st, previous, status, now)
-        elif status in _FIRST_SEEN_ACTIONS and not self._caused_here(st, status, now):
+        elif status in _FIRST_SEEN_ACTIONS and not self._caused_here(st, status, now, turned=True):
             # Whoever did it, it happened at the latest now: its age is unknown, so it
             # counts as young (a STARTING first seen gets no restart for 15 s).
             self._seen(st, _FIRST_SEEN_ACTIONS[status], now, note=status == STARTING,
                        why="first seen STARTING")
+        if status == STARTING:
+            st.starting_seen_at = now
 
     @staticmethod
-    def _caused_here(st: InstanceState, status: str, now: float) -> bool:
+    def _caused_here(st: InstanceState, status: str, now: float, *, turned: bool = False) -> bool:
         """True when this status is the effect of an action of ours: a restart/start (for
         STARTING) or stop (for STOPPED) sent within OWN_ACTION_WINDOW and not already
         followed by WORKING (after which a new STARTING is someone else's doing). An
         action only claimed, not yet sent (the gate's pre-poll runs then), explains
-        nothing."""
+        nothing. `turned`: the status has just turned STARTING; a boot already seen
+        since the action was its effect, and this second one (after a FAILED, say) is
+        the engine's or someone else's."""
         wanted = (Action.RESTART, Action.START) if status == STARTING else \
             (Action.STOP,) if status == STOPPED else ()
         for action in wanted:
@@ -302,6 +309,9 @@ class FleetState:
                 continue
             if status == STARTING and st.last_working_at is not None and st.last_working_at > sent:
                 continue
+            if turned and status == STARTING and st.starting_seen_at is not None \
+                    and st.starting_seen_at >= sent:
+                continue
             return True
         return False
 
@@ -309,7 +319,7 @@ class FleetState:
         """A change this process did not cause counts like an action sent from here:
         another operator's restart, a cron rollout, the engine's own reboot. The guards
         then hold just the same (no double restart whoever acted)."""
-        if self._caused_here(st, status, now):
+        if self._caused_here(st, status, now, turned=True):
             return
         action = None
         if status == STARTING:

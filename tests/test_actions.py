@@ -64,6 +64,23 @@ async def test_refused_action_sends_nothing_and_says_when(rig, clock):
     assert (await runner.run("start", [first])).ok
 
 
+async def test_a_session_unloaded_by_its_stop_still_waits_three_seconds_to_start(rig, clock):
+    """The server unloads a stopped session (404 "Session not found"): a start is the way
+    back, but still not within 3 s of the stop."""
+    sim, config, fleet, runner, _, _ = rig
+    first = ids(config)[0]
+    assert (await runner.run("stop", [first])).ok
+    sim.inject(first, "not_loaded", endpoint="info")
+    clock.advance(1)
+    await Poller(runner.client, fleet, config.instances, clock=clock).sweep([first])
+    assert fleet.get(first).error_kind == "not_loaded"
+    report = await runner.run("start", [first])
+    assert not sim.calls_to("start") and "wait 2s" in report.refused[0].message
+    clock.advance(2)
+    assert (await runner.run("start", [first])).outcomes[0].instance_id == first
+    assert len(sim.calls_to("start", first)) == 1
+
+
 async def test_read_only_sends_nothing(rig):
     sim, config, fleet, runner, _, _ = rig
     runner.read_only = True

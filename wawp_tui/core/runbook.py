@@ -478,7 +478,7 @@ def check_action(state: InstanceState, action: str, now: float, *, claimed: bool
     if state.in_flight and not claimed:
         return _refuse(f"{state.in_flight} already in flight: wait for its reply")
     if state.failures:
-        blocked = _blocked_by_error(state, action)
+        blocked = _blocked_by_error(state, action, now)
         if blocked is not None:
             return blocked
     status = state.status
@@ -497,7 +497,7 @@ def check_action(state: InstanceState, action: str, now: float, *, claimed: bool
     return _refuse(f"unknown action {action!r}")
 
 
-def _blocked_by_error(state: InstanceState, action: str) -> Verdict | None:
+def _blocked_by_error(state: InstanceState, action: str, now: float) -> Verdict | None:
     """The refusal a failing instance's error implies, or None to judge by its status."""
     kind = state.error_kind
     if kind == ErrorKind.CONFIG:
@@ -510,7 +510,8 @@ def _blocked_by_error(state: InstanceState, action: str) -> Verdict | None:
         return _refuse("access token rejected (401): fix token / token_env in your config")
     if kind == ErrorKind.NOT_LOADED:
         if action == Action.START:
-            return Verdict(True, warning="the API says the session is not loaded (404): a start "
+            # Unloaded (a stop often unloads the session): still 3 s from the stop.
+            return _stop_gap(state, now) or Verdict(True, warning="the API says the session is not loaded (404): a start "
                                          "brings it back; if the start gets 404 too, the id is "
                                          "wrong or the instance was deleted")
         return _refuse("the session is not loaded on the server (404)", hint="start it first (s)")
@@ -531,17 +532,25 @@ def _check_logout(status: str) -> Verdict:
     return Verdict(True)
 
 
+def _stop_gap(state: InstanceState, now: float) -> Verdict | None:
+    """The refusal of a start within 3 s of a stop (sent or seen), or None."""
+    stop = _last(state, Action.STOP)
+    if stop is None or now - stop >= STOP_TO_START_GAP:
+        return None
+    wait = STOP_TO_START_GAP - (now - stop)
+    return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago{_by_whom(state, Action.STOP)}; "
+                   "the API needs "
+                   f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
+                   wait, "start_gap")
+
+
 def _check_start(state: InstanceState, now: float) -> Verdict:
     if state.status not in (STOPPED, FAILED):
         return _refuse(f"start only applies to STOPPED or FAILED (it is {state.status}); "
                        "never call start blindly")
-    stop = _last(state, Action.STOP)
-    if stop is not None and now - stop < STOP_TO_START_GAP:
-        wait = STOP_TO_START_GAP - (now - stop)
-        return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago{_by_whom(state, Action.STOP)}; "
-                       "the API needs "
-                       f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
-                       wait, "start_gap")
+    gap = _stop_gap(state, now)
+    if gap is not None:
+        return gap
     if person_hold(state, now) is not None:
         return Verdict(True, warning="this instance needs a person (the runbook's ladder ended): "
                                      "start it only once the cause is fixed")

@@ -144,3 +144,27 @@ def test_the_whole_story_of_a_stuck_instance_as_the_operator_reads_it():
     clock.now += 300  # the back-off ran out: one try, and the next back-off is 10 min
     fleet.apply_poll_ok("ID1", STARTING, None, 5.0)
     assert runbook.check_action(st_, "restart", clock.now).allowed
+
+
+def test_the_advice_of_a_stopped_instance_that_needs_a_person_names_no_refused_key():
+    """The ladder ended; a person stops the instance (x): for 3 s a start is refused too,
+    and the advice says what holds it instead of "start it first (s)"."""
+    clock = Clock()
+    fleet = FleetState([InstanceConfig("ID1", "shop", Secret("x"))], clock)
+    st_ = fleet.get("ID1")
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    for _ in range(3):
+        fleet.apply_action_sent("ID1", "restart")
+        fleet.apply_action_result("ID1", "restart", True, "", status=FAILED)
+        clock.now += 61
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    assert runbook.shown_word(st_, clock.now, 5.0) == runbook.NEEDS_PERSON
+    fleet.apply_action_sent("ID1", "stop")
+    fleet.apply_action_result("ID1", "stop", True, "", status="STOPPED")
+    clock.now += 1
+    answer = runbook.assess(st_, clock.now, 5.0)
+    assert not answer.verdicts["start"].allowed
+    assert "(s)" not in answer.advice.todo and "press s" not in answer.advice.todo
+    assert answer.advice.todo.endswith("wait 2s"), answer.advice
+    clock.now += 2
+    assert "(s)" in runbook.assess(st_, clock.now, 5.0).advice.todo  # the way out, once allowed

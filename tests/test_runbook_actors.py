@@ -267,6 +267,9 @@ class Actors(RuleBasedStateMachine):
                 action = runbook.KEY_ACTIONS.get(answer.advice.key or "")
                 if action is not None:
                     assert answer.verdicts[action].allowed, (answer.advice, answer.verdicts[action])
+                for key, named in KEYS.items():  # a key named in the words counts too
+                    if f"press {key} " in answer.advice.todo or f"({key})" in answer.advice.todo:
+                        assert answer.verdicts[named].allowed, (key, answer.advice)
                 if read_only:
                     assert not any(f"press {k} " in answer.advice.todo for k in KEYS), answer.advice
             restart = runbook.check_action(state, "restart", now)

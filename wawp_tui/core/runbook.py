@@ -463,13 +463,16 @@ class Verdict:
     guard: str = ""
     #: The reason without the keys it names (for read-only screens and the hub's API).
     plain: str = ""
+    #: The action whose key the reason names as the way out ("start it first (s)").
+    way_out: str = ""
 
 
-def _refuse(reason: str, retry_in: float | None = None, guard: str = "", hint: str = "") -> Verdict:
+def _refuse(reason: str, retry_in: float | None = None, guard: str = "", hint: str = "",
+            way_out: str = "") -> Verdict:
     """A refusal; `hint` is the way out by key ("press R for a full reset"), said after the
-    reason where keys mean something."""
+    reason where keys mean something; `way_out`: the action that key sends."""
     full = f"{reason}; {hint}" if hint else reason
-    return Verdict(False, full, retry_in, guard=guard, plain=reason)
+    return Verdict(False, full, retry_in, guard=guard, plain=reason, way_out=way_out if hint else "")
 
 
 def check_action(state: InstanceState, action: str, now: float, *, claimed: bool = False) -> Verdict:
@@ -514,7 +517,8 @@ def _blocked_by_error(state: InstanceState, action: str, now: float) -> Verdict 
             return _stop_gap(state, now) or Verdict(True, warning="the API says the session is not loaded (404): a start "
                                          "brings it back; if the start gets 404 too, the id is "
                                          "wrong or the instance was deleted")
-        return _refuse("the session is not loaded on the server (404)", hint="start it first (s)")
+        return _refuse("the session is not loaded on the server (404)", hint="start it first (s)",
+                       way_out=Action.START)
     # Any other failing poll: what the instance is doing now is unknown (a restart by
     # someone else often reads as 502s), so nothing is sent until a poll succeeds.
     return _refuse(f"its status cannot be confirmed now (the last poll failed: {state.last_error}); "
@@ -528,7 +532,7 @@ def _check_logout(status: str) -> Verdict:
     if status == SCAN_QR_CODE:
         return _refuse("already logged out: scan the QR code")
     if status == STOPPED:
-        return _refuse("instance is STOPPED", hint="start it first (s)")
+        return _refuse("instance is STOPPED", hint="start it first (s)", way_out=Action.START)
     return Verdict(True)
 
 
@@ -603,7 +607,8 @@ def _check_reset(state: InstanceState, now: float) -> Verdict:
     if person is not None:
         return _refuse(f"a full reset will not help: {person}")
     if state.status == STOPPED:
-        return _refuse("instance is STOPPED: a reset starts with a stop", hint="press s to start it")
+        return _refuse("instance is STOPPED: a reset starts with a stop", hint="press s to start it",
+                       way_out=Action.START)
     young = _young_boot(state, now)
     if young is not None:
         booted, left = young
@@ -625,7 +630,7 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     if person is not None:
         return _refuse(f"restart will not help: {person}")
     if status == STOPPED:
-        return _refuse("instance is STOPPED", hint="press s to start it")
+        return _refuse("instance is STOPPED", hint="press s to start it", way_out=Action.START)
     ended = _ladder_refusal(state, now)
     if ended is not None:
         return ended
@@ -682,7 +687,7 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     wait = RESTART_LOOP_GUARD - elapsed
     return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)} "
                    f"and not WORKING since; the restart-loop guard holds {RESTART_LOOP_GUARD:g}s: "
-                   f"wait {fmt_duration(wait)}", wait, "loop", hint=or_reset)
+                   f"wait {fmt_duration(wait)}", wait, "loop", hint=or_reset, way_out=Action.RESET)
 
 
 def verdicts(state: InstanceState, now: float) -> dict[str, Verdict]:
@@ -961,8 +966,12 @@ def _held_to(advice: Advice, verdict_of: dict[str, Verdict], read_only: bool) ->
         reset = verdict_of[Action.RESET]
         if action == Action.RESTART and reset.allowed and not read_only and "full reset" in verdict.reason:
             return Advice(advice.word, advice.meaning, verdict.reason, "R", advice.severity)
-        return Advice(advice.word, advice.meaning, verdict.plain if read_only else verdict.reason,
-                      None, advice.severity)
+        todo = verdict.plain if read_only else verdict.reason
+        out = verdict.way_out
+        if not read_only and out and not verdict_of[out].allowed:
+            # The reason's way out ("start it first (s)") is refused too: what holds it.
+            todo = f"{verdict.plain}; {verdict_of[out].plain}"
+        return Advice(advice.word, advice.meaning, todo, None, advice.severity)
     if read_only and advice.key in KEY_ACTIONS:
         todo = (f"a person with write access: {PERSON_STEPS}" if advice.word == NEEDS_PERSON
                 else f"next step: {KEY_STEPS[advice.key or '']}")

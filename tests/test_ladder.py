@@ -168,3 +168,37 @@ def test_the_advice_of_a_stopped_instance_that_needs_a_person_names_no_refused_k
     assert answer.advice.todo.endswith("wait 2s"), answer.advice
     clock.now += 2
     assert "(s)" in runbook.assess(st_, clock.now, 5.0).advice.todo  # the way out, once allowed
+
+
+def test_back_at_working_during_the_back_off_is_watched_not_a_person_to_log_out():
+    """The ladder ended (FAILED); a person's start brings it back WORKING within the
+    back-off. Restarts stay refused for the rest of it, but the row reads WORKING, the
+    advice names no logout (it would unlink a working phone) and nothing pages; FAILED
+    again, it needs a person at once, on the same back-off."""
+    from wawp_tui.commands.metrics import guards
+
+    clock = Clock()
+    fleet = FleetState([InstanceConfig("ID1", "shop", Secret("x"))], clock)
+    st_ = fleet.get("ID1")
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    for _ in range(3):
+        fleet.apply_action_sent("ID1", "restart")
+        fleet.apply_action_result("ID1", "restart", True, "", status=FAILED)
+        clock.now += 61
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    held = runbook.person_hold(st_, clock.now)
+    assert held is not None and guards(st_, clock.now)["needs_person"]
+    fleet.apply_action_sent("ID1", "start")
+    fleet.apply_action_result("ID1", "start", True, "", status=STARTING)
+    clock.now += 20
+    fleet.apply_poll_ok("ID1", WORKING, None, 5.0)
+    answer = runbook.assess(st_, clock.now, 5.0)
+    assert answer.word == WORKING and answer.advice.key is None
+    assert "log out" not in answer.advice.todo and "press" not in answer.advice.todo
+    assert not answer.verdicts["restart"].allowed and answer.verdicts["restart"].guard == "backoff"
+    assert runbook.fmt_duration(held.until - clock.now) in answer.advice.todo
+    assert not guards(st_, clock.now)["needs_person"]
+    clock.now += 30
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    assert runbook.shown_word(st_, clock.now, 5.0) == runbook.NEEDS_PERSON
+    assert runbook.person_hold(st_, clock.now) == held

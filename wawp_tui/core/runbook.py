@@ -288,7 +288,7 @@ def shown_word(state: InstanceState, now: float, refresh: float) -> str:
     word = display_status(state, now, refresh)
     if word in (PENDING, CONFIG, UNREACHABLE):
         return word
-    if person_hold(state, now) is not None:
+    if needs_person_now(state, now):
         return NEEDS_PERSON
     if word == STARTING and is_stuck(state, now):
         return STUCK
@@ -348,6 +348,14 @@ def _ladder_facts(state: InstanceState) -> ladder.Facts:
 def person_hold(state: InstanceState, now: float) -> ladder.Hold | None:
     """The back-off in force if the ladder ended and the instance needs a person."""
     return ladder.hold(state.ladder, _ladder_facts(state), now)
+
+
+def needs_person_now(state: InstanceState, now: float) -> bool:
+    """The ladder ended and the instance is not back: a person must look (the word, the
+    advice, the page). One back at WORKING during the back-off is watched instead: its
+    restarts and resets stay refused until the back-off ends or 10 min of WORKING clear
+    it, and if it FAILS again it needs a person at once."""
+    return state.status != WORKING and person_hold(state, now) is not None
 
 
 def restarts_last_hour(state: InstanceState, now: float) -> tuple[int, int]:
@@ -829,6 +837,11 @@ def _raw_advice(state: InstanceState, now: float, refresh: float, quiet_after: f
                             "after a back-off) has not brought it back yet.",
                       f"wait: if it is not WORKING in {fmt_duration(ended.retry_in)}, it needs a "
                       "person (no more restarts or resets until then)", None, sev)
+    if word == WORKING and ended.guard == "backoff" and ended.retry_in is not None:
+        return Advice(word, "Connected and authenticated: back after the runbook's ladder ended. "
+                            "Watched: if it fails again, it needs a person.",
+                      f"nothing to do; no restart or full reset for {fmt_duration(ended.retry_in)} "
+                      "(back-off; 10m of WORKING clears it)", None, sev)
     if word == WORKING:
         return _advise_working(state, now, quiet_after, sev)
     if word in (STARTING, STUCK):

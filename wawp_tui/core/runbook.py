@@ -522,9 +522,10 @@ def _blocked_by_error(state: InstanceState, action: str, now: float) -> Verdict 
     if kind == ErrorKind.NOT_LOADED:
         if action == Action.START:
             # Unloaded (a stop often unloads the session): still 3 s from the stop.
-            return _stop_gap(state, now) or Verdict(True, warning="the API says the session is not loaded (404): a start "
-                                         "brings it back; if the start gets 404 too, the id is "
-                                         "wrong or the instance was deleted")
+            return _stop_gap(state, now) or Verdict(
+                True, warning="the API says the session is not loaded (404): a start brings it "
+                              "back; if the start gets 404 too, the id is wrong or the instance "
+                              "was deleted")
         return _refuse("the session is not loaded on the server (404)", hint="start it first (s)",
                        way_out=Action.START)
     # Any other failing poll: what the instance is doing now is unknown (a restart by

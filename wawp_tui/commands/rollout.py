@@ -24,10 +24,11 @@ from typing import Any
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.output import OutputFailed
-from wawp_tui.config import Config, audit_log_path, state_dir
+from wawp_tui.config import Config, audit_log_path, history_path, state_dir
 from wawp_tui.core import (
     CONSEQUENCES,
     AuditLog,
+    HistoryStore,
     Monitor,
     RolloutBusy,
     RolloutState,
@@ -230,7 +231,9 @@ async def _run(state: RolloutState, config: Config, client: WawpClient,
              f"audit log is fixed with: wawp-tui rollout {state.action} --resume")
 
     async with client:
-        monitor = Monitor(config, client, audit=audit)
+        # The shared history: the guards and the runbook's ladder of the last hour (a
+        # back-off in force) hold for a cron rollout as they do for the TUI.
+        monitor = Monitor(config, client, audit=audit, history=HistoryStore(history_path()))
         rollout = monitor.rollout(state, state_path=path, progress=_line,
                                   continue_on_error=continue_on_error)
         if isinstance(audit, _RolloutAudit):

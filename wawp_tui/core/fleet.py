@@ -31,6 +31,8 @@ HISTORY_LIMIT = 50
 #: Restarts remembered per instance, for "restarts in the last hour" (the ladder caps
 #: them far below this; a flapping engine seen through polls is bounded here).
 RESTART_LOG_LIMIT = 64
+#: The actions whose times the guards read back from a restored history.
+_GUARDED_ACTIONS = frozenset({Action.RESTART, Action.START, Action.STOP, Action.RESET})
 #: What a status first seen with no cause known here implies: someone (or the engine)
 #: did this, at the latest when the poll showed it.
 _FIRST_SEEN_ACTIONS = {STARTING: Action.RESTART, STOPPED: Action.STOP}
@@ -180,13 +182,49 @@ class FleetState:
             self.on_record(st.id, entry)
 
     def restore(self, instance_id: str, entries: Iterable[HistoryEntry]) -> None:
-        """Put persisted history back (oldest first), before any new entry."""
+        """Put persisted history back (oldest first), before any new entry: and with it
+        the guards and the ladder of the last hour, so a monitor started again (another
+        terminal, a cron rollout, a restarted hub) holds what the last one held."""
         st = self.instances.get(instance_id)
         if st is not None:
             for entry in entries:
                 st.record(entry)
                 if entry.kind == "status" and entry.subject:
                     st.restored_status = (entry.subject, entry.at)
+            self._restore_guards(st, self.clock())
+
+    @staticmethod
+    def _restore_guards(st: InstanceState, now: float) -> None:
+        """The actions of the last hour (ours and seen) and a back-off in force, from the
+        restored history. Only what lies between an hour ago and now counts."""
+        recent = [e for e in st.history if now - ladder_rules.STEP_WINDOW < e.at <= now]
+        steps: list[float] = []
+        for entry in recent:
+            if entry.kind == "status" and entry.subject == WORKING:
+                st.restarts_since_working = 0
+            if entry.kind != "action" or entry.subject not in _GUARDED_ACTIONS:
+                continue
+            action, seen = entry.subject, "seen on the server" in entry.text
+            st.last_action_at[action] = entry.at
+            if seen:
+                st.seen_actions.add(action)
+            else:
+                st.seen_actions.discard(action)
+                st.sent_at[action] = entry.at
+            if action == Action.RESTART:
+                st.restart_log.append((entry.at, seen))
+                st.restarts_since_working += 1
+            if action in (Action.RESTART, Action.RESET):
+                steps.append(entry.at)
+        climb = Ladder(steps=tuple(steps))
+        holds = [e for e in st.history if e.kind == "ladder" and e.subject.startswith("hold:")
+                 and e.at <= now]
+        if holds:
+            level = holds[-1].subject.removeprefix("hold:")
+            if level.isdigit() and int(level) < 64 \
+                    and now < holds[-1].at + ladder_rules.backoff(int(level)):
+                climb = Ladder(steps=climb.steps, level=int(level), held_at=holds[-1].at)
+        st.ladder = climb
 
     def __iter__(self) -> Iterator[InstanceState]:
         return iter(self.instances.values())
@@ -268,7 +306,16 @@ class FleetState:
         if status == WORKING:
             st.last_working_at = now
             st.restarts_since_working = 0
+        held = st.ladder.held_at
         st.ladder = ladder_rules.settle(st.ladder, self._facts(st), now)
+        if held is None and st.ladder.held_at is not None:
+            # Kept in the history, so a monitor started again (or a cron rollout) knows
+            # the back-off is in force and does not start the ladder over.
+            wait = ladder_rules.backoff(st.ladder.level)
+            self._record(st, HistoryEntry(st.ladder.held_at, "ladder",
+                                          f"needs a person: the ladder ended; no restart or "
+                                          f"reset for a back-off of {wait / 60:g}m",
+                                          subject=f"hold:{st.ladder.level}", ok=False))
         return changed
 
     @staticmethod

@@ -405,8 +405,8 @@ def _ladder_refusal(state: InstanceState, now: float) -> Verdict | None:
                        f"it is not WORKING in {fmt_duration(left)}, it needs a person", left, "ladder_end")
     frees = ladder.next_step_at(state.ladder, facts, now)
     until = (frees - now) if frees is not None else None
-    return _refuse(f"{steps} in the last hour: it is back, and watched; the next one is allowed "
-                   "after 10m of WORKING" + (f" (wait {fmt_duration(until)})" if until is not None else ""),
+    return _refuse(f"{steps} in the last hour: it is back, and watched; the runbook allows no "
+                   "more this hour" + (f" (wait {fmt_duration(until)})" if until is not None else ""),
                    until, "ladder_rate")
 
 

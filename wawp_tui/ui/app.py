@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from wawp_tui.config import Config, audit_log_path, state_dir, user_themes_dir
+from wawp_tui.config import Config, audit_log_path, history_path, state_dir, user_themes_dir
 from wawp_tui.core import AuditLog, HistoryStore, Monitor, Rollout
 from wawp_tui.launch import resume_command
 from wawp_tui.safe_text import clean
@@ -248,7 +248,7 @@ def run_app(config: Config, client: WawpClient, demo: bool = False,
             rerun: tuple[str, ...] = ()) -> int:
     """Run the TUI until the user quits; returns the exit code."""
     # The demo's fleet is made up: its history, audit and rollouts stay out of the real ones.
-    history = HistoryStore(None if demo else state_dir() / "history.jsonl")
+    history = HistoryStore(None if demo else history_path())
     audit = AuditLog(None if demo else audit_log_path())
     app = build_app(config, client, audit=audit, history=history, demo=demo,
                     rollout_state_path=None if demo else state_dir() / "rollout.json", rerun=rerun)

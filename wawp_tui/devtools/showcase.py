@@ -17,10 +17,11 @@ from pathlib import Path
 import httpx
 from textual.pilot import Pilot
 
-from wawp_tui.core import client_for
+from wawp_tui.core import Monitor, client_for
 from wawp_tui.demo import DEMO_SEED, demo_config_for
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import WawpApp, build_app
+from wawp_tui.ui.wall_app import WallApp, build_wall_app
 
 #: 2026-11-24 03:00:00 UTC: the on-call hour.
 FROZEN_AT = 1_795_489_200.0
@@ -67,6 +68,35 @@ def frozen_demo_app(theme: str = "wawp-dark") -> tuple[WawpApp, FrozenClock, Sim
     client = client_for(config, httpx.ASGITransport(app=sim, raise_app_exceptions=False))
     app = build_app(config, client, clock=clock, poll=False, demo=True, timer=StepTimer())
     return app, clock, sim
+
+
+def frozen_wall_app(theme: str | None = None) -> tuple[WallApp, FrozenClock, Simulator]:
+    """The demo fleet's wall at FROZEN_AT, polled on demand only (see `settle_wall`)."""
+    clock = FrozenClock()
+    sim = Simulator(build_scenario("demo", seed=DEMO_SEED, clock=clock), clock=clock, seed=DEMO_SEED)
+    for inst in sim.instances.values():
+        inst.faults = [f for f in inst.faults if f.kind != "slow"]
+    config = demo_config_for(sim)
+    client = client_for(config, httpx.ASGITransport(app=sim, raise_app_exceptions=False))
+    app = build_wall_app(config, client, theme=theme, clock=clock, poll=False, title="demo",
+                         timer=StepTimer())
+    return app, clock, sim
+
+
+async def settle_wall(app: WallApp, pilot: Pilot[int], *, polls: int = 1) -> None:
+    """`polls` polls of every instance, each followed by a beat, all drawn."""
+    for _ in range(200):
+        if app.wall.is_mounted:
+            break
+        await pilot.pause(0.01)
+    monitor = app.source
+    assert isinstance(monitor, Monitor)
+    for _ in range(polls):
+        await monitor.refresh()
+        app.wall.beat()
+    await pilot.pause()
+    app.wall.draw()
+    await pilot.pause()
 
 
 async def settle(app: WawpApp, pilot: Pilot[int]) -> None:

@@ -1,0 +1,330 @@
+"""What the wall shows, as pure functions of the fleet and the time (no widgets).
+
+Words, symbols, ranks and ages come from the runbook and from formatting.py, the table's
+own: a wall and a table open on one fleet never disagree. Time-dependent choices (which
+page of problems, whether an alert is still new, whether the data is stale) take `now`
+from the caller's clock, so tests move the clock instead of waiting.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from rich.cells import cell_len
+from rich.text import Text
+
+from wawp_tui.core import Event, FleetState, InstanceState, Outage, runbook
+from wawp_tui.core.alerts import AlertGroup
+from wawp_tui.models import UNREACHABLE
+from wawp_tui.safe_text import clean
+from wawp_tui.ui import formatting as view
+
+#: Seconds each page of problems stays up when they do not fit.
+PAGE_EVERY = 10.0
+#: Seconds an alert reads NEW; then it is ongoing (a wall has no hands to acknowledge it).
+NEW_FOR = 60.0
+#: The narrowest column of problems; a wide wall gets as many as fit.
+PROBLEM_COLUMN = 56
+#: The narrowest tile of big digits ("⚑ NEEDS PERSON" and four digits, with a margin).
+TILE_WIDTH = 16
+#: The largest the digits are drawn (see count_tile.ScaledDigits), and the share of the
+#: screen's height the tiles may take.
+MAX_SCALE = 4
+TILES_SHARE = 1 / 3
+#: The worst rank that is a problem: STUCK's band (FAILED, NEEDS PERSON, unreachable, NO
+#: TOKEN, SCAN QR, PASSKEY, STUCK, an unknown word). STARTING, STOPPED, SCHEDULED and
+#: WORKING are not.
+PROBLEM_RANK = runbook.word_rank(runbook.STUCK)
+
+
+class AlertGroups(Protocol):
+    """The alerts as the wall reads them: firing groups, the outage first, newest first."""
+
+    def groups(self) -> list[AlertGroup]: ...
+
+
+class WallSource(Protocol):
+    """What the wall reads: a local Monitor, or one a hub feeds. A wall only reads: no
+    action, no acknowledgement, nothing written back."""
+
+    @property
+    def fleet(self) -> FleetState: ...
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+    @property
+    def stale_basis(self) -> float: ...
+
+    @property
+    def alerts(self) -> AlertGroups: ...
+
+    def outage(self) -> Outage | None: ...
+
+    def tick(self) -> None:
+        """Once a second: the alerts brought up to date."""
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Every event from now on (the wall redraws the instances polled)."""
+
+
+# -- problems --------------------------------------------------------------------------
+
+
+def is_problem(part: view.SummaryPart) -> bool:
+    """An instance's share of the counts says it is a problem: a word in the problem
+    band, or polls failing (it is unreachable, whatever its last known word)."""
+    word, _, failing = part
+    return failing or runbook.word_rank(word) <= PROBLEM_RANK
+
+
+def problems(fleet: FleetState, parts: dict[str, view.SummaryPart], now: float, basis: float,
+             outage: Outage | None) -> tuple[list[str], int]:
+    """The problem instances worst first (the table's order), and how many more are only
+    unreachable in the outage under way: those are one line, not a page each (their
+    last known word was fine; the banner says what happened)."""
+    covered = set(outage.instance_ids) if outage is not None else set()
+    listed, folded = [], 0
+    for instance_id, part in parts.items():
+        if not is_problem(part):
+            continue
+        word = part[0]
+        if instance_id in covered and runbook.word_rank(word) > PROBLEM_RANK:
+            folded += 1
+            continue
+        listed.append(instance_id)
+    listed.sort(key=lambda i: view.sort_key(fleet.get(i), now, basis))
+    return listed, folded
+
+
+def problem_cells(st: InstanceState, now: float, basis: float, palette: view.Palette) -> tuple[Text, str, str]:
+    """(badge, label, age) of one problem. An instance that stopped answering while its
+    last word was fine reads UNREACHABLE for as long as it has failed; one whose last word
+    is itself a problem keeps it, marked with the age of the data ("✗ FAILED ~40s"), as
+    in the table."""
+    word = runbook.shown_word(st, now, basis)
+    if st.failures and (word == UNREACHABLE or runbook.word_rank(word) > PROBLEM_RANK):
+        since = st.failing_since
+        age = runbook.fmt_ago(now - since) if since is not None else ""
+        return view.badge_text(UNREACHABLE, palette), st.label, age
+    stale = runbook.stale_age(st, now, basis)
+    return view.badge_text(word, palette, stale), st.label, view.since_text(st, now)
+
+
+def problem_line(st: InstanceState, now: float, basis: float, palette: view.Palette,
+                 width: int) -> Text:
+    """One problem in `width` cells: badge, label, age on the right."""
+    badge, label, age = problem_cells(st, now, basis, palette)
+    badge_room = view.STATUS_WIDTH
+    age_room = 7
+    label_room = max(4, width - badge_room - age_room - 2)
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    line.append_text(badge)
+    line.append(" " * max(1, badge_room - badge.cell_len + 1))
+    shown = view.clip(clean(label, 200), label_room)
+    line.append(shown, style="bold")
+    line.append(" " * max(1, label_room - cell_len(shown) + 1))
+    line.append(age.rjust(age_room - 1), style=palette.style("muted"))
+    return line
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which slice of the problems is up: `number` of `count` (1-based)."""
+
+    start: int
+    stop: int
+    number: int
+    count: int
+
+
+def page(total: int, capacity: int, now: float) -> Page:
+    """The page up at `now`: pages turn every PAGE_EVERY seconds of the clock, so every
+    wall on one fleet shows the same page at the same time, and tests move the clock."""
+    capacity = max(1, capacity)
+    count = max(1, math.ceil(total / capacity))
+    index = int(now // PAGE_EVERY) % count
+    return Page(index * capacity, min(total, (index + 1) * capacity), index + 1, count)
+
+
+def columns_for(width: int) -> int:
+    """How many columns of problems fit side by side."""
+    return max(1, width // PROBLEM_COLUMN)
+
+
+def problem_block(fleet: FleetState, ids: list[str], folded: int, now: float, basis: float,
+                  palette: view.Palette, width: int, height: int) -> list[Text]:
+    """The problems' title and the page up now, laid out in columns, in `height` lines."""
+    cols = columns_for(width)
+    rows = max(1, height - 1)
+    up = page(len(ids), rows * cols, now)
+    title = Text(no_wrap=True, overflow="ellipsis", end="")
+    if ids:
+        title.append(f"PROBLEMS {len(ids)}", style=f"bold {palette.style('bad')}")
+    elif folded:
+        title.append("PROBLEMS", style=f"bold {palette.style('bad')}")
+    else:
+        title.append("✓ No problems: nothing FAILED, STUCK, waiting for a QR scan, unreachable "
+                     "or needing a person", style=f"bold {palette.style('ok')}")
+    if up.count > 1:
+        title.append(f"   page {up.number}/{up.count} (every {PAGE_EVERY:.0f}s)", style="bold")
+    if folded:
+        title.append(f"   + {folded} more not answering: the outage above", style="bold")
+    shown = ids[up.start:up.stop]
+    col_width = (width - (cols - 1) * 2) // cols
+    lines = [Text(no_wrap=True, overflow="ellipsis", end="") for _ in range(min(rows, len(shown)))]
+    for index, instance_id in enumerate(shown):
+        line = lines[index % rows]
+        if line.plain:
+            line.append(" " * max(2, (index // rows) * (col_width + 2) - line.cell_len))
+        line.append_text(problem_line(fleet.get(instance_id), now, basis, palette, col_width))
+    return [title, *lines]
+
+
+# -- counts ----------------------------------------------------------------------------
+
+
+def tile_words(words: Iterable[str]) -> list[str]:
+    """The words to draw as tiles, worst first; words of one rank in a fixed order (a
+    tile never swaps places with its neighbour from one minute to the next)."""
+    return sorted(words, key=lambda w: (runbook.word_rank(w), runbook.badge(w)[1]))
+
+
+def tile_label(word: str) -> str:
+    """ "✗ FAILED", "⚑ NEEDS PERSON": the symbol and the word, as the table's badge."""
+    symbol, label = runbook.badge(word)
+    return f"{symbol} {clean(label, 20)}"
+
+
+def tile_classes(word: str) -> str:
+    """CSS classes of a tile: its severity, and -alarm for the words the table shows in
+    reverse video (they stay loud without colour)."""
+    classes = f"-{runbook.severity(word)}"
+    return f"{classes} -alarm" if word in view.ALARM_WORDS else classes
+
+
+def tile_width(scale: int, digits: int) -> int:
+    """The narrowest tile for counts of `digits` digits drawn at `scale`."""
+    return max(TILE_WIDTH, 3 * scale * digits + 2)
+
+
+def tile_height(scale: int) -> int:
+    """Rows of one tile: the digits (three rows at scale 1, 2 * scale + 1 above), the word."""
+    return (3 if scale <= 1 else 2 * scale + 1) + 1
+
+
+def tile_columns(count: int, width: int, scale: int = 1, digits: int = 1) -> int:
+    """Tiles per row: as many as fit, at most all of them."""
+    return max(1, min(count, width // tile_width(scale, digits)))
+
+
+def digit_scale(width: int, height: int, tiles: int, digits: int) -> int:
+    """How large the digits can be drawn: the largest scale at which the tiles take at
+    most a third of the screen's height (1 at 80x24; larger on a big wall)."""
+    for scale in range(MAX_SCALE, 1, -1):
+        rows = math.ceil(max(1, tiles) / tile_columns(tiles, width, scale, digits))
+        if rows * tile_height(scale) <= height * TILES_SHARE:
+            return scale
+    return 1
+
+
+# -- the header ------------------------------------------------------------------------
+
+
+def clock_text(now: float) -> str:
+    """The wall clock, local time ("03:00:12")."""
+    return time.strftime("%H:%M:%S", time.localtime(now))
+
+
+def is_stale(fleet: FleetState, now: float, basis: float) -> bool:
+    """The data on the wall is old: no poll has succeeded for two refreshes and more."""
+    last = fleet.last_success_at
+    return last is not None and now - last > runbook.stale_after(basis)
+
+
+def freshness(fleet: FleetState, now: float, basis: float, stale_count: int,
+              palette: view.Palette) -> Text:
+    """ "updated 3s ago", loud (reverse video, STALE) once the data is old."""
+    last = fleet.last_success_at
+    text = Text(no_wrap=True, overflow="ellipsis", end="")
+    if last is None:
+        text.append("waiting for the first poll" if len(fleet) else "no instances configured",
+                    style="bold")
+    elif is_stale(fleet, now, basis):
+        text.append(f" STALE: updated {runbook.fmt_ago(now - last)} ago ",
+                    style=f"bold reverse {palette.style('bad')}")
+    else:
+        text.append(f"updated {runbook.fmt_ago(now - last)} ago", style="bold")
+    if stale_count:
+        text.append(f"  ~ {stale_count} stale", style=f"bold italic {palette.style('warn')}")
+    return text
+
+
+def header(fleet: FleetState, now: float, basis: float, stale_count: int, palette: view.Palette,
+           width: int, title: str = "") -> Text:
+    """One line: which fleet (its size), the clock, the data's age."""
+    left = Text(f"{clean(title, 60) + ' · ' if title else ''}{len(fleet)} instances",
+                style=palette.style("muted"))
+    middle = Text(clock_text(now), style="bold")
+    right = freshness(fleet, now, basis, stale_count, palette)
+    gap = width - left.cell_len - middle.cell_len - right.cell_len
+    line = Text(no_wrap=True, overflow="ellipsis", end="")
+    if gap < 2:  # too narrow for all three: the clock and the age
+        line.append_text(middle)
+        line.append("  ")
+        line.append_text(right)
+        return line
+    line.append_text(left)
+    # The clock in the middle of the line where it can be.
+    before = max(1, (width - middle.cell_len) // 2 - left.cell_len)
+    if left.cell_len + before + middle.cell_len + 1 + right.cell_len > width:
+        before = max(1, gap // 2)
+    line.append(" " * before)
+    line.append_text(middle)
+    line.append(" " * max(1, width - line.cell_len - right.cell_len))
+    line.append_text(right)
+    return line
+
+
+# -- alerts ----------------------------------------------------------------------------
+
+
+def is_new(group: AlertGroup, now: float) -> bool:
+    """An alert group reads NEW for NEW_FOR seconds after one of its alerts fired while
+    we watched (what was already wrong when the wall started is ongoing at once)."""
+    return any(a.news and now - a.started_at < NEW_FOR for a in group.alerts)
+
+
+def alert_lines(groups: list[AlertGroup], now: float, palette: view.Palette, room: int) -> list[Text]:
+    """At most `room` lines: each firing group, NEW (loud) for a minute, then ongoing;
+    the last line counts those that did not fit."""
+    if not groups:
+        return [Text("✓ No alert firing", style=palette.style("ok"), no_wrap=True, end="")]
+    room = max(1, room)
+    shown = groups if len(groups) <= room else groups[:room - 1]
+    lines = []
+    for group in shown:
+        tone = palette.style(group.severity)
+        line = Text(no_wrap=True, overflow="ellipsis", end="")
+        if is_new(group, now):
+            line.append(" NEW ", style=f"bold reverse {tone}")
+        else:
+            line.append("ongoing", style=palette.style("muted"))
+        line.append(" ▲ ", style=f"bold {tone}")
+        line.append(clean(group.text, 300), style="bold")
+        line.append(f"  for {runbook.fmt_ago(now - group.started_at)}", style=palette.style("muted"))
+        lines.append(line)
+    if len(shown) < len(groups):
+        more = len(groups) - len(shown)
+        lines.append(Text(f"+ {more} more alert{'s' if more != 1 else ''}", style="bold",
+                          no_wrap=True, end=""))
+    return lines
+
+
+def alert_room(height: int) -> int:
+    """Lines for alerts on a screen `height` rows tall."""
+    return 2 if height < 30 else 3 if height < 50 else 5

@@ -12,6 +12,8 @@ land, the others when the runbook says their word can change with time alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
@@ -42,6 +44,18 @@ HELP_LASTS = 60.0
 #: The tile that stands for the words beyond the rows of tiles (a hostile server's
 #: thousand made-up status words must not push everything else off the wall).
 OTHER = "+ OTHER"
+
+
+class ProblemList(QuietStatic):
+    """The problems' box: how many fit is known once the layout has placed it, so it is
+    drawn again whenever its size changes (an outage banner came, the tiles grew)."""
+
+    def __init__(self, on_resize: Callable[[], None], **kwargs: str) -> None:
+        super().__init__(**kwargs)
+        self._resized = on_resize
+
+    def on_resize(self) -> None:
+        self._resized()
 
 
 class WallScreen(Screen[None]):
@@ -75,7 +89,7 @@ class WallScreen(Screen[None]):
         yield QuietStatic(id="wall-banner")
         yield Grid(id="tiles")
         yield QuietStatic(id="wall-alerts")
-        yield QuietStatic(id="wall-problems")
+        yield ProblemList(self._draw_problems, id="wall-problems")
         with Horizontal(id="wall-bottom"):
             yield Static("WALL: read-only, nothing here acts", id="wall-mode")
             yield KeyFooter(compact=True)
@@ -172,8 +186,24 @@ class WallScreen(Screen[None]):
         if outage is not None:
             banner.show(Text(outage.text))
         self._draw_tiles()
-        self.query_one("#wall-alerts", QuietStatic).show_lines(wall.alert_lines(
-            source.alerts.groups(), now, self.palette, wall.alert_room(self.size.height)))
+        # The alerts' room is kept whether they fill it or not: the problems' pages do
+        # not change size as alerts come and go.
+        room = wall.alert_room(self.size.height)
+        alerts = self.query_one("#wall-alerts", QuietStatic)
+        alerts.show(Text("\n", end="").join(wall.alert_lines(
+            source.alerts.groups(), now, self.palette, room)))
+        if alerts.styles.height is None or alerts.styles.height.value != room:
+            alerts.styles.height = room
+        self._draw_problems()
+
+    def _draw_problems(self) -> None:
+        """The page of problems up now, in the room the layout gave them."""
+        if not self._alive():
+            return
+        now, source = self.clock(), self.source
+        fleet, basis = source.fleet, source.stale_basis
+        width = max(20, self.size.width - 2)
+        outage = source.outage()
         box = self.query_one("#wall-problems", QuietStatic)
         key = (self.tally.revision, outage)
         if self._problems is None or self._problems[0] != key:
@@ -187,13 +217,12 @@ class WallScreen(Screen[None]):
         """A tile per word, worst first; mounted and removed as words come and go; the
         digits as large as the screen allows."""
         counts = self.tally.counts.words
-        words = wall.tile_words(counts)
         width, height = max(20, self.size.width - 2), self.size.height
-        room = wall.tile_columns(len(words), width) * (2 if height < 40 else 3)
-        shown = {w: counts[w] for w in words}
-        if len(words) > room:
-            shown = {w: counts[w] for w in words[:room - 1]}
-            shown[OTHER] = sum(counts[w] for w in words[room - 1:])
+        kept, others = wall.tiles_shown(counts, wall.tile_columns(len(counts), width)
+                                        * (2 if height < 40 else 3))
+        shown = {w: counts[w] for w in kept}
+        if others:
+            shown[OTHER] = others
         digits = max((len(str(n)) for n in shown.values()), default=1)
         scale = wall.digit_scale(width, height, len(shown), digits)
         grid = self.query_one("#tiles", Grid)
@@ -231,6 +260,8 @@ def wall_help(screen: Screen[None]) -> RenderableType:
     keys.add_column(width=10, style="bold")
     keys.add_column()
     for entry in bound_keys(screen):
+        if not entry.binding.show:
+            continue  # tab and shift+tab: there is nothing to move between
         keys.add_row(entry.shown_keys, entry.what)
     return Group(
         Text("Keys", style="bold underline"), Padding(keys, (0, 0, 0, 2)),

@@ -34,7 +34,7 @@ TILE_WIDTH = 16
 #: The largest the digits are drawn (see count_tile.ScaledDigits), and the share of the
 #: screen's height the tiles may take.
 MAX_SCALE = 4
-TILES_SHARE = 1 / 3
+TILES_SHARE = 1 / 4
 #: The worst rank that is a problem: STUCK's band (FAILED, NEEDS PERSON, unreachable, NO
 #: TOKEN, SCAN QR, PASSKEY, STUCK, an unknown word). STARTING, STOPPED, SCHEDULED and
 #: WORKING are not.
@@ -112,7 +112,9 @@ def problem_cells(st: InstanceState, now: float, basis: float, palette: view.Pal
         age = runbook.fmt_ago(now - since) if since is not None else ""
         return view.badge_text(UNREACHABLE, palette), st.label, age
     stale = runbook.stale_age(st, now, basis)
-    return view.badge_text(word, palette, stale), st.label, view.since_text(st, now)
+    # (Words are cleaned where they come in; an unknown one is shown as itself, so once
+    # more here: the wall is left alone for days.)
+    return view.badge_text(clean(word, 40), palette, stale), st.label, view.since_text(st, now)
 
 
 def problem_line(st: InstanceState, now: float, basis: float, palette: view.Palette,
@@ -194,6 +196,19 @@ def tile_words(words: Iterable[str]) -> list[str]:
     return sorted(words, key=lambda w: (runbook.word_rank(w), runbook.badge(w)[1]))
 
 
+def tiles_shown(counts: dict[str, int], room: int) -> tuple[list[str], int]:
+    """The words that get a tile of their own when at most `room` tiles fit, worst first,
+    and the count of the others (0: every word has its tile). The words of the runbook
+    keep their tiles; made-up words from a server go first, the rarest first (a thousand
+    of them must not push FAILED off the wall)."""
+    words = tile_words(counts)
+    if len(words) <= room:
+        return words, 0
+    keep = sorted(words, key=lambda w: (runbook.badge(w) == ("?", w), -counts[w]))[:max(0, room - 1)]
+    kept = [w for w in words if w in keep]
+    return kept, sum(counts[w] for w in words if w not in keep)
+
+
 def tile_label(word: str) -> str:
     """ "✗ FAILED", "⚑ NEEDS PERSON": the symbol and the word, as the table's badge."""
     symbol, label = runbook.badge(word)
@@ -224,7 +239,8 @@ def tile_columns(count: int, width: int, scale: int = 1, digits: int = 1) -> int
 
 def digit_scale(width: int, height: int, tiles: int, digits: int) -> int:
     """How large the digits can be drawn: the largest scale at which the tiles take at
-    most a third of the screen's height (1 at 80x24; larger on a big wall)."""
+    most a quarter of the screen's height (1 at 80x24 unless a single row of tiles; 3 or
+    4 on a big wall)."""
     for scale in range(MAX_SCALE, 1, -1):
         rows = math.ceil(max(1, tiles) / tile_columns(tiles, width, scale, digits))
         if rows * tile_height(scale) <= height * TILES_SHARE:

@@ -303,7 +303,7 @@ async def test_a_new_failure_is_new_for_a_minute_then_ongoing_and_rings_no_bell(
         assert alerts.startswith(" NEW ") and f"{target.label} FAILED" in alerts
         assert ("✗ FAILED", 1) in tiles(app)
         await poll(app, pilot, clock, 54)
-        assert part(app, "alerts").startswith(" NEW ") and "for 59s" in part(app, "alerts")
+        assert part(app, "alerts").startswith(" NEW ") and "  59s ago" in part(app, "alerts")
         await poll(app, pilot, clock, 1)
         assert part(app, "alerts").startswith("ongoing") and "for 1m00s" in part(app, "alerts")
         assert not rings

@@ -83,20 +83,41 @@ def frozen_wall_app(theme: str | None = None) -> tuple[WallApp, FrozenClock, Sim
     return app, clock, sim
 
 
-async def settle_wall(app: WallApp, pilot: Pilot[int], *, polls: int = 1) -> None:
-    """`polls` polls of every instance, each followed by a beat, all drawn."""
+async def settle_wall(app: WallApp, pilot: Pilot[int]) -> None:
+    """One poll of every instance and one beat, drawn."""
     for _ in range(200):
         if app.wall.is_mounted:
             break
         await pilot.pause(0.01)
+    await wall_poll(app, pilot)
+
+
+async def wall_poll(app: WallApp, pilot: Pilot[int], clock: FrozenClock | None = None,
+                    seconds: float = 0.0) -> None:
+    """The clock moved on `seconds`, every instance polled, a beat, all drawn."""
+    if clock is not None:
+        clock.advance(seconds)
     monitor = app.source
     assert isinstance(monitor, Monitor)
-    for _ in range(polls):
-        await monitor.refresh()
-        app.wall.beat()
+    await monitor.refresh()
+    app.wall.beat()
     await pilot.pause()
-    app.wall.draw()
+    app.wall.draw()  # (after the layout: the problems fill their room)
     await pilot.pause()
+
+
+def wall_story(sim: Simulator, clock: FrozenClock) -> Callable[[WallApp, Pilot[int]], Awaitable[None]]:
+    """Two minutes on the wall, then an instance fails: its alert reads NEW."""
+
+    async def steps(app: WallApp, pilot: Pilot[int]) -> None:
+        for _ in range(4):
+            await wall_poll(app, pilot, clock, 30)
+        working = next(i for i in sim.instances.values() if i.status_at(clock.now) == "WORKING")
+        working.fail_at = clock.now
+        for _ in range(7):  # past the alert's group wait
+            await wall_poll(app, pilot, clock, 1)
+
+    return steps
 
 
 async def settle(app: WawpApp, pilot: Pilot[int]) -> None:
@@ -170,6 +191,19 @@ SHOTS: dict[str, tuple[str, tuple[int, int], Callable[[WawpApp, Pilot[int]], Awa
 
 #: Shots whose steps need the simulator and the clock: name -> (theme, size, factory).
 INCIDENT_SHOTS = {"outage-80x24": ("wawp-dark", (80, 24), outage)}
+#: The wall (`--wall`, its own high-contrast theme): name -> size.
+WALL_SHOTS = {"wall": (160, 48), "wall-80x24": (80, 24)}
+
+
+async def take_wall(name: str, folder: Path) -> Path:
+    """Render one screenshot of the wall to folder/NAME.svg."""
+    app, clock, sim = frozen_wall_app()
+    async with app.run_test(size=WALL_SHOTS[name]) as pilot:
+        await settle_wall(app, pilot)
+        await wall_story(sim, clock)(app, pilot)
+        path = folder / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(folder))
+    return path
 
 
 async def take(name: str, folder: Path) -> Path:
@@ -196,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     use_utc()
     for name in [*SHOTS, *INCIDENT_SHOTS]:
         print(asyncio.run(take(name, folder)))
+    for name in WALL_SHOTS:
+        print(asyncio.run(take_wall(name, folder)))
     return 0
 
 

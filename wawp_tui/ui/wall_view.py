@@ -326,13 +326,18 @@ def alert_lines(groups: list[AlertGroup], now: float, palette: view.Palette, roo
     for group in shown:
         tone = palette.style(group.severity)
         line = Text(no_wrap=True, overflow="ellipsis", end="")
-        if is_new(group, now):
+        new = is_new(group, now)
+        if new:
             line.append(" NEW ", style=f"bold reverse {tone}")
         else:
             line.append("ongoing", style=palette.style("muted"))
         line.append(" ▲ ", style=f"bold {tone}")
         line.append(clean(group.text, 300), style="bold")
-        line.append(f"  for {runbook.fmt_ago(now - group.started_at)}", style=palette.style("muted"))
+        # New: since its newest alert (a group can be old and have just grown); else how
+        # long the group has lasted.
+        age = f"{runbook.fmt_ago(now - max(a.started_at for a in group.alerts))} ago" if new \
+            else f"for {runbook.fmt_ago(now - group.started_at)}"
+        line.append(f"  {age}", style=palette.style("muted"))
         lines.append(line)
     if len(shown) < len(groups):
         more = len(groups) - len(shown)

@@ -9,6 +9,7 @@ import io
 import itertools
 import os
 import re
+import time
 from collections import Counter
 from types import SimpleNamespace
 
@@ -287,6 +288,29 @@ async def test_the_wall_counts_what_the_table_counts_worst_first(wall_on, clock)
         assert [s.label for s in bad] == labels(problems.splitlines()[1:])
 
 
+async def until(condition, pilot, limit: float = 30.0) -> None:
+    """Wait (on the app's loop) until `condition()` holds; fail after `limit` s."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        await pilot.pause(0.1)
+
+
+async def test_on_its_own_poller_a_change_on_the_server_reaches_the_wall(serve):
+    """The real thing: the wall's own poller over real sockets, the real clock."""
+    sims = build_scenario("healthy", seed=9, instances=4)
+    sim = Simulator(sims)
+    url = serve(sim).url
+    app = build_wall_app(make_config(url, sims, refresh=1.0),
+                         WawpClient(url, timeout=2, connect_timeout=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(lambda: tiles(app) == [("✓ WORKING", 4)], pilot)
+        sims[1].raw_status = FAILED
+        await until(lambda: ("✗ FAILED", 1) in tiles(app), pilot)
+        await until(lambda: sims[1].label in part(app, "problems"), pilot)
+        assert not [c for c in sim.calls if not c["endpoint"].endswith("/info")]
+
+
 async def test_a_new_failure_is_new_for_a_minute_then_ongoing_and_rings_no_bell(wall_on, clock):
     sim, app = wall_on("healthy", n=6)
     rings = []
@@ -551,3 +575,24 @@ def test_without_colour_and_in_16_colours_every_cell_reads(tmp_path, env):
     assert "✗ FAILED" in reversed_text and "WORKING" not in reversed_text
     if "NO_COLOR" in env:  # greys only
         assert all(len(set(fg)) == 1 and len(set(bg)) == 1 for _, fg, bg, _ in cells)
+
+
+def test_the_counts_follow_time_alone_and_wake_no_instance_for_its_since_cell():
+    """A STARTING first seen (someone restarted it) turns STUCK 15 s later with no poll:
+    the wall's tally counts it then; after that it does not look at it again each time
+    its SINCE cell moves, as the table's tally must."""
+    clock = FakeClock()
+    fleet = FleetState([InstanceConfig("a", "a", Secret("x"))], clock)
+    fleet.apply_poll_ok("a", STARTING, None, 5.0)
+    source = SimpleNamespace(fleet=fleet, stale_basis=3600.0)
+    counts_only, rows = Tally(source, rows=False), Tally(source)
+    counts_only.recount(clock.now)
+    rows.recount(clock.now)
+    assert counts_only.counts.words == {STARTING: 1}
+    for _ in range(16):  # the restart guard counts down: looked at every second
+        clock.advance(1)
+        counts_only.due(clock.now)
+        rows.due(clock.now)
+    assert counts_only.counts.words == {runbook.STUCK: 1}
+    clock.advance(14)  # SINCE reads "≥30s" now
+    assert counts_only.due(clock.now) == [] and rows.due(clock.now) == ["a"]

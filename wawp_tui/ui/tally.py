@@ -30,10 +30,15 @@ class Tally:
     """Each instance's share of the counts (`parts`), their sums (`counts`), and the
     heap of when each share may next change with time alone."""
 
-    def __init__(self, source: TallySource, quiet_after: float = runbook.QUIET_AFTER) -> None:
+    def __init__(self, source: TallySource, quiet_after: float = runbook.QUIET_AFTER, *,
+                 rows: bool = True) -> None:
         self.source = source
         #: Passed on to time_changes_at: a table row shows "no activity", the counts do not.
         self.quiet_after = quiet_after
+        #: Whether the heap also wakes an instance when its row's time-dependent cells
+        #: (SINCE, the quiet age) move, for a caller that draws rows; else only when its
+        #: share of the counts can change.
+        self.rows = rows
         self.parts: dict[str, view.SummaryPart] = {}
         self.counts = view.SummaryCounts({})
         #: Moves whenever a share changed (what is drawn from the parts can be kept until then).
@@ -72,7 +77,8 @@ class Tally:
         """Put the instance in the heap at the time its time-dependent parts can change
         (at the next beat at the earliest)."""
         at = max(view.time_changes_at(self.source.fleet.get(instance_id), now,
-                                      self.source.stale_basis, self.quiet_after), now + 1e-3)
+                                      self.source.stale_basis, self.quiet_after, row=self.rows),
+                 now + 1e-3)
         if self._due_at.get(instance_id) == at:
             return
         self._due_at[instance_id] = at

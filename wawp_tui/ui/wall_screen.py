@@ -74,7 +74,7 @@ class WallScreen(Screen[None]):
         #: Which fleet this is, before its size in the header ("demo", a hub's address).
         self.title_text = title
         self.palette = view.Palette({})
-        self.tally = Tally(source)
+        self.tally = Tally(source, rows=False)
         self._dirty: set[str] = set()
         self._posted = False
         self._timer: Timer | None = None

@@ -31,6 +31,7 @@ from wawp_tui.models import FAILED, SCAN_QR_CODE, STARTING, STOPPED, WORKING, In
 from wawp_tui.schedules import make
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui import formatting as view
+from wawp_tui.ui import wall_problems as problems_view
 from wawp_tui.ui import wall_view as wall
 from wawp_tui.ui.keys import bound_keys
 from wawp_tui.ui.screens.text_page import TextScreen
@@ -93,11 +94,11 @@ def test_the_problems_are_the_tables_problem_band_worst_first():
     words = {st_.id: runbook.shown_word(st_, clock.now, 5.0) for st_ in fleet}
     assert words["person"] == runbook.NEEDS_PERSON and words["stuck"] == runbook.STUCK
     assert words["scheduled"] == runbook.SCHEDULED and words["young"] == STARTING
-    ids, folded = wall.problems(fleet, _tally(fleet, clock.now).parts, clock.now, 5.0, None)
+    ids, folded = problems_view.problems(fleet, _tally(fleet, clock.now).parts, clock.now, 5.0, None)
     assert set(ids) == {"failed", "person", "gone", "qr", "stuck"} and folded == 0
     assert ids == sorted(ids, key=lambda i: view.sort_key(fleet.get(i), clock.now, 5.0))
     assert ids[-1] == "stuck" and ids[2] == "gone"
-    lines = {i: wall.problem_line(fleet.get(i), clock.now, 5.0, view.Palette({}), 60).plain for i in ids}
+    lines = {i: problems_view.problem_line(fleet.get(i), clock.now, 5.0, view.Palette({}), 60).plain for i in ids}
     assert lines["gone"].startswith("! UNREACHABLE") and lines["gone"].endswith("1s")
     assert lines["person"].startswith("⚑ NEEDS PERSON")
     assert all(len(line) <= 60 for line in lines.values())
@@ -108,22 +109,22 @@ def test_in_an_outage_the_unreachable_are_one_line_and_a_failed_keeps_its_word()
     fleet = _fleet_of_every_kind(clock)
     fleet.apply_poll_error("failed", "network", "connection refused", None)
     outage = Outage("network", "cut off", "API unreachable: 2 instances", ("gone", "failed"))
-    ids, folded = wall.problems(fleet, _tally(fleet, clock.now).parts, clock.now, 5.0, outage)
+    ids, folded = problems_view.problems(fleet, _tally(fleet, clock.now).parts, clock.now, 5.0, outage)
     assert "gone" not in ids and folded == 1
     assert "failed" in ids
-    line = wall.problem_line(fleet.get("failed"), clock.now, 5.0, view.Palette({}), 60).plain
+    line = problems_view.problem_line(fleet.get("failed"), clock.now, 5.0, view.Palette({}), 60).plain
     assert line.startswith("✗ FAILED ~")
-    block = wall.problem_block(fleet, ids, folded, clock.now, 5.0, view.Palette({}), 80, 10)
+    block = problems_view.problem_block(fleet, ids, folded, clock.now, 5.0, view.Palette({}), 80, 10)
     assert "+ 1 more not answering" in block[0].plain
 
 
 def test_pages_turn_every_ten_seconds_of_the_clock():
     t0 = 1_800_000_000.0  # a multiple of ten
-    seen = [wall.page(25, 10, t0 + t) for t in (0, 9.9, 10, 20, 30)]
+    seen = [problems_view.page(25, 10, t0 + t) for t in (0, 9.9, 10, 20, 30)]
     assert [(p.number, p.count) for p in seen] == [(1, 3), (1, 3), (2, 3), (3, 3), (1, 3)]
     assert [(p.start, p.stop) for p in seen[2:4]] == [(10, 20), (20, 25)]
-    assert wall.page(10, 10, t0 + 10) == wall.Page(0, 10, 1, 1)
-    assert wall.page(0, 10, t0) == wall.Page(0, 0, 1, 1)
+    assert problems_view.page(10, 10, t0 + 10) == problems_view.Page(0, 10, 1, 1)
+    assert problems_view.page(0, 10, t0) == problems_view.Page(0, 0, 1, 1)
 
 
 def _group(news: bool, started: float) -> AlertGroup:
@@ -209,7 +210,7 @@ def test_the_digits_grow_with_the_screen():
 def test_any_label_or_status_word_is_plain_text_in_its_cells(label, word):
     """A label or a made-up status word with markup, escapes or huge text is shown as
     plain, bounded text: no control character, one line within its width."""
-    line = wall.problem_line(_state(label, word), 1_800_000_000.0, 5.0, view.Palette({}), 60)
+    line = problems_view.problem_line(_state(label, word), 1_800_000_000.0, 5.0, view.Palette({}), 60)
     for text in (wall.tile_label(word), line.plain):
         assert not any(ord(c) < 32 or 0x7f <= ord(c) < 0xa0 for c in text)
     assert cell_len(wall.tile_label(word)) <= 24
@@ -283,7 +284,7 @@ async def test_the_wall_counts_what_the_table_counts_worst_first(wall_on, clock)
         problems = part(app, "problems")
         basis = app.source.stale_basis
         bad = sorted((s for s in fleet if runbook.word_rank(runbook.shown_word(s, now, basis))
-                      <= wall.PROBLEM_RANK or s.failures), key=lambda s: view.sort_key(s, now, basis))
+                      <= problems_view.PROBLEM_RANK or s.failures), key=lambda s: view.sort_key(s, now, basis))
         assert problems.startswith(f"PROBLEMS {len(bad)}")
         assert [s.label for s in bad] == labels(problems.splitlines()[1:])
 
@@ -347,7 +348,7 @@ async def test_problems_that_do_not_fit_page_every_ten_seconds(wall_on, clock):
             text = part(app, "problems")
             title, *lines = text.splitlines()
             pages.append((title, lines))
-            await poll(app, pilot, clock, wall.PAGE_EVERY)
+            await poll(app, pilot, clock, problems_view.PAGE_EVERY)
         count = -(-20 // len(pages[0][1]))
         assert count > 1 and all(len(lines) == len(pages[0][1]) for _, lines in pages[:count - 1])
         assert [t for t, _ in pages[:count]] == [
@@ -430,7 +431,7 @@ async def test_it_fits_80x24_and_scales_to_300x80(wall_on, clock, size):
         problems = part(app, "problems").splitlines()
         assert len(problems) - 1 == sum(1 for s in app.source.fleet
                                         if s.failures or runbook.word_rank(runbook.shown_word(
-                                            s, clock.now, 5.0)) <= wall.PROBLEM_RANK)
+                                            s, clock.now, 5.0)) <= problems_view.PROBLEM_RANK)
         assert app.wall.query_one("#wall-bottom").region.bottom == size[1]
         scale = app.wall.query(ScaledDigits).first().scale
         assert (scale == 1) if size == (80, 24) else (scale >= 2)

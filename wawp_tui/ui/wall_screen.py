@@ -14,9 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from rich.console import Group, RenderableType
-from rich.padding import Padding
-from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -28,6 +25,7 @@ from textual.widgets import Static
 
 from wawp_tui.core import Event, Polled, StateTouched
 from wawp_tui.ui import formatting as view
+from wawp_tui.ui import wall_problems as problems_view
 from wawp_tui.ui import wall_view as wall
 from wawp_tui.ui.keys import bound_keys
 from wawp_tui.ui.messages import FleetChanged
@@ -207,10 +205,10 @@ class WallScreen(Screen[None]):
         box = self.query_one("#wall-problems", QuietStatic)
         key = (self.tally.revision, outage)
         if self._problems is None or self._problems[0] != key:
-            ids, folded = wall.problems(fleet, self.tally.parts, now, basis, outage)
+            ids, folded = problems_view.problems(fleet, self.tally.parts, now, basis, outage)
             self._problems = (key, ids, folded)
         _, ids, folded = self._problems
-        box.show(Text("\n", end="").join(wall.problem_block(
+        box.show(Text("\n", end="").join(problems_view.problem_block(
             fleet, ids, folded, now, basis, self.palette, width, max(2, box.content_size.height))))
 
     def _draw_tiles(self) -> None:
@@ -249,34 +247,9 @@ class WallScreen(Screen[None]):
 
     def action_help(self) -> None:
         """?: the keys and what the wall shows; it closes itself after HELP_LASTS."""
-        self._help = TextScreen("The wall", wall_help(self))
+        keys = [(entry.shown_keys, entry.what) for entry in bound_keys(self)
+                if entry.binding.show]  # (not tab: there is nothing to move between)
+        self._help = TextScreen("The wall", wall.help_body(keys, problems_view.PAGE_EVERY,
+                                                           HELP_LASTS))
         self._help_at = self.clock()
         self.app.push_screen(self._help)
-
-
-def wall_help(screen: Screen[None]) -> RenderableType:
-    """The wall's keys (as bound now) and how to read it."""
-    keys = Table.grid(padding=(0, 2))
-    keys.add_column(width=10, style="bold")
-    keys.add_column()
-    for entry in bound_keys(screen):
-        if not entry.binding.show:
-            continue  # tab and shift+tab: there is nothing to move between
-        keys.add_row(entry.shown_keys, entry.what)
-    return Group(
-        Text("Keys", style="bold underline"), Padding(keys, (0, 0, 0, 2)),
-        Text("\nHow to read it", style="bold underline"),
-        Text(
-            "Counts per status word, worst first, as the table's summary counts them: "
-            "✗ FAILED, ⚑ NEEDS PERSON, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
-            "? unknown, ■ STOPPED, ■ SCHEDULED, ✓ WORKING.\n"
-            "The clock and how old the data is: STALE in reverse video when no poll has "
-            "succeeded for two refreshes.\n"
-            f"Alerts: NEW for {wall.NEW_FOR:.0f} s, then ongoing (nobody acknowledges a "
-            "wall); no bell.\n"
-            "Problems (FAILED, NEEDS PERSON, unreachable, SCAN QR, STUCK, unknown words) by "
-            f"label with their age; pages turn every {wall.PAGE_EVERY:.0f} s when they do "
-            "not fit. STARTING, STOPPED and SCHEDULED are not problems.\n"
-            "Read-only: a wall never acts, whatever the config or the token allows.\n"
-            f"This page closes itself after {HELP_LASTS:.0f} s."),
-    )

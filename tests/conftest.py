@@ -43,6 +43,29 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     yield
 
 
+@pytest.fixture(autouse=True)
+def _secrets_registered_by_a_test_stay_in_it():
+    """Every Secret registers its value with the text boundary for the life of the
+    process (as it must: a config's tokens are redacted everywhere). In a test run that
+    life spans every test: a token a property test draws (any text at all) would go on
+    redacting the words of later tests: a demo label in a snapshot read "*** APAC" in
+    one run in ten. Each test gets the registry it started with back, and the caches
+    keyed by its generation are told it changed."""
+    from wawp_tui import safe_text
+
+    with safe_text._lock:
+        saved = (set(safe_text._known), {k: set(v) for k, v in safe_text._runs.items()},
+                 {k: set(v) for k, v in safe_text._probes.items()},
+                 {k: (list(v) if isinstance(v, list) else v) for k, v in safe_text._form_probes.items()},
+                 safe_text._windows)
+    yield
+    with safe_text._lock:
+        if saved[0] != safe_text._known:
+            (safe_text._known, safe_text._runs, safe_text._probes, safe_text._form_probes,
+             safe_text._windows) = saved
+            safe_text._generation += 1
+
+
 class FakeClock:
     """A clock tests move by hand: no sleeping."""
 

@@ -64,6 +64,23 @@ async def test_refused_action_sends_nothing_and_says_when(rig, clock):
     assert (await runner.run("start", [first])).ok
 
 
+async def test_a_session_unloaded_by_its_stop_still_waits_three_seconds_to_start(rig, clock):
+    """The server unloads a stopped session (404 "Session not found"): a start is the way
+    back, but still not within 3 s of the stop."""
+    sim, config, fleet, runner, _, _ = rig
+    first = ids(config)[0]
+    assert (await runner.run("stop", [first])).ok
+    sim.inject(first, "not_loaded", endpoint="info")
+    clock.advance(1)
+    await Poller(runner.client, fleet, config.instances, clock=clock).sweep([first])
+    assert fleet.get(first).error_kind == "not_loaded"
+    report = await runner.run("start", [first])
+    assert not sim.calls_to("start") and "wait 2s" in report.refused[0].message
+    clock.advance(2)
+    assert (await runner.run("start", [first])).outcomes[0].instance_id == first
+    assert len(sim.calls_to("start", first)) == 1
+
+
 async def test_read_only_sends_nothing(rig):
     sim, config, fleet, runner, _, _ = rig
     runner.read_only = True
@@ -150,6 +167,32 @@ async def test_stuck_starting_escalation_follows_the_rules(rig, clock):
     sent = [c for c in sim.calls[before:] if not c["endpoint"].endswith("/info")]
     assert [c["endpoint"] for c in sent] == ["/v2/session/stop", "/v2/session/start"]
     assert sent[1]["at"] - sent[0]["at"] >= 5.0
+
+
+@pytest.mark.parametrize("refusal", ["html_502", "rate_limit"])
+async def test_a_restart_the_server_refused_does_not_hide_the_next_one_from_elsewhere(
+        rig, clock, refusal):
+    """Our restart answered 502 / 429 (not done), then another operator's restart a second
+    later: the STARTING that follows is theirs, seen on the server, and counts. Only the
+    runbook's one more restart (15 s of STARTING) may follow it, never a second one."""
+    sim, config, fleet, runner, _, _ = rig
+    target = ids(config)[0]
+    inst = sim.instances[target]
+    inst.stuck_starting = True
+    sim.inject(target, refusal, count=1, endpoint="restart")
+    assert (await runner.run("restart", [target])).failed
+    clock.advance(1)
+    inst.restart(clock())  # another operator
+    poller = Poller(runner.client, fleet, config.instances, clock=clock)
+    clock.advance(1)
+    await poller.sweep([target])
+    assert "restart" in fleet.get(target).seen_actions
+    clock.advance(15)
+    assert (await runner.run("restart", [target])).ok  # the one more restart
+    clock.advance(15)
+    blocked = await runner.run("restart", [target])
+    assert blocked.refused and "restart-loop guard" in blocked.refused[0].message
+    assert len(sim.calls_to("restart", target)) == 2  # the 502/429 one and the one more
 
 
 async def test_action_timeout_reports_unknown_outcome_and_repolls(serve, clock):

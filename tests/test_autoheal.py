@@ -95,3 +95,37 @@ def test_fleet_wide_pacing_and_outage_hold():
     clock.now += 10
     ids, notes = heal(fleet, clock, outage=True)
     assert ids == [] and "outage" in notes[0]
+
+
+def test_auto_heal_says_once_that_it_stopped_not_once_a_second():
+    """An instance that needs a person, auto-heal on, a tick a second for a minute: one
+    line in the event log (with the back-off at that moment), not sixty."""
+    from tests.conftest import FakeClock, make_config
+    from wawp_tui.core import Monitor
+    from wawp_tui.core.events import Note
+    from wawp_tui.simulator import build_scenario
+
+    clock = FakeClock()
+    sims = build_scenario("healthy", seed=3, instances=2, clock=clock)
+    monitor = Monitor(make_config("http://127.0.0.1:9", sims), None, clock=clock)
+    notes = []
+    monitor.subscribe(lambda event: notes.append(event.text) if isinstance(event, Note) else None)
+    fleet, held, other = monitor.fleet, sims[0].id, sims[1].id
+
+    def polled(status):
+        fleet.apply_poll_ok(held, status, None, 3)
+        fleet.apply_poll_ok(other, "WORKING", None, 3)
+
+    polled("FAILED")
+    for _ in range(3):
+        fleet.apply_action_sent(held, "restart")
+        fleet.apply_action_result(held, "restart", True, "", status="FAILED")
+        clock.advance(61)
+    polled("FAILED")
+    monitor.auto_heal = True
+    for _ in range(60):
+        monitor.tick()
+        clock.advance(1)
+        polled("FAILED")
+    assert len(notes) == 1 and "auto-heal stopped: needs a person" in notes[0], notes
+    assert "back-off 4m59s" in notes[0]  # held from 60 s after the last restart

@@ -515,6 +515,7 @@ async def test_an_unwritable_audit_log_is_said_on_screen(fleet, tmp_path, clock)
 
 
 def test_damaged_history_lines_are_skipped_with_one_warning(tmp_path):
+    Secret(SECRET)  # the configured token, as a config loaded in this process registers it
     path = tmp_path / "history.jsonl"
     good = {"id": "A1", "at": 1_800_000_000.0, "kind": "status", "text": "WORKING",
             "subject": "WORKING", "auto": False, "ok": True}

@@ -36,7 +36,8 @@ def test_three_steps_then_a_person_unless_working_within_a_minute():
     # Back at WORKING within the minute: no person needed, the next step only later.
     back = ladder.Facts(WORKING, T0 + 70, T0 + 70)
     assert ladder.hold(climb, back, T0 + 100) is None
-    assert ladder.next_step_at(climb, back, T0 + 100) == T0 + 670  # 10 min of WORKING
+    # The steps of the hour still count: the next one when the oldest leaves the hour.
+    assert ladder.next_step_at(climb, back, T0 + 100) == T0 + 3600
 
 
 def test_failed_again_soon_after_coming_back_needs_a_person_at_once():
@@ -55,10 +56,28 @@ def test_after_a_back_off_one_try_then_a_longer_back_off():
     assert ladder.hold(climb, facts, T0 + 550) == ladder.Hold(T0 + 550, T0 + 1150, 1)  # 10 min
 
 
-def test_ten_minutes_of_working_clears_the_episode_and_the_back_off():
+def test_ten_minutes_of_working_clear_the_back_off_but_not_the_hours_steps():
     climb = ladder.Ladder(steps=(T0,), level=3)
-    assert ladder.current(climb, ladder.Facts(WORKING, T0 + 10, T0 + 700), T0 + 610) == ladder.Ladder()
+    working = ladder.Facts(WORKING, T0 + 10, T0 + 700)
+    assert ladder.current(climb, working, T0 + 610) == ladder.Ladder(steps=(T0,))
     assert ladder.current(climb, ladder.Facts(WORKING, T0 + 10, T0 + 500), T0 + 500) == climb
+    assert ladder.current(climb, working, T0 + 3601) == ladder.Ladder()
+
+
+def test_an_instance_failing_every_eleven_minutes_needs_a_person_within_the_hour():
+    """Each failure restarted, each restart WORKING for 10 min, then FAILED again: the
+    back-off resets each time, the hour's steps do not: the fourth failure of the hour
+    needs a person, not a fourth restart."""
+    climb, at = ladder.Ladder(), T0
+    for n in range(3):
+        failed = ladder.Facts(FAILED, at, at - 1)
+        assert ladder.steps_left(climb, failed, at) > 0, n
+        climb = ladder.step(climb, failed, at)
+        at += 660  # WORKING from a few seconds after the restart, for 11 minutes
+        climb = ladder.settle(climb, ladder.Facts(WORKING, at - 655, at), at)
+    failed = ladder.Facts(FAILED, at, at - 1)
+    assert ladder.steps_left(climb, failed, at) == 0
+    assert ladder.hold(climb, failed, at) is not None
 
 
 @settings(max_examples=300, deadline=None)
@@ -144,3 +163,100 @@ def test_the_whole_story_of_a_stuck_instance_as_the_operator_reads_it():
     clock.now += 300  # the back-off ran out: one try, and the next back-off is 10 min
     fleet.apply_poll_ok("ID1", STARTING, None, 5.0)
     assert runbook.check_action(st_, "restart", clock.now).allowed
+
+
+def test_the_advice_of_a_stopped_instance_that_needs_a_person_names_no_refused_key():
+    """The ladder ended; a person stops the instance (x): for 3 s a start is refused too,
+    and the advice says what holds it instead of "start it first (s)"."""
+    clock = Clock()
+    fleet = FleetState([InstanceConfig("ID1", "shop", Secret("x"))], clock)
+    st_ = fleet.get("ID1")
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    for _ in range(3):
+        fleet.apply_action_sent("ID1", "restart")
+        fleet.apply_action_result("ID1", "restart", True, "", status=FAILED)
+        clock.now += 61
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    assert runbook.shown_word(st_, clock.now, 5.0) == runbook.NEEDS_PERSON
+    fleet.apply_action_sent("ID1", "stop")
+    fleet.apply_action_result("ID1", "stop", True, "", status="STOPPED")
+    clock.now += 1
+    answer = runbook.assess(st_, clock.now, 5.0)
+    assert not answer.verdicts["start"].allowed
+    assert "(s)" not in answer.advice.todo and "press s" not in answer.advice.todo
+    assert answer.advice.todo.endswith("wait 2s"), answer.advice
+    clock.now += 2
+    assert "(s)" in runbook.assess(st_, clock.now, 5.0).advice.todo  # the way out, once allowed
+
+
+def test_back_at_working_during_the_back_off_is_watched_not_a_person_to_log_out():
+    """The ladder ended (FAILED); a person's start brings it back WORKING within the
+    back-off. Restarts stay refused for the rest of it, but the row reads WORKING, the
+    advice names no logout (it would unlink a working phone) and nothing pages; FAILED
+    again, it needs a person at once, on the same back-off."""
+    from wawp_tui.commands.metrics import guards
+
+    clock = Clock()
+    fleet = FleetState([InstanceConfig("ID1", "shop", Secret("x"))], clock)
+    st_ = fleet.get("ID1")
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    for _ in range(3):
+        fleet.apply_action_sent("ID1", "restart")
+        fleet.apply_action_result("ID1", "restart", True, "", status=FAILED)
+        clock.now += 61
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    held = runbook.person_hold(st_, clock.now)
+    assert held is not None and guards(st_, clock.now)["needs_person"]
+    fleet.apply_action_sent("ID1", "start")
+    fleet.apply_action_result("ID1", "start", True, "", status=STARTING)
+    clock.now += 20
+    fleet.apply_poll_ok("ID1", WORKING, None, 5.0)
+    answer = runbook.assess(st_, clock.now, 5.0)
+    assert answer.word == WORKING and answer.advice.key is None
+    assert "log out" not in answer.advice.todo and "press" not in answer.advice.todo
+    assert not answer.verdicts["restart"].allowed and answer.verdicts["restart"].guard == "backoff"
+    assert runbook.fmt_duration(held.until - clock.now) in answer.advice.todo
+    assert not guards(st_, clock.now)["needs_person"]
+    clock.now += 30
+    fleet.apply_poll_ok("ID1", FAILED, None, 5.0)
+    assert runbook.shown_word(st_, clock.now, 5.0) == runbook.NEEDS_PERSON
+    assert runbook.person_hold(st_, clock.now) == held
+
+
+def test_the_guards_and_the_ladder_outlive_the_process_that_held_them(tmp_path):
+    """A monitor started again (a new terminal, a cron rollout) reads the last hour back
+    from the shared history: a restart sent 10 s ago still holds the next, the ladder's
+    steps still count, and a back-off in force is still in force."""
+    from wawp_tui.core.history_store import HistoryStore
+
+    clock = Clock()
+    store = HistoryStore(tmp_path / "history.jsonl")
+    first = FleetState([InstanceConfig("ID1", "shop", Secret("x"))], clock)
+    first.on_record = store.append
+    first.apply_poll_ok("ID1", FAILED, None, 5.0)
+    for _ in range(2):
+        first.apply_action_sent("ID1", "restart")
+        first.apply_action_result("ID1", "restart", True, "", status=STARTING)
+        clock.now += 16
+        first.apply_poll_ok("ID1", STARTING, None, 5.0)
+    first.apply_action_sent("ID1", "reset")
+    clock.now += 61
+    first.apply_poll_ok("ID1", STARTING, None, 5.0)
+    assert runbook.person_hold(first.get("ID1"), clock.now) is not None
+
+    clock.now += 10
+    again = FleetState([InstanceConfig("ID1", "shop", Secret("x"))], clock)
+    loaded = HistoryStore(tmp_path / "history.jsonl").load({"ID1"}, now=clock.now)
+    again.restore("ID1", loaded["ID1"])
+    st_ = again.get("ID1")
+    again.apply_poll_ok("ID1", STARTING, None, 5.0)
+    held = runbook.person_hold(st_, clock.now)
+    assert held is not None and held.until == pytest.approx(first.get("ID1").ladder.held_at + 300)
+    assert not runbook.check_action(st_, "restart", clock.now).allowed
+    assert runbook.restarts_last_hour(st_, clock.now) == (2, 0)
+    # An hour and a back-off later, nothing of it holds any more.
+    clock.now += 3700
+    later = FleetState([InstanceConfig("ID1", "shop", Secret("x"))], clock)
+    later.restore("ID1", HistoryStore(tmp_path / "history.jsonl").load({"ID1"}, now=clock.now)["ID1"])
+    later.apply_poll_ok("ID1", FAILED, None, 5.0)
+    assert runbook.check_action(later.get("ID1"), "restart", clock.now).allowed

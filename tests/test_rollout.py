@@ -113,6 +113,29 @@ async def test_a_restart_rollout_skips_an_instance_waiting_for_the_phone(rig, cl
     assert lines[-1].startswith("rollout restart done: 1 / 3 done, 2 skipped")
 
 
+@pytest.mark.parametrize("late", [10.0, 35.0])
+async def test_a_restart_rollout_skips_an_instance_whose_ladder_is_used_up(rig, clock, late):
+    """Stuck STARTING: r, r, and r after the loop guard by hand (three steps); the rollout
+    comes `late` seconds later, while the last minute runs. Its countdown ends in "needs a
+    person", not in a restart: skipped with the reason, like an instance that already
+    needs a person, and the rollout goes on to the others (it used to wait, then halt)."""
+    sim, config, make, _ = rig
+    stuck, other = ids(config)[:2]
+    sim.instances[stuck].stuck_starting = True
+    rollout, lines = make(plan("restart", [stuck, other], wave_size=1))
+    monitor = rollout.monitor
+    await monitor.refresh()
+    for pause in (15.0, 60.0, late):
+        assert (await monitor.act("restart", [stuck])).ok
+        clock.advance(pause)
+        await monitor.refresh()
+    state = await rollout.run()
+    assert state.status == "done" and not state.failed, (state.reason, lines)
+    assert "the ladder is used up" in state.skipped[stuck]
+    assert len(sends(sim, "restart")) == 4  # the three by hand, and the other instance's
+    assert not [line for line in lines if "for the runbook" in line], lines  # no wait for it
+
+
 async def test_interrupted_rollout_resumes_without_repeating(rig, clock):
     sim, config, make, path = rig
     waiting = asyncio.Event()

@@ -169,6 +169,25 @@ def test_first_seen_starting_is_a_restart_seen_now_so_young():
     assert runbook.is_stuck(st, at(clock, 15))
     assert runbook.check_action(st, "restart", at(clock, 15)).allowed
 
+def test_a_second_boot_after_our_restart_is_the_engines_and_young():
+    """Our restart, STARTING, FAILED, then STARTING again 20 s after it: that second boot
+    is the engine's own (or someone else's), not our restart's effect. It counts as a
+    restart seen on the server, and a boot 0 s old is neither STUCK nor restarted."""
+    fleet, clock, st = make("FAILED")
+    fleet.apply_action_sent("ID1", "restart")
+    fleet.apply_action_result("ID1", "restart", True, "", status="STARTING")
+    at(clock, 10)
+    fleet.apply_poll_ok("ID1", "FAILED", None, 5.0)
+    at(clock, 20)
+    fleet.apply_poll_ok("ID1", "STARTING", None, 5.0)
+    answer = runbook.assess(st, clock.now, 5.0)
+    assert not answer.verdicts["restart"].allowed and not answer.verdicts["reset"].allowed
+    assert answer.word == "STARTING" and answer.advice.key is None
+    assert runbook.restarts_last_hour(st, clock.now) == (1, 1)
+    cell = runbook.fmt_duration(answer.countdowns[0].remaining(clock.now))
+    assert cell == runbook.fmt_duration(answer.verdicts["restart"].retry_in)
+
+
 def test_failed_after_a_restart_suggests_logout():
     fleet, clock, st = make("FAILED")
     assert runbook.advise(st, T0, 5).key == "r"

@@ -76,8 +76,11 @@ class Actors(RuleBasedStateMachine):
 
         self.monitor = Monitor(config, self.client, clock=self.clock, sleep=sleep)
         self.sleep = sleep
-        #: (instance id, when) of every restart another operator sent.
-        self.foreign: list[tuple[str, float]] = []
+        #: (instance id, when, index in the simulator's call log, status before) of every
+        #: restart another operator sent.
+        self.foreign: list[tuple[str, float, int, str]] = []
+        #: (instance id, when) of every full reset asked for (R, by hand or in bulk).
+        self.resets: list[tuple[str, float]] = []
         #: (instance id, when) at which the runbook said "needs a person".
         self.held: list[tuple[str, float]] = []
         self.refusals: list[tuple[float, float, str]] = []
@@ -94,6 +97,8 @@ class Actors(RuleBasedStateMachine):
     # -- the actors ------------------------------------------------------------------
 
     def _acted(self, report, t0: float) -> None:
+        if report.action == "reset":
+            self.resets += [(o.instance_id, t0) for o in report.outcomes if not o.refused]
         for outcome in report.outcomes:
             if outcome.refused and outcome.retry_in is not None:
                 self.refusals.append((t0, outcome.retry_in, outcome.instance_id))
@@ -138,12 +143,11 @@ class Actors(RuleBasedStateMachine):
         inst = self.sim.instances[self.ids[which]]
         was = inst.status_at(self.clock())
         if was not in PHONE:
+            # A restart of an instance already STARTING (or last seen so) changes
+            # nothing a poll can see (this server lists no status times): the invariants
+            # count only those a poll could see (`_foreign_seen`).
+            self.foreign.append((inst.id, self.clock(), len(self.sim.calls), was))
             inst.restart(self.clock())
-            # A restart of an instance already STARTING changes nothing a poll can see
-            # (this server lists no status times): no monitor can count it, so the
-            # invariants do not either.
-            if was != STARTING:
-                self.foreign.append((inst.id, self.clock()))
 
     @rule(which=st.integers(0, N - 1), how=st.sampled_from(["stick", "fail", "logout", "recover"]))
     def the_engine(self, which: int, how: str) -> None:
@@ -180,6 +184,30 @@ class Actors(RuleBasedStateMachine):
         wanted = {f"/v2/session/{e}" for e in endpoints}
         return [c for c in self.sim.calls if c["instance_id"] == instance_id and c["endpoint"] in wanted]
 
+    def _indexed(self, instance_id: str, *endpoints: str) -> list[tuple[int, dict]]:
+        """The calls with their place in the log: calls at one clock reading keep their
+        order (a pre-poll, then the send, then another actor's poll)."""
+        wanted = {f"/v2/session/{e}" for e in endpoints}
+        return [(n, c) for n, c in enumerate(self.sim.calls)
+                if c["instance_id"] == instance_id and c["endpoint"] in wanted]
+
+    def _foreign_seen(self, instance_id: str) -> list[tuple[float, int, float]]:
+        """Another operator's restarts a poll could see: (when, the first poll after it,
+        that poll's time), for those whose first poll shows STARTING after a poll that
+        did not. One sent to an instance last seen STARTING, or over (FAILED, WORKING)
+        before any poll, shows nothing a monitor without the server's status times
+        could count."""
+        polls = [(n, c) for n, c in self._indexed(instance_id, "info") if c.get("status")]
+        seen = []
+        for i, when, index, was in self.foreign:
+            before = [c for n, c in polls if n < index]
+            first = next(((n, c) for n, c in polls if n >= index), None)
+            last_seen = before[-1].get("status") if before else None
+            if i == instance_id and STARTING not in (was, last_seen) and first is not None \
+                    and first[1].get("status") == STARTING:
+                seen.append((when, first[0], first[1]["at"]))
+        return seen
+
     @invariant()
     def note_who_needs_a_person(self) -> None:
         if not hasattr(self, "monitor"):
@@ -194,21 +222,21 @@ class Actors(RuleBasedStateMachine):
         if not hasattr(self, "monitor"):
             return
         for instance_id in self.ids:
-            polls = self._calls(instance_id, "info")
-            ours = [c["at"] for c in self._calls(instance_id, "restart")]
-            foreign = [t for i, t in self.foreign if i == instance_id]
-            for sent in ours:
-                earlier = [(t, True) for t in ours if t < sent] + [(t, False) for t in foreign if t < sent]
+            polls = [(n, c) for n, c in self._indexed(instance_id, "info") if c.get("status")]
+            ours = [(c["at"], n) for n, c in self._indexed(instance_id, "restart")]
+            foreign = self._foreign_seen(instance_id)
+            for sent, n_sent in ours:
+                # (when, the restart's place, whence counted, from which poll on)
+                earlier = [(t, n, t, n) for t, n in ours if n < n_sent]
+                earlier += [(t, n, at, n) for t, n, at in foreign if n < n_sent]
                 if not earlier:
                     continue
-                when, own = max(earlier)
                 # Another operator's restart counts from the first poll that saw it.
-                seen = when if own else min((p["at"] for p in polls if when <= p["at"] < sent
-                                             and p.get("status")), default=None)
-                if seen is None or sent - seen >= runbook.RESTART_LOOP_GUARD:
+                _, _, seen, n_seen = max(earlier)
+                if sent - seen >= runbook.RESTART_LOOP_GUARD:
                     continue
-                between = [p for p in polls if seen <= p["at"] <= sent and p.get("status")]
-                if any(p.get("status") == WORKING for p in between):
+                between = [c for n, c in polls if n_seen <= n < n_sent]
+                if any(c.get("status") == WORKING for c in between):
                     continue  # it reached WORKING: the 30 s stabilization is the rule then
                 # The one documented exception: STARTING for 15 s after a restart.
                 last = between[-1] if between else None
@@ -220,15 +248,16 @@ class Actors(RuleBasedStateMachine):
         if not hasattr(self, "monitor"):
             return
         for instance_id in self.ids:
-            for call in self._calls(instance_id, "restart", "start", "stop", "logout"):
+            foreign = self._foreign_seen(instance_id)
+            for index, call in self._indexed(instance_id, "restart", "start", "stop", "logout"):
                 was, at, name = call.get("was"), call["at"], call["endpoint"].rsplit("/", 1)[-1]
                 if name in ("restart", "start"):
                     assert was not in PHONE, call
                 if name == "logout":
                     assert was != SCAN_QR_CODE, call
                 if name == "restart" and was == STARTING:
-                    boots = [c["at"] for c in self._calls(instance_id, "restart", "start") if c["at"] < at]
-                    boots += [t for i, t in self.foreign if i == instance_id and t < at]
+                    boots = [c["at"] for n, c in self._indexed(instance_id, "restart", "start") if n < index]
+                    boots += [t for t, n, _ in foreign if n < index]
                     latest = max(boots, default=None)
                     # First seen STARTING counts from that poll: no older than the boot.
                     assert latest is None or at - latest >= runbook.STUCK_AFTER_RESTART, call
@@ -251,9 +280,8 @@ class Actors(RuleBasedStateMachine):
                     assert when not in steps, (instance_id, when)
 
     def _is_reset_stop(self, instance_id: str, at: float) -> bool:
-        """A stop that began a full reset (a start follows it 5 s later)."""
-        return any(abs(c["at"] - at - runbook.RESET_PAUSE) < 1e-6
-                   for c in self._calls(instance_id, "start"))
+        """A stop that began a full reset (R asked for then; not x, then s 5 s later)."""
+        return (instance_id, at) in self.resets
 
     @invariant()
     def advice_and_countdowns_agree_with_the_verdicts(self) -> None:
@@ -267,6 +295,9 @@ class Actors(RuleBasedStateMachine):
                 action = runbook.KEY_ACTIONS.get(answer.advice.key or "")
                 if action is not None:
                     assert answer.verdicts[action].allowed, (answer.advice, answer.verdicts[action])
+                for key, named in KEYS.items():  # a key named in the words counts too
+                    if f"press {key} " in answer.advice.todo or f"({key})" in answer.advice.todo:
+                        assert answer.verdicts[named].allowed, (key, answer.advice)
                 if read_only:
                     assert not any(f"press {k} " in answer.advice.todo for k in KEYS), answer.advice
             restart = runbook.check_action(state, "restart", now)

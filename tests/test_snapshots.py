@@ -67,3 +67,16 @@ def test_help(snap_compare):
 
     app, run_before = _shot("wawp-dark", press_help)
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+def test_wall(snap_compare, size):
+    """`--wall`: two minutes of the demo, then an instance fails (its alert reads NEW)."""
+    app, clock, sim = showcase.frozen_wall_app()
+    steps = showcase.wall_story(sim, clock)
+
+    async def run_before(pilot):
+        await showcase.settle_wall(app, pilot)
+        await steps(app, pilot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -52,6 +52,10 @@ class Terminal:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-t", "0")
 
+    def styled_screen(self) -> str:
+        """The screen with its colours and attributes, as SGR escape sequences."""
+        return self._tmux("capture-pane", "-p", "-e", "-t", "0")
+
     def wait_for(self, text: str, limit: float = 60.0) -> str:
         """The screen once `text` is on it (AssertionError with the screen after `limit`)."""
         deadline = time.monotonic() + limit

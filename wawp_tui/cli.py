@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=NETWORK_HELP)
     parser.add_argument("--version", action="version", version=f"wawp-tui {__version__}")
     _common_options(parser, suppress=False)
+    parser.add_argument("--wall", action="store_true",
+                        help="the wall screen: big counts, clock, problems by label; read-only, "
+                             "self-acknowledging, for a monitor nobody touches (high-contrast "
+                             "theme unless --theme)")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     p = sub.add_parser("status", help="poll every instance once and print a table")
@@ -390,6 +394,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return {"add": edit.add, "remove": edit.remove, "import": edit.import_file}[command](args)
     if command == "bench":
         return _bench(args)
+    if args.wall and command is not None:
+        raise UsageError(f"--wall is a screen of its own: use it without a command "
+                         f"(wawp-tui --wall), not with {command}")
     if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError("the TUI needs a terminal on stdin and stdout; for a report in a "
                          "pipe, a file or cron use: wawp-tui status (or status --json)")
@@ -439,6 +446,10 @@ def _dispatch(args: argparse.Namespace) -> int:
     from wawp_tui.ui.app import run_app
 
     release_stdout()  # the screen is Textual's: it writes to the terminal itself
+    if args.wall:
+        from wawp_tui.ui.wall_app import run_wall
+
+        return run_wall(config, client, demo=args.demo, theme=args.theme)
     return run_app(config, client, demo=args.demo, rerun=rerun_options(args, config))
 
 

@@ -161,6 +161,12 @@ def state_dir() -> Path:
     return platformdirs.user_state_path(APP_NAME)
 
 
+def history_path() -> Path:
+    """The instances' history (status changes, actions, the ladder's holds), shared by every
+    process of this user: the TUI, rollouts, `schedule apply`."""
+    return state_dir() / "history.jsonl"
+
+
 def user_themes_dir() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "themes"
 

@@ -87,7 +87,7 @@ def guards(state: InstanceState, now: float) -> dict[str, bool]:
         "stabilizing": guard in ("settle_restart", "settle_start"),
         "loop_guard": guard in ("loop", "ladder", "booting", "ladder_end", "ladder_rate"),
         "stuck": runbook.is_stuck(state, now),
-        "needs_person": runbook.person_hold(state, now) is not None,
+        "needs_person": runbook.needs_person_now(state, now),
     }
 
 

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.output import OutputFailed
-from wawp_tui.config import Config, audit_log_path, state_dir
+from wawp_tui.config import Config, audit_log_path, history_path, state_dir
 from wawp_tui.core import (
     CONSEQUENCES,
     AuditLog,
     FleetMonitor,
+    HistoryStore,
     Monitor,
     RolloutBusy,
     RolloutState,
@@ -261,8 +262,11 @@ async def _run(state: RolloutState, config: Config, client: WawpClient | None,
         _say(f"wawp-tui: rollout stopping after this wave: {audit.error}; resume once the "
              f"audit log is fixed with: wawp-tui rollout {state.action} --resume")
 
+    # The shared history: the guards and the runbook's ladder of the last hour (a back-off
+    # in force) hold for a cron rollout as they do for the TUI. Through a hub, the hub's.
     monitor: FleetMonitor = attach(audit) if attach is not None else \
-        Monitor(config, client, audit=audit)  # type: ignore[arg-type]
+        Monitor(config, client, audit=audit,  # type: ignore[arg-type]
+                history=HistoryStore(history_path()))
     try:
         rollout = monitor.rollout(state, state_path=path, progress=_line,
                                   continue_on_error=continue_on_error)

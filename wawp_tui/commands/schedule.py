@@ -10,8 +10,8 @@ from typing import TextIO
 
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.rollout import _line, _say
-from wawp_tui.config import Config, audit_log_path, state_dir
-from wawp_tui.core import AuditLog, Monitor, RolloutBusy, plan
+from wawp_tui.config import Config, audit_log_path, history_path, state_dir
+from wawp_tui.core import AuditLog, HistoryStore, Monitor, RolloutBusy, plan
 from wawp_tui.core.desired import Plan
 from wawp_tui.core.desired import plan as desired_plan
 from wawp_tui.launch import UsageError
@@ -66,7 +66,8 @@ async def _apply(args: argparse.Namespace, config: Config, client: WawpClient,
                  scheduled: list[str]) -> int:
     audit = AuditLog(audit_log_path() if not args.dry_run else None)
     async with client:
-        monitor = Monitor(config, client, audit=audit)
+        monitor = Monitor(config, client, audit=audit,
+                          history=HistoryStore(history_path() if not args.dry_run else None))
         await monitor.refresh(scheduled, deadline=max(30.0, 2 * config.api.timeout))
         todo = desired_plan(monitor.fleet, monitor.clock())
         _describe(todo, monitor)

@@ -30,6 +30,19 @@ class HealPolicy:
     fleet_pace: float = 10.0
 
 
+class HealNote(str):
+    """A note on why auto-heal holds, said once while its reason lasts: the text quotes
+    the countdown at that moment, `key` names the hold without it (so a back-off of an
+    hour is one line in the event log, not one a second)."""
+
+    key: str
+
+    def __new__(cls, text: str, key: str) -> HealNote:
+        note = super().__new__(cls, text)
+        note.key = key
+        return note
+
+
 @dataclass(frozen=True)
 class HealDecision:
     """Send `action` (a restart; a start for a session the server has unloaded) to
@@ -60,7 +73,7 @@ def auto_actions(state: InstanceState, since: float, action: str = Action.RESTAR
 def decide(
     fleet: FleetState, now: float, policy: HealPolicy, *, outage: bool,
     busy: Collection[str] = (), tried: Mapping[str, float] | None = None,
-) -> tuple[list[HealDecision], list[str]]:
+) -> tuple[list[HealDecision], list[HealNote]]:
     """What to send now (at most one action: fleet-wide pacing), and notes on holds.
 
     With the outage banner up nothing is sent: a platform-wide failure is not fixed by
@@ -71,20 +84,21 @@ def decide(
     if not candidates:
         return [], []
     if outage:
-        return [], ["auto-heal holding: most of the fleet fails at once (outage?); restarts will not fix that"]
+        text = "auto-heal holding: most of the fleet fails at once (outage?); restarts will not fix that"
+        return [], [HealNote(text, "outage")]
     last_tries = tried or {}
     recent = [t for t in last_tries.values() if now - t < policy.fleet_pace]
     recent += [t for st in fleet for a in (Action.RESTART, Action.START)
                for t in auto_actions(st, now - policy.fleet_pace, a)]
     if recent and now - max(recent) < policy.fleet_pace:
         return [], []
-    notes: list[str] = []
+    notes: list[HealNote] = []
     for st, (action, why) in sorted(candidates, key=lambda pair: runbook.rank(pair[0], now, 5.0)):
         if st.in_flight or st.id in busy:
             continue
         person = runbook.needs_a_person(st, now)
         if person is not None:
-            notes.append(f"{st.label}: auto-heal stopped: {person}")
+            notes.append(HealNote(f"{st.label}: auto-heal stopped: {person}", f"{st.id} stopped"))
             continue
         verdict = runbook.check_action(st, action, now)
         if action == Action.START:
@@ -99,7 +113,8 @@ def decide(
             # answered: a restart refused leaves no guard, but auto-heal does not hammer.
             continue
         if verdict.guard in ("ladder_end", "ladder_rate"):
-            notes.append(f"{st.label}: auto-heal waits: {verdict.reason}")
+            notes.append(HealNote(f"{st.label}: auto-heal waits: {verdict.reason}",
+                                  f"{st.id} waits {verdict.guard}"))
             continue
         if verdict.allowed:
             return [HealDecision(st.id, why)], notes

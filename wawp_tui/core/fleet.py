@@ -31,6 +31,8 @@ HISTORY_LIMIT = 50
 #: Restarts remembered per instance, for "restarts in the last hour" (the ladder caps
 #: them far below this; a flapping engine seen through polls is bounded here).
 RESTART_LOG_LIMIT = 64
+#: The actions whose times the guards read back from a restored history.
+_GUARDED_ACTIONS = frozenset({Action.RESTART, Action.START, Action.STOP, Action.RESET})
 #: What a status first seen with no cause known here implies: someone (or the engine)
 #: did this, at the latest when the poll showed it.
 _FIRST_SEEN_ACTIONS = {STARTING: Action.RESTART, STOPPED: Action.STOP}
@@ -109,6 +111,9 @@ class InstanceState:
     seen_actions: set[str] = field(default_factory=set)
     #: When a poll last saw WORKING (None if never seen).
     last_working_at: float | None = None
+    #: When a poll (or an action's reply) last saw the status turn STARTING: an action
+    #: of ours explains the first boot after it, not a second one.
+    starting_seen_at: float | None = None
     #: Restarts sent since the instance was last seen WORKING (for the stuck-STARTING ladder).
     restarts_since_working: int = 0
     #: Action currently in flight (one key press = at most one call per instance).
@@ -120,14 +125,20 @@ class InstanceState:
     acted_by: dict[str, str] = field(default_factory=dict)
     #: During a full reset: when its start step will be sent (for the visible countdown).
     reset_start_at: float | None = None
-    #: Per action in flight: what `last_action_at`, the restart count and the ladder were
-    #: before it was sent, so an action the server refused leaves no guard behind.
-    before_action: dict[str, tuple[float | None, int, Ladder]] = field(default_factory=dict)
+    #: Per action in flight: what `last_action_at`, `sent_at`, the restart count and the
+    #: ladder were before it was sent, so an action the server refused leaves no guard
+    #: behind (and explains no later status change: someone else's restart then counts).
+    before_action: dict[str, tuple[float | None, float | None, int, Ladder]] = field(
+        default_factory=dict)
     #: The runbook's ladder (restart, one more restart, full reset, then a person).
     ladder: Ladder = field(default_factory=Ladder)
     #: Recent restarts: (when, seen on the server rather than sent from here).
     restart_log: deque[tuple[float, bool]] = field(
         default_factory=lambda: deque(maxlen=RESTART_LOG_LIMIT))
+    #: The session's latest boot as the server last reported it (WAHA's `statuses[]`),
+    #: unclipped: every poll repeats it, and each one is judged once, at the first poll
+    #: that carries it (a late or future time would otherwise count again every poll).
+    boot_reported: float | None = None
 
     history: deque[HistoryEntry] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     #: The last status word the kept history recorded, and when (from an earlier run):
@@ -176,13 +187,49 @@ class FleetState:
             self.on_record(st.id, entry)
 
     def restore(self, instance_id: str, entries: Iterable[HistoryEntry]) -> None:
-        """Put persisted history back (oldest first), before any new entry."""
+        """Put persisted history back (oldest first), before any new entry: and with it
+        the guards and the ladder of the last hour, so a monitor started again (another
+        terminal, a cron rollout, a restarted hub) holds what the last one held."""
         st = self.instances.get(instance_id)
         if st is not None:
             for entry in entries:
                 st.record(entry)
                 if entry.kind == "status" and entry.subject:
                     st.restored_status = (entry.subject, entry.at)
+            self._restore_guards(st, self.clock())
+
+    @staticmethod
+    def _restore_guards(st: InstanceState, now: float) -> None:
+        """The actions of the last hour (ours and seen) and a back-off in force, from the
+        restored history. Only what lies between an hour ago and now counts."""
+        recent = [e for e in st.history if now - ladder_rules.STEP_WINDOW < e.at <= now]
+        steps: list[float] = []
+        for entry in recent:
+            if entry.kind == "status" and entry.subject == WORKING:
+                st.restarts_since_working = 0
+            if entry.kind != "action" or entry.subject not in _GUARDED_ACTIONS:
+                continue
+            action, seen = entry.subject, "seen on the server" in entry.text
+            st.last_action_at[action] = entry.at
+            if seen:
+                st.seen_actions.add(action)
+            else:
+                st.seen_actions.discard(action)
+                st.sent_at[action] = entry.at
+            if action == Action.RESTART:
+                st.restart_log.append((entry.at, seen))
+                st.restarts_since_working += 1
+            if action in (Action.RESTART, Action.RESET):
+                steps.append(entry.at)
+        climb = Ladder(steps=tuple(steps))
+        holds = [e for e in st.history if e.kind == "ladder" and e.subject.startswith("hold:")
+                 and e.at <= now]
+        if holds:
+            level = holds[-1].subject.removeprefix("hold:")
+            if level.isdigit() and int(level) < 64 \
+                    and now < holds[-1].at + ladder_rules.backoff(int(level)):
+                climb = Ladder(steps=climb.steps, level=int(level), held_at=holds[-1].at)
+        st.ladder = climb
 
     def __iter__(self) -> Iterator[InstanceState]:
         return iter(self.instances.values())
@@ -258,12 +305,22 @@ class FleetState:
             st.status, st.status_since, st.status_since_known = status, restored[1], False
         elif changed:
             self._new_status(st, status, now, known=st.status is not None or was_unloaded)
-        if boot_at is not None:
+        if boot_at is not None and boot_at != st.boot_reported:
+            st.boot_reported = boot_at
             self._reported_boot(st, min(boot_at, now), now)
         if status == WORKING:
             st.last_working_at = now
             st.restarts_since_working = 0
+        held = st.ladder.held_at
         st.ladder = ladder_rules.settle(st.ladder, self._facts(st), now)
+        if held is None and st.ladder.held_at is not None:
+            # Kept in the history, so a monitor started again (or a cron rollout) knows
+            # the back-off is in force and does not start the ladder over.
+            wait = ladder_rules.backoff(st.ladder.level)
+            self._record(st, HistoryEntry(st.ladder.held_at, "ladder",
+                                          f"needs a person: the ladder ended; no restart or "
+                                          f"reset for a back-off of {wait / 60:g}m",
+                                          subject=f"hold:{st.ladder.level}", ok=False))
         return changed
 
     @staticmethod
@@ -279,19 +336,23 @@ class FleetState:
         self._record(st, HistoryEntry(now, "status", arrow, subject=status))
         if previous is not None:
             self._infer_action(st, previous, status, now)
-        elif status in _FIRST_SEEN_ACTIONS and not self._caused_here(st, status, now):
+        elif status in _FIRST_SEEN_ACTIONS and not self._caused_here(st, status, now, turned=True):
             # Whoever did it, it happened at the latest now: its age is unknown, so it
             # counts as young (a STARTING first seen gets no restart for 15 s).
             self._seen(st, _FIRST_SEEN_ACTIONS[status], now, note=status == STARTING,
                        why="first seen STARTING")
+        if status == STARTING:
+            st.starting_seen_at = now
 
     @staticmethod
-    def _caused_here(st: InstanceState, status: str, now: float) -> bool:
+    def _caused_here(st: InstanceState, status: str, now: float, *, turned: bool = False) -> bool:
         """True when this status is the effect of an action of ours: a restart/start (for
         STARTING) or stop (for STOPPED) sent within OWN_ACTION_WINDOW and not already
         followed by WORKING (after which a new STARTING is someone else's doing). An
         action only claimed, not yet sent (the gate's pre-poll runs then), explains
-        nothing."""
+        nothing. `turned`: the status has just turned STARTING; a boot already seen
+        since the action was its effect, and this second one (after a FAILED, say) is
+        the engine's or someone else's."""
         wanted = (Action.RESTART, Action.START) if status == STARTING else \
             (Action.STOP,) if status == STOPPED else ()
         for action in wanted:
@@ -300,6 +361,9 @@ class FleetState:
                 continue
             if status == STARTING and st.last_working_at is not None and st.last_working_at > sent:
                 continue
+            if turned and status == STARTING and st.starting_seen_at is not None \
+                    and st.starting_seen_at >= sent:
+                continue
             return True
         return False
 
@@ -307,7 +371,7 @@ class FleetState:
         """A change this process did not cause counts like an action sent from here:
         another operator's restart, a cron rollout, the engine's own reboot. The guards
         then hold just the same (no double restart whoever acted)."""
-        if self._caused_here(st, status, now):
+        if self._caused_here(st, status, now, turned=True):
             return
         action = None
         if status == STARTING:
@@ -393,8 +457,8 @@ class FleetState:
         when named (a hub user, a schedule)."""
         now = self.clock()
         st = self.instances[instance_id]
-        st.before_action[action] = (st.last_action_at.get(action), st.restarts_since_working,
-                                    st.ladder)
+        st.before_action[action] = (st.last_action_at.get(action), st.sent_at.get(action),
+                                    st.restarts_since_working, st.ladder)
         # Counted from the moment it leaves: until the reply says otherwise, the guards
         # must assume it happened (a second key press must not stack a second restart).
         st.last_action_at[action] = now
@@ -433,11 +497,12 @@ class FleetState:
         st = self.instances[instance_id]
         before = st.before_action.pop(action, None)
         if not (ok if maybe_done is None else maybe_done) and before is not None:
-            previous, restarts, climbed = before
-            if previous is None:
-                st.last_action_at.pop(action, None)
-            else:
-                st.last_action_at[action] = previous
+            previous, sent, restarts, climbed = before
+            for times, was in ((st.last_action_at, previous), (st.sent_at, sent)):
+                if was is None:
+                    times.pop(action, None)
+                else:
+                    times[action] = was
             st.restarts_since_working = restarts
             st.ladder = climbed
             if action == Action.RESTART and st.restart_log and not st.restart_log[-1][1]:

@@ -25,7 +25,7 @@ from wawp_tui.safe_text import clean
 DEFAULT_MAX_BYTES = 2_000_000
 #: How far ahead of our clock a saved entry may be dated (clock skew between runs).
 FUTURE_SKEW = 300.0
-_KINDS = {"status", "action", "outcome", "error"}
+_KINDS = {"status", "action", "outcome", "error", "ladder"}
 
 
 class HistoryStore:

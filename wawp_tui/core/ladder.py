@@ -7,8 +7,8 @@ instance round restart/reset for ever (each one purging its outbound queue). So 
 ends: once the steps of an episode are used up and the instance is not WORKING 60 s after
 the last one, or FAILS again soon after it came back, it **needs a person**. Nobody and
 nothing restarts or resets it for a back-off, like Kubernetes' CrashLoopBackOff: 5 min,
-doubling, capped at 1 h. After a back-off one more try is allowed; 10 min of WORKING ends
-the episode and clears the back-off.
+doubling, capped at 1 h. After a back-off one more try is allowed; 10 min of WORKING
+clears the back-off (the steps of the last hour still count: three in any hour at most).
 
 A step is a restart or a full reset, whoever did it: this process, another operator, a
 cron rollout, or the engine's own reboot seen through a poll.
@@ -92,10 +92,14 @@ def _settled(ladder: Ladder, facts: Facts, now: float) -> bool:
 
 
 def current(ladder: Ladder, facts: Facts, now: float) -> Ladder:
-    """The ladder as it stands at `now`: an episode that settled is over, a back-off that
-    ran out gives one more try, steps older than an hour are forgotten."""
+    """The ladder as it stands at `now`: 10 min of WORKING clears the back-off (its level
+    and any hold) but not the steps of the last hour, which still count (at most three in
+    any hour before a person is needed: an instance that fails every 11 minutes is not
+    restarted for ever); a back-off that ran out gives one more try; steps older than an
+    hour are forgotten."""
     if _settled(ladder, facts, now):
-        return Ladder()
+        steps = tuple(t for t in ladder.steps if t > now - STEP_WINDOW)
+        return Ladder(steps=steps)
     if ladder.held_at is not None:
         if now < ladder.held_at + backoff(ladder.level):
             return ladder
@@ -163,13 +167,10 @@ def steps_left(ladder: Ladder, facts: Facts, now: float) -> int:
 
 
 def next_step_at(ladder: Ladder, facts: Facts, now: float) -> float | None:
-    """When the used-up ladder of an instance that came back frees a step again: when it
-    has been WORKING for SETTLED_AFTER, or its oldest step leaves the hour. None when a
-    step is free now or the instance is held (see `hold`)."""
+    """When the used-up ladder of an instance that came back frees a step again: when its
+    oldest step leaves the hour. None when a step is free now or the instance is held
+    (see `hold`)."""
     ladder = current(ladder, facts, now)
     if ladder.held_at is not None or len(ladder.steps) < allowed_steps(ladder):
         return None
-    frees = [ladder.steps[0] + STEP_WINDOW]
-    if facts.status == WORKING and facts.status_since is not None:
-        frees.append(max(facts.status_since, ladder.steps[-1]) + SETTLED_AFTER)
-    return min(frees)
+    return ladder.steps[0] + STEP_WINDOW

@@ -97,6 +97,7 @@ class Monitor:
         self.alerts = AlertBook()
         self._listeners: list[Listener] = []
         self._seen: set[str] = set()
+        #: The holds auto-heal has said (HealNote.key): each is said once while it lasts.
         self._heal_notes: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         #: Instances whose automatic restart is under way (decided, maybe not yet sent).
@@ -252,9 +253,9 @@ class Monitor:
                                            outage=outage is not None, busy=self._healing,
                                            tried=self._heal_tried)
         for note in notes:
-            if note not in self._heal_notes:
+            if note.key not in self._heal_notes:
                 self._emit(Note(note, ok=False))
-        self._heal_notes = set(notes)
+        self._heal_notes = {note.key for note in notes}
         for decision in decisions:
             label = self.fleet.get(decision.instance_id).label
             verb = "starting" if decision.action == Action.START else "restarting"

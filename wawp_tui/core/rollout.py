@@ -4,7 +4,8 @@ A wave is done when every instance in it reached the target (restart: WORKING an
 the 30 s stabilization; stop: STOPPED; start: WORKING, or SCAN_QR_CODE / a passkey status,
 which is reported, not retried). An instance waiting for a person at the phone
 (SCAN_QR_CODE, PASSKEY_*: `runbook.needs_person`) is skipped by a restart rollout with
-the reason, like one already in the target state. An instance that misses its target
+the reason, like one already in the target state; so is one whose runbook ladder is used
+up or ended (it needs a person, or 10 min of WORKING, first). An instance that misses its target
 within the 60 s loop-guard window, or falls into FAILED / a phone status after a restart,
 halts the rollout unless continue_on_error. Progress is saved atomically after every step, so an interrupted
 rollout resumes from the first unfinished wave without repeating finished instances.
@@ -393,6 +394,13 @@ class Rollout:
             await self.sleep(max(seconds for seconds, _ in waits) + 0.5)
             pending = [i for _, i in waits]
             await self.monitor.refresh(pending)
+            for instance_id in list(pending):
+                why = self._skip_reason(instance_id)
+                if why:  # e.g. its ladder ended while we waited: a person's now, not ours
+                    pending.remove(instance_id)
+                    st.skipped[instance_id] = why
+                    st.done.append(instance_id)
+                    self.progress(f"  {instance_id}: skipped ({why})")
             for instance_id in [i for i in pending if self._done_meanwhile(i)]:
                 pending.remove(instance_id)
                 sent.append(instance_id)
@@ -419,6 +427,12 @@ class Rollout:
             if person is not None:
                 # Where the runbook's ladder ended, a rollout stops too, and says so.
                 return person
+        if action == "restart":
+            verdict = runbook.check_action(st, action, self.clock())
+            if verdict.guard in ("ladder_end", "ladder_rate"):
+                # The ladder is used up: its countdown ends in "needs a person" or in
+                # 10 min of WORKING, never in a restart a rollout should wait for.
+                return verdict.reason
         if action == "restart" and status == STOPPED:
             return "STOPPED: not restarted (use a start rollout)"
         return None

@@ -292,7 +292,7 @@ def shown_word(state: InstanceState, now: float, refresh: float) -> str:
     word = display_status(state, now, refresh)
     if word in (PENDING, CONFIG, UNREACHABLE):
         return word
-    if person_hold(state, now) is not None:
+    if needs_person_now(state, now):
         return NEEDS_PERSON
     if word == STARTING and is_stuck(state, now):
         return STUCK
@@ -354,6 +354,14 @@ def person_hold(state: InstanceState, now: float) -> ladder.Hold | None:
     return ladder.hold(state.ladder, _ladder_facts(state), now)
 
 
+def needs_person_now(state: InstanceState, now: float) -> bool:
+    """The ladder ended and the instance is not back: a person must look (the word, the
+    advice, the page). One back at WORKING during the back-off is watched instead: its
+    restarts and resets stay refused until the back-off ends or 10 min of WORKING clear
+    it, and if it FAILS again it needs a person at once."""
+    return state.status != WORKING and person_hold(state, now) is not None
+
+
 def restarts_last_hour(state: InstanceState, now: float) -> tuple[int, int]:
     """Restarts of the last hour: (sent from here, seen on the server)."""
     recent = [seen for at, seen in state.restart_log if now - at < 3600.0]
@@ -401,8 +409,8 @@ def _ladder_refusal(state: InstanceState, now: float) -> Verdict | None:
                        f"it is not WORKING in {fmt_duration(left)}, it needs a person", left, "ladder_end")
     frees = ladder.next_step_at(state.ladder, facts, now)
     until = (frees - now) if frees is not None else None
-    return _refuse(f"{steps} in the last hour: it is back, and watched; the next one is allowed "
-                   "after 10m of WORKING" + (f" (wait {fmt_duration(until)})" if until is not None else ""),
+    return _refuse(f"{steps} in the last hour: it is back, and watched; the runbook allows no "
+                   "more this hour" + (f" (wait {fmt_duration(until)})" if until is not None else ""),
                    until, "ladder_rate")
 
 
@@ -467,13 +475,16 @@ class Verdict:
     guard: str = ""
     #: The reason without the keys it names (for read-only screens and the hub's API).
     plain: str = ""
+    #: The action whose key the reason names as the way out ("start it first (s)").
+    way_out: str = ""
 
 
-def _refuse(reason: str, retry_in: float | None = None, guard: str = "", hint: str = "") -> Verdict:
+def _refuse(reason: str, retry_in: float | None = None, guard: str = "", hint: str = "",
+            way_out: str = "") -> Verdict:
     """A refusal; `hint` is the way out by key ("press R for a full reset"), said after the
-    reason where keys mean something."""
+    reason where keys mean something; `way_out`: the action that key sends."""
     full = f"{reason}; {hint}" if hint else reason
-    return Verdict(False, full, retry_in, guard=guard, plain=reason)
+    return Verdict(False, full, retry_in, guard=guard, plain=reason, way_out=way_out if hint else "")
 
 
 def check_action(state: InstanceState, action: str, now: float, *, claimed: bool = False) -> Verdict:
@@ -483,7 +494,7 @@ def check_action(state: InstanceState, action: str, now: float, *, claimed: bool
         by = f" (by {state.in_flight_by})" if state.in_flight_by else ""
         return _refuse(f"{state.in_flight}{by} already in flight: wait for its reply")
     if state.failures:
-        blocked = _blocked_by_error(state, action)
+        blocked = _blocked_by_error(state, action, now)
         if blocked is not None:
             return blocked
     status = state.status
@@ -502,7 +513,7 @@ def check_action(state: InstanceState, action: str, now: float, *, claimed: bool
     return _refuse(f"unknown action {action!r}")
 
 
-def _blocked_by_error(state: InstanceState, action: str) -> Verdict | None:
+def _blocked_by_error(state: InstanceState, action: str, now: float) -> Verdict | None:
     """The refusal a failing instance's error implies, or None to judge by its status."""
     kind = state.error_kind
     if kind == ErrorKind.CONFIG:
@@ -515,10 +526,13 @@ def _blocked_by_error(state: InstanceState, action: str) -> Verdict | None:
         return _refuse("access token rejected (401): fix token / token_env in your config")
     if kind == ErrorKind.NOT_LOADED:
         if action == Action.START:
-            return Verdict(True, warning="the API says the session is not loaded (404): a start "
-                                         "brings it back; if the start gets 404 too, the id is "
-                                         "wrong or the instance was deleted")
-        return _refuse("the session is not loaded on the server (404)", hint="start it first (s)")
+            # Unloaded (a stop often unloads the session): still 3 s from the stop.
+            return _stop_gap(state, now) or Verdict(
+                True, warning="the API says the session is not loaded (404): a start brings it "
+                              "back; if the start gets 404 too, the id is wrong or the instance "
+                              "was deleted")
+        return _refuse("the session is not loaded on the server (404)", hint="start it first (s)",
+                       way_out=Action.START)
     # Any other failing poll: what the instance is doing now is unknown (a restart by
     # someone else often reads as 502s), so nothing is sent until a poll succeeds.
     return _refuse(f"its status cannot be confirmed now (the last poll failed: {state.last_error}); "
@@ -532,21 +546,29 @@ def _check_logout(status: str) -> Verdict:
     if status == SCAN_QR_CODE:
         return _refuse("already logged out: scan the QR code")
     if status == STOPPED:
-        return _refuse("instance is STOPPED", hint="start it first (s)")
+        return _refuse("instance is STOPPED", hint="start it first (s)", way_out=Action.START)
     return Verdict(True)
+
+
+def _stop_gap(state: InstanceState, now: float) -> Verdict | None:
+    """The refusal of a start within 3 s of a stop (sent or seen), or None."""
+    stop = _last(state, Action.STOP)
+    if stop is None or now - stop >= STOP_TO_START_GAP:
+        return None
+    wait = STOP_TO_START_GAP - (now - stop)
+    return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago{_by_whom(state, Action.STOP)}; "
+                   "the API needs "
+                   f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
+                   wait, "start_gap")
 
 
 def _check_start(state: InstanceState, now: float) -> Verdict:
     if state.status not in (STOPPED, FAILED):
         return _refuse(f"start only applies to STOPPED or FAILED (it is {state.status}); "
                        "never call start blindly")
-    stop = _last(state, Action.STOP)
-    if stop is not None and now - stop < STOP_TO_START_GAP:
-        wait = STOP_TO_START_GAP - (now - stop)
-        return _refuse(f"start blocked: stopped {fmt_ago(now - stop)} ago{_by_whom(state, Action.STOP)}; "
-                       "the API needs "
-                       f"{STOP_TO_START_GAP:g}s between stop and start; wait {fmt_duration(wait)}",
-                       wait, "start_gap")
+    gap = _stop_gap(state, now)
+    if gap is not None:
+        return gap
     if person_hold(state, now) is not None:
         return Verdict(True, warning="this instance needs a person (the runbook's ladder ended): "
                                      "start it only once the cause is fixed")
@@ -599,7 +621,8 @@ def _check_reset(state: InstanceState, now: float) -> Verdict:
     if person is not None:
         return _refuse(f"a full reset will not help: {person}")
     if state.status == STOPPED:
-        return _refuse("instance is STOPPED: a reset starts with a stop", hint="press s to start it")
+        return _refuse("instance is STOPPED: a reset starts with a stop", hint="press s to start it",
+                       way_out=Action.START)
     young = _young_boot(state, now)
     if young is not None:
         booted, left = young
@@ -621,7 +644,7 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     if person is not None:
         return _refuse(f"restart will not help: {person}")
     if status == STOPPED:
-        return _refuse("instance is STOPPED", hint="press s to start it")
+        return _refuse("instance is STOPPED", hint="press s to start it", way_out=Action.START)
     ended = _ladder_refusal(state, now)
     if ended is not None:
         return ended
@@ -678,7 +701,7 @@ def _check_restart(state: InstanceState, now: float) -> Verdict:
     wait = RESTART_LOOP_GUARD - elapsed
     return _refuse(f"restart blocked: restarted {fmt_ago(elapsed)} ago{_by_whom(state, Action.RESTART)} "
                    f"and not WORKING since; the restart-loop guard holds {RESTART_LOOP_GUARD:g}s: "
-                   f"wait {fmt_duration(wait)}", wait, "loop", hint=or_reset)
+                   f"wait {fmt_duration(wait)}", wait, "loop", hint=or_reset, way_out=Action.RESET)
 
 
 def verdicts(state: InstanceState, now: float) -> dict[str, Verdict]:
@@ -820,6 +843,11 @@ def _raw_advice(state: InstanceState, now: float, refresh: float, quiet_after: f
                             "after a back-off) has not brought it back yet.",
                       f"wait: if it is not WORKING in {fmt_duration(ended.retry_in)}, it needs a "
                       "person (no more restarts or resets until then)", None, sev)
+    if word == WORKING and ended.guard == "backoff" and ended.retry_in is not None:
+        return Advice(word, "Connected and authenticated: back after the runbook's ladder ended. "
+                            "Watched: if it fails again, it needs a person.",
+                      f"nothing to do; no restart or full reset for {fmt_duration(ended.retry_in)} "
+                      "(back-off; 10m of WORKING clears it)", None, sev)
     if word == WORKING:
         return _advise_working(state, now, quiet_after, sev)
     if word in (STARTING, STUCK):
@@ -957,8 +985,12 @@ def _held_to(advice: Advice, verdict_of: dict[str, Verdict], read_only: bool) ->
         reset = verdict_of[Action.RESET]
         if action == Action.RESTART and reset.allowed and not read_only and "full reset" in verdict.reason:
             return Advice(advice.word, advice.meaning, verdict.reason, "R", advice.severity)
-        return Advice(advice.word, advice.meaning, verdict.plain if read_only else verdict.reason,
-                      None, advice.severity)
+        todo = verdict.plain if read_only else verdict.reason
+        out = verdict.way_out
+        if not read_only and out and not verdict_of[out].allowed:
+            # The reason's way out ("start it first (s)") is refused too: what holds it.
+            todo = f"{verdict.plain}; {verdict_of[out].plain}"
+        return Advice(advice.word, advice.meaning, todo, None, advice.severity)
     if read_only and advice.key in KEY_ACTIONS:
         todo = (f"a person with write access: {PERSON_STEPS}" if advice.word == NEEDS_PERSON
                 else f"next step: {KEY_STEPS[advice.key or '']}")

@@ -124,6 +124,14 @@ def _tui_figures(fig: Figures, opts: BenchOptions, n: int, env: dict[str, str], 
                                          warmup=opts.warmup + n / 200, seconds=opts.seconds)
                 for key, value in figures.items():
                     fig.put(f"{prefix}tui_{n}_{key}", value)
+            if n == opts.instances:
+                # The wall left open (`--wall`, this tree only: a baseline may not have it),
+                # on its own local monitor: its polls are the table's; the rest is the wall.
+                figures = bench_tui.idle(this_tree(), sim_idle.url, idle_path, env,
+                                         warmup=opts.warmup + n / 200, seconds=opts.seconds,
+                                         options=("--wall",))
+                for key, value in figures.items():
+                    fig.put(f"wall_{n}_{key}", value)
             found = bench_tui.finish_detection(detect, timeout=1200.0)
         finally:
             if detect.poll() is None:

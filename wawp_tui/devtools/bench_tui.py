@@ -32,10 +32,11 @@ def _slope_per_h(samples: list[tuple[float, float]]) -> float:
 
 
 def idle(product: Product, url: str, config_path: str, env: dict[str, str], *,
-         warmup: float, seconds: float) -> dict[str, float]:
+         warmup: float, seconds: float, options: tuple[str, ...] = ()) -> dict[str, float]:
     """The app on a fleet where nothing changes: after `warmup` s, CPU and the server's
-    request count over `seconds` s; RSS sampled every 5 s from start to end."""
-    argv = product.argv("--config", config_path)
+    request count over `seconds` s; RSS sampled every 5 s from start to end. `options`:
+    more of the command line (`--wall`)."""
+    argv = product.argv("--config", config_path, *options)
     rss: list[tuple[float, float]] = []
     with TtyProcess(argv, {**env, "PYTHONPATH": product.pythonpath}) as app:
         started = time.monotonic()

@@ -17,10 +17,11 @@ from pathlib import Path
 import httpx
 from textual.pilot import Pilot
 
-from wawp_tui.core import client_for
+from wawp_tui.core import Monitor, client_for
 from wawp_tui.demo import DEMO_SEED, demo_config_for
 from wawp_tui.simulator import Simulator, build_scenario
 from wawp_tui.ui.app import WawpApp, build_app
+from wawp_tui.ui.wall_app import WallApp, build_wall_app
 
 #: 2026-11-24 03:00:00 UTC: the on-call hour.
 FROZEN_AT = 1_795_489_200.0
@@ -67,6 +68,56 @@ def frozen_demo_app(theme: str = "wawp-dark") -> tuple[WawpApp, FrozenClock, Sim
     client = client_for(config, httpx.ASGITransport(app=sim, raise_app_exceptions=False))
     app = build_app(config, client, clock=clock, poll=False, demo=True, timer=StepTimer())
     return app, clock, sim
+
+
+def frozen_wall_app(theme: str | None = None) -> tuple[WallApp, FrozenClock, Simulator]:
+    """The demo fleet's wall at FROZEN_AT, polled on demand only (see `settle_wall`)."""
+    clock = FrozenClock()
+    sim = Simulator(build_scenario("demo", seed=DEMO_SEED, clock=clock), clock=clock, seed=DEMO_SEED)
+    for inst in sim.instances.values():
+        inst.faults = [f for f in inst.faults if f.kind != "slow"]
+    config = demo_config_for(sim)
+    client = client_for(config, httpx.ASGITransport(app=sim, raise_app_exceptions=False))
+    app = build_wall_app(config, client, theme=theme, clock=clock, poll=False, title="demo",
+                         timer=StepTimer())
+    return app, clock, sim
+
+
+async def settle_wall(app: WallApp, pilot: Pilot[int]) -> None:
+    """One poll of every instance and one beat, drawn."""
+    for _ in range(200):
+        if app.wall.is_mounted:
+            break
+        await pilot.pause(0.01)
+    await wall_poll(app, pilot)
+
+
+async def wall_poll(app: WallApp, pilot: Pilot[int], clock: FrozenClock | None = None,
+                    seconds: float = 0.0) -> None:
+    """The clock moved on `seconds`, every instance polled, a beat, all drawn."""
+    if clock is not None:
+        clock.advance(seconds)
+    monitor = app.source
+    assert isinstance(monitor, Monitor)
+    await monitor.refresh()
+    app.wall.beat()
+    await pilot.pause()
+    app.wall.draw()  # (after the layout: the problems fill their room)
+    await pilot.pause()
+
+
+def wall_story(sim: Simulator, clock: FrozenClock) -> Callable[[WallApp, Pilot[int]], Awaitable[None]]:
+    """Two minutes on the wall, then an instance fails: its alert reads NEW."""
+
+    async def steps(app: WallApp, pilot: Pilot[int]) -> None:
+        for _ in range(4):
+            await wall_poll(app, pilot, clock, 30)
+        working = next(i for i in sim.instances.values() if i.status_at(clock.now) == "WORKING")
+        working.fail_at = clock.now
+        for _ in range(7):  # past the alert's group wait
+            await wall_poll(app, pilot, clock, 1)
+
+    return steps
 
 
 async def settle(app: WawpApp, pilot: Pilot[int]) -> None:
@@ -140,6 +191,19 @@ SHOTS: dict[str, tuple[str, tuple[int, int], Callable[[WawpApp, Pilot[int]], Awa
 
 #: Shots whose steps need the simulator and the clock: name -> (theme, size, factory).
 INCIDENT_SHOTS = {"outage-80x24": ("wawp-dark", (80, 24), outage)}
+#: The wall (`--wall`, its own high-contrast theme): name -> size.
+WALL_SHOTS = {"wall": (160, 48), "wall-80x24": (80, 24)}
+
+
+async def take_wall(name: str, folder: Path) -> Path:
+    """Render one screenshot of the wall to folder/NAME.svg."""
+    app, clock, sim = frozen_wall_app()
+    async with app.run_test(size=WALL_SHOTS[name]) as pilot:
+        await settle_wall(app, pilot)
+        await wall_story(sim, clock)(app, pilot)
+        path = folder / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(folder))
+    return path
 
 
 async def take(name: str, folder: Path) -> Path:
@@ -166,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     use_utc()
     for name in [*SHOTS, *INCIDENT_SHOTS]:
         print(asyncio.run(take(name, folder)))
+    for name in WALL_SHOTS:
+        print(asyncio.run(take_wall(name, folder)))
     return 0
 
 

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from wawp_tui.config import Config, audit_log_path, state_dir, user_themes_dir
+from wawp_tui.config import Config, audit_log_path, history_path, state_dir
 from wawp_tui.core import AuditLog, FleetMonitor, HistoryStore, Monitor, Rollout
 from wawp_tui.launch import resume_command
 from wawp_tui.safe_text import clean
@@ -81,22 +81,7 @@ class WawpApp(App[int]):
         config = monitor.config
         self.fleet_screen = FleetScreen(monitor, demo=demo, bell=config.monitor.bell,
                                         rollout_state_path=rollout_state_path, rerun=rerun)
-        self._theme_problems = self._register_themes()
-        wanted = config.monitor.theme or themes.DEFAULT_THEME
-        if wanted in self.available_themes:
-            self.theme = wanted
-        else:
-            self._theme_problems.append(themes.ThemeProblem(
-                wanted, f"no theme named {wanted!r}; using {themes.DEFAULT_THEME}"))
-            self.theme = themes.DEFAULT_THEME
-
-    def _register_themes(self) -> list[themes.ThemeProblem]:
-        for theme in themes.builtin_themes():
-            self.register_theme(theme)
-        found, problems = themes.user_themes(user_themes_dir())
-        for theme in found:
-            self.register_theme(theme)
-        return list(problems)
+        self._theme_problems = themes.install(self, config.monitor.theme or themes.DEFAULT_THEME)
 
     def get_default_screen(self) -> Screen[Any]:
         return self.fleet_screen
@@ -248,7 +233,7 @@ def run_app(config: Config, client: WawpClient, demo: bool = False,
             rerun: tuple[str, ...] = ()) -> int:
     """Run the TUI until the user quits; returns the exit code."""
     # The demo's fleet is made up: its history, audit and rollouts stay out of the real ones.
-    history = HistoryStore(None if demo else state_dir() / "history.jsonl")
+    history = HistoryStore(None if demo else history_path())
     audit = AuditLog(None if demo else audit_log_path())
     app = build_app(config, client, audit=audit, history=history, demo=demo,
                     rollout_state_path=None if demo else state_dir() / "rollout.json", rerun=rerun)

@@ -4,17 +4,15 @@ Rows by keyed diff (only what changed), the summary line, the outage banner, the
 pane, and once a second the cells that change with time alone. The screen hands down
 what it holds (filter, selection, modes, palette); nothing here calls the API.
 
-Left alone, the fleet costs what changes, not what it holds: each instance waits in a
-heap for the time its row or its share of the summary can next read differently
-(formatting.time_changes_at), so the once-a-second beat looks only at those due, and
-the summary's counts follow one instance at a time. A row off screen is only moved to
+Left alone, the fleet costs what changes, not what it holds: the summary's counts and
+the heap of when each row can next read differently are a Tally (tally.py), so the
+once-a-second beat looks only at the instances due. A row off screen is only moved to
 its place in the order; its cells are drawn when it comes into view (a screen shows
 about 45 of 5,000 rows, and drawing cells nobody sees was most of an idle screen's CPU).
 """
 
 from __future__ import annotations
 
-import heapq
 import time
 from collections.abc import Callable
 
@@ -27,6 +25,7 @@ from wawp_tui.ui.bridge import MonitorBridge
 from wawp_tui.ui.fleet_view import FleetView
 from wawp_tui.ui.row_filter import Row
 from wawp_tui.ui.sorting import row_sort_key, summary_note
+from wawp_tui.ui.tally import Tally
 from wawp_tui.ui.widgets.detail_pane import DetailPane
 from wawp_tui.ui.widgets.fleet_table import FleetTable
 from wawp_tui.ui.widgets.quiet_static import QuietStatic
@@ -45,13 +44,8 @@ class FleetPainter:
         #: Seconds the last batch of changed rows took to draw (read by the bench).
         self.last_draw_seconds = 0.0
         self._time_sigs: dict[str, tuple[object, ...]] = {}
-        #: (when, id): when an instance's time-dependent parts may next change; an
-        #: entry whose time is not _due_at[id] is an old one, skipped.
-        self._due: list[tuple[float, str]] = []
-        self._due_at: dict[str, float] = {}
-        #: Each instance's share of the summary line, and their sums.
-        self._parts: dict[str, view.SummaryPart] = {}
-        self._counts = view.SummaryCounts({})
+        #: The summary's counts, and when each row may next change with time alone.
+        self.tally = Tally(self.monitor, quiet_after=self.monitor.quiet_after)
         self._timer: Timer | None = None
         self._context: tuple[tuple[object, ...], Text] | None = None
         #: Rows off screen whose cells may be out of date: drawn when they come into view.
@@ -110,7 +104,7 @@ class FleetPainter:
         self.screen.query_one(FleetTable).sync(rows, full=True)
         self._unseen.clear()
         self._time_sigs = {i: self._time_signature(i, now) for i in rows}
-        self._recount(now)
+        self.tally.recount(now)
         self.chrome()
 
     def rows(self, ids: set[str]) -> None:
@@ -127,7 +121,7 @@ class FleetPainter:
         for i in ids:
             if i not in self._unseen:
                 self._time_sigs[i] = self._time_signature(i, now)
-            self._account(i, now)
+            self.tally.account(i, now)
         # A row the order just moved into view (a FAILED rising to the top) is drawn now,
         # not at the next beat.
         self.seen()
@@ -148,12 +142,12 @@ class FleetPainter:
     def chrome(self, detail: bool = True) -> None:
         """The summary line and the outage banner (and the detail pane unless told not)."""
         now, table = self.monitor.clock(), self.screen.query_one(FleetTable)
-        if len(self._parts) != len(self.monitor.fleet):
-            self._recount(now)
+        if not self.tally.complete:
+            self.tally.recount(now)
         width = max(20, self.screen.size.width - 2)  # the padding of each line
         hidden = len(self.screen.selected) - len(self.screen.selected & table.row_keys())
         self.screen.query_one("#summary", QuietStatic).show_lines(view.summary_lines(
-            self._counts, self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette,
+            self.tally.counts, self.monitor.fleet, now, self.monitor.stale_basis, self.screen.palette,
             paused=self.screen.paused,
             auto_heal=self.monitor.auto_heal, read_only=self.monitor.read_only, shown=table.row_count,
             audit_off=self.monitor.audit.error is not None,
@@ -197,15 +191,7 @@ class FleetPainter:
         table, now = self.table, self.monitor.clock()
         shown, view = table.row_keys(), table.in_view()
         changed = {}
-        due, due_at = self._due, self._due_at
-        looked: list[str] = []
-        while due and due[0][0] <= now:
-            at, instance_id = heapq.heappop(due)
-            if due_at.get(instance_id) != at:
-                continue  # rescheduled since
-            del due_at[instance_id]
-            looked.append(instance_id)
-            self._account(instance_id, now, schedule=False)
+        for instance_id in self.tally.due(now):
             if instance_id in shown and instance_id not in view:
                 self._unseen.add(instance_id)  # drawn when it comes into view (seen)
             elif instance_id in shown:
@@ -213,47 +199,13 @@ class FleetPainter:
                 if self._time_sigs.get(instance_id) != sig:
                     self._time_sigs[instance_id] = sig
                     changed[instance_id] = self._row(instance_id, now)
-        for instance_id in looked:
-            self._schedule(instance_id, now)
         if changed:
             table.sync(changed, full=False)
         self.seen()  # the net under FleetTable.ViewMoved: at most a second late
         self.chrome()
 
-    # -- what changes with time alone, and the summary's counts ------------------------
+    # -- what changes with time alone ----------------------------------------------------
 
     def _time_signature(self, instance_id: str, now: float) -> tuple[object, ...]:
         return view.time_signature(self.monitor.state(instance_id), now, self.monitor.stale_basis,
                                    self.monitor.quiet_after)
-
-    def _schedule(self, instance_id: str, now: float) -> None:
-        """Put the instance in the heap at the time its time-dependent parts can change
-        (at the next beat at the earliest)."""
-        at = max(view.time_changes_at(self.monitor.state(instance_id), now, self.monitor.stale_basis,
-                                      self.monitor.quiet_after), now + 1e-3)
-        if self._due_at.get(instance_id) == at:
-            return
-        self._due_at[instance_id] = at
-        heapq.heappush(self._due, (at, instance_id))
-        if len(self._due) > 2 * len(self._due_at) + 64:  # drop the old entries
-            self._due = [(t, i) for i, t in self._due_at.items()]
-            heapq.heapify(self._due)
-
-    def _account(self, instance_id: str, now: float, *, schedule: bool = True) -> None:
-        """Bring the instance's share of the summary up to date (and its place in the heap)."""
-        part = view.summary_part(self.monitor.state(instance_id), now, self.monitor.stale_basis)
-        old = self._parts.get(instance_id)
-        if old != part:
-            if old is not None:
-                self._counts.add(old, -1)
-            self._counts.add(part)
-            self._parts[instance_id] = part
-        if schedule:
-            self._schedule(instance_id, now)
-
-    def _recount(self, now: float) -> None:
-        """Every instance's share of the summary and its place in the heap, afresh."""
-        self._parts, self._counts = {}, view.SummaryCounts({})
-        self._due, self._due_at = [], {}
-        for instance_id in self.monitor.fleet.instances:
-            self._account(instance_id, now)

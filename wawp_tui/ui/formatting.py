@@ -271,10 +271,12 @@ TIME_HORIZON = 60.0
 
 
 def time_changes_at(state: InstanceState, now: float, refresh: float,
-                    quiet_after: float = runbook.QUIET_AFTER) -> float:
+                    quiet_after: float = runbook.QUIET_AFTER, *, row: bool = True) -> float:
     """The earliest time at which `time_signature` may read differently with no poll or
     action in between; `now` for a part that moves every second (look again at the next
-    beat). Early is harmless (the row is only looked at); late would show old text."""
+    beat). Early is harmless (the row is only looked at); late would show old text.
+    `row=False`: only what `summary_part` reads (the word, staleness), not SINCE or the
+    quiet age, which move far more often (the wall counts; it draws no row)."""
     if runbook.countdowns(state, now):
         return now  # a guard counts down in seconds
     soon = now + TIME_HORIZON
@@ -289,6 +291,8 @@ def time_changes_at(state: InstanceState, now: float, refresh: float,
     plan = runbook.meant(state, now)
     if plan is not None and plan.until is not None and plan.until > now:
         soon = min(soon, plan.until)  # SCHEDULED turns STOPPED (a problem) at its window
+    if not row:
+        return soon
     quiet = runbook.quiet_from(state, quiet_after)
     if quiet is not None:
         # "no activity for 1h10m": shown to the minute once it began.

@@ -13,15 +13,20 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import tomli
+from textual.app import App
 from textual.css.stylesheet import Stylesheet
 from textual.theme import Theme
 
+from wawp_tui.config import user_themes_dir
 from wawp_tui.files import read_small
 from wawp_tui.safe_text import clean
 
 DEFAULT_THEME = "wawp-dark"
+#: The wall's default: read from across a room.
+HIGH_CONTRAST = "wawp-high-contrast"
 #: A theme name is shown in the command palette: keep it a plain word.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 _FIELDS = ("name", "primary", "secondary", "accent", "warning", "error", "success",
@@ -107,3 +112,20 @@ def user_themes(folder: Path) -> tuple[list[Theme], list[ThemeProblem]]:
         except (ValueError, UnicodeDecodeError) as exc:
             problems.append(ThemeProblem(str(path), clean(exc, 200)))
     return themes, problems
+
+
+def install(app: App[Any], wanted: str | None, fallback: str = DEFAULT_THEME) -> list[ThemeProblem]:
+    """Register the shipped themes and the user's on `app`, then apply `wanted` (or
+    `fallback` when there is none by that name); what went wrong, to tell the user."""
+    for theme in builtin_themes():
+        app.register_theme(theme)
+    found, problems = user_themes(user_themes_dir())
+    for theme in found:
+        app.register_theme(theme)
+    problems = list(problems)
+    name = wanted or fallback
+    if name not in app.available_themes:
+        problems.append(ThemeProblem(name, f"no theme named {name!r}; using {fallback}"))
+        name = fallback
+    app.theme = name
+    return problems

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -107,21 +108,27 @@ def _free_port():
 
 
 def test_simulate_serves_http_until_stopped():
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "wawp_tui", "simulate", "--port", str(port),
+    """--port 0 announces the port it got; the banner comes once the port is bound (so a
+    busy port is an error and no banner)."""
+    proc = subprocess.Popen([sys.executable, "-m", "wawp_tui", "simulate", "--port", "0",
                              "--instances", "4", "--scenario", "healthy"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}" in line
+        match = re.search(r"http://127\.0\.0\.1:(\d+) ", line)
+        assert match and match.group(1) != "0", line
+        port = int(match.group(1))
         state = None
-        deadline = time.monotonic() + 30  # the banner comes before the port is bound
+        deadline = time.monotonic() + 30  # uvicorn starts serving just after the banner
         while state is None and time.monotonic() < deadline:
             try:
                 state = httpx.get(f"http://127.0.0.1:{port}/_sim/state", timeout=1).json()
             except httpx.TransportError:
                 time.sleep(0.1)
         assert state is not None and len(state) == 4
+        busy = run("simulate", "--port", str(port))
+        assert busy.returncode == 2 and "cannot listen" in busy.stderr
+        assert "Wawp simulator on" not in busy.stdout and "Traceback" not in busy.stderr
     finally:
         proc.terminate()
         proc.wait(timeout=10)

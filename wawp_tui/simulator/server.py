@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import threading
 import time
 
@@ -83,21 +84,25 @@ def serve_in_thread(app: Simulator, host: str = "127.0.0.1", port: int = 0,
 
 def run_forever(app: Simulator, host: str, port: int, *, scenario: str = "demo",
                 allow_public: bool = False) -> None:
-    """`wawp-tui simulate`: serve until Ctrl-C (loopback only unless allow_public)."""
+    """`wawp-tui simulate`: serve until Ctrl-C (loopback only unless allow_public).
+
+    The socket is bound before anything is printed, so a busy port is an error and
+    nothing else, and `--port 0` announces the port it got."""
     if not allow_public and not is_loopback(host):
         raise ValueError(f"refusing to serve on {host}: the simulator is for loopback (127.0.0.1)")
-    print(f"Wawp simulator on http://{host}:{port} ({len(app.instances)} instances, "
-          f"scenario {scenario}, access token 'demo-token'). Ctrl-C stops it.", flush=True)
-    for inst in list(app.instances.values())[:5]:
-        print(f"  {inst.id}  {inst.label}", flush=True)
-    if len(app.instances) > 5:
-        print(f"  ... and {len(app.instances) - 5} more (GET /_sim/state lists them)", flush=True)
-    server = uvicorn.Server(_config(app, host, port))
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    except SystemExit:  # uvicorn exits on a bind failure after logging it
-        raise OSError(f"port {port} is not available on {host}") from None
-    if not server.started:
-        raise OSError(f"port {port} is not available on {host}")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=1024)
+    with sock:
+        bound = sock.getsockname()[1]
+        where = f"[{host}]:{bound}" if ":" in host else f"{host}:{bound}"
+        print(f"Wawp simulator on http://{where} ({len(app.instances)} instances, "
+              f"scenario {scenario}, access token 'demo-token'). Ctrl-C stops it.", flush=True)
+        for inst in list(app.instances.values())[:5]:
+            print(f"  {inst.id}  {inst.label}", flush=True)
+        if len(app.instances) > 5:
+            print(f"  ... and {len(app.instances) - 5} more (GET /_sim/state lists them)", flush=True)
+        server = uvicorn.Server(_config(app, host, bound))
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:
+            pass

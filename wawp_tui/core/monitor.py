@@ -107,6 +107,9 @@ class Monitor:
         self._heal_tried: dict[str, float] = {}
         self._outage: Outage | None = None
         self._outage_key: tuple[int, str] | None = None
+        #: Idle hibernation's limit, set by the hub that carries it out (hub/hibernate.py);
+        #: 0 everywhere else (the TUI alone never hibernates an instance).
+        self.hibernate_after = 0.0
 
     # -- facts -----------------------------------------------------------------------
 

@@ -163,6 +163,12 @@ class AttachedMonitor:
         return float(value) if isinstance(value, (int, float)) and 0 <= value < 10**9 else runbook.QUIET_AFTER
 
     @property
+    def hibernate_after(self) -> float:
+        value = self._hub.get("hibernate_after")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and 0 <= value < 10**9 else 0.0
+
+    @property
     def labels(self) -> dict[str, str]:
         return {st.id: st.label for st in self.fleet}
 

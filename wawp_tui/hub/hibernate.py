@@ -57,6 +57,8 @@ class Hibernator:
 
     book: Book
     after: float
+    #: Seconds between looks.
+    every: float = EVERY
     runs: int = 0
     _begun: bool = False
     _tried: dict[str, float] = field(default_factory=dict)
@@ -65,7 +67,7 @@ class Hibernator:
     _pending: dict[str, float] = field(default_factory=dict)
 
     def job(self) -> Job:
-        return Job("hibernation", EVERY, self.run, at_start=True)
+        return Job("hibernation", self.every, self.run, at_start=True)
 
     async def run(self, monitor: Monitor) -> None:
         if not self._begun:
@@ -107,9 +109,10 @@ class Hibernator:
                  and st.schedule is None and runbook.KEEP_AWAKE not in st.tags
                  and runbook.last_activity(st) is None]
         if blind:
-            monitor.note(f"idle hibernation: {plural(len(blind), 'WORKING instance')} report no "
-                         f"activity ({_names(blind)}): the server gives no timestamps.activity and no "
-                         "message webhook reached the hub, so they are never hibernated", ok=False)
+            monitor.note(f"idle hibernation: no activity signal from {plural(len(blind), 'WORKING instance')} "
+                         f"({_names(blind)}): the server reports no timestamps.activity and no message "
+                         "webhook reached the hub, so it cannot see them idle and never hibernates them",
+                         ok=False)
 
     async def _hibernate(self, monitor: Monitor) -> None:
         now = monitor.clock()

@@ -335,7 +335,8 @@ class AttachedMonitor:
         if text:
             instance_id = payload.get("instance_id")
             self._emit(Note(f"[hub] {text}", payload.get("ok") is not False,
-                            instance_id if isinstance(instance_id, str) else None))
+                            instance_id if isinstance(instance_id, str) else None,
+                            told=payload.get("told") is True))
 
     def _lose(self, why: str) -> None:
         """The hub went: every row stays, marked as not confirmed since its last poll."""

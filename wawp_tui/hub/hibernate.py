@@ -133,7 +133,7 @@ class Hibernator:
             self._tried[instance_id] = now
         states = [monitor.state(i) for i in still]
         monitor.note(f"hibernate: stopping {plural(len(still), 'instance')} idle for "
-                     f"{runbook.fmt_duration(self.after)} or more: {_names(states)}")
+                     f"{runbook.fmt_duration(self.after)} or more: {_names(states)}", told=True)
         report = await monitor.act(Action.STOP, still, trigger=Trigger.HIBERNATE, by=BY)
         done = monitor.clock()
         for outcome in report.outcomes:

@@ -135,7 +135,7 @@ class ScheduleKeeper:
         now = monitor.clock()
         todo = plan(monitor.fleet, now, names={name}, since=at)
         missed = self.started_at is not None and at < self.started_at
-        self._say(monitor, _headline(schedule, at, running, todo, len(members), now, missed))
+        self._say(monitor, _headline(schedule, at, running, todo, len(members), now, missed), told=True)
         for instance_id, why in todo.skipped.items():
             self._say(monitor, f"schedule {name}: {monitor.state(instance_id).label}: left alone: {why}",
                       instance_id=instance_id)
@@ -166,9 +166,10 @@ class ScheduleKeeper:
     def _progress(self, monitor: Monitor, name: str, line: str) -> None:
         self._say(monitor, f"schedule {name}: {line.strip()}")
 
-    def _say(self, monitor: Monitor, text: str, *, ok: bool = True, instance_id: str | None = None) -> None:
+    def _say(self, monitor: Monitor, text: str, *, ok: bool = True, instance_id: str | None = None,
+             told: bool = False) -> None:
         _log.info("%s", text)
-        monitor.note(clean(text, 500), ok=ok, instance_id=instance_id)
+        monitor.note(clean(text, 500), ok=ok, instance_id=instance_id, told=told)
 
 
 def _change(schedule: Schedule, at: float, running: bool, now: float) -> str:

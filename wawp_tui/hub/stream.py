@@ -132,7 +132,7 @@ class Broadcaster:
             self._wake.set()
         elif isinstance(event, Note):
             self._notes.append({"text": event.text, "ok": event.ok, "instance_id": event.instance_id,
-                                "at": self.clock()})
+                                "at": self.clock(), **({"told": True} if event.told else {})})
             del self._notes[:-200]  # a burst of notes keeps its latest
             self._wake.set()
         elif isinstance(event, AlertsChanged):

@@ -217,6 +217,8 @@ class FleetScreen(Screen[None]):
     @on(EventNote)
     def _event_note(self, message: EventNote) -> None:
         self.log_line(message.text, message.ok)
+        if message.told and self._alive():
+            self.toast(message.text, severity="information" if message.ok else "warning")
 
     @on(StatusAlert)
     def _status_alert(self, message: StatusAlert) -> None:

@@ -19,15 +19,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import FakeClock
-from tests.hub_kit import WAWP_TOKEN, config_for, hub_in_loop, until
+from tests.hub_kit import TOKENS, WAWP_TOKEN, config_for, hub_in_loop, until
 from wawp_tui import schedules
 from wawp_tui.config import Config
 from wawp_tui.core import Note
 from wawp_tui.core.fleet import FleetState
 from wawp_tui.core.rollout import RolloutState
+from wawp_tui.hub.attach import AttachedMonitor
 from wawp_tui.hub.book import Book
 from wawp_tui.hub.jobs import Job
 from wawp_tui.hub.keeper import ScheduleKeeper
+from wawp_tui.hub.link import HubLink
 from wawp_tui.models import SCAN_QR_CODE, STOPPED, WORKING, InstanceConfig, Secret
 from wawp_tui.simulator import SimInstance, Simulator
 
@@ -150,13 +152,23 @@ async def test_a_change_missed_while_the_hub_was_down_is_done_when_it_comes_back
     # Down over the window's end; back half an hour later, still outside the window.
     clock.now = STOP_AT + 1800
     second, notes = _keeper(tmp_path), []
-    async with hub_in_loop(config, jobs=[_heard(second, notes)], clock=clock) as (hub, _):
+    async with hub_in_loop(config, jobs=[_heard(second, notes)], clock=clock) as (hub, base):
         await until(lambda: sim.calls_to("stop"), 15, "the missed stop")
         await until(lambda: second.book.carried(NAME).at == STOP_AT, 20, "carried out")
         assert [c["instance_id"] for c in sim.calls_to("stop")] == [desk_one]
         said = [n for n in notes if n.startswith("missed while the hub was down")]
         assert said == [f"missed while the hub was down: schedule {NAME}: stopping 1 instance "
                         "(stop Fri 08:01 UTC, 30m00s ago; still meant STOPPED)"], notes
+        # A screen that attaches after it (it was reconnecting) is told too, once.
+        screen = AttachedMonitor(HubLink(base, Secret(TOKENS["alice"])), Config())
+        told: list[Note] = []
+        screen.subscribe(lambda e: told.append(e) if isinstance(e, Note) and e.told else None)
+        try:
+            await screen.refresh()
+            await screen.refresh()
+        finally:
+            await screen.close()
+        assert [n.text for n in told] == [f"[hub] {said[0]}"]
         # Someone needs it tonight: started by hand while the hub runs...
         sims[0].start(clock.now)
         hub.monitor.poke(desk_one)

@@ -160,6 +160,7 @@ class HubApi:
                     "stale_basis": monitor.stale_basis, "quiet_after": monitor.quiet_after,
                     "hibernate_after": monitor.hibernate_after,
                     "hibernations": self._hibernations(),
+                    "news": list(self.broadcaster.news),
                     "refresh": monitor.poller.refresh, "read_only": monitor.read_only,
                     "auto_heal": monitor.auto_heal, "paused": monitor.paused,
                     "takes_actions": self.takes_actions,

@@ -191,7 +191,7 @@ def row_cells(
     elif not error and state.schedule is not None:
         error = runbook.scheduled_text(state, now) or ""
     elif not error and runbook.hibernated(state):
-        error = "hibernated while idle (the hub)"
+        error = "hibernated while idle"
     return (
         Text("●" if selected else " "),
         badge_text(assessment.word, palette, assessment.stale),

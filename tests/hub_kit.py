@@ -35,11 +35,12 @@ def hub_settings(*, users: bool = True, secret: bool = True, metrics_auth: bool 
 
 
 def config_for(url: str, sims, *, refresh: float = 60.0, hub: HubSettings | None = None,
-               steady_max: float = 120.0) -> Config:
+               steady_max: float = 120.0, idle_stop_after: float = 0.0) -> Config:
     """A hub's config for simulated instances at `url` (steady polls rare: what a test
     sees moving was made to move)."""
     return Config(api=ApiSettings(base_url=url, timeout=5.0, connect_timeout=3.0),
-                  monitor=MonitorSettings(refresh=refresh, steady_max=steady_max),
+                  monitor=MonitorSettings(refresh=refresh, steady_max=steady_max,
+                                          idle_stop_after=idle_stop_after),
                   instances=tuple(InstanceConfig(id=i.id, label=i.label, token=Secret(WAWP_TOKEN),
                                                  tags=i.tags, schedule=getattr(i, "schedule", None))
                                   for i in sims),
@@ -48,10 +49,11 @@ def config_for(url: str, sims, *, refresh: float = 60.0, hub: HubSettings | None
 
 @contextlib.asynccontextmanager
 async def hub_in_loop(config: Config, *, port: int = 0, tls: tuple[str, str] | None = None,
-                      jobs=()):
-    """A Hub serving on a loopback port in this event loop (https with `tls`); stopped on exit."""
+                      jobs=(), clock: Callable[[], float] = time.time, audit_path=None):
+    """A Hub serving on a loopback port in this event loop (https with `tls`), on `clock`
+    (a test's, which it moves), journaling to `audit_path`; stopped on exit."""
     cfg = hub_config(config, (), False)
-    hub = Hub(cfg, client_for(cfg), tls=tls)
+    hub = Hub(cfg, client_for(cfg), tls=tls, clock=clock, audit_path=audit_path)
     for job in jobs:
         hub.add_job(job)
     sock = bind("127.0.0.1", port)

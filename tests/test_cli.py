@@ -51,7 +51,8 @@ def test_status_json_in_config_order_with_the_contract_keys(fleet):
     rows = json.loads(out.stdout)
     assert [r["id"] for r in rows] == list(sim.instances)
     # (and "proxy": the proxy the polls went through, null when direct; docs/network.md)
-    assert set(rows[0]) == {"id", "label", "status", "error", "latency_ms", "me", "tags", "proxy", "meant"}
+    assert set(rows[0]) == {"id", "label", "status", "error", "latency_ms", "me", "tags", "proxy", "meant",
+                            "hibernates_at"}
     assert rows[0]["proxy"] is None
     assert rows[0]["status"] == "UNREACHABLE" and rows[0]["error"] == "bad gateway (502)"
     assert rows[1]["status"] == "WORKING" and rows[1]["me"]["id"].endswith("@c.us")

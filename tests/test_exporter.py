@@ -92,7 +92,7 @@ async def test_every_instance_reads_its_status_and_nothing_leaks(sim_fleet):
     assert value(found, "wawp_poll_errors_total", kind="server_error") >= 1
     assert value(found, "wawp_poll_errors_total", kind="unauthorized") == 0
     actions = [v for n, lab, v in found if n == "wawp_actions_total"]
-    assert len(actions) == 5 * 4 * 4 and not any(actions)  # actions x outcomes x triggers
+    assert len(actions) == 5 * 4 * 5 and not any(actions)  # actions x outcomes x triggers
     assert all(value(found, "wawp_instance_restarts_total", id=i) == 0 for i in EXPECTED)
     assert value(found, "wawp_poll_duration_seconds_count") >= len(EXPECTED)
     assert value(found, "wawp_poll_duration_seconds_bucket", le="+Inf") == \

@@ -135,6 +135,7 @@ _KEYS = ["status", "status_since", "last_poll_at", "failures", "last_error", "er
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from(_KEYS), _JUNK, max_size=len(_KEYS)))
 def test_whatever_a_hub_sends_decodes_to_clean_facts(data):
+    Secret(TOKENS["alice"])  # the screen's own hub token, registered as its link does
     state = InstanceState(id="JUNK00000001", label="x")
     wire.decode_instance({"id": "JUNK00000001", **data}, state, wire.Schedules())
     now = time.time()

@@ -249,6 +249,18 @@ def last_transition(schedule: Schedule, now: float) -> tuple[float, bool] | None
     return past[-1] if past else None
 
 
+def due(schedule: Schedule, carried: float | None, now: float) -> tuple[float, bool] | None:
+    """The change to carry out at `now`, given the last one carried out (`carried`, its
+    instant; None: none yet): the latest change at or before `now` when it is later than
+    `carried`, else None. Only the latest: after a gap (a hub down overnight) the fleet is
+    made what is meant now, not replayed change by change; and a change is due once, so
+    a day of 23 or 25 hours, or a clock read twice, does nothing twice."""
+    last = last_transition(schedule, now)
+    if last is None or (carried is not None and last[0] <= carried):
+        return None
+    return last
+
+
 def describe_time(instant: float, tz: tzinfo, now: float) -> str:
     """ "Mon 09:00" within the coming week, else "12 Jan 09:00" (local to the zone)."""
     when = datetime.fromtimestamp(instant, tz)

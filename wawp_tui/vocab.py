@@ -89,6 +89,8 @@ class Trigger(StrEnum):
     ROLLOUT = "rollout"
     #: Keeping instances as their [[schedules]] mean (`schedule apply`, the hub).
     SCHEDULE = "schedule"
+    #: The hub's idle hibernation ([monitor] idle_stop_after).
+    HIBERNATE = "hibernate"
 
 
 class AuditOutcome(StrEnum):

@@ -40,6 +40,7 @@ import gzip
 import ipaddress
 import signal
 import socket
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -162,8 +163,11 @@ class Exporter:
     def __init__(self, config: Config, client: WawpClient, *, audit_path: Path | None = None,
                  header_timeout: float = HEADER_TIMEOUT,
                  response_timeout: float = RESPONSE_TIMEOUT,
-                 tls: tuple[str, str] | None = None) -> None:
+                 tls: tuple[str, str] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        #: The monitor's clock (tests pass one they move).
+        self.clock = clock
         self.tls = tls
         self.client = client
         self.audit_path = audit_path
@@ -240,7 +244,7 @@ class Exporter:
         audit = CountingAudit(self.audit_path)
         try:
             async with self.client:
-                self.monitor = monitor = Monitor(self.config, self.client, audit=audit)
+                self.monitor = monitor = Monitor(self.config, self.client, audit=audit, clock=self.clock)
                 counters = FleetCounters(monitor)
                 audit.counters = counters
                 monitor.subscribe(counters.on_event)

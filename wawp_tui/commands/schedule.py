@@ -11,13 +11,13 @@ from typing import TextIO
 from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.rollout import _line, _say
 from wawp_tui.config import Config, audit_log_path, history_path, state_dir
-from wawp_tui.core import AuditLog, HistoryStore, Monitor, RolloutBusy, plan
-from wawp_tui.core.desired import Plan
+from wawp_tui.core import AuditLog, HistoryStore, Monitor, RolloutBusy
+from wawp_tui.core.desired import SCHEDULE_ROLLOUT, Plan, all_done, carry_out
 from wawp_tui.core.desired import plan as desired_plan
 from wawp_tui.launch import UsageError
 from wawp_tui.safe_text import clean
 from wawp_tui.schedules import DAY_NAMES, Schedule, meant, transitions
-from wawp_tui.vocab import ExitCode, Trigger, plural
+from wawp_tui.vocab import ExitCode, plural
 
 #: How many coming changes `schedule show` lists per schedule.
 SHOWN_CHANGES = 4
@@ -79,20 +79,14 @@ async def _apply(args: argparse.Namespace, config: Config, client: WawpClient,
             return ExitCode.OK
         if audit.error:
             raise UsageError(f"{audit.error}; nothing was sent")
-        ok = True
-        # Stops first: a start after a stop of the same instance waits the runbook's 3 s.
-        for (name, action), ids in sorted(todo.actions.items(), key=lambda kv: kv[0][1] != "stop"):
-            rollout = monitor.rollout(plan(action, ids, args.wave), progress=_line,
-                                      state_path=state_dir() / "schedule-rollout.json",
-                                      continue_on_error=True, trigger=Trigger.SCHEDULE,
-                                      by=f"schedule:{name}")
-            try:
-                final = await rollout.run()
-            except RolloutBusy as exc:
-                _say(f"wawp-tui: {exc}")
-                return ExitCode.NOT_ALL_WELL
-            ok = ok and final.status == "done" and not final.failed
-        return ExitCode.OK if ok else ExitCode.NOT_ALL_WELL
+        try:
+            finals = await carry_out(monitor, todo, wave=args.wave,
+                                     state_path=state_dir() / SCHEDULE_ROLLOUT,
+                                     progress=lambda name, line: _line(line))
+        except RolloutBusy as exc:
+            _say(f"wawp-tui: {exc}")
+            return ExitCode.NOT_ALL_WELL
+        return ExitCode.OK if all_done(finals) else ExitCode.NOT_ALL_WELL
 
 
 def _confirmed() -> bool:

@@ -12,8 +12,9 @@ than 16 characters refuses the start; a webhook secret variable that is named bu
 refuses the start (the hub would otherwise take unsigned events). TLS with --tls-cert and
 --tls-key, or behind a reverse proxy (docs/hub.md).
 
-Periodic work on the hub's monitor (keeping the [[schedules]]) is a `Job` added with
-`Hub.add_job` before `serve` (wawp_tui/hub/jobs.py).
+Periodic work on the hub's monitor is a `Job` added with `Hub.add_job` before `serve`
+(wawp_tui/hub/jobs.py): keeping the [[schedules]] and idle hibernation (hub/keeper.py,
+hub/hibernate.py).
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ from wawp_tui.client.api import WawpClient
 from wawp_tui.commands.exporter import Exporter, bind, parse_listen
 from wawp_tui.commands.scope import describe_tags, only_tagged
 from wawp_tui.commands.served import is_loopback
-from wawp_tui.config import Config, audit_log_path
+from wawp_tui.config import Config, audit_log_path, state_dir
 from wawp_tui.core import Monitor
 from wawp_tui.hub.api import HubApi, HubOptions
 from wawp_tui.hub.jobs import Job, keep
+from wawp_tui.hub.keeper import hub_jobs
 from wawp_tui.hub.stream import Broadcaster
 from wawp_tui.hub.users import MIN_TOKEN, OPERATOR, Users
 from wawp_tui.launch import UsageError, say
@@ -102,6 +104,8 @@ def run(config: Config, client: WawpClient, *, listen: str | None, tags: Sequenc
             "serving 0 instances")
     sock = bind(host, port)
     hub = Hub(config, client, audit_path=None if demo else audit_log_path(), tls=tls)
+    for job in hub_jobs(config, None if demo else state_dir()):
+        hub.add_job(job)
     with contextlib.closing(sock):
         asyncio.run(hub.serve(sock, tags=tags, handle_signals=True))
     return ExitCode.OK
@@ -151,6 +155,8 @@ class Hub(Exporter):
         hooks = "webhooks signed (HMAC)" if hub.webhook_secret else \
             "webhooks with a user's token" if hub.users else "webhooks unsigned (loopback)"
         heal = "auto-heal on" if monitor.auto_heal else "auto-heal off"
+        if self.jobs:
+            heal += f", keeping: {', '.join(job.name for job in self.jobs)}"
         say(f"wawp-tui hub: {where} (/api/v1/fleet, /api/v1/events, /webhooks/wawp, /metrics, "
             f"/healthz), {plural(len(monitor.config.instances), 'instance')}{describe_tags(tags)}, "
             f"{who}, {hooks}, {heal}")

@@ -51,6 +51,9 @@ class StatusRow:
     meant: str | None = None
     #: "scheduled until Mon 09:00" for a STOPPED as meant (said in the table).
     schedule_note: str | None = None
+    #: When the hub's idle hibernation stops it (Unix seconds; only through a hub that
+    #: hibernates, `--hub`), None when it does not.
+    hibernates_at: float | None = None
 
     @property
     def well(self) -> bool:
@@ -67,6 +70,7 @@ class StatusRow:
             "me": clean_data(self.me) if self.me is not None else None,
             "tags": [clean(t, 40) for t in self.tags],
             "meant": self.meant,
+            "hibernates_at": None if self.hibernates_at is None else round(self.hibernates_at),
         }
 
 
@@ -87,11 +91,15 @@ async def collect(monitor: FleetMonitor, deadline: float | None = None) -> list[
             status = UNREACHABLE if st.failures else (st.status or UNREACHABLE)
             error = st.last_error
         plan = runbook.meant(st, monitor.clock())
+        note = runbook.scheduled_text(st, monitor.clock())
+        if note is None and runbook.hibernated(st):
+            note = runbook.hibernation_line(st, monitor.clock(), monitor.hibernate_after) or "hibernated"
         rows.append(StatusRow(id=st.id, label=st.label, status=status, error=error,
                               latency_ms=None if st.id in unfinished else st.latency_ms,
                               me=st.me, tags=st.tags,
                               meant=None if plan is None else ("running" if plan.running else "stopped"),
-                              schedule_note=runbook.scheduled_text(st, monitor.clock())))
+                              schedule_note=note,
+                              hibernates_at=runbook.hibernates_at(st, monitor.hibernate_after)))
     return rows
 
 

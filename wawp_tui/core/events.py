@@ -38,6 +38,9 @@ class Note:
     text: str
     ok: bool = True
     instance_id: str | None = None
+    #: Worth a notification on every screen, not only a line in the log (the hub keeping
+    #: a schedule's change: "schedule support hours: stopping 12 instances").
+    told: bool = False
 
 
 @dataclass(frozen=True)

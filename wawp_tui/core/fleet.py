@@ -99,6 +99,11 @@ class InstanceState:
     engine: str | None = None
     presence: str | None = None
     activity_at: float | None = None
+    #: When the hub last heard a message event of this instance (a signed webhook): a
+    #: sign of activity for idle hibernation, beside the server's `activity_at`.
+    heard_at: float | None = None
+    #: When the hub's idle hibernation stopped it; None once it is anything but STOPPED.
+    hibernated_at: float | None = None
     #: When the current run of failed polls began (None while polls succeed).
     failing_since: float | None = None
 
@@ -332,6 +337,8 @@ class FleetState:
         since we started"), the history line, and whoever must have acted."""
         previous = st.status
         st.status, st.status_since, st.status_since_known = status, now, known
+        if status != STOPPED:
+            st.hibernated_at = None  # started again (its owner, anyone): no longer hibernated
         arrow = f"{previous} -> {status}" if previous else status
         self._record(st, HistoryEntry(now, "status", arrow, subject=status))
         if previous is not None:
@@ -406,6 +413,19 @@ class FleetState:
             suffix = f"; {why}" if why else ""
             self._record(st, HistoryEntry(at, "action", f"{action} seen on the server (not sent "
                                                         f"from here{suffix})", subject=action))
+
+    def heard(self, instance_id: str, at: float) -> None:
+        """A message event of this instance reached the hub at `at`: it is active."""
+        st = self.instances.get(instance_id)
+        if st is not None and (st.heard_at is None or at > st.heard_at):
+            st.heard_at = at
+
+    def mark_hibernated(self, instance_id: str, at: float) -> None:
+        """The hub's idle hibernation stopped this instance (or did, before a restart):
+        while it stays STOPPED it is meant to be off, its owner starts it."""
+        st = self.instances.get(instance_id)
+        if st is not None and st.status in (STOPPED, None) and st.schedule is None:
+            st.hibernated_at = at
 
     def apply_poll_error(
         self, instance_id: str, kind: str, message: str, latency_ms: float | None

@@ -52,6 +52,12 @@ class FleetMonitor(Protocol):
     def quiet_after(self) -> float: ...
 
     @property
+    def hibernate_after(self) -> float:
+        """Seconds without activity after which the hub stops a WORKING instance (0: no
+        idle hibernation: always, but on a hub with [monitor] idle_stop_after)."""
+        ...
+
+    @property
     def labels(self) -> dict[str, str]: ...
 
     @property

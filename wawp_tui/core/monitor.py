@@ -107,6 +107,9 @@ class Monitor:
         self._heal_tried: dict[str, float] = {}
         self._outage: Outage | None = None
         self._outage_key: tuple[int, str] | None = None
+        #: Idle hibernation's limit, set by the hub that carries it out (hub/hibernate.py);
+        #: 0 everywhere else (the TUI alone never hibernates an instance).
+        self.hibernate_after = 0.0
 
     # -- facts -----------------------------------------------------------------------
 
@@ -174,9 +177,11 @@ class Monitor:
         """Call `listener` with every event from now on."""
         self._listeners.append(listener)
 
-    def note(self, text: str, *, ok: bool = True, instance_id: str | None = None) -> None:
-        """A line for every subscriber's event log (a hub job's progress, say)."""
-        self._emit(Note(text, ok, instance_id))
+    def note(self, text: str, *, ok: bool = True, instance_id: str | None = None,
+             told: bool = False) -> None:
+        """A line for every subscriber's event log (a hub job's progress, say); `told`:
+        a notification on every screen too."""
+        self._emit(Note(text, ok, instance_id, told))
 
     def _emit(self, event: Event) -> None:
         for listener in list(self._listeners):

@@ -77,6 +77,11 @@ STUCK = "STUCK"
 CONFIG = "CONFIG"
 #: STOPPED as its schedule means (outside its running windows): healthy, not a problem.
 SCHEDULED = "SCHEDULED"
+#: STOPPED by the hub's idle hibernation and not started since: meant to be off until
+#: its owner starts it (the API has no wake-up hook), not a problem.
+HIBERNATED = "HIBERNATED"
+#: The tag that keeps an instance out of idle hibernation.
+KEEP_AWAKE = "keep-awake"
 #: The ladder ended (restart, one more restart, full reset) and the instance is not back:
 #: a person must look; no restart or reset during the back-off (see core/ladder.py).
 NEEDS_PERSON = "NEEDS_PERSON"
@@ -96,19 +101,21 @@ _BADGES = {
     CONFIG: ("!", "NO TOKEN"),
     NEEDS_PERSON: ("⚑", "NEEDS PERSON"),
     SCHEDULED: ("■", "SCHEDULED"),
+    HIBERNATED: ("■", "HIBERNATED"),
 }
 _SEVERITY = {
     WORKING: Severity.OK, STARTING: Severity.WARN, STUCK: Severity.BAD, SCAN_QR_CODE: Severity.WARN,
     STOPPED: Severity.IDLE, FAILED: Severity.BAD, UNREACHABLE: Severity.BAD, STALE: Severity.WARN,
     PENDING: Severity.IDLE, PASSKEY_REQUIRED: Severity.WARN,
     PASSKEY_CONFIRMATION_REQUIRED: Severity.WARN, CONFIG: Severity.BAD, NEEDS_PERSON: Severity.BAD,
-    SCHEDULED: Severity.IDLE,
+    SCHEDULED: Severity.IDLE, HIBERNATED: Severity.IDLE,
 }
 #: Worst first. An unknown word sits among the problems (with STUCK): it needs a look,
 #: though it is not known to be broken the way FAILED or an unreachable instance is.
 _RANK = {
     FAILED: 0, NEEDS_PERSON: 0, UNREACHABLE: 1, STALE: 1, CONFIG: 1, SCAN_QR_CODE: 2, PASSKEY_REQUIRED: 2,
     PASSKEY_CONFIRMATION_REQUIRED: 2, STUCK: 3, STARTING: 4, STOPPED: 6, WORKING: 7, SCHEDULED: 7,
+    HIBERNATED: 7,
     PENDING: 8,
 }
 _UNKNOWN_RANK = 3
@@ -296,6 +303,8 @@ def shown_word(state: InstanceState, now: float, refresh: float) -> str:
         return NEEDS_PERSON
     if word == STARTING and is_stuck(state, now):
         return STUCK
+    if word == STOPPED and hibernated(state):
+        return HIBERNATED
     if word == STOPPED and stopped_as_meant(state, now):
         return SCHEDULED
     return word
@@ -305,8 +314,64 @@ def shown_word(state: InstanceState, now: float, refresh: float) -> str:
 
 
 def meant(state: InstanceState, now: float) -> schedules.Meant | None:
-    """What the instance's schedule means now (None: no schedule, meant to run always)."""
-    return schedules.meant(state.schedule, now) if state.schedule is not None else None
+    """What the instance's schedule means now (None: no schedule, meant to run always);
+    a hibernated instance is meant STOPPED until its owner starts it."""
+    if state.schedule is not None:
+        return schedules.meant(state.schedule, now)
+    return _HIBERNATING if hibernated(state) else None
+
+
+_HIBERNATING = schedules.Meant(False, None)
+
+
+# -- idle hibernation (the hub's, opt-in: [monitor] idle_stop_after) -------------------
+
+
+def hibernated(state: InstanceState) -> bool:
+    """STOPPED by the hub's idle hibernation and not started since."""
+    return state.status == STOPPED and state.hibernated_at is not None and state.schedule is None
+
+
+def last_activity(state: InstanceState) -> float | None:
+    """The latest sign of activity: the server's `timestamps.activity` (WAHA), or a
+    message event the hub heard; None when neither was ever seen (no signal)."""
+    signs = [t for t in (state.activity_at, state.heard_at) if t is not None]
+    return max(signs) if signs else None
+
+
+def hibernates_at(state: InstanceState, after: float) -> float | None:
+    """When the hub stops this instance as idle (`after` seconds without activity), or
+    None: hibernation off (0), not WORKING, polls failing, tagged keep-awake, following a
+    schedule (the schedule says when it runs), or no activity signal at all (fail safe:
+    an instance whose activity cannot be seen is never taken for idle)."""
+    if after <= 0 or state.status != WORKING or state.failures or state.schedule is not None \
+            or KEEP_AWAKE in state.tags:
+        return None
+    last = last_activity(state)
+    return None if last is None else last + after
+
+
+def hibernation_line(state: InstanceState, now: float, after: float) -> str | None:
+    """What idle hibernation will do with this instance, for the detail pane (None:
+    hibernation is off, or it does not apply to this status)."""
+    if after <= 0:
+        return None
+    if hibernated(state):
+        assert state.hibernated_at is not None
+        return (f"hibernated {fmt_ago(now - state.hibernated_at)} ago (idle {fmt_duration(after)}); "
+                "its owner starts it on the next activity")
+    if state.status != WORKING or state.failures:
+        return None
+    if KEEP_AWAKE in state.tags:
+        return f"never hibernated: tagged {KEEP_AWAKE}"
+    if state.schedule is not None:
+        return "not hibernated: it follows its schedule"
+    at = hibernates_at(state, after)
+    if at is None:
+        return "never hibernated: the server reports no activity for it (no timestamps.activity, no message webhook)"
+    if at <= now:
+        return "hibernates now: idle for " + fmt_duration(now - (at - after))
+    return f"hibernates in {fmt_duration(at - now)} unless active (idle {fmt_duration(after)})"
 
 
 def stopped_as_meant(state: InstanceState, now: float) -> bool:
@@ -909,6 +974,11 @@ def _advise_other(state: InstanceState, now: float, word: str, sev: str) -> Advi
     if word == PASSKEY_CONFIRMATION_REQUIRED:
         return Advice(word, "Pairing waits for a code to be confirmed on the phone. A restart "
                             "will not help.", "confirm the code on the phone", None, sev)
+    if word == HIBERNATED:
+        return Advice(word, "Stopped by the hub's idle hibernation: no activity for long. No "
+                            "webhooks while stopped; WhatsApp buffers incoming messages only "
+                            "24-72 h.", "nothing to do: its owner starts it on the next "
+                            "activity (press s to start it now)", "s", sev)
     if word == SCHEDULED:
         return Advice(word, "Stopped as its schedule means (see below): no webhooks while "
                             "stopped, as meant.", "nothing to do: it is not a problem", None, sev)

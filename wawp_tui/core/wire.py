@@ -77,6 +77,7 @@ def encode_instance(st: InstanceState) -> JsonDict:
         "latency_ms": st.latency_ms, "latency_avg": st.latency_avg,
         "latency_shown": st.latency_shown, "me": st.me, "qr": qr_marker(st.qr_hint),
         "engine": st.engine, "presence": st.presence, "activity_at": st.activity_at,
+        "heard_at": st.heard_at, "hibernated_at": st.hibernated_at,
         "failing_since": st.failing_since,
         "last_action_at": dict(st.last_action_at), "sent_at": dict(st.sent_at),
         "seen_actions": sorted(st.seen_actions), "acted_by": dict(st.acted_by),
@@ -102,7 +103,7 @@ def visible_key(st: InstanceState) -> tuple[Any, ...]:
             st.in_flight, st.in_flight_by, st.reset_start_at, len(st.history), last,
             tuple(sorted(st.last_action_at.items())), tuple(sorted(st.acted_by.items())),
             frozenset(st.seen_actions), st.restarts_since_working, st.ladder, st.label, st.tags,
-            st.schedule, st.qr_hint, st.engine, st.presence,
+            st.schedule, st.qr_hint, st.engine, st.presence, st.hibernated_at,
             None if st.me is None else tuple(sorted((str(k), str(v)) for k, v in st.me.items())))
 
 
@@ -280,6 +281,8 @@ def decode_instance(data: Mapping[str, Any], st: InstanceState, known: Schedules
     st.engine = _text(data.get("engine"), 40)
     st.presence = _text(data.get("presence"), 40)
     st.activity_at = _num(data.get("activity_at"))
+    st.heard_at = _num(data.get("heard_at"))
+    st.hibernated_at = _num(data.get("hibernated_at"))
     st.failing_since = _num(data.get("failing_since"))
     st.last_action_at = _times(data.get("last_action_at"))
     st.sent_at = _times(data.get("sent_at"))

@@ -29,8 +29,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from wawp_tui.core import Monitor, QrUnavailable, wire
+from wawp_tui.core import Monitor, QrUnavailable, runbook, wire
 from wawp_tui.hub import webhooks
+from wawp_tui.hub.hibernate import upcoming
 from wawp_tui.hub.limits import Buckets
 from wawp_tui.hub.stream import Broadcaster, EventStream
 from wawp_tui.hub.users import LOCAL, OPERATOR, VIEWER, Caller, Users
@@ -50,6 +51,8 @@ ACTION_BURST, ACTION_RATE = 60, 2.0
 #: Event streams open at once, per user and in all.
 STREAMS_PER_USER, STREAMS_TOTAL = 32, 256
 #: The triggers a caller may name for its action (auto-heal is the hub's own).
+#: Coming idle hibernations listed in the fleet document (the soonest; `count` has all).
+HIBERNATIONS_LISTED = 100
 CALLER_TRIGGERS = {"manual": Trigger.MANUAL, "rollout": Trigger.ROLLOUT, "schedule": Trigger.SCHEDULE}
 
 INDEX = """wawp-tui hub
@@ -155,6 +158,9 @@ class HubApi:
         return {
             "hub": {"boot": self.broadcaster.boot, "api": monitor.where,
                     "stale_basis": monitor.stale_basis, "quiet_after": monitor.quiet_after,
+                    "hibernate_after": monitor.hibernate_after,
+                    "hibernations": self._hibernations(),
+                    "news": list(self.broadcaster.news),
                     "refresh": monitor.poller.refresh, "read_only": monitor.read_only,
                     "auto_heal": monitor.auto_heal, "paused": monitor.paused,
                     "takes_actions": self.takes_actions,
@@ -164,6 +170,13 @@ class HubApi:
             "you": {"name": caller.name, "role": caller.role,
                     "can_act": caller.can_act and self.takes_actions},
         }
+
+    def _hibernations(self) -> dict[str, Any]:
+        """Idle hibernation's coming stops, soonest first (listed in advance)."""
+        after = self.monitor.hibernate_after
+        coming = upcoming(self.monitor.fleet, after) if after > 0 else []
+        return {"count": len(coming),
+                "next": [{"id": i, "at": at} for at, i in coming[:HIBERNATIONS_LISTED]]}
 
     async def fleet(self, request: Request) -> Response:
         caller = self._caller(request)
@@ -185,6 +198,8 @@ class HubApi:
         doc = wire.encode_instance(st)
         doc["view"] = wire.view(st, monitor.clock(), monitor.stale_basis, monitor.quiet_after,
                                 monitor.read_only)
+        doc["view"]["hibernates_at"] = runbook.hibernates_at(st, monitor.hibernate_after)
+        doc["view"]["hibernation"] = runbook.hibernation_line(st, monitor.clock(), monitor.hibernate_after)
         return JSONResponse({"schema": wire.SCHEMA, "now": monitor.clock(), **doc})
 
     async def events(self, request: Request) -> Response:

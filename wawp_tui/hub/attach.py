@@ -69,6 +69,9 @@ RECONNECT_FIRST, RECONNECT_MOST = 0.5, 5.0
 ACTIONS_AT_ONCE = 4
 #: Offset samples kept from the stream (the lowest delay wins).
 OFFSET_SAMPLES = 64
+#: A told note in a snapshot's news is told here when it is at most this old (a hub that
+#: came back said what it caught up on before this screen was back).
+NEWS_FRESH = 600.0
 HUB_GONE = "hub unreachable"
 
 
@@ -108,6 +111,8 @@ class AttachedMonitor:
         self.audit = AuditLog(None)
         self.auto_heal = False
         self._known = wire.Schedules()
+        #: Told notes already said here: (text, hub time).
+        self._told: set[tuple[str, object]] = set()
         self._listeners: list[Callable[[Event], None]] = []
         self._seen: set[str] = set()
         self._hub: dict[str, Any] = {}
@@ -161,6 +166,12 @@ class AttachedMonitor:
     def quiet_after(self) -> float:
         value = self._hub.get("quiet_after")
         return float(value) if isinstance(value, (int, float)) and 0 <= value < 10**9 else runbook.QUIET_AFTER
+
+    @property
+    def hibernate_after(self) -> float:
+        value = self._hub.get("hibernate_after")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and 0 <= value < 10**9 else 0.0
 
     @property
     def labels(self) -> dict[str, str]:
@@ -272,6 +283,11 @@ class AttachedMonitor:
         self._lost = None
         self._before_loss.clear()
         self._apply(doc.get("instances"), doc.get("fleet"), whole=True)
+        news = self._hub.get("news")
+        for item in news[-20:] if isinstance(news, list) else []:
+            if isinstance(item, Mapping) and isinstance(item.get("at"), (int, float)) \
+                    and 0 <= self.clock() - item["at"] <= NEWS_FRESH:
+                self._note(item)
         return set()
 
     def _sample_offset(self, hub_now: object, arrived: float) -> None:
@@ -326,10 +342,18 @@ class AttachedMonitor:
 
     def _note(self, payload: Mapping[str, Any]) -> None:
         text = clean(payload.get("text"), 500)
+        if payload.get("told") is True:
+            key = (text, payload.get("at") if isinstance(payload.get("at"), (int, float)) else None)
+            if key in self._told:
+                return  # heard already (on the stream, or in an earlier snapshot)
+            if len(self._told) > 256:
+                self._told.clear()
+            self._told.add(key)
         if text:
             instance_id = payload.get("instance_id")
             self._emit(Note(f"[hub] {text}", payload.get("ok") is not False,
-                            instance_id if isinstance(instance_id, str) else None))
+                            instance_id if isinstance(instance_id, str) else None,
+                            told=payload.get("told") is True))
 
     def _lose(self, why: str) -> None:
         """The hub went: every row stays, marked as not confirmed since its last poll."""

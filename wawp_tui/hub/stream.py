@@ -48,6 +48,9 @@ QUEUE = 256
 WRITE_TIMEOUT = 10.0
 #: Seconds between heartbeats on an idle stream (they carry the hub's clock).
 HEARTBEAT = 10.0
+#: The latest notes worth telling every screen (a schedule's change), kept for the
+#: snapshot: a screen that attaches after them (the hub just came back) still hears them.
+NEWS = 20
 
 Scope = MutableMapping[str, Any]
 
@@ -105,6 +108,8 @@ class Broadcaster:
         self._readers: set[Reader] = set()
         self._dirty: set[str] = set()
         self._notes: list[dict[str, Any]] = []
+        #: The latest told notes (see NEWS), for the snapshot.
+        self.news: deque[dict[str, Any]] = deque(maxlen=NEWS)
         self._wake = asyncio.Event()
         #: Set by a change that should not wait for the quarter second (see _on_event).
         self._hurry = asyncio.Event()
@@ -131,8 +136,11 @@ class Broadcaster:
                 self._hurry.set()
             self._wake.set()
         elif isinstance(event, Note):
-            self._notes.append({"text": event.text, "ok": event.ok, "instance_id": event.instance_id,
-                                "at": self.clock()})
+            note = {"text": event.text, "ok": event.ok, "instance_id": event.instance_id,
+                    "at": self.clock(), **({"told": True} if event.told else {})}
+            self._notes.append(note)
+            if event.told:
+                self.news.append(note)
             del self._notes[:-200]  # a burst of notes keeps its latest
             self._wake.set()
         elif isinstance(event, AlertsChanged):

@@ -4,6 +4,10 @@ An event never changes what is shown: it makes the hub poll that instance within
 second (at most one poll a second per instance), and only the poll's answer counts. So a
 forged, replayed or wrong event can cost one poll, never a wrong status.
 
+Message events (WAHA's `message`, `message.any`) are a sign of activity: the hub notes
+when it heard one (`heard_at`, at its own clock, not the event's), which only postpones
+idle hibernation; they change no status and cost no poll.
+
 The order of checks, as GitHub's and Stripe's webhooks have it: the size (64 KB), then
 the HMAC of the raw body before anything parses it (WAHA: `X-Webhook-Hmac`, hex, with
 `X-Webhook-Hmac-Algorithm` sha512 or sha256), then the envelope; an event id seen before
@@ -35,6 +39,8 @@ MAX_AGE = 300.0
 SPACING = 1.0
 #: The events that ring the doorbell.
 STATUS_EVENTS = frozenset({"session.status"})
+#: The events that say an instance is in use (a message received or sent).
+MESSAGE_EVENTS = frozenset({"message", "message.any"})
 
 
 def signature_ok(secret: bytes, body: bytes, signature: str | None, algorithm: str | None) -> bool:
@@ -66,7 +72,8 @@ class Doorbell:
 
     def ring(self, body: bytes) -> tuple[str, str | None]:
         """Handle a verified body: (outcome, instance id) with outcome one of poll,
-        later (spaced), duplicate, stale, ignored, unknown, malformed."""
+        later (spaced), activity (a message event), duplicate, stale, ignored, unknown,
+        malformed."""
         outcome, instance_id = self._ring(body)
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         return outcome, instance_id
@@ -78,7 +85,8 @@ class Doorbell:
             return "malformed", None
         if not isinstance(event, Mapping):
             return "malformed", None
-        if event.get("event") not in STATUS_EVENTS:
+        kind = event.get("event")
+        if kind not in STATUS_EVENTS and kind not in MESSAGE_EVENTS:
             return "ignored", None
         instance_id = _instance_of(event)
         if instance_id is None or instance_id not in self.monitor.fleet.instances:
@@ -94,6 +102,9 @@ class Doorbell:
         at = _seconds(event.get("timestamp"))
         if at is not None and abs(self.wall() - at) > MAX_AGE:
             return "stale", instance_id
+        if kind in MESSAGE_EVENTS:
+            self.monitor.fleet.heard(instance_id, self.monitor.clock())
+            return "activity", instance_id
         return self._poke(instance_id), instance_id
 
     def _poke(self, instance_id: str) -> str:

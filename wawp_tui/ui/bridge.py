@@ -39,7 +39,7 @@ class MonitorBridge:
             self._urgent = True
             self._post(FleetChanged())
         elif isinstance(event, Note):
-            self._post(EventNote(event.text, event.ok))
+            self._post(EventNote(event.text, event.ok, event.told))
         elif isinstance(event, StatusChanged):
             self._post(StatusAlert(event.instance_id, event.word))
         elif isinstance(event, AlertsChanged):

@@ -33,7 +33,7 @@ def _field(body: Text, name: str, value: str, style: str = "") -> None:
 
 def describe_page(st: InstanceState, now: float, refresh: float, palette: Palette, *,
                   quiet_after: float = runbook.QUIET_AFTER, read_only: bool = False,
-                  next_poll: float | None = None) -> Text:
+                  next_poll: float | None = None, hibernate_after: float = 0.0) -> Text:
     """Every field of one instance, its guards and its history, newest first."""
     seen = runbook.assess(st, now, refresh, quiet_after=quiet_after, read_only=read_only)
     body = Text()
@@ -66,6 +66,10 @@ def describe_page(st: InstanceState, now: float, refresh: float, palette: Palett
     _field(body, "last activity", _when(st.activity_at, now))
     if seen.quiet is not None:
         _field(body, "quiet for", runbook.fmt_duration(seen.quiet), palette.style("warn"))
+    _field(body, "last message event", _when(st.heard_at, now))
+    sleep = runbook.hibernation_line(st, now, hibernate_after)
+    if sleep is not None:
+        _field(body, "idle hibernation", sleep)
     _field(body, "QR in the last reply", "yes" if st.qr_hint else "no")
 
     _section(body, "Guards: what each key would do now")

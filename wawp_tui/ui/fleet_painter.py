@@ -182,7 +182,8 @@ class FleetPainter:
             return
         pane.show(view.detail_parts(self.monitor.state(instance_id), self.monitor.clock(),
                                     self.monitor.stale_basis, self.screen.palette,
-                                    self.monitor.quiet_after, self.monitor.read_only))
+                                    self.monitor.quiet_after, self.monitor.read_only,
+                                    self.monitor.hibernate_after))
 
     def time_cells(self) -> None:
         """Countdowns, "since" and staleness, once a second: only the instances whose

@@ -217,6 +217,8 @@ class FleetScreen(Screen[None]):
     @on(EventNote)
     def _event_note(self, message: EventNote) -> None:
         self.log_line(message.text, message.ok)
+        if message.told and self._alive():
+            self.toast(message.text, severity="information" if message.ok else "warning")
 
     @on(StatusAlert)
     def _status_alert(self, message: StatusAlert) -> None:
@@ -449,7 +451,8 @@ class FleetScreen(Screen[None]):
         self.app.push_screen(TextScreen(f"Describe {st.label} ({st.id})", describe_page(
             st, self.clock(), self.monitor.stale_basis, self.palette,
             quiet_after=self.monitor.quiet_after, read_only=self.monitor.read_only,
-            next_poll=self.monitor.next_poll(instance_id))))
+            next_poll=self.monitor.next_poll(instance_id),
+            hibernate_after=self.monitor.hibernate_after)))
 
     def action_raw_reply(self) -> None:
         """y: the highlighted instance's last reply, as it came (redacted)."""

@@ -190,6 +190,8 @@ def row_cells(
         error = f"no activity for {_minutes(assessment.quiet)}"
     elif not error and state.schedule is not None:
         error = runbook.scheduled_text(state, now) or ""
+    elif not error and runbook.hibernated(state):
+        error = "hibernated while idle"
     return (
         Text("●" if selected else " "),
         badge_text(assessment.word, palette, assessment.stale),
@@ -327,8 +329,10 @@ def _minutes(seconds: float) -> str:
 
 
 def detail_parts(state: InstanceState, now: float, refresh: float, palette: Palette,
-                 quiet_after: float = runbook.QUIET_AFTER, read_only: bool = False) -> list[Text]:
-    """The detail pane: meaning, what to do and which key, countdowns, account, history."""
+                 quiet_after: float = runbook.QUIET_AFTER, read_only: bool = False,
+                 hibernate_after: float = 0.0) -> list[Text]:
+    """The detail pane: meaning, what to do and which key, countdowns, account, history;
+    `hibernate_after`: the hub's idle hibernation (0: none)."""
     assessment = runbook.assess(state, now, refresh, quiet_after=quiet_after, read_only=read_only)
     word, advice = assessment.word, assessment.advice
     head = Text()
@@ -353,6 +357,9 @@ def detail_parts(state: InstanceState, now: float, refresh: float, palette: Pale
     plan = runbook.schedule_line(state, now)
     if plan is not None:
         parts.append(Text(f"schedule: {plan}"))
+    sleep = runbook.hibernation_line(state, now, hibernate_after)
+    if sleep is not None:
+        parts.append(Text(f"idle hibernation: {sleep}"))
     if state.in_flight:
         parts.append(Text(f"{state.in_flight} in flight: waiting for the API's reply", style="italic"))
     parts.append(Text(""))
@@ -406,6 +413,8 @@ def _liveness(state: InstanceState, now: float) -> Text | None:
         found.append(state.presence)
     if state.activity_at is not None:
         found.append(f"last activity {ago_in_steps(now - state.activity_at)}")
+    if state.heard_at is not None:
+        found.append(f"last message event {ago_in_steps(now - state.heard_at)}")
     return Text(" · ".join(found)) if found else None
 
 

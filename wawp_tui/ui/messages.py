@@ -23,10 +23,12 @@ class FleetChanged(Message):
 class EventNote(Message):
     """A line for the event log."""
 
-    def __init__(self, text: str, ok: bool = True) -> None:
+    def __init__(self, text: str, ok: bool = True, told: bool = False) -> None:
         super().__init__()
         self.text = text
         self.ok = ok
+        #: A notification too (the event log hides on a narrow terminal).
+        self.told = told
 
 
 class StatusAlert(Message):

@@ -24,8 +24,8 @@ PAGE_EVERY = 10.0
 #: The narrowest column of problems; a wide wall gets as many as fit.
 PROBLEM_COLUMN = 56
 #: The worst rank that is a problem: STUCK's band (FAILED, NEEDS PERSON, unreachable, NO
-#: TOKEN, SCAN QR, PASSKEY, STUCK, an unknown word). STARTING, STOPPED, SCHEDULED and
-#: WORKING are not.
+#: TOKEN, SCAN QR, PASSKEY, STUCK, an unknown word). STARTING, STOPPED, SCHEDULED,
+#: HIBERNATED and WORKING are not.
 PROBLEM_RANK = runbook.word_rank(runbook.STUCK)
 
 

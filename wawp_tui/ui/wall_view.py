@@ -246,14 +246,14 @@ def help_body(keys: Iterable[tuple[str, str]], page_every: float, closes_after: 
         Text(
             "Counts per status word, worst first, as the table's summary counts them: "
             "✗ FAILED, ⚑ NEEDS PERSON, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
-            "? unknown, ■ STOPPED, ■ SCHEDULED, ✓ WORKING.\n"
+            "? unknown, ■ STOPPED, ■ SCHEDULED, ■ HIBERNATED, ✓ WORKING.\n"
             "The clock and how old the data is: STALE in reverse video when no poll has "
             "succeeded for two refreshes.\n"
             f"Alerts: NEW for {NEW_FOR:.0f} s, then ongoing (nobody acknowledges a "
             "wall); no bell.\n"
             "Problems (FAILED, NEEDS PERSON, unreachable, SCAN QR, STUCK, unknown words) by "
             f"label with their age; pages turn every {page_every:.0f} s when they do "
-            "not fit. STARTING, STOPPED and SCHEDULED are not problems.\n"
+            "not fit. STARTING, STOPPED, SCHEDULED and HIBERNATED are not problems.\n"
             "Read-only: a wall never acts, whatever the config or the token allows.\n"
             f"This page closes itself after {closes_after:.0f} s."),
     )

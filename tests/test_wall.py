@@ -14,7 +14,7 @@ from collections import Counter
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.cells import cell_len
 from rich.console import Console
@@ -207,6 +207,7 @@ def test_the_digits_grow_with_the_screen():
 
 @settings(max_examples=60, deadline=None)
 @given(label=st.text(max_size=300), word=st.text(max_size=300))
+@example(label="", word="0000000000000\u2e80\u2e80")  # wide characters past the badge's room
 def test_any_label_or_status_word_is_plain_text_in_its_cells(label, word):
     """A label or a made-up status word with markup, escapes or huge text is shown as
     plain, bounded text: no control character, one line within its width."""

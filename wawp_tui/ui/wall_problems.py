@@ -80,6 +80,10 @@ def problem_line(st: InstanceState, now: float, basis: float, palette: view.Pale
     age_room = 7
     label_room = max(4, width - badge_room - age_room - 2)
     line = Text(no_wrap=True, overflow="ellipsis", end="")
+    # A made-up status word can be wider than the badge's room (wide characters count
+    # two cells): clipped like a label, so the line keeps its width.
+    badge = badge.copy()
+    badge.truncate(badge_room, overflow="ellipsis")
     line.append_text(badge)
     line.append(" " * max(1, badge_room - badge.cell_len + 1))
     shown = view.clip(clean(label, 200), label_room)

@@ -118,7 +118,7 @@ class HubLink:
             raise self._unreachable(exc) from None
         try:
             body = json.loads(raw) if raw.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # (not JSON, or nested past the parser's limit)
             body = {}
         return Reply(response.status_code, body if isinstance(body, dict) else {})
 
@@ -131,6 +131,9 @@ class HubLink:
         if reply.status != 200:
             raise HubError(_refusal(reply.status, reply.body), status=reply.status)
         schema = reply.body.get("schema")
+        if schema is None:
+            raise HubError("its answer is not a fleet document (not JSON, or not a wawp-tui hub): "
+                           "check the URL")
         if schema != wire.SCHEMA:
             raise HubError(f"the hub speaks schema {clean(schema, 20)}; this wawp-tui reads "
                            f"{wire.SCHEMA}: run the same version on both")
@@ -149,7 +152,7 @@ class HubLink:
                     raw = await self._read(response, MAX_REPLY)
                     try:
                         body = json.loads(raw)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         body = {}
                     raise HubError(_refusal(response.status_code, body if isinstance(body, dict) else {}),
                                    status=response.status_code)

@@ -205,7 +205,8 @@ class Broadcaster:
         if last_id is None:
             return []
         boot, _, seq_text = last_id.strip().partition(".")
-        if boot != self.boot or not seq_text.isdigit():
+        # (isascii: int() reads other scripts' digits; 20 digits: it refuses thousands)
+        if boot != self.boot or not seq_text.isascii() or not seq_text.isdigit() or len(seq_text) > 20:
             return None
         seq = int(seq_text)
         if seq == self._seq:

@@ -1,0 +1,102 @@
+"""The hub and its clients against hostile peers, over real loopback sockets: what a bad
+request or a bad hub sends gets a refusal or one line, never a 500 or a traceback; the
+webhook shapes and signatures Wawp sends besides WAHA's are doorbells too."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.hub_kit import TOKENS, WAWP_TOKEN, WEBHOOK_SECRET, bearer, config_for, hub_in_loop, until
+from wawp_tui.cli import main
+from wawp_tui.simulator import SimInstance, Simulator
+
+
+def _sims(n: int = 2) -> list[SimInstance]:
+    return [SimInstance(id=f"HOS{k:09d}", label=f"Desk {k}", token=WAWP_TOKEN, started_at=0.0)
+            for k in range(n)]
+
+
+def _hmac(body: bytes, algorithm: str) -> str:
+    return hmac.new(WEBHOOK_SECRET.encode(), body, getattr(hashlib, algorithm)).hexdigest()
+
+
+async def _first_event(http: httpx.AsyncClient, last_id: str) -> str:
+    headers = {**bearer("val"), "last-event-id": last_id}
+    async with http.stream("GET", "/api/v1/events", headers=headers) as reply:
+        assert reply.status_code == 200
+        async for line in reply.aiter_lines():
+            if line.startswith("event: "):
+                return line[7:]
+    return ""
+
+
+async def test_hostile_requests_are_refused_never_a_500(serve):
+    sims = _sims()
+    sim = Simulator(sims)
+    async with hub_in_loop(config_for(serve(sim).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await until(lambda: all(hub.monitor.state(i.id).status for i in sims), what="first polls")
+        # The index is an endpoint like the others: a user's token first.
+        assert (await http.get("/")).status_code == 401
+        assert (await http.get("/", headers=bearer("val"))).status_code == 200
+        # JSON nested past the parser's limit: an action's body, a signed webhook.
+        deep = b"[" * 4000
+        reply = await http.post(f"/api/v1/instances/{sims[0].id}/stop", content=deep, headers=bearer("alice"))
+        assert reply.status_code == 400, reply.text
+        deep = b"[" * 60_000
+        reply = await http.post("/webhooks/wawp", content=deep,
+                                headers={"x-webhook-hmac": _hmac(deep, "sha512")})
+        assert reply.status_code == 200 and reply.json()["outcome"] == "malformed"
+        # A Last-Event-ID of this hub's run with thousands of digits: a reset, not a 500.
+        assert await _first_event(http, f"{hub.broadcaster.boot}." + "9" * 5000) == "reset"
+        assert sim.calls_to("stop") == []
+
+
+async def test_wawps_own_webhook_shapes_and_signatures_ring_the_doorbell(serve):
+    """Wawp's older page sends `{instance_id, status, qr, ts}` (no `event`), and its docs
+    name no algorithm header (its SDK checks HMAC-SHA256): each is a doorbell, one poll."""
+    sims = _sims()
+    sim = Simulator(sims)
+    async with hub_in_loop(config_for(serve(sim).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await until(lambda: all(hub.monitor.state(i.id).status for i in sims), what="first polls")
+        for instance, signature in ((sims[0], lambda b: _hmac(b, "sha256")),
+                                    (sims[1], lambda b: "sha256=" + _hmac(b, "sha256"))):
+            polls = len(sim.calls_to("info", instance.id))
+            body = json.dumps({"instance_id": instance.id, "status": "FAILED", "qr": None,
+                               "ts": int(time.time())}).encode()
+            reply = await http.post("/webhooks/wawp", content=body, headers={"x-webhook-hmac": signature(body)})
+            assert reply.status_code == 200 and reply.json()["outcome"] == "poll", reply.text
+            await until(lambda: len(sim.calls_to("info", instance.id)) > polls, 5, "polled after its event")
+        # An old one of that shape is a replay: no poll.
+        old = json.dumps({"instance_id": sims[0].id, "status": "FAILED", "ts": 1_000_000_000}).encode()
+        reply = await http.post("/webhooks/wawp", content=old, headers={"x-webhook-hmac": _hmac(old, "sha256")})
+        assert reply.json()["outcome"] == "stale"
+
+
+class _DeepHub:
+    """A 'hub' whose every answer is JSON nested past the parser's limit."""
+
+    def release_hangs(self) -> None:  # (served like the simulator, which has hung requests)
+        pass
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"schema": 1, "x": ' + b"[" * 50_000})
+
+
+@pytest.mark.parametrize("command, code, stream", [(["status"], 2, "err"), (["check"], 3, "out")])
+def test_a_hub_that_sends_deep_json_is_one_line(serve, monkeypatch, capsys, command, code, stream):
+    monkeypatch.setenv("WAWP_HUB_TOKEN", TOKENS["val"])
+    assert main([*command, "--hub", serve(_DeepHub()).url]) == code
+    said = getattr(capsys.readouterr(), stream)
+    assert "cannot read the hub" in said and "internal error" not in said, said

@@ -80,6 +80,30 @@ async def test_wawps_own_webhook_shapes_and_signatures_ring_the_doorbell(serve):
         assert reply.json()["outcome"] == "stale"
 
 
+async def test_a_doorbell_right_after_a_steady_poll_waits_its_second(serve):
+    """At most one poll a second per instance, counted on the server: a steady poll that
+    has just answered counts too."""
+    sims = _sims(1)
+    sim = Simulator(sims)
+    target = sims[0].id
+    async with hub_in_loop(config_for(serve(sim).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await until(lambda: hub.monitor.state(target).status, what="first poll")
+        before = len(sim.calls_to("info", target))
+        hub.monitor.poke(target)  # what the poller's own schedule does
+        await until(lambda: len(sim.calls_to("info", target)) == before + 1 and
+                    not hub.monitor.poller.polling(target), what="the steady poll")
+        body = json.dumps({"id": "evt-after-steady", "timestamp": int(time.time() * 1000),
+                           "event": "session.status", "session": target,
+                           "payload": {"status": "FAILED"}}).encode()
+        reply = await http.post("/webhooks/wawp", content=body, headers={
+            "x-webhook-hmac": _hmac(body, "sha512"), "x-webhook-hmac-algorithm": "sha512"})
+        assert reply.json()["outcome"] == "poll"
+        await until(lambda: len(sim.calls_to("info", target)) == before + 2, 5, "the event's poll")
+        calls = sim.calls_to("info", target)
+        assert calls[-1]["at"] - calls[-2]["at"] >= 0.99, [c["at"] for c in calls]
+
+
 class _DeepHub:
     """A 'hub' whose every answer is JSON nested past the parser's limit."""
 

@@ -70,7 +70,8 @@ def _refusal(status: int, body: Mapping[str, Any]) -> str:
     why = {401: f"the hub does not know this token (401): set {TOKEN_ENV} to your hub token",
            403: "the hub refused (403)", 404: "not on this hub (404)",
            429: "too many requests (429)"}.get(status, f"the hub answered {status}")
-    return f"{why}: {said}" if said else why
+    # Not "...token: <the hub's words>": a word after "token:" is redacted as one.
+    return f"{why} (the hub says: {said})" if said else why
 
 
 class HubLink:

@@ -124,3 +124,30 @@ def test_a_hub_that_sends_deep_json_is_one_line(serve, monkeypatch, capsys, comm
     assert main([*command, "--hub", serve(_DeepHub()).url]) == code
     said = getattr(capsys.readouterr(), stream)
     assert "cannot read the hub" in said and "internal error" not in said, said
+
+
+async def test_a_hub_whose_certificate_is_not_trusted_is_said_so(serve, tmp_path, monkeypatch, capsys):
+    """https with a private CA: not trusted, it says so (not "connection refused"); with
+    SSL_CERT_FILE naming the CA, it reads."""
+    import asyncio
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert_file, key_file, ca_file = tmp_path / "hub.pem", tmp_path / "hub.key", tmp_path / "ca.pem"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    ca.cert_pem.write_to_path(str(ca_file))
+    sims = _sims(1)
+    monkeypatch.setenv("WAWP_HUB_TOKEN", TOKENS["val"])
+    for name in ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    async with hub_in_loop(config_for(serve(Simulator(sims)).url, sims),
+                           tls=(str(cert_file), str(key_file))) as (hub, base):
+        await until(lambda: hub.monitor.state(sims[0].id).status, what="first poll")
+        assert await asyncio.to_thread(main, ["status", "--hub", base]) == 2
+        said = capsys.readouterr().err
+        assert "certificate" in said and "refused" not in said, said
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        assert await asyncio.to_thread(main, ["status", "--hub", base]) == 0, capsys.readouterr()

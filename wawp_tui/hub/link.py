@@ -10,6 +10,8 @@ cannot fill the memory.
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -18,8 +20,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from wawp_tui.client.transport import TrustUnusable, tls_context
 from wawp_tui.core import wire
 from wawp_tui.models import Secret
+from wawp_tui.route import choose_trust
 from wawp_tui.safe_text import clean
 
 #: The variable that holds the bearer token of an attached screen.
@@ -83,14 +87,25 @@ class HubLink:
         headers = {"user-agent": "wawp-tui"}
         if token:
             headers["authorization"] = f"Bearer {token.reveal()}"
+        # https trusts what the Wawp client trusts: SSL_CERT_FILE and its kin, else the
+        # system's store (truststore), not only the CAs bundled with httpx.
+        verify: ssl.SSLContext | bool = True
+        if self.url.startswith("https:") and transport is None:
+            try:
+                verify = tls_context(choose_trust(None, os.environ))
+            except TrustUnusable as exc:
+                raise ValueError(f"--hub: {exc}") from None
         self._client = httpx.AsyncClient(base_url=self.url, headers=headers, transport=transport,
                                          timeout=httpx.Timeout(timeout, connect=5.0),
-                                         follow_redirects=False)
+                                         follow_redirects=False, verify=verify)
 
     def _unreachable(self, exc: Exception) -> HubError:
         sent = isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
                                 httpx.ReadError))
         kind = type(exc).__name__
+        tls = _tls_trouble(exc)
+        if tls is not None:
+            return HubError(f"hub unreachable ({self.url}): {tls}", reason=tls)
         reason = {"ConnectError": "connection refused or no route",
                   "ConnectTimeout": "no answer to connect",
                   "RemoteProtocolError": "the connection was closed",
@@ -175,6 +190,20 @@ class HubLink:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _tls_trouble(exc: BaseException) -> str | None:
+    """Why the TLS handshake failed, found in the exception chain, or None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            why = clean(seen.verify_message or "certificate verify failed", 100)
+            return (f"its TLS certificate is not trusted ({why}): name its CA in SSL_CERT_FILE "
+                    "or add it to the system's store")
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS handshake failed ({clean(seen.reason or str(seen), 100).lower()})"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 async def _parse(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str | None, bytes, float]]:

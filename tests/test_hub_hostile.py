@@ -151,3 +151,25 @@ async def test_a_hub_whose_certificate_is_not_trusted_is_said_so(serve, tmp_path
         assert "certificate" in said and "refused" not in said, said
         monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
         assert await asyncio.to_thread(main, ["status", "--hub", base]) == 0, capsys.readouterr()
+
+
+async def test_the_ring_of_frames_is_bounded_in_bytes(serve):
+    """A big fleet's frames are big: the ring kept for reconnecting readers holds at most
+    its bytes' worth, and a reader behind that gets a reset (then a snapshot)."""
+    sims = _sims(1)
+    async with hub_in_loop(config_for(serve(Simulator(sims)).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        broadcaster = hub.broadcaster
+        broadcaster.ring_bytes = 8 * 1024
+
+        def seq() -> int:
+            return int(broadcaster.last_id.split(".")[1])
+
+        first, start = broadcaster.last_id, seq()
+        for k in range(20):
+            hub.monitor.note(f"note {k} " + "x" * 1000)
+        await until(lambda: seq() >= start + 20, what="twenty notes out")
+        held = broadcaster.backlog(f"{broadcaster.boot}.{seq() - 3}")
+        assert held is not None and len(held) == 3
+        assert broadcaster.backlog(first) is None
+        assert await _first_event(http, first) == "reset"

@@ -173,3 +173,38 @@ async def test_the_ring_of_frames_is_bounded_in_bytes(serve):
         assert held is not None and len(held) == 3
         assert broadcaster.backlog(first) is None
         assert await _first_event(http, first) == "reset"
+
+
+class _DrippingHub:
+    """A 'hub' whose event stream comes a few bytes at a time (CRLF line ends, a comment),
+    then a line that never ends."""
+
+    def release_hangs(self) -> None:
+        pass
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")]})
+        stream = (b": hello\r\nid: b.1\r\nevent: note\r\ndata: {\"text\":\r\ndata: \"two lines\"}\r\n\r\n"
+                  b"event: beat\ndata: {}\n\n")
+        for k in range(0, len(stream), 3):
+            await send({"type": "http.response.body", "body": stream[k:k + 3], "more_body": True})
+        for _ in range(40):
+            await send({"type": "http.response.body", "body": b"x" * 65536, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def test_events_read_in_pieces_and_a_line_without_end_is_cut(serve, monkeypatch):
+    from wawp_tui.hub import link as hub_link
+    from wawp_tui.hub.link import HubError, HubLink
+    from wawp_tui.models import Secret
+
+    monkeypatch.setattr(hub_link, "MAX_EVENT", 1024 * 1024)
+    got = []
+    stream = HubLink(serve(_DrippingHub()).url, Secret(TOKENS["val"])).events(None)
+    with pytest.raises(HubError, match="over 1 MB"):
+        async for event, event_id, data, _ in stream:
+            got.append((event, event_id, data))
+    assert got == [("note", "b.1", b'{"text":\n"two lines"}'), ("beat", None, b"{}")]

@@ -117,6 +117,8 @@ async def test_two_operators_at_once_one_restart_and_the_second_names_the_first(
         first = sent["by"]
         assert sent["sent"] is True and sent["status"] == "STARTING"
         assert refused["sent"] is False and f"(by {first})" in refused["reason"]
+        # When to ask again, even while the first one is in flight.
+        assert isinstance(refused["retry_after"], float) and refused["retry_after"] > 0, refused
         assert len(sim.calls_to("restart", target)) == 1
         # A third press later: refused by the guard, with the first one's name and time left.
         late = await http.post(f"/api/v1/instances/{target}/restart", headers=bearer("bob"))

@@ -20,6 +20,7 @@ from wawp_tui.core import InstanceState, runbook, wire
 from wawp_tui.hub.attach import AttachedMonitor
 from wawp_tui.hub.link import HubLink
 from wawp_tui.models import STOPPED, Secret
+from wawp_tui.safe_text import clean
 from wawp_tui.simulator import SimInstance, Simulator
 
 
@@ -117,6 +118,9 @@ async def test_a_wrong_token_is_said_not_crashed(serve):
         assert await screen.refresh() == set()  # no ids known yet: nothing missing
         assert not screen.connected
         assert "WAWP_HUB_TOKEN" in (screen.outage().text if screen.outage() else "")
+        # The hub's own words read whole on screen (after "token:" they read as a token).
+        shown = clean(screen.outage().text, 1000)
+        assert "***" not in shown and "the token of a configured hub user" in shown, shown
         await screen.close()
 
 

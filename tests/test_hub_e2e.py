@@ -116,18 +116,27 @@ def test_two_screens_one_gate_a_doorbell_and_a_hub_that_goes_and_comes_back(tmp_
         for term in screens.values():
             term.keys("r")
         for term in screens.values():
-            try:
-                _until(lambda t=term: re.search(r"Restart [\w ]+\?", t.screen()), 30, "the confirmation")
-            except AssertionError:
-                raise AssertionError(term.screen()) from None
+            # (A key pressed the instant the first rows show was lost in about one run in
+            # five on a loaded machine, before any of this test's business: pressed again.)
+            for attempt in range(3):
+                try:
+                    _until(lambda t=term: re.search(r"Restart [\w ]+\?", t.screen()), 10, "the confirmation")
+                    break
+                except AssertionError:
+                    if attempt == 2:
+                        raise AssertionError(term.screen()) from None
+                    term.keys("r")
         for term in screens.values():
             term.keys("y")
         calls = lambda: [c for c in httpx.get(f"{sim_url}/_sim/calls", timeout=5).json()  # noqa: E731
                          if c["endpoint"].endswith("/restart")]
         _until(lambda: calls(), 30, "a restart on the simulator")
         try:
+            # The screen that names the *other* operator (its own name is in its detail
+            # pane once its restart went out: "Booting after a restart (by alice)").
+            other = {"alice": "bob", "bob": "alice"}
             refused = _until(lambda: next(((u, s) for u, t in screens.items()
-                                           if "(by " in _toasts(s := t.screen())), None), 30,
+                                           if f"(by {other[u]})" in _toasts(s := t.screen())), None), 30,
                              "one screen shows the hub's refusal")
         except AssertionError:
             raise AssertionError("\n\n".join(t.screen() for t in screens.values())) from None

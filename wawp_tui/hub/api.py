@@ -37,7 +37,7 @@ from wawp_tui.hub.stream import Broadcaster, EventStream
 from wawp_tui.hub.users import LOCAL, OPERATOR, VIEWER, Caller, Users
 from wawp_tui.models import Secret
 from wawp_tui.safe_text import clean
-from wawp_tui.vocab import STATE_ACTIONS, Trigger
+from wawp_tui.vocab import STATE_ACTIONS, Action, Trigger
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -151,7 +151,8 @@ class HubApi:
     # -- reading ---------------------------------------------------------------------
 
     async def index(self, request: Request) -> Response:
-        return PlainTextResponse(INDEX)
+        caller = self._caller(request)  # every endpoint but /healthz and /metrics: a user's
+        return caller if isinstance(caller, Response) else PlainTextResponse(INDEX)
 
     def _about(self, caller: Caller) -> dict[str, Any]:
         monitor = self.monitor
@@ -224,8 +225,8 @@ class HubApi:
             return {}
         try:
             data = json.loads(body)
-        except ValueError:
-            return _error(400, "the body is not JSON")
+        except (ValueError, RecursionError):  # (4 KB of "[" nests past the parser's limit)
+            return _error(400, "the body is not JSON (or is nested too deeply)")
         return data if isinstance(data, dict) else _error(400, "the body must be a JSON object")
 
     def _gate_caller(self, request: Request) -> Caller | JSONResponse:
@@ -266,7 +267,10 @@ class HubApi:
         outcome = report.outcomes[0]
         st = monitor.fleet.get(instance_id)
         if outcome.refused:
-            retry = None if outcome.retry_in is None else round(outcome.retry_in, 1)
+            retry = outcome.retry_in
+            if retry is None and st.in_flight:
+                retry = self._in_flight_for(st.in_flight)
+            retry = None if retry is None else round(retry, 1)
             return JSONResponse({"sent": False, "action": action, "instance_id": instance_id,
                                  "reason": outcome.message, "retry_after": retry,
                                  "status": st.status}, status_code=409)
@@ -274,6 +278,12 @@ class HubApi:
                              "ok": outcome.ok, "unknown": outcome.unknown,
                              "message": outcome.message, "status": st.status, "by": caller.name},
                             status_code=202)
+
+    def _in_flight_for(self, action: str) -> float:
+        """Seconds another actor's request can still take (its answer, then the runbook's
+        guards, decide whether a second one may go): a 409 says when to ask again."""
+        timeout = self.monitor.config.api.timeout
+        return runbook.RESET_PAUSE + 2 * timeout if action == Action.RESET else timeout
 
     async def qr(self, request: Request) -> Response:
         caller = self._gate_caller(request)

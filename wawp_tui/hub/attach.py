@@ -249,7 +249,10 @@ class AttachedMonitor:
                 continue
             if self._lost is not None:
                 self._resume()
-            payload = json.loads(data) if data else {}
+            try:
+                payload = json.loads(data) if data else {}
+            except (ValueError, RecursionError):  # one unreadable event: skipped, not fatal
+                continue
             if not isinstance(payload, dict):
                 continue
             self._sample_offset(payload.get("now"), arrived)

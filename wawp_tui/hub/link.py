@@ -10,6 +10,8 @@ cannot fill the memory.
 from __future__ import annotations
 
 import json
+import os
+import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -18,8 +20,10 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from wawp_tui.client.transport import TrustUnusable, tls_context
 from wawp_tui.core import wire
 from wawp_tui.models import Secret
+from wawp_tui.route import choose_trust
 from wawp_tui.safe_text import clean
 
 #: The variable that holds the bearer token of an attached screen.
@@ -70,7 +74,8 @@ def _refusal(status: int, body: Mapping[str, Any]) -> str:
     why = {401: f"the hub does not know this token (401): set {TOKEN_ENV} to your hub token",
            403: "the hub refused (403)", 404: "not on this hub (404)",
            429: "too many requests (429)"}.get(status, f"the hub answered {status}")
-    return f"{why}: {said}" if said else why
+    # Not "...token: <the hub's words>": a word after "token:" is redacted as one.
+    return f"{why} (the hub says: {said})" if said else why
 
 
 class HubLink:
@@ -82,14 +87,25 @@ class HubLink:
         headers = {"user-agent": "wawp-tui"}
         if token:
             headers["authorization"] = f"Bearer {token.reveal()}"
+        # https trusts what the Wawp client trusts: SSL_CERT_FILE and its kin, else the
+        # system's store (truststore), not only the CAs bundled with httpx.
+        verify: ssl.SSLContext | bool = True
+        if self.url.startswith("https:") and transport is None:
+            try:
+                verify = tls_context(choose_trust(None, os.environ))
+            except TrustUnusable as exc:
+                raise ValueError(f"--hub: {exc}") from None
         self._client = httpx.AsyncClient(base_url=self.url, headers=headers, transport=transport,
                                          timeout=httpx.Timeout(timeout, connect=5.0),
-                                         follow_redirects=False)
+                                         follow_redirects=False, verify=verify)
 
     def _unreachable(self, exc: Exception) -> HubError:
         sent = isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError,
                                 httpx.ReadError))
         kind = type(exc).__name__
+        tls = _tls_trouble(exc)
+        if tls is not None:
+            return HubError(f"hub unreachable ({self.url}): {tls}", reason=tls)
         reason = {"ConnectError": "connection refused or no route",
                   "ConnectTimeout": "no answer to connect",
                   "RemoteProtocolError": "the connection was closed",
@@ -118,7 +134,7 @@ class HubLink:
             raise self._unreachable(exc) from None
         try:
             body = json.loads(raw) if raw.strip() else {}
-        except ValueError:
+        except (ValueError, RecursionError):  # (not JSON, or nested past the parser's limit)
             body = {}
         return Reply(response.status_code, body if isinstance(body, dict) else {})
 
@@ -131,6 +147,9 @@ class HubLink:
         if reply.status != 200:
             raise HubError(_refusal(reply.status, reply.body), status=reply.status)
         schema = reply.body.get("schema")
+        if schema is None:
+            raise HubError("its answer is not a fleet document (not JSON, or not a wawp-tui hub): "
+                           "check the URL")
         if schema != wire.SCHEMA:
             raise HubError(f"the hub speaks schema {clean(schema, 20)}; this wawp-tui reads "
                            f"{wire.SCHEMA}: run the same version on both")
@@ -149,7 +168,7 @@ class HubLink:
                     raw = await self._read(response, MAX_REPLY)
                     try:
                         body = json.loads(raw)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         body = {}
                     raise HubError(_refusal(response.status_code, body if isinstance(body, dict) else {}),
                                    status=response.status_code)
@@ -173,10 +192,28 @@ class HubLink:
         await self._client.aclose()
 
 
+def _tls_trouble(exc: BaseException) -> str | None:
+    """Why the TLS handshake failed, found in the exception chain, or None."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            why = clean(seen.verify_message or "certificate verify failed", 100)
+            return (f"its TLS certificate is not trusted ({why}): name its CA in SSL_CERT_FILE "
+                    "or add it to the system's store")
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS handshake failed ({clean(seen.reason or str(seen), 100).lower()})"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 async def _parse(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str | None, bytes, float]]:
     """Server-Sent Events from a byte stream: (event, id, data, arrival), each event
     capped at MAX_EVENT."""
-    buffer = b""
+    # A bytearray, searched from where the last search stopped: a line that never ends
+    # (a hostile hub) costs its length once, not its length squared (64 KB chunks up to
+    # the 64 MB cap took the screen's whole CPU).
+    buffer = bytearray()
+    searched = 0
     event, event_id, size = "message", None, 0
     data: list[bytes] = []
     async for chunk in chunks:
@@ -184,10 +221,13 @@ async def _parse(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[str, str |
         if len(buffer) > MAX_EVENT:
             raise HubError(f"an event from the hub is over {MAX_EVENT // (1024 * 1024)} MB: refused")
         while True:
-            cut = buffer.find(b"\n")
+            cut = buffer.find(b"\n", searched)
             if cut < 0:
+                searched = len(buffer)
                 break
-            line, buffer = buffer[:cut].rstrip(b"\r"), buffer[cut + 1:]
+            line = bytes(buffer[:cut]).rstrip(b"\r")
+            del buffer[:cut + 1]  # (cheap at the front of a bytearray)
+            searched = 0
             if not line:
                 if data:
                     yield event, event_id, b"\n".join(data), time.time()

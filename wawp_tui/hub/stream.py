@@ -40,8 +40,11 @@ _log = logging.getLogger(__name__)
 #: Seconds between two frames at most (changes within it travel together; a quarter of a
 #: second keeps a change on 20 screens well within a second, and the writes few).
 FLUSH = 0.25
-#: Frames kept for readers that reconnect (at a busy 10 a second: several minutes).
+#: Frames kept for readers that reconnect (at a busy 10 a second: several minutes), and
+#: the bytes they may hold (a big fleet's steady polls alone are 50 KB a second at 5,000
+#: instances; a reader further behind gets a reset and a snapshot).
 RING = 4096
+RING_BYTES = 64 * 1024 * 1024
 #: Frames a reader may fall behind before it is dropped.
 QUEUE = 256
 #: Seconds a single write to a reader may take before the connection is aborted.
@@ -98,13 +101,15 @@ class Broadcaster:
     """The hub's events, numbered, kept and fanned out (see the module docstring)."""
 
     def __init__(self, monitor: Monitor, *, flush: float = FLUSH, ring: int = RING,
-                 wall: Callable[[], float] | None = None) -> None:
+                 ring_bytes: int = RING_BYTES, wall: Callable[[], float] | None = None) -> None:
         self.monitor = monitor
         self.flush_every = flush
         #: This hub's run: ids from another run are unknown here (a reset).
         self.boot = secrets.token_hex(4)
         self._seq = 0
-        self._ring: deque[Frame] = deque(maxlen=ring)
+        self._ring: deque[Frame] = deque()
+        self.ring_frames, self.ring_bytes = ring, ring_bytes
+        self._ring_size = 0
         self._readers: set[Reader] = set()
         self._dirty: set[str] = set()
         self._notes: list[dict[str, Any]] = []
@@ -192,6 +197,10 @@ class Broadcaster:
         event_id = f"{self.boot}.{self._seq}"
         data = f"id: {event_id}\nevent: {event}\ndata: ".encode() + body + b"\n\n"
         self._ring.append(Frame(event_id, self._seq, data))
+        self._ring_size += len(data)
+        while len(self._ring) > 1 and (len(self._ring) > self.ring_frames
+                                       or self._ring_size > self.ring_bytes):
+            self._ring_size -= len(self._ring.popleft().data)
         for reader in list(self._readers):
             reader.offer(data)
             if reader.dropped:
@@ -213,7 +222,8 @@ class Broadcaster:
         if last_id is None:
             return []
         boot, _, seq_text = last_id.strip().partition(".")
-        if boot != self.boot or not seq_text.isdigit():
+        # (isascii: int() reads other scripts' digits; 20 digits: it refuses thousands)
+        if boot != self.boot or not seq_text.isascii() or not seq_text.isdigit() or len(seq_text) > 20:
             return None
         seq = int(seq_text)
         if seq == self._seq:

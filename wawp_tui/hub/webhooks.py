@@ -1,4 +1,6 @@
-"""POST /webhooks/wawp: Wawp's and WAHA's `session.status` events, as a doorbell.
+"""POST /webhooks/wawp: Wawp's and WAHA's `session.status` events, as a doorbell (WAHA's
+envelope `{id, timestamp, event, session, payload}`, Wawp's with `instance_id`, and the
+older Wawp page's `{instance_id, status, qr, ts}`).
 
 An event never changes what is shown: it makes the hub poll that instance within a
 second (at most one poll a second per instance), and only the poll's answer counts. So a
@@ -43,13 +45,26 @@ STATUS_EVENTS = frozenset({"session.status"})
 MESSAGE_EVENTS = frozenset({"message", "message.any"})
 
 
+#: A signature's algorithm when no header names it, by its length in hex: Wawp's docs name
+#: no header (its SDK checks HMAC-SHA256), WAHA names it (sha512 by default).
+BY_LENGTH = {64: "sha256", 128: "sha512"}
+
+
 def signature_ok(secret: bytes, body: bytes, signature: str | None, algorithm: str | None) -> bool:
-    """The body's HMAC under `secret` is `signature` (hex), in constant time."""
-    digest = ALGORITHMS.get((algorithm or "sha512").strip().lower())
-    if digest is None or not signature:
+    """The body's HMAC under `secret` is `signature` (hex, or `sha256=<hex>`), in constant
+    time; the algorithm is the header's, else the prefix's, else told by the length."""
+    if not signature:
+        return False
+    given = signature.strip().lower()
+    prefix, sep, rest = given.partition("=")
+    if sep and prefix in ALGORITHMS:
+        given, algorithm = rest, algorithm or prefix
+    name = (algorithm or "").strip().lower() or BY_LENGTH.get(len(given), "sha512")
+    digest = ALGORITHMS.get(name)
+    if digest is None:
         return False
     expected = hmac.new(secret, body, digest).hexdigest()
-    return hmac.compare_digest(expected.encode(), signature.strip().lower().encode("ascii", "replace"))
+    return hmac.compare_digest(expected.encode(), given.encode("ascii", "replace"))
 
 
 def sign(secret: bytes, body: bytes, algorithm: str = "sha512") -> str:
@@ -81,11 +96,13 @@ class Doorbell:
     def _ring(self, body: bytes) -> tuple[str, str | None]:
         try:
             event = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # (64 KB of "[" nests past the parser's limit)
             return "malformed", None
         if not isinstance(event, Mapping):
             return "malformed", None
         kind = event.get("event")
+        if kind is None and isinstance(event.get("status"), str):
+            kind = "session.status"  # Wawp's older page: {instance_id, status, qr, ts}
         if kind not in STATUS_EVENTS and kind not in MESSAGE_EVENTS:
             return "ignored", None
         instance_id = _instance_of(event)
@@ -99,7 +116,7 @@ class Doorbell:
             self._seen[key] = None
             while len(self._seen) > SEEN_IDS:
                 self._seen.popitem(last=False)
-        at = _seconds(event.get("timestamp"))
+        at = _seconds(event.get("timestamp", event.get("ts")))
         if at is not None and abs(self.wall() - at) > MAX_AGE:
             return "stale", instance_id
         if kind in MESSAGE_EVENTS:
@@ -128,6 +145,13 @@ class Doorbell:
         # A poll under way began before the event: one more after it, not none.
         if self.monitor.poller.polling(instance_id) and tries:
             asyncio.get_running_loop().call_later(0.1, self._poll, instance_id, tries - 1)
+            return
+        # Any poll counts for the spacing (a steady one may have just answered): the one
+        # the event asks for comes a second after it, still about a second from the event.
+        polled = self.monitor.state(instance_id).last_poll_at
+        since = None if polled is None else self.monitor.clock() - polled
+        if since is not None and 0 <= since < SPACING and tries:
+            asyncio.get_running_loop().call_later(SPACING - since, self._poll, instance_id, tries - 1)
             return
         self.monitor.poke(instance_id)
 

@@ -397,10 +397,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.wall and command is not None:
         raise UsageError(f"--wall is a screen of its own: use it without a command "
                          f"(wawp-tui --wall), not with {command}")
-    if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()) \
+            and not (args.wall and _in_browser()):
         raise UsageError("the TUI needs a terminal on stdin and stdout; for a report in a "
                          "pipe, a file or cron use: wawp-tui status (or status --json)")
-    if command is None and os.environ.get("TERM", "") in ("dumb", "unknown"):
+    if command is None and os.environ.get("TERM", "") in ("dumb", "unknown") and not _in_browser():
         # A terminal that cannot move the cursor would receive a screenful of escapes.
         raise UsageError(f"this terminal (TERM={os.environ['TERM']}) cannot draw the TUI; set TERM "
                          "(e.g. xterm-256color) or use: wawp-tui status")
@@ -453,6 +454,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     return run_app(config, client, demo=args.demo, rerun=rerun_options(args, config))
 
 
+def _in_browser() -> bool:
+    """Run by a web page's tab (`serve --web`, textual-serve): the screen goes to a browser
+    through pipes, in Textual's web driver, not to a terminal."""
+    return os.environ.get("TEXTUAL_DRIVER", "") == WEB_DRIVER
+
+
+#: Textual's driver for an app a web page shows (textual-serve sets it for its process).
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 #: The commands that run attached to a hub with --hub (or WAWP_HUB_URL).
 HUB_COMMANDS = (None, "status", "check", "rollout")
 
@@ -497,9 +506,16 @@ def _attached(args: argparse.Namespace, command: str | None, url: str) -> int:
 
         return run_rollout_attached(args, config, lambda: make_link(url, os.environ))
     from wawp_tui.commands.output import release_stdout
-    from wawp_tui.ui.app import run_attached
 
     release_stdout()
+    if args.wall:
+        from wawp_tui.ui.wall_app import run_wall_attached
+
+        # A wall is a viewer whatever the token allows: read-only, no bell, no auto-heal.
+        return run_wall_attached(link, attach_config(args.config, read_only=True, theme=args.theme),
+                                 theme=args.theme)
+    from wawp_tui.ui.app import run_attached
+
     return run_attached(link, config, rerun=("--hub", url))
 
 

@@ -22,6 +22,7 @@ from wawp_tui.vocab import ExitCode
 if TYPE_CHECKING:
     from wawp_tui.client.api import WawpClient
     from wawp_tui.config import Config
+    from wawp_tui.hub.web import WebOptions
 
 
 #: The end of `wawp-tui --help`: how requests reach the API, what is trusted, what the
@@ -224,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "unloaded sessions)")
     p.add_argument("--tls-cert", default=None, metavar="FILE", help="serve https with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, metavar="FILE", help="... and this private key (PEM)")
+    p.add_argument("--web", action="store_true",
+                   help="also serve the wall as a web page (for a TV with a browser): each tab "
+                        "runs `wawp-tui --wall --hub` as a viewer; a hub user's token opens it "
+                        "(docs/wall.md)")
+    p.add_argument("--web-listen", default=None, metavar="HOST:PORT",
+                   help="where the wall page listens (default 127.0.0.1:9878)")
+    p.add_argument("--web-tabs", type=int, default=None, metavar="N",
+                   help="browser tabs (each a process) at once, at most (default 10)")
 
     p = sub.add_parser("schedule", help="the [[schedules]]: show them, or apply them now (cron)",
                        description="show: each schedule, what it means now and its next changes "
@@ -439,7 +448,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from wawp_tui.commands import serve
 
         return serve.run(config, client, listen=args.listen, tags=args.tag, auto_heal=args.auto_heal,
-                         tls_cert=args.tls_cert, tls_key=args.tls_key, demo=args.demo)
+                         tls_cert=args.tls_cert, tls_key=args.tls_key, demo=args.demo,
+                         web=_web_options(args))
     if command == "check":
         return _check(args, config, client)
     from wawp_tui.commands.output import release_stdout
@@ -513,10 +523,22 @@ def _attached(args: argparse.Namespace, command: str | None, url: str) -> int:
 
         # A wall is a viewer whatever the token allows: read-only, no bell, no auto-heal.
         return run_wall_attached(link, attach_config(args.config, read_only=True, theme=args.theme),
-                                 theme=args.theme)
+                                 theme=args.theme, in_browser=_in_browser())
     from wawp_tui.ui.app import run_attached
 
     return run_attached(link, config, rerun=("--hub", url))
+
+
+def _web_options(args: argparse.Namespace) -> WebOptions | None:
+    """`serve --web` and its options (which mean nothing without it)."""
+    from wawp_tui.hub.web import DEFAULT_TABS, DEFAULT_WEB_LISTEN, WebOptions
+
+    if not args.web:
+        if args.web_listen is not None or args.web_tabs is not None:
+            raise UsageError("serve: --web-listen and --web-tabs go with --web")
+        return None
+    return WebOptions(listen=args.web_listen or DEFAULT_WEB_LISTEN,
+                      tabs=DEFAULT_TABS if args.web_tabs is None else args.web_tabs)
 
 
 def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:

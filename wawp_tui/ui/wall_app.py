@@ -155,10 +155,11 @@ def build_wall_attached(link: HubLink, config: Config, *, theme: str | None = No
                    lost=lambda: None if monitor.connected else "no news from the hub")
 
 
-def run_wall_attached(link: HubLink, config: Config, *, theme: str | None = None) -> int:
+def run_wall_attached(link: HubLink, config: Config, *, theme: str | None = None,
+                      in_browser: bool = False) -> int:
     """Run the wall attached to a hub until someone quits (or the browser tab that runs
-    it closes); returns the exit code."""
+    it closes, or the page's server goes: `in_browser`); returns the exit code."""
     app = build_wall_attached(link, config, theme=theme)
-    with TerminalGuard(app.exit_soon) as guard:
+    with TerminalGuard(app.exit_soon, pipes=in_browser) as guard:
         app.run()
     return guard.exit_code or app.return_code or 0

@@ -287,7 +287,7 @@ class WebWall:
                             headers=dict(headers or {}))
 
     def _ask(self, why: str, status: int = 401) -> web.Response:
-        return self._note(status, "a token is needed", _ASK.format(why=html.escape(why)),
+        return self._note(status, "a token is needed", _ASK.format(why=html.escape(why, quote=False)),
                           headers={"www-authenticate": 'Bearer realm="wawp-tui wall"'} if status == 401 else None)
 
     def _full(self) -> str:
@@ -309,8 +309,10 @@ class WebWall:
         return self._ask("That token is not one of the hub's users.")
 
     def _cookie(self, response: web.StreamResponse, token: str) -> None:
+        # No Path: the browser scopes the cookie to the page's own folder, which behind a
+        # reverse proxy is its prefix (/wall), not the whole site (an empty value is left out).
         response.set_cookie(COOKIE, page_key(token), max_age=COOKIE_SECONDS, httponly=True,
-                            samesite="Strict", secure=self.tls is not None)
+                            samesite="Strict", secure=self.tls is not None, path="")
 
     # -- pages ---------------------------------------------------------------------
 
@@ -447,7 +449,7 @@ class WebWall:
         if self.tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(*self.tls)
-        site = web.SockSite(runner, sock, ssl_context=context, shutdown_timeout=2.0)
+        site = web.SockSite(runner, sock, ssl_context=context)
         await site.start()
         self.address = sock.getsockname()[:2]
         try:

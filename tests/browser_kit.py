@@ -77,7 +77,7 @@ def read_counts(png: bytes, *, least_height: int = 24) -> list[int]:
 
     image = Image.open(io.BytesIO(png)).convert("L")
     width, height = image.size
-    lit = [v > 70 for v in image.getdata()]
+    lit = [v > 70 for v in image.tobytes()]
     seen = bytearray(width * height)
     boxes = []
     for start in range(width * height):

@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub-only", action="store_true",
                    help="only the hub's figures (wawp-tui serve, 20 attached screens), beside the "
                         "TUI alone they compare to")
+    p.add_argument("--web-only", action="store_true",
+                   help="only the wall page's figures (serve --web: its tabs' processes, the "
+                        "requests they add, a change shown)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="remove an instance from the config file")
@@ -581,5 +584,6 @@ def _bench(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms, concurrency=args.concurrency,
         concurrency_high=args.concurrency_high, seconds=args.seconds, warmup=args.warmup,
         repeats=args.repeats, trials=min(args.trials, args.instances, args.big),
-        config_instances=args.config_instances, baseline=args.baseline, hub_only=args.hub_only),
+        config_instances=args.config_instances, baseline=args.baseline, hub_only=args.hub_only,
+        web_only=args.web_only),
         args.json)

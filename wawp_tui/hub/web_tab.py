@@ -81,8 +81,9 @@ def tab_environment(base: Mapping[str, str], token: Secret, width: int, height: 
 
 
 def wall_command(hub_url: str) -> list[str]:
-    """The tab's process: this Python, this wawp-tui, the wall attached to the hub."""
-    return [sys.executable, "-m", "wawp_tui", "--wall", "--hub", hub_url]
+    """The tab's process: this Python, this wawp-tui, the wall attached to the hub (-P: a
+    `wawp_tui` folder in the hub's working directory is not the one run)."""
+    return [sys.executable, "-P", "-m", "wawp_tui", "--wall", "--hub", hub_url]
 
 
 def packet(kind: bytes, payload: bytes) -> bytes:

@@ -22,8 +22,10 @@ from collections.abc import Callable
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+from wawp_tui.devtools.browser import CHROMEDRIVER, CHROMIUM, Browser
+
+__all__ = ["Browser", "needs_browser", "ocr_words", "read_counts", "wait_for"]
+
 TESSERACT = shutil.which("tesseract")
 HOW = ("apt-get install chromium chromium-driver tesseract-ocr (.ci/run installs them when "
        "missing), and pip install -e '.[test]' for selenium")
@@ -133,51 +135,6 @@ def ocr_words(png: bytes) -> list[str]:
     done = subprocess.run([TESSERACT, "stdin", "stdout", "--psm", "11"], input=png,
                           capture_output=True, timeout=60, check=True)
     return done.stdout.decode("utf-8", "replace").split()
-
-
-class Browser:
-    """A headless chromium (Debian's, through its chromedriver); `quit()` when done."""
-
-    def __init__(self, width: int = 1280, height: int = 800) -> None:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-        options = webdriver.ChromeOptions()
-        options.binary_location = CHROMIUM
-        for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--disable-background-networking", "--disable-extensions",
-                     "--disable-component-update", "--no-first-run", f"--window-size={width},{height}"):
-            options.add_argument(flag)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-        self.driver.set_page_load_timeout(30)
-
-    def open(self, url: str) -> None:
-        self.driver.get(url)
-
-    def script(self, code: str):
-        """Run `code` in the page; None while the page is being replaced (a reload)."""
-        from selenium.common.exceptions import WebDriverException
-
-        try:
-            return self.driver.execute_script(code)
-        except WebDriverException:
-            return None
-
-    def body_classes(self) -> set[str]:
-        return set((self.script("return document.body ? document.body.className : ''") or "").split())
-
-    def text(self) -> str:
-        return self.script("return document.body ? document.body.innerText : ''") or ""
-
-    def screenshot(self) -> bytes:
-        return self.driver.get_screenshot_as_png()
-
-    def console(self) -> list[str]:
-        return [entry.get("message", "") for entry in self.driver.get_log("browser")]
-
-    def quit(self) -> None:
-        self.driver.quit()
 
 
 def wait_for(condition: Callable[[], object], limit: float, what: str) -> object:

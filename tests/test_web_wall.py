@@ -15,11 +15,11 @@ import time
 import aiohttp
 import pytest
 
-from tests.hub_kit import TOKENS, WAWP_TOKEN, config_for, hub_in_loop, until
+from tests.hub_kit import TOKENS, WAWP_TOKEN, config_for, hub_in_loop, pid_alive, until
 from wawp_tui.cli import main
 from wawp_tui.commands.exporter import bind
 from wawp_tui.hub.web import COOKIE, WEB_USER, WebWall, page_key, tabs_user
-from wawp_tui.hub.web_tab import KEPT_VARIABLES, pid_alive, tab_environment
+from wawp_tui.hub.web_tab import KEPT_VARIABLES, tab_environment
 from wawp_tui.models import Secret
 from wawp_tui.simulator import SimInstance, Simulator
 
@@ -249,3 +249,26 @@ def test_serve_web_refuses_what_cannot_work(tmp_path, monkeypatch, capsys, args,
     monkeypatch.setenv("TV_TOKEN", VIEWER)
     assert main(["--config", str(config), *args]) == 2
     assert said in capsys.readouterr().err
+
+
+async def test_a_tab_process_ends_by_itself_when_the_hub_is_killed(tmp_path):
+    """SIGKILL leaves the hub no time to end its tabs: their pipes hang up and each tab's
+    process leaves on its own (no orphan wall left running on the hub's machine)."""
+    from wawp_tui.devtools.bench import this_tree
+    from wawp_tui.devtools.bench_web import VIEWER, WebTeam
+    from wawp_tui.devtools.harness import child_env
+
+    team = await asyncio.to_thread(WebTeam, this_tree(), 3, child_env(str(tmp_path)), str(tmp_path), tabs=2)
+    try:
+        async with _session(page_key(VIEWER)) as http:
+            socket_ = await http.ws_connect(f"{team.page_url}/ws")
+            message = await asyncio.wait_for(socket_.receive(), 60)
+            assert message.type == aiohttp.WSMsgType.BINARY
+            (pid,) = team.tab_pids()
+            team.hub.proc.kill()
+            team.hub.proc.wait(10)
+            await until(lambda: not pid_alive(pid), 15, "the orphaned tab's process ended")
+            await socket_.close()
+    finally:
+        team.hub = None
+        team.close()

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -224,13 +223,3 @@ def _meta_type(payload: bytes) -> str | None:
     kind = data.get("type") if isinstance(data, dict) else None
     return kind if isinstance(kind, str) else None
 
-
-def pid_alive(pid: int) -> bool:
-    """The process exists (tests and the bench count a hub's tab processes)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -8,18 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import socket
 import time
 
 import aiohttp
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.hub_kit import TOKENS, WAWP_TOKEN, config_for, hub_in_loop, pid_alive, until
 from wawp_tui.cli import main
 from wawp_tui.commands.exporter import bind
-from wawp_tui.hub.web import COOKIE, WEB_USER, WebWall, page_key, tabs_user
-from wawp_tui.hub.web_tab import KEPT_VARIABLES, tab_environment
+from wawp_tui.hub.web import COOKIE, WEB_USER, PageKeys, WebWall, page_key, tabs_user
+from wawp_tui.hub.web_tab import KEPT_VARIABLES, tab_environment, translate
 from wawp_tui.models import Secret
 from wawp_tui.simulator import SimInstance, Simulator
 
@@ -272,3 +275,46 @@ async def test_a_tab_process_ends_by_itself_when_the_hub_is_killed(tmp_path):
     finally:
         team.hub = None
         team.close()
+
+
+_FROM_OUTSIDE = st.one_of(
+    st.text(max_size=200),
+    st.sampled_from(["\x1b]0;pwned\x07", "[/]", "[bold red]x", VIEWER, '["resize", {"width": 1e308}]',
+                     '["resize", {"width": "9" * 50, "height": -5}]', '["ping", "' + "x" * 500 + '"]',
+                     "[" * 5000 + "]" * 5000, '["stdin", "\\u0000\\udc80q"]', '["quit"]', '["open_url", "x"]']),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+                 lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                 max_leaves=12).map(json.dumps),
+    st.tuples(st.sampled_from(["stdin", "resize", "ping", "focus", "blur"]),
+              st.one_of(st.text(max_size=50), st.dictionaries(st.sampled_from(["width", "height"]),
+                                                              st.one_of(st.integers(), st.text(max_size=8),
+                                                                        st.floats())))).map(lambda t: json.dumps(list(t))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_FROM_OUTSIDE)
+def test_whatever_the_browser_sends_is_a_bounded_packet_or_nothing(text):
+    answer = translate(text)
+    if isinstance(answer, bytes):
+        kind, size, payload = answer[:1], int.from_bytes(answer[1:5], "big"), answer[5:]
+        assert kind in (b"D", b"M") and size == len(payload)
+        if kind == b"M":
+            data = json.loads(payload)
+            assert data["type"] in ("resize", "focus", "blur")  # never quit, exit or a file
+            if data["type"] == "resize":
+                assert 20 <= data["width"] <= 500 and 8 <= data["height"] <= 200
+    elif isinstance(answer, str):
+        pong = json.loads(answer)
+        assert pong[0] == "pong" and len(pong[1]) <= 64
+    else:
+        assert answer is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(cookie=st.one_of(st.none(), st.text(max_size=300), st.sampled_from([VIEWER, OPERATOR, page_key(VIEWER)[:-1]])))
+def test_no_cookie_but_a_users_page_key_opens_the_page(cookie):
+    from wawp_tui.config import HubUser
+
+    keys = PageKeys([HubUser("val", "viewer", "TOK_VAL", Secret(VIEWER))])
+    assert keys.who(cookie) is None  # (the token itself is not the cookie)
+    assert keys.who(page_key(VIEWER)) == "val"

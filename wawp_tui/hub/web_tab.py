@@ -59,11 +59,12 @@ KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ"
 
 def clamp(value: object, bounds: tuple[int, int], default: int) -> int:
     """An integer from outside, within bounds (a non-number: the default)."""
-    try:
-        number = int(str(value))
-    except ValueError:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
         return default
-    return max(bounds[0], min(bounds[1], number))
+    text = str(value).strip() if isinstance(value, str) else None
+    if text is not None and not (text.isascii() and text.lstrip("-").isdigit() and len(text) <= 6):
+        return default
+    return max(bounds[0], min(bounds[1], int(value)))
 
 
 def tab_environment(base: Mapping[str, str], token: Secret, width: int, height: int,
@@ -165,22 +166,11 @@ class Tab:
 
     async def from_browser(self, text: str) -> None:
         """One message of the page's script: keys, a new size, focus, a ping."""
-        try:
-            envelope = json.loads(text)
-        except ValueError:
-            return
-        if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], str):
-            return
-        kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
-        if kind == "stdin" and isinstance(data, str):
-            await self._write(packet(b"D", data.encode("utf-8", "replace")))
-        elif kind == "resize" and isinstance(data, dict):
-            await self._write(meta({"type": "resize", "width": clamp(data.get("width"), WIDTH, 80),
-                                    "height": clamp(data.get("height"), HEIGHT, 24)}))
-        elif kind in ("focus", "blur"):
-            await self._write(meta({"type": kind}))
-        elif kind == "ping" and isinstance(data, str):
-            await asyncio.wait_for(self.io.send_text(json.dumps(["pong", data[:64]])), SEND_WITHIN)
+        answer = translate(text)
+        if isinstance(answer, bytes):
+            await self._write(answer)
+        elif isinstance(answer, str):
+            await asyncio.wait_for(self.io.send_text(answer), SEND_WITHIN)
 
     async def _write(self, data: bytes) -> None:
         process = self.process
@@ -213,6 +203,29 @@ class Tab:
             _log.warning("wall tab: process %s ended with %s%s%s", process.pid, code,
                          f"; {self.trouble}" if self.trouble else "", f"; it said: {said}" if said else "")
         return code
+
+
+def translate(text: str) -> bytes | str | None:
+    """A message of the page's script (data from outside) as what it asks for: a packet
+    for the tab's process (bytes: keys, a size within bounds, focus or blur), an answer to
+    the browser (str: the pong of a ping), or nothing (anything else, malformed or not)."""
+    try:
+        envelope = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(envelope, list) or not envelope or not isinstance(envelope[0], str):
+        return None
+    kind, data = envelope[0], envelope[1] if len(envelope) > 1 else None
+    if kind == "stdin" and isinstance(data, str):
+        return packet(b"D", data.encode("utf-8", "replace"))
+    if kind == "resize" and isinstance(data, dict):
+        return meta({"type": "resize", "width": clamp(data.get("width"), WIDTH, 80),
+                     "height": clamp(data.get("height"), HEIGHT, 24)})
+    if kind in ("focus", "blur"):
+        return meta({"type": kind})
+    if kind == "ping" and isinstance(data, str):
+        return json.dumps(["pong", data[:64]])
+    return None
 
 
 def _meta_type(payload: bytes) -> str | None:

@@ -24,7 +24,7 @@ import pytest
 
 from wawp_tui.devtools.browser import CHROMEDRIVER, CHROMIUM, Browser
 
-__all__ = ["Browser", "needs_browser", "ocr_words", "read_counts", "wait_for"]
+__all__ = ["Browser", "PrefixProxy", "needs_browser", "ocr_words", "read_counts", "wait_for"]
 
 TESSERACT = shutil.which("tesseract")
 HOW = ("apt-get install chromium chromium-driver tesseract-ocr (.ci/run installs them when "
@@ -147,3 +147,90 @@ def wait_for(condition: Callable[[], object], limit: float, what: str) -> object
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {limit}s: {what}")
         time.sleep(0.1)
+
+
+class PrefixProxy:
+    """A reverse proxy on loopback that serves `upstream` under `prefix` (as nginx's
+    `location /wall/ { proxy_pass http://upstream/; }` does): requests and websockets
+    passed on with the prefix stripped and the browser's Host kept. On its own loop in a
+    thread; `close()` stops it."""
+
+    def __init__(self, upstream: str, prefix: str = "/wall/") -> None:
+        import asyncio
+        import threading
+
+        self.upstream, self.prefix = upstream.rstrip("/"), prefix
+        self.loop = asyncio.new_event_loop()
+        self.url = ""
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        assert ready.wait(15), "the proxy did not start"
+
+    def _run(self, ready) -> None:
+        import asyncio
+
+        from aiohttp import web
+
+        async def start() -> None:
+            app = web.Application()
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            port = self._runner.addresses[0][1]
+            self.url = f"http://127.0.0.1:{port}"
+            ready.set()
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(start())
+        self.loop.run_forever()
+
+    async def _handle(self, request):
+        import asyncio
+
+        import aiohttp
+        from aiohttp import web
+
+        path = request.path
+        if path == self.prefix.rstrip("/"):
+            raise web.HTTPMovedPermanently(self.prefix)
+        if not path.startswith(self.prefix):
+            return web.Response(status=404, text="not under the prefix\n")
+        target = f"{self.upstream}/{path[len(self.prefix):]}" + (f"?{request.query_string}" if request.query_string else "")
+        headers = {k: v for k, v in request.headers.items()
+                   if k.lower() not in ("content-length", "transfer-encoding", "connection", "upgrade",
+                                        "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions")}
+        async with aiohttp.ClientSession(auto_decompress=False) as session:
+            if request.headers.get("upgrade", "").lower() == "websocket":
+                try:
+                    upstream = await session.ws_connect(target.replace("http", "ws", 1), headers=headers)
+                except aiohttp.WSServerHandshakeError as exc:
+                    return web.Response(status=exc.status)
+                browser = web.WebSocketResponse()
+                await browser.prepare(request)
+
+                async def pipe(source, sink) -> None:
+                    async for message in source:
+                        if message.type == aiohttp.WSMsgType.TEXT:
+                            await sink.send_str(message.data)
+                        elif message.type == aiohttp.WSMsgType.BINARY:
+                            await sink.send_bytes(message.data)
+                    await sink.close()
+
+                await asyncio.gather(pipe(upstream, browser), pipe(browser, upstream), return_exceptions=True)
+                return browser
+            async with session.request(request.method, target, headers=headers, data=await request.read(),
+                                       allow_redirects=False) as reply:
+                body = await reply.read()
+                kept = {k: v for k, v in reply.headers.items()
+                        if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding")}
+                return web.Response(status=reply.status, body=body, headers=kept)
+
+    def close(self) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop).result(15)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(15)

@@ -15,7 +15,7 @@ from collections import Counter
 import httpx
 import pytest
 
-from tests.browser_kit import Browser, needs_browser, ocr_words, read_counts, wait_for
+from tests.browser_kit import Browser, PrefixProxy, needs_browser, ocr_words, read_counts, wait_for
 from wawp_tui.devtools.bench import this_tree
 from wawp_tui.devtools.bench_hub import _flip
 from wawp_tui.devtools.bench_web import VIEWER, WebTeam
@@ -108,3 +108,23 @@ def test_the_hub_restarted_the_page_comes_back_by_itself_within_10s(team, browse
     wait_for(lambda: all(i["status"] for i in team.fleet()["instances"]), 30, "the hub polled")
     expected = expected_counts(team)
     wait_for(lambda: read_counts(browser.screenshot()) == expected, 15, f"the counts {expected} again")
+
+
+def test_behind_a_reverse_proxy_with_a_path_prefix_it_works_as_it_is(team, browser):
+    """Every URL of the page is relative: under /wall/ (the proxy strips it, as nginx's
+    `proxy_pass http://127.0.0.1:9878/` does) the token page, the cookie, the scripts, the
+    websocket and the wall work with nothing configured on the hub."""
+    proxy = PrefixProxy(team.page_url, "/wall/")
+    try:
+        browser.open(f"{proxy.url}/wall")  # (no trailing slash: the proxy's redirect adds it)
+        browser.driver.delete_all_cookies()  # (the direct page's, for this host: start afresh)
+        browser.open(f"{proxy.url}/wall")
+        assert "needs a hub user's token" in browser.text()
+        browser.open(f"{proxy.url}/wall/?token={VIEWER}")
+        wait_for(lambda: drawn(browser), 30, "the wall drawn through the proxy")
+        assert (browser.script("return location.pathname") or "") == "/wall/"
+        wait_for(lambda: all(i["status"] for i in team.fleet()["instances"]), 30, "the hub polled")
+        expected = expected_counts(team)
+        wait_for(lambda: read_counts(browser.screenshot()) == expected, 15, f"{expected} through the proxy")
+    finally:
+        proxy.close()

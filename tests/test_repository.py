@@ -40,7 +40,10 @@ def artefact_reason(name: str, head: bytes, size: int) -> str | None:
         return "inside a build, cache or virtual-environment folder"
     if name.lower().endswith(ARTEFACT_ENDINGS):
         return "a build artefact or archive"
-    if b"\0" in head:
+    if b"\0" in head and not (len(parts) == 2 and parts[0] == "screenshots"
+                              and name.endswith(".png") and head.startswith(b"\x89PNG\r\n\x1a\n")):
+        # (A PNG in screenshots/ is documentation, as the SVGs are: the wall page in a
+        # browser, which no terminal renders to SVG.)
         return "binary (holds NUL bytes)"
     if size > MAX_TRACKED_BYTES:
         return f"{size} bytes (over {MAX_TRACKED_BYTES})"
@@ -54,6 +57,9 @@ def test_the_rule_recognises_what_it_must_refuse():
     assert artefact_reason("blob.bin", b"\x7fELF\x02\x01\x01\0", 10)
     assert artefact_reason("wawp_tui/cli.py", b"import os\n", 10_000) is None
     assert artefact_reason("screenshots/fleet.svg", b"<svg", 116_000) is None
+    assert artefact_reason("screenshots/wall-browser.png", b"\x89PNG\r\n\x1a\n\0\0", 60_000) is None
+    assert artefact_reason("wawp_tui/logo.png", b"\x89PNG\r\n\x1a\n\0\0", 60_000)
+    assert artefact_reason("screenshots/fake.png", b"\x7fELF\0", 60_000)
 
 
 def test_no_binary_or_build_artefact_is_tracked():

@@ -22,6 +22,7 @@ from wawp_tui.vocab import ExitCode
 if TYPE_CHECKING:
     from wawp_tui.client.api import WawpClient
     from wawp_tui.config import Config
+    from wawp_tui.hub.web import WebOptions
 
 
 #: The end of `wawp-tui --help`: how requests reach the API, what is trusted, what the
@@ -185,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hub-only", action="store_true",
                    help="only the hub's figures (wawp-tui serve, 20 attached screens), beside the "
                         "TUI alone they compare to")
+    p.add_argument("--web-only", action="store_true",
+                   help="only the wall page's figures (serve --web: its tabs' processes, the "
+                        "requests they add, a change shown)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("remove", help="remove an instance from the config file")
@@ -224,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "unloaded sessions)")
     p.add_argument("--tls-cert", default=None, metavar="FILE", help="serve https with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, metavar="FILE", help="... and this private key (PEM)")
+    p.add_argument("--web", action="store_true",
+                   help="also serve the wall as a web page (for a TV with a browser): each tab "
+                        "runs `wawp-tui --wall --hub` as a viewer; a hub user's token opens it "
+                        "(docs/wall.md)")
+    p.add_argument("--web-listen", default=None, metavar="HOST:PORT",
+                   help="where the wall page listens (default 127.0.0.1:9878)")
+    p.add_argument("--web-tabs", type=int, default=None, metavar="N",
+                   help="browser tabs (each a process) at once, at most (default 10)")
 
     p = sub.add_parser("schedule", help="the [[schedules]]: show them, or apply them now (cron)",
                        description="show: each schedule, what it means now and its next changes "
@@ -397,10 +409,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.wall and command is not None:
         raise UsageError(f"--wall is a screen of its own: use it without a command "
                          f"(wawp-tui --wall), not with {command}")
-    if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if command is None and not (sys.stdin.isatty() and sys.stdout.isatty()) \
+            and not (args.wall and _in_browser()):
         raise UsageError("the TUI needs a terminal on stdin and stdout; for a report in a "
                          "pipe, a file or cron use: wawp-tui status (or status --json)")
-    if command is None and os.environ.get("TERM", "") in ("dumb", "unknown"):
+    if command is None and os.environ.get("TERM", "") in ("dumb", "unknown") and not _in_browser():
         # A terminal that cannot move the cursor would receive a screenful of escapes.
         raise UsageError(f"this terminal (TERM={os.environ['TERM']}) cannot draw the TUI; set TERM "
                          "(e.g. xterm-256color) or use: wawp-tui status")
@@ -438,7 +451,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from wawp_tui.commands import serve
 
         return serve.run(config, client, listen=args.listen, tags=args.tag, auto_heal=args.auto_heal,
-                         tls_cert=args.tls_cert, tls_key=args.tls_key, demo=args.demo)
+                         tls_cert=args.tls_cert, tls_key=args.tls_key, demo=args.demo,
+                         web=_web_options(args))
     if command == "check":
         return _check(args, config, client)
     from wawp_tui.commands.output import release_stdout
@@ -453,6 +467,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     return run_app(config, client, demo=args.demo, rerun=rerun_options(args, config))
 
 
+def _in_browser() -> bool:
+    """Run by a web page's tab (`serve --web`, textual-serve): the screen goes to a browser
+    through pipes, in Textual's web driver, not to a terminal."""
+    return os.environ.get("TEXTUAL_DRIVER", "") == WEB_DRIVER
+
+
+#: Textual's driver for an app a web page shows (textual-serve sets it for its process).
+WEB_DRIVER = "textual.drivers.web_driver:WebDriver"
 #: The commands that run attached to a hub with --hub (or WAWP_HUB_URL).
 HUB_COMMANDS = (None, "status", "check", "rollout")
 
@@ -497,10 +519,29 @@ def _attached(args: argparse.Namespace, command: str | None, url: str) -> int:
 
         return run_rollout_attached(args, config, lambda: make_link(url, os.environ))
     from wawp_tui.commands.output import release_stdout
-    from wawp_tui.ui.app import run_attached
 
     release_stdout()
+    if args.wall:
+        from wawp_tui.ui.wall_app import run_wall_attached
+
+        # A wall is a viewer whatever the token allows: read-only, no bell, no auto-heal.
+        return run_wall_attached(link, attach_config(args.config, read_only=True, theme=args.theme),
+                                 theme=args.theme, in_browser=_in_browser())
+    from wawp_tui.ui.app import run_attached
+
     return run_attached(link, config, rerun=("--hub", url))
+
+
+def _web_options(args: argparse.Namespace) -> WebOptions | None:
+    """`serve --web` and its options (which mean nothing without it)."""
+    from wawp_tui.hub.web import DEFAULT_TABS, DEFAULT_WEB_LISTEN, WebOptions
+
+    if not args.web:
+        if args.web_listen is not None or args.web_tabs is not None:
+            raise UsageError("serve: --web-listen and --web-tabs go with --web")
+        return None
+    return WebOptions(listen=args.web_listen or DEFAULT_WEB_LISTEN,
+                      tabs=DEFAULT_TABS if args.web_tabs is None else args.web_tabs)
 
 
 def _check(args: argparse.Namespace, config: Config, client: WawpClient) -> int:
@@ -543,5 +584,6 @@ def _bench(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms, concurrency=args.concurrency,
         concurrency_high=args.concurrency_high, seconds=args.seconds, warmup=args.warmup,
         repeats=args.repeats, trials=min(args.trials, args.instances, args.big),
-        config_instances=args.config_instances, baseline=args.baseline, hub_only=args.hub_only),
+        config_instances=args.config_instances, baseline=args.baseline, hub_only=args.hub_only,
+        web_only=args.web_only),
         args.json)

@@ -23,11 +23,13 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import socket
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
 from wawp_tui.client.api import WawpClient
+from wawp_tui.commands import serve_web
 from wawp_tui.commands.exporter import Exporter, bind, parse_listen
 from wawp_tui.commands.scope import describe_tags, only_tagged
 from wawp_tui.commands.served import is_loopback
@@ -38,6 +40,7 @@ from wawp_tui.hub.jobs import Job, keep
 from wawp_tui.hub.keeper import hub_jobs
 from wawp_tui.hub.stream import Broadcaster
 from wawp_tui.hub.users import MIN_TOKEN, OPERATOR, Users
+from wawp_tui.hub.web import WEB_USER, WebOptions, WebWall
 from wawp_tui.launch import UsageError, say
 from wawp_tui.vocab import ExitCode, plural
 
@@ -89,14 +92,19 @@ def tls_files(cert: str | None, key: str | None) -> tuple[str, str] | None:
 
 def run(config: Config, client: WawpClient, *, listen: str | None, tags: Sequence[str],
         auto_heal: bool, tls_cert: str | None = None, tls_key: str | None = None,
-        demo: bool = False) -> int:
+        demo: bool = False, web: WebOptions | None = None) -> int:
     """`wawp-tui serve`: serve until SIGTERM / SIGINT; the exit code."""
     try:
         host, port = parse_listen(listen or config.hub.listen)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     tls = tls_files(tls_cert, tls_key)
-    for warning in check_exposure(config, host, tls):
+    warnings = check_exposure(config, host, tls)
+    setup = None
+    if web is not None:  # the wall page (commands/serve_web.py): checked and bound first
+        setup, more = serve_web.prepare(config, web, tls)
+        config, warnings = setup.config, warnings + more
+    for warning in warnings:
         say(f"wawp-tui: serve: {warning}")
     config = hub_config(config, tags, auto_heal)
     if not config.instances:
@@ -106,7 +114,9 @@ def run(config: Config, client: WawpClient, *, listen: str | None, tags: Sequenc
     hub = Hub(config, client, audit_path=None if demo else audit_log_path(), tls=tls)
     for job in hub_jobs(config, None if demo else state_dir()):
         hub.add_job(job)
-    with contextlib.closing(sock):
+    if setup is not None:
+        hub.add_web(setup.page(host, sock.getsockname()[1], tls), setup.sock)
+    with contextlib.closing(sock), contextlib.closing(setup.sock) if setup else contextlib.nullcontext():
         asyncio.run(hub.serve(sock, tags=tags, handle_signals=True))
     return ExitCode.OK
 
@@ -122,10 +132,15 @@ class Hub(Exporter):
         self.jobs: list[Job] = []
         self.broadcaster: Broadcaster | None = None
         self.api: HubApi | None = None
+        self.web: tuple[WebWall, socket.socket] | None = None
 
     def add_job(self, job: Job) -> None:
         """Run `job` on the hub's monitor while it serves (add before `serve`)."""
         self.jobs.append(job)
+
+    def add_web(self, page: WebWall, sock: socket.socket) -> None:
+        """Serve the wall page on `sock` while the hub serves (`--web`; add before `serve`)."""
+        self.web = (page, sock)
 
     def asgi_app(self) -> Any:
         monitor = self.monitor
@@ -137,7 +152,8 @@ class Hub(Exporter):
 
     def background(self, monitor: Monitor) -> list[Coroutine[Any, Any, None]]:
         assert self.broadcaster is not None
-        return [self.broadcaster.run(), *(keep(job, monitor) for job in self.jobs)]
+        page = [self.web[0].serve(self.web[1])] if self.web is not None else []
+        return [self.broadcaster.run(), *(keep(job, monitor) for job in self.jobs), *page]
 
     def stopping(self) -> None:
         if self.broadcaster is not None:
@@ -147,9 +163,10 @@ class Hub(Exporter):
         scheme = "https" if self.tls else "http"
         where = f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
         hub = self.config.hub
-        if hub.users:
-            operators = sum(1 for u in hub.users if u.role == OPERATOR)
-            who = f"{plural(len(hub.users), 'user')} ({operators} operator{'s' if operators != 1 else ''})"
+        users = [u for u in hub.users if u.name != WEB_USER]  # (the wall page's tabs are not people)
+        if users:
+            operators = sum(1 for u in users if u.role == OPERATOR)
+            who = f"{plural(len(users), 'user')} ({operators} operator{'s' if operators != 1 else ''})"
         else:
             who = "no users: loopback only, no actions over HTTP"
         hooks = "webhooks signed (HMAC)" if hub.webhook_secret else \
@@ -160,3 +177,5 @@ class Hub(Exporter):
         say(f"wawp-tui hub: {where} (/api/v1/fleet, /api/v1/events, /webhooks/wawp, /metrics, "
             f"/healthz), {plural(len(monitor.config.instances), 'instance')}{describe_tags(tags)}, "
             f"{who}, {hooks}, {heal}")
+        if self.web is not None:
+            say(self.web[0].describe(self.web[1]))

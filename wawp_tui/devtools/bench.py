@@ -22,7 +22,7 @@ from pathlib import Path
 
 import wawp_tui
 from wawp_tui.children import stop_on_signals
-from wawp_tui.devtools import bench_config, bench_hub, bench_status, bench_tui
+from wawp_tui.devtools import bench_config, bench_hub, bench_status, bench_tui, bench_web
 from wawp_tui.devtools.bench_figures import Figures
 from wawp_tui.devtools.bench_status import Product
 from wawp_tui.devtools.bench_tty import TtyProcess
@@ -47,6 +47,7 @@ class BenchOptions:
     config_instances: int = 50_000  # the big config file: load time, whole process
     baseline: str | None = None   # another checkout, for before/after
     hub_only: bool = False        # only the hub's figures (and the TUI alone they compare to)
+    web_only: bool = False        # only the wall page's figures (serve --web, its tabs)
 
 
 def this_tree() -> Product:
@@ -165,6 +166,14 @@ def _hub_figures(fig: Figures, opts: BenchOptions, env: dict[str, str], home: st
         fig.put(name, value)
 
 
+def _web_figures(fig: Figures, opts: BenchOptions, env: dict[str, str], home: str) -> None:
+    """The wall page's figures (bench_web): its tabs' processes beside the hub alone."""
+    n = opts.instances
+    for name, value in bench_web.web_figures(this_tree(), n, env, home, warmup=opts.warmup + n / 200,
+                                             seconds=opts.seconds, concurrency=opts.concurrency).items():
+        fig.put(name, value)
+
+
 def run_bench(opts: BenchOptions) -> Figures:
     fig = Figures(machine(), TRANSPORT, {
         "instances": opts.instances, "big": opts.big, "status_instances": opts.status_instances,
@@ -174,8 +183,12 @@ def run_bench(opts: BenchOptions) -> Figures:
         "config_instances": opts.config_instances})
     with tempfile.TemporaryDirectory(prefix="wawp-bench-") as home:
         env = child_env(home)
+        if opts.web_only:
+            _web_figures(fig, opts, env, home)
+            return fig
         if opts.hub_only:
             _hub_figures(fig, opts, env, home)
+            _web_figures(fig, opts, env, home)
             return fig
         for prefix, product in _products(opts):
             paints = [first_paint(product, env) for _ in range(max(5, opts.repeats))]
@@ -192,6 +205,7 @@ def run_bench(opts: BenchOptions) -> Figures:
             for key, value in asyncio.run(ui_figures(sim.url, sim.configs(), opts.concurrency)).items():
                 fig.put(key, value)
         _hub_figures(fig, opts, env, home)
+        _web_figures(fig, opts, env, home)
     return fig
 
 

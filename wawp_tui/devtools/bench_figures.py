@@ -61,6 +61,9 @@ TARGETS = (
     Target("hub_5000_idle_cpu_pct", 5.0, "hub CPU, 5,000, 20 attached clients, idle fleet"),
     Target("attached_tui_500_idle_cpu_pct", 1.0, "an attached TUI's idle CPU, 500"),
     Target("hub_5000_fleet_ms", 50.0, "GET /api/v1/fleet at 5,000 (whole body)"),
+    Target("web_tab_500_idle_cpu_pct", 1.0, "a wall page tab's process (--wall --hub) idle CPU, 500"),
+    Target("web_500_tabs_vs_none_requests_x", 1.05, "API requests/s, the hub with 10 wall page tabs vs none, 500"),
+    Target("web_500_webhook_shown_p95_s", 2.0, "WORKING -> FAILED on the wall page's tabs, 500, webhooks on, p95"),
 )
 
 

@@ -75,9 +75,10 @@ def hub_file(path: str, sim_url: str, port: int, instances: list[dict], concurre
 class HubProcess:
     """`wawp-tui serve` as a child process; stopped on exit."""
 
-    def __init__(self, product: Product, config: str, port: int, env: dict[str, str]) -> None:
+    def __init__(self, product: Product, config: str, port: int, env: dict[str, str],
+                 extra: tuple[str, ...] = ()) -> None:
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen(product.argv("serve", "--config", config),
+        self.proc = subprocess.Popen(product.argv("serve", "--config", config, *extra),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      stdin=subprocess.DEVNULL, preexec_fn=dies_with_this_process(),
                                      env={**env, "PYTHONPATH": product.pythonpath})

@@ -3,6 +3,10 @@
 `python -m wawp_tui.devtools.showcase [FOLDER]` regenerates the SVGs in screenshots/ from the
 seeded simulator with a fixed clock and fixed latencies, so the same code gives the same
 pictures on every machine.
+
+`python -m wawp_tui.devtools.showcase --browser [FOLDER]` takes wall-browser.png: the wall
+page (`serve --web`) in Debian's headless chromium, live (real processes, the real clock:
+not frozen, so not part of the snapshot tests).
 """
 
 from __future__ import annotations
@@ -224,9 +228,45 @@ async def take(name: str, folder: Path) -> Path:
     return path
 
 
+def take_browser(folder: Path, size: tuple[int, int] = (1280, 800)) -> Path:
+    """The wall page in headless chromium: the demo scenario's 40 instances behind a hub
+    with its page, a tab open with a viewer's token, once every instance is polled."""
+    import tempfile
+
+    from wawp_tui.devtools.bench import this_tree
+    from wawp_tui.devtools.bench_web import VIEWER, WebTeam
+    from wawp_tui.devtools.browser import Browser
+    from wawp_tui.devtools.harness import child_env
+
+    with tempfile.TemporaryDirectory(prefix="wawp-showcase-") as home:
+        team = WebTeam(this_tree(), 40, {**child_env(home), "TZ": "UTC"}, home, tabs=1, scenario="demo")
+        browser = Browser(*size)
+        try:
+            browser.open(f"{team.page_url}/?token={VIEWER}")
+            deadline = time.monotonic() + 60
+            while not (all(i["status"] or i["failures"] for i in team.fleet()["instances"])
+                       and "-first-byte" in browser.body_classes()):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the wall page did not draw")
+                time.sleep(0.2)
+            time.sleep(2.0)  # (the tab draws what the hub sent: a beat later)
+            path = folder / "wall-browser.png"
+            path.write_bytes(browser.screenshot())
+        finally:
+            browser.quit()
+            team.close()
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
-    folder = Path((argv or sys.argv[1:] or ["screenshots"])[0])
+    args = list(argv if argv is not None else sys.argv[1:])
+    browser = "--browser" in args
+    args = [a for a in args if a != "--browser"]
+    folder = Path((args or ["screenshots"])[0])
     folder.mkdir(parents=True, exist_ok=True)
+    if browser:
+        print(take_browser(folder))
+        return 0
     use_utc()
     for name in [*SHOTS, *INCIDENT_SHOTS]:
         print(asyncio.run(take(name, folder)))

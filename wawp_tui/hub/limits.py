@@ -14,6 +14,14 @@ class Buckets:
         self.rate, self.burst, self.clock = rate, burst, clock
         self._level: dict[str, tuple[float, float]] = {}
 
+    def waiting(self, key: str) -> float | None:
+        """The seconds until `key` has one again, without taking it (None: it has one)."""
+        if key not in self._level:
+            return None
+        tokens, at = self._level[key]
+        tokens = min(float(self.burst), tokens + (self.clock() - at) * self.rate)
+        return None if tokens >= 1.0 else (1.0 - tokens) / self.rate
+
     def take(self, key: str) -> float | None:
         """Take one for `key`: None when allowed, else the seconds until one is free."""
         now = self.clock()

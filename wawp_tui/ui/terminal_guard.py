@@ -41,11 +41,14 @@ class TerminalGuard:
     """Install before `App.run`, uninstall after it returns (or use as a context manager)."""
 
     def __init__(self, request_exit: Callable[[], None], *, grace: float = GRACE_SECONDS,
-                 poll: float = POLL_SECONDS) -> None:
+                 poll: float = POLL_SECONDS, pipes: bool = False) -> None:
         self.request_exit = request_exit
         self.grace = grace
         self.poll = poll
-        self._fds = [fd for fd in (0, 1, 2) if _isatty(fd)]
+        # With `pipes` (a browser tab's process: its screen goes through pipes to the wall
+        # page's server), the pipes are watched as a terminal is: the server gone (even
+        # killed), they hang up, and the process leaves instead of living on as an orphan.
+        self._fds = [fd for fd in (0, 1, 2) if _isatty(fd) or (pipes and fd < 2 and _is_pipe(fd))]
         self._saved_modes = _termios_modes(self._fds[0]) if self._fds else None
         self._exit_by: float | None = None
         self._exit_code = 0
@@ -133,6 +136,15 @@ class TerminalGuard:
 def _isatty(fd: int) -> bool:
     try:
         return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def _is_pipe(fd: int) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.fstat(fd).st_mode)
     except OSError:
         return False
 

@@ -30,6 +30,7 @@ from wawp_tui.ui.wall_view import WallSource
 
 if TYPE_CHECKING:
     from wawp_tui.client.api import WawpClient
+    from wawp_tui.hub.link import HubLink
 
 _log = logging.getLogger(__name__)
 
@@ -51,10 +52,11 @@ class WallApp(App[int]):
 
     def __init__(self, source: WallSource, *, theme: str | None = None,
                  feed: Callable[[], Awaitable[None]] | None = None,
-                 close: Callable[[], Awaitable[None]] | None = None, title: str = "") -> None:
+                 close: Callable[[], Awaitable[None]] | None = None, title: str = "",
+                 lost: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.source = source
-        self.wall = WallScreen(source, title=title)
+        self.wall = WallScreen(source, title=title, lost=lost)
         self._feed = feed
         self._close = close
         self._leaving = False
@@ -135,5 +137,29 @@ def run_wall(config: Config, client: WawpClient, *, demo: bool = False,
     history = HistoryStore(None if demo else state_dir() / "history.jsonl")
     app = build_wall_app(config, client, theme=theme, history=history, title="demo" if demo else "")
     with TerminalGuard(app.exit_soon) as guard:
+        app.run()
+    return guard.exit_code or app.return_code or 0
+
+
+def build_wall_attached(link: HubLink, config: Config, *, theme: str | None = None) -> WallApp:
+    """The wall on a hub's fleet (`wawp-tui --wall --hub URL`): a viewer, whatever the token
+    allows (the config is made read-only, and a wall has no key that acts); it goes stale
+    loudly when the hub is gone and reconnects by itself (AttachedMonitor.run)."""
+    from urllib.parse import urlsplit
+
+    from wawp_tui.hub.attach import AttachedMonitor
+
+    monitor = AttachedMonitor(link, wall_config(config))
+    return WallApp(monitor, theme=theme, feed=monitor.run, close=monitor.close,
+                   title=f"hub {urlsplit(link.url).netloc}",
+                   lost=lambda: None if monitor.connected else "no news from the hub")
+
+
+def run_wall_attached(link: HubLink, config: Config, *, theme: str | None = None,
+                      in_browser: bool = False) -> int:
+    """Run the wall attached to a hub until someone quits (or the browser tab that runs
+    it closes, or the page's server goes: `in_browser`); returns the exit code."""
+    app = build_wall_attached(link, config, theme=theme)
+    with TerminalGuard(app.exit_soon, pipes=in_browser) as guard:
         app.run()
     return guard.exit_code or app.return_code or 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rich.cells import cell_len
 from rich.text import Text
 
 from wawp_tui.core import FleetState, InstanceState, Outage, runbook
@@ -80,15 +79,15 @@ def problem_line(st: InstanceState, now: float, basis: float, palette: view.Pale
     age_room = 7
     label_room = max(4, width - badge_room - age_room - 2)
     line = Text(no_wrap=True, overflow="ellipsis", end="")
-    # A made-up status word can be wider than the badge's room (wide characters count
-    # two cells): clipped like a label, so the line keeps its width.
-    badge = badge.copy()
-    badge.truncate(badge_room, overflow="ellipsis")
+    if badge.cell_len > badge_room:  # (a made-up word of wide characters: cut by cells)
+        badge = badge.copy()
+        badge.truncate(badge_room, overflow="ellipsis")
     line.append_text(badge)
     line.append(" " * max(1, badge_room - badge.cell_len + 1))
-    shown = view.clip(clean(label, 200), label_room)
-    line.append(shown, style="bold")
-    line.append(" " * max(1, label_room - cell_len(shown) + 1))
+    shown = Text(view.clip(clean(label, 200), label_room), style="bold")
+    shown.truncate(label_room, overflow="ellipsis")
+    line.append_text(shown)
+    line.append(" " * max(1, label_room - shown.cell_len + 1))
     line.append(age.rjust(age_room - 1), style=palette.style("muted"))
     return line
 

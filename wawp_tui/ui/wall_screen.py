@@ -65,9 +65,12 @@ class WallScreen(Screen[None]):
     ]
     AUTO_FOCUS = None
 
-    def __init__(self, source: wall.WallSource, *, title: str = "") -> None:
+    def __init__(self, source: wall.WallSource, *, title: str = "",
+                 lost: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.source = source
+        #: Why the feed itself is gone (a hub unreachable), or None: STALE at once.
+        self.lost = lost or (lambda: None)
         self.clock = source.clock
         #: Which fleet this is, before its size in the header ("demo", a hub's address).
         self.title_text = title
@@ -177,7 +180,8 @@ class WallScreen(Screen[None]):
             self.tally.recount(now)
         width = max(20, self.size.width - 2)
         self.query_one("#wall-header", QuietStatic).show(wall.header(
-            fleet, now, basis, self.tally.counts.stale, self.palette, width, self.title_text))
+            fleet, now, basis, self.tally.counts.stale, self.palette, width, self.title_text,
+            self.lost()))
         outage = source.outage()
         banner = self.query_one("#wall-banner", QuietStatic)
         banner.display = outage is not None

@@ -142,11 +142,15 @@ def is_stale(fleet: FleetState, now: float, basis: float) -> bool:
 
 
 def freshness(fleet: FleetState, now: float, basis: float, stale_count: int,
-              palette: view.Palette) -> Text:
-    """ "updated 3s ago", loud (reverse video, STALE) once the data is old."""
+              palette: view.Palette, lost: str | None = None) -> Text:
+    """ "updated 3s ago", loud (reverse video, STALE) once the data is old, or at once
+    when the feed itself is `lost` ("no news from the hub")."""
     last = fleet.last_success_at
     text = Text(no_wrap=True, overflow="ellipsis", end="")
-    if last is None:
+    if lost is not None:
+        ago = f", updated {runbook.fmt_ago(now - last)} ago" if last is not None else ""
+        text.append(f" STALE: {clean(lost, 60)}{ago} ", style=f"bold reverse {palette.style('bad')}")
+    elif last is None:
         text.append("waiting for the first poll" if len(fleet) else "no instances configured",
                     style="bold")
     elif is_stale(fleet, now, basis):
@@ -160,12 +164,13 @@ def freshness(fleet: FleetState, now: float, basis: float, stale_count: int,
 
 
 def header(fleet: FleetState, now: float, basis: float, stale_count: int, palette: view.Palette,
-           width: int, title: str = "") -> Text:
-    """One line: which fleet (its size), the clock, the data's age."""
+           width: int, title: str = "", lost: str | None = None) -> Text:
+    """One line: which fleet (its size), the clock, the data's age (STALE at once when
+    the feed is `lost`)."""
     left = Text(f"{clean(title, 60) + ' · ' if title else ''}{len(fleet)} instances",
                 style=palette.style("muted"))
     middle = Text(clock_text(now), style="bold")
-    right = freshness(fleet, now, basis, stale_count, palette)
+    right = freshness(fleet, now, basis, stale_count, palette, lost)
     gap = width - left.cell_len - middle.cell_len - right.cell_len
     line = Text(no_wrap=True, overflow="ellipsis", end="")
     if gap < 2:  # too narrow for all three: the clock and the age
@@ -248,7 +253,8 @@ def help_body(keys: Iterable[tuple[str, str]], page_every: float, closes_after: 
             "✗ FAILED, ⚑ NEEDS PERSON, ! UNREACHABLE, ▣ SCAN QR, ◐ STUCK / STARTING, "
             "? unknown, ■ STOPPED, ■ SCHEDULED, ■ HIBERNATED, ✓ WORKING.\n"
             "The clock and how old the data is: STALE in reverse video when no poll has "
-            "succeeded for two refreshes.\n"
+            "succeeded for two refreshes, and at once when the hub it is fed by is out of "
+            "reach.\n"
             f"Alerts: NEW for {NEW_FOR:.0f} s, then ongoing (nobody acknowledges a "
             "wall); no bell.\n"
             "Problems (FAILED, NEEDS PERSON, unreachable, SCAN QR, STUCK, unknown words) by "

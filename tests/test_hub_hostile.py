@@ -208,3 +208,19 @@ async def test_events_read_in_pieces_and_a_line_without_end_is_cut(serve, monkey
         async for event, event_id, data, _ in stream:
             got.append((event, event_id, data))
     assert got == [("note", "b.1", b'{"text":\n"two lines"}'), ("beat", None, b"{}")]
+
+
+async def test_fleet_documents_being_written_are_bounded(serve, monkeypatch):
+    """Each fleet document is the whole fleet, held until read: only so many at once
+    (429 beyond); one written out frees its place."""
+    from wawp_tui.hub import api
+
+    sims = _sims(1)
+    monkeypatch.setattr(api, "FLEETS_PER_USER", 2)
+    async with hub_in_loop(config_for(serve(Simulator(sims)).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        for _ in range(5):  # one after the other: each frees its place
+            assert (await http.get("/api/v1/fleet", headers=bearer("val"))).status_code == 200
+        monkeypatch.setattr(api, "FLEETS_PER_USER", 0)
+        reply = await http.get("/api/v1/fleet", headers=bearer("val"))
+        assert reply.status_code == 429 and reply.headers["retry-after"] == "1"

@@ -73,7 +73,7 @@ async def test_wawps_own_webhook_shapes_and_signatures_ring_the_doorbell(serve):
                                "ts": int(time.time())}).encode()
             reply = await http.post("/webhooks/wawp", content=body, headers={"x-webhook-hmac": signature(body)})
             assert reply.status_code == 200 and reply.json()["outcome"] == "poll", reply.text
-            await until(lambda: len(sim.calls_to("info", instance.id)) > polls, 5, "polled after its event")
+            await until(lambda i=instance.id, n=polls: len(sim.calls_to("info", i)) > n, 5, "polled after its event")
         # An old one of that shape is a replay: no poll.
         old = json.dumps({"instance_id": sims[0].id, "status": "FAILED", "ts": 1_000_000_000}).encode()
         reply = await http.post("/webhooks/wawp", content=old, headers={"x-webhook-hmac": _hmac(old, "sha256")})

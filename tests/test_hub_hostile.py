@@ -224,3 +224,23 @@ async def test_fleet_documents_being_written_are_bounded(serve, monkeypatch):
         monkeypatch.setattr(api, "FLEETS_PER_USER", 0)
         reply = await http.get("/api/v1/fleet", headers=bearer("val"))
         assert reply.status_code == 429 and reply.headers["retry-after"] == "1"
+
+
+def test_tls_files_that_do_not_load_are_one_line(tmp_path):
+    """A certificate and key swapped, or a key that does not match: one line, exit 2,
+    before anything is served (it was an internal error after the hub said it served)."""
+    import trustme
+
+    from wawp_tui.commands.serve import tls_files
+    from wawp_tui.launch import UsageError
+
+    ca = trustme.CA()
+    cert, other = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    cert_file, key_file, other_key = tmp_path / "hub.pem", tmp_path / "hub.key", tmp_path / "other.key"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    other.private_key_pem.write_to_path(str(other_key))
+    assert tls_files(str(cert_file), str(key_file)) == (str(cert_file), str(key_file))
+    for pair in ((key_file, cert_file), (cert_file, other_key)):
+        with pytest.raises(UsageError, match="cannot use"):
+            tls_files(str(pair[0]), str(pair[1]))

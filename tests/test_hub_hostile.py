@@ -244,3 +244,27 @@ def test_tls_files_that_do_not_load_are_one_line(tmp_path):
     for pair in ((key_file, cert_file), (cert_file, other_key)):
         with pytest.raises(UsageError, match="cannot use"):
             tls_files(str(pair[0]), str(pair[1]))
+
+
+async def test_a_doorbell_never_polls_through_a_retry_after(serve):
+    """Wawp said 429 with Retry-After: events for that instance wait for the poller's own
+    poll after it, however many ring (they made a poll a second)."""
+    sims = _sims(1)
+    sim = Simulator(sims)
+    target = sims[0].id
+    async with hub_in_loop(config_for(serve(sim).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await until(lambda: hub.monitor.state(target).status, what="first poll")
+        sim.inject(target, "rate_limit", retry_after=300)
+        hub.monitor.poke(target)
+        await until(lambda: hub.monitor.state(target).error_kind == "rate_limited", what="the 429")
+        await until(lambda: not hub.monitor.poller.polling(target), what="the poll over")
+        polls = len(sim.calls_to("info", target))
+        for k in range(3):
+            body = json.dumps({"id": f"evt-limited-{k}", "timestamp": int(time.time() * 1000),
+                               "event": "session.status", "session": target,
+                               "payload": {"status": "FAILED"}}).encode()
+            reply = await http.post("/webhooks/wawp", content=body, headers={
+                "x-webhook-hmac": _hmac(body, "sha512"), "x-webhook-hmac-algorithm": "sha512"})
+            assert reply.json()["outcome"] == "later", reply.text
+        assert len(sim.calls_to("info", target)) == polls

@@ -73,7 +73,7 @@ async def test_wawps_own_webhook_shapes_and_signatures_ring_the_doorbell(serve):
                                "ts": int(time.time())}).encode()
             reply = await http.post("/webhooks/wawp", content=body, headers={"x-webhook-hmac": signature(body)})
             assert reply.status_code == 200 and reply.json()["outcome"] == "poll", reply.text
-            await until(lambda i=instance.id, p=polls: len(sim.calls_to("info", i)) > p, 5, "polled after its event")
+            await until(lambda i=instance.id, n=polls: len(sim.calls_to("info", i)) > n, 5, "polled after its event")
         # An old one of that shape is a replay: no poll.
         old = json.dumps({"instance_id": sims[0].id, "status": "FAILED", "ts": 1_000_000_000}).encode()
         reply = await http.post("/webhooks/wawp", content=old, headers={"x-webhook-hmac": _hmac(old, "sha256")})
@@ -208,3 +208,63 @@ async def test_events_read_in_pieces_and_a_line_without_end_is_cut(serve, monkey
         async for event, event_id, data, _ in stream:
             got.append((event, event_id, data))
     assert got == [("note", "b.1", b'{"text":\n"two lines"}'), ("beat", None, b"{}")]
+
+
+async def test_fleet_documents_being_written_are_bounded(serve, monkeypatch):
+    """Each fleet document is the whole fleet, held until read: only so many at once
+    (429 beyond); one written out frees its place."""
+    from wawp_tui.hub import api
+
+    sims = _sims(1)
+    monkeypatch.setattr(api, "FLEETS_PER_USER", 2)
+    async with hub_in_loop(config_for(serve(Simulator(sims)).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        for _ in range(5):  # one after the other: each frees its place
+            assert (await http.get("/api/v1/fleet", headers=bearer("val"))).status_code == 200
+        monkeypatch.setattr(api, "FLEETS_PER_USER", 0)
+        reply = await http.get("/api/v1/fleet", headers=bearer("val"))
+        assert reply.status_code == 429 and reply.headers["retry-after"] == "1"
+
+
+def test_tls_files_that_do_not_load_are_one_line(tmp_path):
+    """A certificate and key swapped, or a key that does not match: one line, exit 2,
+    before anything is served (it was an internal error after the hub said it served)."""
+    import trustme
+
+    from wawp_tui.commands.serve import tls_files
+    from wawp_tui.launch import UsageError
+
+    ca = trustme.CA()
+    cert, other = ca.issue_cert("127.0.0.1"), ca.issue_cert("127.0.0.1")
+    cert_file, key_file, other_key = tmp_path / "hub.pem", tmp_path / "hub.key", tmp_path / "other.key"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    other.private_key_pem.write_to_path(str(other_key))
+    assert tls_files(str(cert_file), str(key_file)) == (str(cert_file), str(key_file))
+    for pair in ((key_file, cert_file), (cert_file, other_key)):
+        with pytest.raises(UsageError, match="cannot use"):
+            tls_files(str(pair[0]), str(pair[1]))
+
+
+async def test_a_doorbell_never_polls_through_a_retry_after(serve):
+    """Wawp said 429 with Retry-After: events for that instance wait for the poller's own
+    poll after it, however many ring (they made a poll a second)."""
+    sims = _sims(1)
+    sim = Simulator(sims)
+    target = sims[0].id
+    async with hub_in_loop(config_for(serve(sim).url, sims)) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=10) as http:
+        await until(lambda: hub.monitor.state(target).status, what="first poll")
+        sim.inject(target, "rate_limit", retry_after=300)
+        hub.monitor.poke(target)
+        await until(lambda: hub.monitor.state(target).error_kind == "rate_limited", what="the 429")
+        await until(lambda: not hub.monitor.poller.polling(target), what="the poll over")
+        polls = len(sim.calls_to("info", target))
+        for k in range(3):
+            body = json.dumps({"id": f"evt-limited-{k}", "timestamp": int(time.time() * 1000),
+                               "event": "session.status", "session": target,
+                               "payload": {"status": "FAILED"}}).encode()
+            reply = await http.post("/webhooks/wawp", content=body, headers={
+                "x-webhook-hmac": _hmac(body, "sha512"), "x-webhook-hmac-algorithm": "sha512"})
+            assert reply.json()["outcome"] == "later", reply.text
+        assert len(sim.calls_to("info", target)) == polls

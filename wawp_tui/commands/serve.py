@@ -24,6 +24,7 @@ import contextlib
 import dataclasses
 import os
 import socket
+import ssl
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,14 @@ def tls_files(cert: str | None, key: str | None) -> tuple[str, str] | None:
     for name, path in (("--tls-cert", cert), ("--tls-key", key)):
         if not os.access(path, os.R_OK) or not Path(path).is_file():
             raise UsageError(f"serve: {name} {path}: not a readable file")
+    # Loaded once here, as uvicorn will (a pair that does not load was an internal error
+    # after the hub said it served); an encrypted key gets no passphrase prompt.
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key, password=lambda: b"")
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        why = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"serve: cannot use --tls-cert {cert} with --tls-key {key}: {why} "
+                         "(a PEM certificate, then its own unencrypted PEM key)") from None
     return cert, key
 
 

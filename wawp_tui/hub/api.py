@@ -50,6 +50,12 @@ MAX_ACTION_BODY = 4096
 ACTION_BURST, ACTION_RATE = 60, 2.0
 #: Event streams open at once, per user and in all.
 STREAMS_PER_USER, STREAMS_TOTAL = 32, 256
+#: Fleet documents being written at once, per user and in all: each is the whole fleet
+#: (6 MB at 5,000 instances), held until the client has read it (a hundred clients that
+#: asked and never read held 330 MB for a minute; a team's screens starting together ask a few at once).
+FLEETS_PER_USER, FLEETS_TOTAL = 16, 32
+#: Bytes of a fleet document written at a time.
+CHUNK = 256 * 1024
 #: The triggers a caller may name for its action (auto-heal is the hub's own).
 #: Coming idle hibernations listed in the fleet document (the soonest; `count` has all).
 HIBERNATIONS_LISTED = 100
@@ -85,6 +91,36 @@ class _Raw:
         await self.app(scope, receive, send)
 
 
+class _Counted(Response):
+    """A JSON reply counted in `counts[key]` from now until it is written out (or its
+    client is gone)."""
+
+    def __init__(self, body: bytes, counts: dict[str, int], key: str) -> None:
+        super().__init__(body, media_type="application/json", headers={"cache-control": "no-store"})
+        self.counts, self.key = counts, key
+        counts[key] = counts.get(key, 0) + 1
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # In pieces: the server waits for a client's buffer to drain before the next one,
+        # so a reply stays counted until it is read (written whole, it would leave at once
+        # for the server's own unbounded buffer).
+        try:
+            await send({"type": "http.response.start", "status": self.status_code,
+                        "headers": self.raw_headers})
+            body = memoryview(self.body)
+            for at in range(0, len(body), CHUNK):
+                await send({"type": "http.response.body", "body": bytes(body[at:at + CHUNK]),
+                            "more_body": at + CHUNK < len(body)})
+            if not body:
+                await send({"type": "http.response.body", "body": b""})
+        finally:
+            left = self.counts.get(self.key, 1) - 1
+            if left > 0:
+                self.counts[self.key] = left
+            else:
+                self.counts.pop(self.key, None)
+
+
 @dataclass
 class HubOptions:
     """What the API needs beyond the monitor (from [hub] and the command line)."""
@@ -104,6 +140,8 @@ class HubApi:
         self.doorbell = webhooks.Doorbell(monitor)
         self.actions = Buckets(ACTION_RATE, ACTION_BURST, clock)
         self.exporter_app = exporter_app
+        #: Fleet documents being written, per user (see FLEETS_PER_USER).
+        self._fleets: dict[str, int] = {}
 
     def app(self) -> Starlette:
         metrics_guard = self._metrics_guard if self.options.metrics_auth else None
@@ -183,10 +221,14 @@ class HubApi:
         caller = self._caller(request)
         if isinstance(caller, Response):
             return caller
+        writing = self._fleets.get(caller.name, 0)
+        if writing >= FLEETS_PER_USER or sum(self._fleets.values()) >= FLEETS_TOTAL:
+            return _error(429, f"too many fleet documents being sent ({FLEETS_PER_USER} per user, "
+                               f"{FLEETS_TOTAL} in all): retry in a second",
+                          headers={"retry-after": "1"}, retry_after=1)
         wanted = request.query_params.get("ids")
         ids = [i for i in wanted.split(",") if i] if wanted else None
-        return Response(self.broadcaster.snapshot(self._about(caller), ids),
-                        media_type="application/json", headers={"cache-control": "no-store"})
+        return _Counted(self.broadcaster.snapshot(self._about(caller), ids), self._fleets, caller.name)
 
     async def instance(self, request: Request) -> Response:
         caller = self._caller(request)

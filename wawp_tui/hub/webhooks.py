@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from wawp_tui.core import Monitor
+from wawp_tui.vocab import ErrorKind
 
 #: Largest body read (bigger: 413, unread).
 MAX_BODY = 64 * 1024
@@ -122,7 +123,14 @@ class Doorbell:
         if kind in MESSAGE_EVENTS:
             self.monitor.fleet.heard(instance_id, self.monitor.clock())
             return "activity", instance_id
+        if self._held(instance_id):
+            return "later", instance_id
         return self._poke(instance_id), instance_id
+
+    def _held(self, instance_id: str) -> bool:
+        """Its server asked for a pause (429 with Retry-After): the poller's own poll after
+        it comes first, whatever rings meanwhile."""
+        return self.monitor.state(instance_id).error_kind == ErrorKind.RATE_LIMITED
 
     def _poke(self, instance_id: str) -> str:
         now = self.clock()
@@ -142,6 +150,8 @@ class Doorbell:
         self._poll(instance_id)
 
     def _poll(self, instance_id: str, tries: int = 8) -> None:
+        if self._held(instance_id):
+            return
         # A poll under way began before the event: one more after it, not none.
         if self.monitor.poller.polling(instance_id) and tries:
             asyncio.get_running_loop().call_later(0.1, self._poll, instance_id, tries - 1)

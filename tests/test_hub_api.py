@@ -129,6 +129,24 @@ async def test_two_operators_at_once_one_restart_and_the_second_names_the_first(
         hub.monitor.audit.close()
 
 
+async def test_the_journal_names_the_caller_and_a_caller_cannot_pass_for_the_schedule(fleet, tmp_path):
+    sim, url, sims = fleet
+    journal = tmp_path / "audit.jsonl"
+    target = sims[1].id
+    async with hub_in_loop(config_for(url, sims), audit_path=journal) as (hub, base), \
+            httpx.AsyncClient(base_url=base, timeout=30) as http:
+        await _polled(hub, sims)
+        reply = await http.post(f"/api/v1/instances/{target}/restart", headers=bearer("alice"),
+                                json={"trigger": "schedule", "reason": "night shift"})
+        assert reply.status_code == 202, reply.text
+        hub.monitor.audit.close()
+    records = [json.loads(line) for line in journal.read_text().splitlines()]
+    actions = [r for r in records if r.get("event") == "action" and r.get("instance_id") == target]
+    assert actions and all(r["by"] == "alice" and r["trigger"] == "manual" for r in actions), actions
+    assert not any(str(r.get("by", "")).startswith("schedule:") for r in records)
+    assert len(sim.calls_to("restart", target)) == 1
+
+
 async def test_webhooks_are_a_doorbell_never_the_truth(fleet):
     sim, url, sims = fleet
     a, b = sims[0].id, sims[1].id

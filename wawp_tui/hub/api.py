@@ -56,10 +56,11 @@ STREAMS_PER_USER, STREAMS_TOTAL = 32, 256
 FLEETS_PER_USER, FLEETS_TOTAL = 16, 32
 #: Bytes of a fleet document written at a time.
 CHUNK = 256 * 1024
-#: The triggers a caller may name for its action (auto-heal is the hub's own).
 #: Coming idle hibernations listed in the fleet document (the soonest; `count` has all).
 HIBERNATIONS_LISTED = 100
-CALLER_TRIGGERS = {"manual": Trigger.MANUAL, "rollout": Trigger.ROLLOUT, "schedule": Trigger.SCHEDULE}
+#: The triggers a caller may name for its action. Auto-heal, the schedules and hibernation
+#: are the hub's own: a caller naming one is journaled as a person's action (its name).
+CALLER_TRIGGERS = {"manual": Trigger.MANUAL, "rollout": Trigger.ROLLOUT}
 
 INDEX = """wawp-tui hub
   GET  /healthz, /metrics

@@ -83,6 +83,9 @@ async def test_the_mirror_gives_the_hubs_answers_and_the_hub_gone_is_said(serve)
     st0 = screen.state(sims[1].id)
     assert runbook.display_status(st0, now, screen.stale_basis) == "WORKING"
     assert runbook.stale_age(st0, now, screen.stale_basis) is not None
+    # The advice names what is gone: the hub, not the API (which the hub may reach).
+    advice = runbook.advise(st0, now, screen.stale_basis)
+    assert "The hub cannot be reached" in advice.meaning and "base_url" not in advice.todo
     refused = await screen.act("stop", [sims[1].id])
     assert refused.outcomes[0].refused and "hub unreachable" in refused.outcomes[0].message
     assert not screen.check("stop", [sims[1].id]).allowed

@@ -56,6 +56,8 @@ class ErrorKind(StrEnum):
     BAD_GATEWAY = "bad_gateway"
     TIMEOUT = "timeout"
     NETWORK = "network"
+    #: A screen attached to a hub cannot reach the hub (the API itself may be fine).
+    HUB = "hub"
     MALFORMED = "malformed"
     TOO_LARGE = "too_large"
     #: A bug or a reply nobody foresaw: one instance loses one poll, never the fleet.
@@ -65,7 +67,7 @@ class ErrorKind(StrEnum):
 
 
 #: Kinds that mean "we cannot reach the API", not "the instance is broken".
-NETWORK_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT})
+NETWORK_KINDS = frozenset({ErrorKind.NETWORK, ErrorKind.TIMEOUT, ErrorKind.HUB})
 #: Kinds a restart can plausibly fix (a 401, a 404 or an oversized reply are not the engine's fault).
 SERVER_SIDE_KINDS = frozenset({ErrorKind.SERVER_ERROR, ErrorKind.BAD_GATEWAY, ErrorKind.TIMEOUT,
                                ErrorKind.MALFORMED})

@@ -827,6 +827,10 @@ _ERROR_ADVICE = {
                 "check network / VPN / base_url; polling retries with backoff", None),
     "network": ("The API cannot be reached from this machine.",
                 "check network / VPN / base_url; polling retries with backoff", None),
+    "hub": ("The hub cannot be reached from this machine (the API may be fine: the hub polls "
+            "it, not this screen).",
+            "check the network / VPN to the hub and whether `wawp-tui serve` runs there; this "
+            "screen reconnects by itself", None),
     "server_error": ("The Wawp server failed (5xx); usually transient.",
                      _FAIL_CLOSED_TODO, None),
     "bad_gateway": ("Wawp's gateway could not reach the instance (502); usually transient "

@@ -369,7 +369,7 @@ class AttachedMonitor:
         for st in self.fleet:
             self._before_loss[st.id] = (st.failures, st.error_kind, st.last_error, st.failing_since)
             if not st.failures:
-                st.failures, st.error_kind = 1, ErrorKind.NETWORK
+                st.failures, st.error_kind = 1, ErrorKind.HUB
                 st.failing_since = self.clock()
                 st.last_error = f"{HUB_GONE}: {clean(why, 120)}"
             self._emit(Polled(st.id, False))

@@ -52,3 +52,15 @@ def test_status_check_and_rollout_through_the_hub(hub, monkeypatch, capsys):
     assert main(["check", "--hub", "http://127.0.0.1:9"]) == 3
     assert "cannot read the hub" in capsys.readouterr().out
     assert main(["exporter", "--hub", running.url]) == 2
+
+
+def test_check_on_a_hub_that_watches_nothing_names_the_hub(serve, monkeypatch, capsys):
+    running = HubThread(config_for(serve(Simulator([])).url, []))
+    try:
+        monkeypatch.delenv("WAWP_ACCESS_TOKEN", raising=False)
+        monkeypatch.setenv("WAWP_HUB_TOKEN", TOKENS["alice"])
+        assert main(["check", "--hub", running.url]) == 3
+        out = capsys.readouterr().out
+        assert f"the hub at {running.url} watches none" in out and "config" not in out
+    finally:
+        running.stop()

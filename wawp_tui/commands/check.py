@@ -227,7 +227,8 @@ def run_attached(link: HubLink, config: Config, *, tags: Sequence[str], warning:
         return unknown(problem, out)
     if tags:
         rows = [r for r in rows if set(r.tags) & set(tags)]
-    verdict = judge(rows, kinds, warning, critical, describe_tags(tags))
+    scope = describe_tags(tags) or f" (the hub at {link.url} watches none)"
+    verdict = judge(rows, kinds, warning, critical, scope)
     return _print(verdict.line(), out, verdict.state)
 
 

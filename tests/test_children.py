@@ -114,9 +114,12 @@ with stop_on_signals():
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_tool_stopped_by_any_signal_takes_its_children_with_it(tmp_path, sig):
+    # SIGINT as a terminal delivers it: a suite run as a background job (no job control)
+    # starts its children with SIGINT ignored, and Python then keeps ignoring it.
     tool = subprocess.Popen([sys.executable, "-c", TOOL], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "HOME": str(tmp_path)})
+                            env={**os.environ, "HOME": str(tmp_path)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     child = 0
     try:
         child = int(tool.stdout.readline())

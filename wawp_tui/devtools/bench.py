@@ -172,6 +172,9 @@ def _web_figures(fig: Figures, opts: BenchOptions, env: dict[str, str], home: st
     for name, value in bench_web.web_figures(this_tree(), n, env, home, warmup=opts.warmup + n / 200,
                                              seconds=opts.seconds, concurrency=opts.concurrency).items():
         fig.put(name, value)
+    for name, value in bench_web.polling_figures(this_tree(), n, env, home, warmup=min(opts.warmup, 20.0),
+                                                 concurrency=opts.concurrency).items():
+        fig.put(name, value)
 
 
 def run_bench(opts: BenchOptions) -> Figures:

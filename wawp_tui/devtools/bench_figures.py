@@ -64,6 +64,8 @@ TARGETS = (
     Target("web_tab_500_idle_cpu_pct", 1.0, "a wall page tab's process (--wall --hub) idle CPU, 500"),
     Target("web_500_tabs_vs_none_requests_x", 1.05, "API requests/s, the hub with 10 wall page tabs vs none, 500"),
     Target("web_500_webhook_shown_p95_s", 2.0, "WORKING -> FAILED on the wall page's tabs, 500, webhooks on, p95"),
+    Target("web_500_polling_over_interval_max_s", 1.0,
+           "WORKING -> FAILED on the wall page's tabs, 500, no webhook: beyond one steady poll interval"),
 )
 
 

@@ -10,7 +10,12 @@ does (a browser itself would measure its own drawing, not ours).
   over windows of the same length: a tab asks the hub, never the API;
 - `web_tab_{n}_idle_cpu_pct`: a tab's process idle (the median of the tabs; `_max_pct`);
 - `web_{n}_webhook_shown_p50_s` / `_p95_s`: WORKING -> FAILED on the simulator until
-  each tab's socket has received a frame showing it (the FAILED tile), the doorbell on.
+  each tab's socket has received a frame showing it (the FAILED tile), the doorbell on;
+- `web_{n}_polling_shown_p95_s`, `web_{n}_polling_interval_s` and
+  `web_{n}_polling_over_interval_max_s`: the same with no webhook (the hub learns it at
+  its next steady poll of that instance): how long, the steady interval between two polls
+  of the instance on the simulator's call log, and the most a tab took beyond that
+  interval (the target: one interval plus 1 s, so at most 1 s).
 """
 
 from __future__ import annotations
@@ -49,15 +54,16 @@ class WebTeam:
     hub can be stopped and started again on the same ones); `close()` stops both."""
 
     def __init__(self, product: Product, n: int, env: dict[str, str], home: str, *,
-                 concurrency: int = 16, tabs: int = TABS, scenario: str = "healthy") -> None:
+                 concurrency: int = 16, tabs: int = TABS, scenario: str = "healthy",
+                 webhooks: bool = True) -> None:
         self.product = product
         self.port, self.web_port = free_port(), free_port()
         self.env = {**env, "WAWP_BENCH_HUB_TOKEN": TOKEN, "WAWP_BENCH_SECRET": SECRET,
                     "WAWP_BENCH_TV_TOKEN": VIEWER}
         self.tabs = tabs
-        self.sim = SimulatorProcess(n, 0.0, scenario, extra=(
-            "--webhook", f"http://127.0.0.1:{self.port}/webhooks/wawp", "--webhook-secret-env",
-            "WAWP_BENCH_SECRET"), env=self.env)
+        hooks = ("--webhook", f"http://127.0.0.1:{self.port}/webhooks/wawp", "--webhook-secret-env",
+                 "WAWP_BENCH_SECRET") if webhooks else ()
+        self.sim = SimulatorProcess(n, 0.0, scenario, extra=hooks, env=self.env)
         self.config = web_file(f"{home}/web-{n}.toml", self.sim.url, self.port, self.sim.state, concurrency)
         self.page_url = f"http://127.0.0.1:{self.web_port}"
         self.hub: HubProcess | None = None
@@ -207,6 +213,59 @@ def web_figures(product: Product, n: int, env: dict[str, str], home: str, *, war
                 time.sleep(3.0)  # the FAILED tile and alert leave every tab first
             out[f"web_{n}_webhook_shown_p50_s"] = statistics.median(delays)
             out[f"web_{n}_webhook_shown_p95_s"] = _p95(delays)
+    finally:
+        team.close()
+    return out
+
+
+def _info_times(sim_url: str, instance_id: str) -> list[float]:
+    """When the simulator served `instance_id`'s session info (its clock, seconds)."""
+    calls = httpx.get(f"{sim_url}/_sim/calls", timeout=30).json()
+    return sorted(c["at"] for c in calls if c.get("instance_id") == instance_id
+                  and str(c.get("endpoint", "")).endswith("/session/info"))
+
+
+def polling_figures(product: Product, n: int, env: dict[str, str], home: str, *, warmup: float,
+                    concurrency: int, tabs: int = 3, trials: int = 5) -> dict[str, float]:
+    """A change on the wall page with no webhook: the hub's steady poll finds it."""
+    out: dict[str, float] = {}
+    team = WebTeam(product, n, env, home, concurrency=concurrency, tabs=tabs, webhooks=False)
+    try:
+        with _tabs(team.page_url, tabs) as clients:
+            if not _wait(lambda: all(clients.drawn), 120):
+                raise RuntimeError("the wall page's tabs did not draw")
+            time.sleep(warmup)
+            delays: list[float] = []
+            intervals: list[float] = []
+            beyond: list[float] = []
+            ids = [i["id"] for i in team.sim.state]
+            for k in range(trials):
+                target = ids[(k * 53) % len(ids)]
+                clients.rearm()
+                changed = time.perf_counter()
+                wall_changed = time.time()
+                _flip(team.sim.url, target, "FAILED")
+                _wait(lambda: all(s is not None for s in clients.seen), 180)
+                taken = [(s if s is not None else time.perf_counter()) - changed for s in clients.seen]
+                delays += taken
+                polls = _info_times(team.sim.url, target)
+                before = [t for t in polls if t <= wall_changed]
+                after = [t for t in polls if t > wall_changed]
+                if len(before) >= 2:
+                    interval = before[-1] - before[-2]
+                elif before and after:
+                    interval = after[0] - before[-1]
+                else:
+                    interval = float("nan")
+                intervals.append(interval)
+                beyond.append(max(taken) - interval)
+                _flip(team.sim.url, target, None)
+                _wait(lambda t=target: team.hub is not None and team.hub.status(t) == "WORKING", 180)
+                time.sleep(3.0)
+            out[f"web_{n}_polling_shown_p50_s"] = statistics.median(delays)
+            out[f"web_{n}_polling_shown_p95_s"] = _p95(delays)
+            out[f"web_{n}_polling_interval_s"] = statistics.median(intervals)
+            out[f"web_{n}_polling_over_interval_max_s"] = max(beyond)
     finally:
         team.close()
     return out
